@@ -1,0 +1,1 @@
+"""credit-check-sdk: credit checks for agency approval systems."""

@@ -1,0 +1,233 @@
+"""Every error the SDK raises, one tree, each carrying the context it was raised in.
+
+::
+
+    CreditCheckError                     base of everything the SDK raises
+    ├── ConfigurationError               a setting is missing or wrong (names the variable)
+    ├── InvalidSubjectError (ValueError) a subject id fails normalisation or its checksum
+    ├── UnknownMatterError (ValueError)  the catalogue has no measures for that matter category
+    ├── InvalidRequestError (ValueError) an argument is wrong (unknown check id, missing reason …)
+    ├── JournalError                     the local journal cannot be written or read
+    └── PlatformError                    the platform could not give a usable answer
+        ├── TransportError               no HTTP answer at all
+        │   ├── ConnectError             connection refused, reset, DNS, TLS
+        │   └── TimeoutError_            the connect/read timeout or the check's budget ran out
+        ├── ProblemError                 the platform answered with an RFC 9457 problem document
+        │   ├── BadRequestError          400
+        │   ├── AuthenticationError      401 (bad signature, clock skew, replayed nonce)
+        │   ├── PermissionDeniedError    403
+        │   ├── NotFoundError            404
+        │   ├── ConflictError            409
+        │   ├── CursorExpiredError       410 (change feed: start again without a cursor)
+        │   ├── PayloadTooLargeError     413
+        │   ├── RateLimitedError         429 (``retry_after`` seconds)
+        │   └── ServerError              5xx
+        └── InvalidResponseError         the answer is malformed, too large or breaks the contract
+
+``PlatformError`` subclasses carry ``method`` and ``url``; problem errors also
+``status``, ``title``, ``detail`` and ``type``. ``CreditChecker.must_check`` never
+raises ``PlatformError``: a platform fault becomes a degraded or ``review`` decision.
+It is raised by calls that have no safe fallback (objections, reports …).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "CreditCheckError",
+    "CursorExpiredError",
+    "InvalidRequestError",
+    "InvalidResponseError",
+    "InvalidSubjectError",
+    "JournalError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PlatformError",
+    "ProblemError",
+    "RateLimitedError",
+    "ServerError",
+    "TimeoutError_",
+    "TransportError",
+    "UnknownMatterError",
+]
+
+
+class CreditCheckError(Exception):
+    """Base class of every error the SDK raises."""
+
+
+class ConfigurationError(CreditCheckError):
+    """A setting is missing or invalid.
+
+    ``setting`` names the keyword argument and ``variable`` the environment
+    variable that would provide it.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None, variable: str | None = None):
+        super().__init__(message)
+        self.setting = setting
+        self.variable = variable
+
+
+class InvalidSubjectError(CreditCheckError, ValueError):
+    """A subject id is not a checksum-valid USCC or RIC.
+
+    ``value`` is what was given (masked in ``str()`` when it looks like a
+    personal id), ``reason`` says what is wrong.
+    """
+
+    def __init__(self, message: str, *, value: str, reason: str):
+        super().__init__(message)
+        self.value = value
+        self.reason = reason
+
+
+class UnknownMatterError(CreditCheckError, ValueError):
+    """The catalogue names no measure for this matter category.
+
+    ``known`` lists the categories the catalogue does know.
+    """
+
+    def __init__(self, category: str, known: list[str], catalog_version: str | None = None):
+        super().__init__(
+            f"unknown matter category {category!r} in catalogue {catalog_version or '?'}; "
+            f"known categories: {', '.join(sorted(known)) or '(none)'}"
+        )
+        self.category = category
+        self.known = sorted(known)
+        self.catalog_version = catalog_version
+
+
+class InvalidRequestError(CreditCheckError, ValueError):
+    """An argument to an SDK call is wrong (an unknown check id, a missing reason …)."""
+
+
+class JournalError(CreditCheckError):
+    """The local journal could not be written or read; ``path`` names its file."""
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path
+
+
+class PlatformError(CreditCheckError):
+    """The platform did not give a usable answer to ``method`` ``url``."""
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None):
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class TransportError(PlatformError):
+    """No HTTP answer was received."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be made or was broken (refused, reset, DNS, TLS)."""
+
+
+class TimeoutError_(TransportError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """A connect or read timeout, or the check's whole time budget, ran out."""
+
+
+class InvalidResponseError(PlatformError):
+    """The platform answered, but the answer is malformed, too large or breaks the contract."""
+
+
+class ProblemError(PlatformError):
+    """The platform answered with an error status and (usually) an RFC 9457 problem document."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        title: str | None = None,
+        detail: str | None = None,
+        type: str | None = None,  # noqa: A002 - the problem document's own field name
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type
+
+
+class BadRequestError(ProblemError):
+    """400: the platform refused the input."""
+
+
+class AuthenticationError(ProblemError):
+    """401: bad or missing signature, clock skew over 300 s, or a replayed nonce."""
+
+
+class PermissionDeniedError(ProblemError):
+    """403: this app id may not do that."""
+
+
+class NotFoundError(ProblemError):
+    """404: unknown resource."""
+
+
+class ConflictError(ProblemError):
+    """409: the request conflicts with the platform's state."""
+
+
+class CursorExpiredError(ProblemError):
+    """410: the change-feed cursor is older than the retention window."""
+
+
+class PayloadTooLargeError(ProblemError):
+    """413: the request body is too large."""
+
+
+class RateLimitedError(ProblemError):
+    """429: too many requests; ``retry_after`` is the platform's ``Retry-After`` in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int = 429,
+        title: str | None = None,
+        detail: str | None = None,
+        type: str | None = None,  # noqa: A002 - the problem document's own field name
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(
+            message, status=status, title=title, detail=detail, type=type, method=method, url=url
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(ProblemError):
+    """5xx: a platform fault."""
+
+
+_BY_STATUS: dict[int, type[ProblemError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: CursorExpiredError,
+    413: PayloadTooLargeError,
+    429: RateLimitedError,
+}
+
+
+def problem_class(status: int) -> type[ProblemError]:
+    """The exception class for an HTTP error status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, ProblemError)
