@@ -11,7 +11,7 @@
     └── PlatformError                    the platform could not give a usable answer
         ├── TransportError               no HTTP answer at all
         │   ├── ConnectError             connection refused, reset, DNS, TLS
-        │   └── TimeoutError_            the connect/read timeout or the check's budget ran out
+        │   └── RequestTimeoutError      a connect/read timeout or the check's budget ran out
         ├── ProblemError                 the platform answered with an RFC 9457 problem document
         │   ├── BadRequestError          400
         │   ├── AuthenticationError      401 (bad signature, clock skew, replayed nonce)
@@ -50,8 +50,8 @@ __all__ = [
     "PlatformError",
     "ProblemError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "ServerError",
-    "TimeoutError_",
     "TransportError",
     "UnknownMatterError",
 ]
@@ -132,7 +132,7 @@ class ConnectError(TransportError):
     """The connection could not be made or was broken (refused, reset, DNS, TLS)."""
 
 
-class TimeoutError_(TransportError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+class RequestTimeoutError(TransportError):
     """A connect or read timeout, or the check's whole time budget, ran out."""
 
 
@@ -150,7 +150,7 @@ class ProblemError(PlatformError):
         status: int,
         title: str | None = None,
         detail: str | None = None,
-        type: str | None = None,  # noqa: A002 - the problem document's own field name
+        type: str | None = None,
         method: str | None = None,
         url: str | None = None,
     ):
@@ -200,7 +200,7 @@ class RateLimitedError(ProblemError):
         status: int = 429,
         title: str | None = None,
         detail: str | None = None,
-        type: str | None = None,  # noqa: A002 - the problem document's own field name
+        type: str | None = None,
         method: str | None = None,
         url: str | None = None,
     ):

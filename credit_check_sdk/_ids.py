@@ -73,9 +73,7 @@ def validate_id(raw: str, kind: SubjectKind | None = None) -> tuple[str, Subject
         )
     if kind is not None:
         if kind not in ("legal_entity", "natural_person"):
-            raise InvalidSubjectError(
-                f"unknown subject kind {kind!r}", value=shown, reason="kind"
-            )
+            raise InvalidSubjectError(f"unknown subject kind {kind!r}", value=shown, reason="kind")
         why = _check(kind, number)
         if why is not None:
             label = "USCC" if kind == "legal_entity" else "RIC"

@@ -170,7 +170,9 @@ class Measure(_Wire):
     def _effect_fits_kind(self) -> Measure:
         punishing = self.effect in ("restrict", "strict_review")
         if punishing != (self.kind == "punishment"):
-            raise ValueError(f"measure {self.id}: effect {self.effect} does not fit kind {self.kind}")
+            raise ValueError(
+                f"measure {self.id}: effect {self.effect} does not fit kind {self.kind}"
+            )
         return self
 
 
@@ -209,9 +211,7 @@ class Subject(_Input):
     kind: SubjectKind
     name: str | None = None
 
-    def __init__(
-        self, id: str, kind: SubjectKind | None = None, name: str | None = None  # noqa: A002
-    ) -> None:
+    def __init__(self, id: str, kind: SubjectKind | None = None, name: str | None = None) -> None:
         number, inferred = validate_id(id, kind)
         super().__init__(id=number, kind=inferred, name=name)
 

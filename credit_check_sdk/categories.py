@@ -18,7 +18,10 @@ RED: dict[str, tuple[str, str]] = {
     "tax_credit_a": ("纳税信用A级纳税人", "Tax credit grade A taxpayer"),
     "customs_advanced_certified": ("海关高级认证企业", "Customs advanced-certified enterprise"),
     "outstanding_volunteer": ("优秀青年志愿者", "Outstanding young volunteer"),
-    "association_recommended": ("行业协会商会推荐诚信会员", "Member recommended by a trade association"),
+    "association_recommended": (
+        "行业协会商会推荐诚信会员",
+        "Member recommended by a trade association",
+    ),
 }
 
 #: Black-list categories (失信惩戒对象), §三(一), §三(三), §四(六).

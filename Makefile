@@ -1,0 +1,44 @@
+# Set-up and everyday commands. Each target builds its own virtual environment in .venv
+# (git-ignored) the first time, and again whenever pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo bench lint typecheck check clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,dev]"
+	@for p in plugins/*/; do \
+		if [ -f "$$p/pyproject.toml" ]; then $(BIN)/python -m pip install --quiet -e "$$p" || exit 1; fi; \
+	done
+	touch $(STAMP)
+
+## The whole test suite (what CI runs), with lint and type checks first.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+## The end-to-end demo against the embedded sandbox platform.
+demo: $(STAMP)
+	$(BIN)/python -m examples.demo
+
+## Benchmarks: prints tables; figures go into docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

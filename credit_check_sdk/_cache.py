@@ -1,0 +1,57 @@
+"""The in-memory profile cache: bounded, with a time to live, safe across threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from cachetools import TTLCache
+
+from ._models import Profile
+
+__all__ = ["ProfileCache"]
+
+
+class ProfileCache:
+    """Profiles by subject id, each kept ``ttl`` seconds at most, ``maxsize`` in all.
+
+    >>> cache = ProfileCache(maxsize=10, ttl=60)
+    >>> cache.get("91442000MA4UJ2KQ57") is None
+    True
+    """
+
+    def __init__(self, *, maxsize: int, ttl: float) -> None:
+        self._enabled = maxsize > 0 and ttl > 0
+        self._data: TTLCache[str, tuple[Profile, float]] = TTLCache(
+            maxsize=max(maxsize, 1), ttl=max(ttl, 1e-9), timer=time.monotonic
+        )
+        # cachetools caches are not thread-safe; checks run on many threads at once.
+        self._lock = threading.Lock()
+
+    def get(self, subject_id: str) -> Profile | None:
+        """The cached profile, or ``None`` when absent or expired."""
+        if not self._enabled:
+            return None
+        with self._lock:
+            hit = self._data.get(subject_id)
+        return hit[0] if hit else None
+
+    def put(self, profile: Profile) -> None:
+        """Cache ``profile`` under its subject id."""
+        if self._enabled:
+            with self._lock:
+                self._data[profile.subject.id] = (profile, time.monotonic())
+
+    def drop(self, subject_id: str) -> None:
+        """Forget a subject (after an objection, say, its profile has changed)."""
+        with self._lock:
+            self._data.pop(subject_id, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)

@@ -1,0 +1,388 @@
+"""The platform client: signed requests, bounded retries, typed errors, validated answers.
+
+Every request is signed as the contract fixes it (:mod:`credit_check_sdk.signing`).
+Retries (tenacity, exponential backoff with full jitter) happen only on
+connection faults, timeouts, 429 (after ``Retry-After``) and 5xx, and never past
+the call's deadline. Problem documents become the typed errors of
+:mod:`credit_check_sdk._exceptions`; answers are validated with the pydantic
+models, so a malformed answer is an :class:`InvalidResponseError`, never a
+clean profile.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ._exceptions import (
+    ConfigurationError,
+    InvalidResponseError,
+    PlatformError,
+    ProblemError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    problem_class,
+)
+from ._ids import mask_ids_in
+from ._models import Catalog, Profile, RecordsReceipt
+from ._transports import BaseTransport, Request, Response
+from .signing import signed_headers
+
+__all__ = ["BatchProfiles", "PlatformClient", "check_base_url"]
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate the platform's base URL; plain ``http`` only for loopback or when allowed.
+
+    >>> check_base_url("http://127.0.0.1:8700/api/")
+    'http://127.0.0.1:8700/api'
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url {base_url!r} is not an http(s) URL",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base_url {base_url!r} must not carry a query or fragment",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses plain http to a non-loopback host; use https, "
+            "or set allow_insecure_http=True if the network is trusted",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, (TransportError, RateLimitedError, ServerError))
+
+
+class BatchProfiles(BaseModel):
+    """The answer to ``POST /v1/profiles:batch``."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    profiles: tuple[Profile, ...]
+    invalid: tuple[dict[str, str], ...]
+
+
+class PlatformClient:
+    """Talks to the platform for one app id.
+
+    >>> from credit_check_sdk._transports import MockTransport, Response
+    >>> client = PlatformClient("http://127.0.0.1:8700/api", "app", "secret",
+    ...     transport=MockTransport(lambda r: Response(200, {}, b'{"status":"ok","time":"x"}')))
+    >>> client.health()["status"]
+    'ok'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        *,
+        transport: BaseTransport | None = None,
+        timeout: float = 2.0,
+        connect_timeout: float = 1.0,
+        max_attempts: int = 4,
+        max_response_bytes: int = 8 * 1024 * 1024,
+        allow_insecure_http: bool = False,
+        verify_tls: bool | str = True,
+    ) -> None:
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._base_path = urlsplit(self.base_url).path
+        self._app_id = app_id
+        self._secret = app_secret
+        if transport is None:
+            from ._transports import RequestsTransport
+
+            transport = RequestsTransport(verify=verify_tls)
+        self._transport = transport
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_attempts = max_attempts
+        self.max_response_bytes = max_response_bytes
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        ok: Sequence[int] = (200,),
+    ) -> Response:
+        """Send one signed request with retries within ``timeout`` seconds in all.
+
+        ``path`` is relative to the base URL (``/v1/...``). Statuses in ``ok``
+        are returned; any other raises the matching :class:`ProblemError`.
+        """
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        body = (
+            b""
+            if json_body is None
+            else json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        full_path = self._base_path + path
+        qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
+        url = self.base_url + path + (f"?{qs}" if qs else "")
+
+        def attempt() -> Response:
+            hdrs = signed_headers(
+                app_id=self._app_id,
+                app_secret=self._secret,
+                method=method,
+                path=full_path,
+                query=query,
+                body=body,
+            )
+            hdrs["Accept"] = "application/json"
+            if body:
+                hdrs["Content-Type"] = "application/json; charset=utf-8"
+            if headers:
+                hdrs.update(headers)
+            req = Request(
+                method,
+                url,
+                hdrs,
+                body,
+                connect_timeout=self.connect_timeout,
+                read_timeout=budget,
+                deadline=deadline,
+                max_bytes=self.max_response_bytes,
+            )
+            response = self._transport.handle_request(req)
+            if response.status in ok:
+                return response
+            raise self._problem(method, url, response)
+
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait(deadline),
+            reraise=True,
+            before_sleep=self._log_retry(method, path),
+        )
+        return retrying(attempt)
+
+    def _wait(self, deadline: float) -> Any:
+        jitter = wait_random_exponential(multiplier=0.05, max=2.0)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = jitter(state)
+            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                delay = exc.retry_after
+            if time.monotonic() + delay >= deadline:
+                # Waiting would spend the rest of the budget: give up now with the last error.
+                assert exc is not None  # noqa: S101 - tenacity only waits after a failure
+                raise exc
+            return delay
+
+        return wait
+
+    @staticmethod
+    def _log_retry(method: str, path: str) -> Any:
+        def log(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.info(
+                "retrying %s %s after attempt %d: %s",
+                method,
+                mask_ids_in(path),
+                state.attempt_number,
+                mask_ids_in(str(exc)),
+            )
+
+        return log
+
+    def _problem(self, method: str, url: str, response: Response) -> ProblemError:
+        doc: dict[str, Any] = {}
+        try:
+            parsed = json.loads(response.body or b"{}")
+            if isinstance(parsed, dict):
+                doc = parsed
+        except ValueError:
+            pass
+        title = doc.get("title") if isinstance(doc.get("title"), str) else None
+        detail = doc.get("detail") if isinstance(doc.get("detail"), str) else None
+        kind = doc.get("type") if isinstance(doc.get("type"), str) else None
+        message = mask_ids_in(
+            f"{method} {urlsplit(url).path} -> {response.status}"
+            + (f" {title}" if title else "")
+            + (f": {detail}" if detail else "")
+        )
+        cls = problem_class(response.status)
+        if cls is RateLimitedError:
+            return RateLimitedError(
+                message,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+                title=title,
+                detail=detail,
+                type=kind,
+                method=method,
+                url=url,
+            )
+        return cls(
+            message,
+            status=response.status,
+            title=title,
+            detail=detail,
+            type=kind,
+            method=method,
+            url=url,
+        )
+
+    @staticmethod
+    def _parse(model: type[M], response: Response, what: str) -> M:
+        try:
+            return model.model_validate_json(response.body)
+        except ValidationError as exc:
+            raise InvalidResponseError(
+                f"{what}: the answer breaks the contract: "
+                f"{mask_ids_in(str(exc.errors(include_url=False, include_input=False)))}"
+            ) from exc
+
+    def _json(self, response: Response, what: str) -> dict[str, Any]:
+        try:
+            value = json.loads(response.body)
+        except ValueError as exc:
+            raise InvalidResponseError(f"{what}: the answer is not JSON") from exc
+        if not isinstance(value, dict):
+            raise InvalidResponseError(f"{what}: the answer is not a JSON object")
+        return value
+
+    # -- endpoints -----------------------------------------------------------------
+
+    def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /v1/health``."""
+        return self._json(self.request("GET", "/v1/health", timeout=timeout), "health")
+
+    def get_profile(self, subject_id: str, *, timeout: float | None = None) -> Profile:
+        """``GET /v1/subjects/{id}/profile`` for a validated, normalised id."""
+        response = self.request(
+            "GET", f"/v1/subjects/{quote(subject_id, safe='')}/profile", timeout=timeout
+        )
+        profile = self._parse(Profile, response, "profile")
+        if profile.subject.id != subject_id:
+            raise InvalidResponseError("profile: the answer is for another subject")
+        return profile
+
+    def get_profiles(
+        self, subject_ids: Sequence[str], *, timeout: float | None = None
+    ) -> BatchProfiles:
+        """``POST /v1/profiles:batch`` for at most 200 ids."""
+        if not 1 <= len(subject_ids) <= 200:
+            raise ValueError("profiles:batch takes 1 to 200 subject ids")
+        response = self.request(
+            "POST",
+            "/v1/profiles:batch",
+            json_body={"subject_ids": list(subject_ids)},
+            timeout=timeout,
+        )
+        return self._parse(BatchProfiles, response, "profiles:batch")
+
+    def get_catalog(
+        self, etag: str | None = None, *, timeout: float | None = None
+    ) -> tuple[Catalog, str | None, bytes] | None:
+        """``GET /v1/catalog``; ``None`` when unchanged since ``etag`` (304)."""
+        response = self.request(
+            "GET",
+            "/v1/catalog",
+            headers={"If-None-Match": etag} if etag else None,
+            timeout=timeout,
+            ok=(200, 304),
+        )
+        if response.status == 304:
+            return None
+        catalog = self._parse(Catalog, response, "catalog")
+        return catalog, response.headers.get("ETag"), response.body
+
+    def upload_records(
+        self, records: Sequence[dict[str, Any]], *, timeout: float | None = None
+    ) -> RecordsReceipt:
+        """``POST /v1/records:batch`` with at most 1000 journal records."""
+        response = self.request(
+            "POST", "/v1/records:batch", json_body={"records": list(records)}, timeout=timeout
+        )
+        return self._parse(RecordsReceipt, response, "records:batch")
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        ok: Sequence[int] = (200, 201, 202),
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """A signed ``POST`` of JSON whose answer is a JSON object."""
+        response = self.request("POST", path, json_body=body, ok=ok, timeout=timeout)
+        return self._json(response, path)
+
+    def put(self, path: str, body: Any, *, timeout: float | None = None) -> dict[str, Any]:
+        """A signed ``PUT`` of JSON whose answer is a JSON object."""
+        return self._json(self.request("PUT", path, json_body=body, timeout=timeout), path)
+
+    def get(
+        self, path: str, *, query: Sequence[tuple[str, str]] = (), timeout: float | None = None
+    ) -> dict[str, Any]:
+        """A signed ``GET`` whose answer is a JSON object."""
+        return self._json(self.request("GET", path, query=query, timeout=timeout), path)
+
+    def close(self) -> None:
+        """Release the transport's connections."""
+        self._transport.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+__all__ += ["PlatformError"]

@@ -1,0 +1,118 @@
+"""Settings of a :class:`~credit_check_sdk.CreditChecker`, from keywords or the environment.
+
+One frozen model with ``extra="forbid"``: a misspelt setting is an error at
+start-up, not a silently ignored keyword.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from ._exceptions import ConfigurationError
+
+__all__ = ["ENV_VARS", "Settings"]
+
+#: Setting name → environment variable. Every ``credit-check`` command and the
+#: module-level :func:`~credit_check_sdk.must_check` read these.
+ENV_VARS: dict[str, str] = {
+    "base_url": "CREDIT_CHECK_BASE_URL",
+    "app_id": "CREDIT_CHECK_APP_ID",
+    "app_secret": "CREDIT_CHECK_APP_SECRET",
+    "agency_id": "CREDIT_CHECK_AGENCY_ID",
+    "data_dir": "CREDIT_CHECK_DATA_DIR",
+    "timeout": "CREDIT_CHECK_TIMEOUT",
+    "allow_insecure_http": "CREDIT_CHECK_ALLOW_INSECURE_HTTP",
+    "verify_tls": "CREDIT_CHECK_CA_BUNDLE",
+}
+
+_REQUIRED = ("base_url", "app_id", "app_secret", "agency_id")
+
+
+class Settings(BaseModel):
+    """Everything a checker needs to know.
+
+    >>> s = Settings(base_url="https://credit.example/api", app_id="a", app_secret="s",
+    ...              agency_id="zs-fgj", data_dir="/tmp/cc")
+    >>> s.timeout
+    2.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str
+    app_id: str = Field(min_length=1)
+    app_secret: SecretStr
+    agency_id: str = Field(min_length=1)
+    data_dir: Path | None = None
+    #: Total seconds one check may spend asking the platform, retries included.
+    timeout: float = Field(default=2.0, gt=0, le=120)
+    connect_timeout: float = Field(default=1.0, gt=0, le=60)
+    #: How long a fetched profile is reused without asking again.
+    cache_ttl: float = Field(default=300.0, ge=0)
+    cache_size: int = Field(default=10_000, ge=0)
+    #: How often the catalogue is refreshed (ETag, so usually a 304).
+    catalog_refresh: float = Field(default=3600.0, gt=0)
+    upload_interval: float = Field(default=5.0, gt=0)
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=1024)
+    allow_insecure_http: bool = False
+    #: True, False, or the path of a CA bundle (government CAs are often private).
+    verify_tls: bool | str = True
+    department: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return v.strip()
+
+    def resolved_data_dir(self) -> Path:
+        """``data_dir``, or the platform's per-user data folder (platformdirs)."""
+        if self.data_dir is not None:
+            return self.data_dir
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("credit-check-sdk", appauthor=False))
+
+    @classmethod
+    def build(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+        """Settings from ``overrides`` first, then ``CREDIT_CHECK_*`` variables.
+
+        A missing required setting raises :class:`ConfigurationError` naming
+        both the keyword and the environment variable.
+        """
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, var in ENV_VARS.items():
+            raw = source.get(var)
+            if raw:
+                values[name] = _from_env(name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in _REQUIRED:
+            if not values.get(name):
+                raise ConfigurationError(
+                    f"missing setting {name!r}: pass {name}=... or set {ENV_VARS[name]}",
+                    setting=name,
+                    variable=ENV_VARS[name],
+                )
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else "?"
+            var = ENV_VARS.get(name)
+            hint = f" (environment variable {var})" if var else ""
+            raise ConfigurationError(
+                f"invalid setting {name!r}{hint}: {first['msg']}", setting=name, variable=var
+            ) from exc
+
+
+def _from_env(name: str, raw: str) -> Any:
+    if name == "allow_insecure_http":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "verify_tls":
+        return raw  # a CA bundle path
+    return raw

@@ -1,0 +1,74 @@
+"""The module-level :func:`must_check` and :func:`configure`, over one default checker.
+
+The default checker is built on first use from :func:`configure`'s keywords,
+else from the ``CREDIT_CHECK_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Any
+
+from ._checker import CreditChecker
+from ._models import Decision, Matter, Subject
+
+__all__ = ["configure", "default_checker", "must_check"]
+
+_lock = threading.Lock()
+_options: dict[str, Any] = {}
+_checker: CreditChecker | None = None
+
+
+def configure(**settings: Any) -> None:
+    """Set the default checker's settings (the same keywords as :class:`CreditChecker`).
+
+    Replaces (and closes) a default checker already built.
+
+    >>> configure(base_url="https://credit.example/api", app_id="…", app_secret="…",
+    ...           agency_id="zs-fgj", data_dir="/var/lib/credit-check")  # doctest: +SKIP
+    """
+    global _checker
+    with _lock:
+        old, _checker = _checker, None
+        _options.clear()
+        _options.update(settings)
+    if old is not None:
+        old.close()
+
+
+def default_checker() -> CreditChecker:
+    """The default checker, built on first use (raises ``ConfigurationError`` naming what is missing)."""
+    global _checker
+    with _lock:
+        if _checker is None:
+            _checker = CreditChecker(**_options)
+        return _checker
+
+
+def must_check(
+    subject: Subject | str,
+    matter: Matter | str,
+    *,
+    operator: str | None = None,
+    department: str | None = None,
+) -> Decision:
+    """Check ``subject`` for ``matter`` with the default checker.
+
+    >>> decision = must_check("91442000MA4UJ2KQ57", "bidding")  # doctest: +SKIP
+    >>> decision.outcome  # doctest: +SKIP
+    <Outcome.RESTRICTION: 'restriction'>
+    """
+    return default_checker().must_check(
+        subject, matter, operator=operator, department=department
+    )
+
+
+def _close_default() -> None:
+    with _lock:
+        checker = _checker
+    if checker is not None:
+        checker.close(timeout=2.0)
+
+
+atexit.register(_close_default)
