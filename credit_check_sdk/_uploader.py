@@ -1,0 +1,345 @@
+"""Background upload of journal records to the platform (``POST /v1/records:batch``).
+
+At least once, never lost: a record leaves the ``pending`` state only when the
+platform's answer names it (accepted, duplicate or rejected). Anything else
+(an exception from ``send``, a hang, an answer that leaves ids out) keeps the
+records pending on disk, to be sent again later; the platform is idempotent
+by record id, so a resend shows up there as a duplicate, never twice.
+
+One daemon thread per process does the sending. The caller of
+:meth:`Uploader.notify` never waits for the network and never sees an
+exception; :meth:`Uploader.flush` and :meth:`Uploader.close` wait at most
+their ``timeout``.
+
+>>> from credit_check_sdk._models import RecordsReceipt
+>>> import tempfile, os
+>>> from credit_check_sdk.journal import Journal
+>>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+>>> def send(records):
+...     return RecordsReceipt(accepted=[r["id"] for r in records], duplicates=[], rejected=[])
+>>> up = Uploader(j, send)
+>>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+>>> up.notify()
+>>> up.flush(timeout=5)
+0
+>>> up.close(); j.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from ._exceptions import JournalError, RateLimitedError
+from ._ids import mask_ids_in
+from ._models import RecordsReceipt
+from .journal import Journal
+
+__all__ = ["Uploader"]
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[list[dict[str, Any]]], RecordsReceipt]
+
+#: The platform takes at most this many records per request (records:batch maxItems).
+MAX_BATCH = 1000
+
+_UPLOADERS: weakref.WeakSet[Uploader] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for uploader in list(_UPLOADERS):
+        uploader._reset_after_fork()
+
+
+# The worker thread does not exist in a forked child and any lock it held is
+# stuck there; reset so that the child's first notify() starts afresh.
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Uploader:
+    """Uploads pending journal records in the background, oldest first.
+
+    ``send`` posts one batch (≤ ``batch_size`` records) and returns the
+    platform's :class:`RecordsReceipt`, or raises. After a failure the next
+    attempt waits a random time up to ``min_backoff · 2ⁿ`` (capped at
+    ``max_backoff``; "full jitter"), and never less than a 429's
+    ``Retry-After``. ``on_rejected(id, detail)`` is called for each record
+    the platform refuses; the record stays in the journal, marked ``rejected``.
+
+    >>> up = Uploader(journal, send, interval=5.0)  # doctest: +SKIP
+    >>> journal.append(record); up.notify()          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        send: Send,
+        *,
+        interval: float = 5.0,
+        batch_size: int = MAX_BATCH,
+        max_backoff: float = 300.0,
+        min_backoff: float = 1.0,
+        on_rejected: Callable[[str, str], None] | None = None,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}, not {batch_size}")
+        if interval <= 0 or min_backoff <= 0 or max_backoff < min_backoff:
+            raise ValueError("interval and min_backoff must be > 0 and max_backoff >= min_backoff")
+        self._journal = journal
+        self._send = send
+        self._interval = interval
+        self._batch_size = batch_size
+        self._max_backoff = max_backoff
+        self._min_backoff = min_backoff
+        self._on_rejected = on_rejected
+        self._accepted = 0
+        self._duplicates = 0
+        self._rejected = 0
+        self._failures_total = 0
+        self._last_error: str | None = None
+        self._closed = False
+        self._init_runtime()
+        _UPLOADERS.add(self)
+
+    def _init_runtime(self) -> None:
+        """Per-process state: locks, events, the thread, the backoff."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._waiters: list[threading.Event] = []
+        self._failures = 0  # consecutive
+        self._not_before = 0.0  # monotonic time before which nothing is sent
+        self._hard_not_before = 0.0  # the platform's Retry-After; flush() waits for it too
+
+    def _reset_after_fork(self) -> None:
+        self._init_runtime()
+
+    # --- public ---------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Say that a record was appended; returns at once and never raises.
+
+        >>> up.notify()  # doctest: +SKIP
+        """
+        try:
+            if self._closed:
+                return
+            self._ensure_started()
+            self._wake.set()
+        except Exception:
+            logger.exception("uploader: notify failed (records stay pending in the journal)")
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Upload pending records now; return how many are still pending.
+
+        The sending happens in the worker thread; this waits at most
+        ``timeout`` seconds for it, even when the network hangs. A pending
+        ``Retry-After`` from the platform is honoured (then fewer or no
+        records are sent). Returns -1 when the journal cannot be read.
+
+        >>> up.flush(timeout=10)  # doctest: +SKIP
+        0
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        if not self._closed:
+            done = threading.Event()
+            with self._lock:
+                self._waiters.append(done)
+            self._ensure_started()
+            self._wake.set()
+            done.wait(max(0.0, deadline - time.monotonic()))
+        return self._pending_count()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """A last best-effort flush, then stop the thread; returns within ``timeout``.
+
+        A ``send`` that hangs is left to the daemon thread; its records stay
+        pending in the journal. The journal itself is not closed.
+
+        >>> up.close(timeout=5)  # doctest: +SKIP
+        """
+        if self._closed:
+            return
+        deadline = time.monotonic() + max(0.0, timeout)
+        # Flush with most of the time; keep a little to let the thread exit.
+        self.flush(timeout=max(0.0, timeout * 0.9))
+        thread = self._thread if self._pid == os.getpid() else None
+        self._closed = True
+        self._stop.set()
+        self._wake.set()
+        if thread is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning(
+                    "uploader: still sending at close; unsent records stay pending in %s",
+                    self._journal.path,
+                )
+        _UPLOADERS.discard(self)
+
+    @property
+    def rejected_count(self) -> int:
+        """How many records the platform rejected since this uploader was made."""
+        return self._rejected
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since creation: accepted, duplicates, rejected, failures, consecutive failures,
+        last error (masked) and seconds until the next attempt.
+
+        >>> up.stats()["rejected"]  # doctest: +SKIP
+        0
+        """
+        return {
+            "accepted": self._accepted,
+            "duplicates": self._duplicates,
+            "rejected": self._rejected,
+            "failures": self._failures_total,
+            "consecutive_failures": self._failures,
+            "last_error": self._last_error,
+            "retry_in": max(0.0, self._not_before - time.monotonic()),
+        }
+
+    # --- worker -----------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        pid = os.getpid()
+        with self._lock:
+            if self._closed:
+                return
+            if self._thread is not None and self._pid == pid and self._thread.is_alive():
+                return
+            # First use, or a forked child (the parent's thread does not exist here),
+            # or the thread died (it should not: the loop catches everything).
+            self._pid = pid
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, name="credit-check-uploader", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.is_set():
+            now = time.monotonic()
+            with self._lock:
+                flushing = bool(self._waiters)
+            # A flush overrides our own backoff but not the platform's Retry-After.
+            not_before = self._hard_not_before if flushing else self._not_before
+            if now < not_before:
+                self._wake.wait(not_before - now)
+                self._wake.clear()
+                continue
+            with self._lock:
+                waiters, self._waiters = self._waiters, []
+            try:
+                self._pass()
+            except Exception:
+                # _pass handles its own failures; this is the last guard that
+                # keeps the thread alive.
+                logger.exception("uploader: unexpected error")
+            finally:
+                for w in waiters:
+                    w.set()
+            if stop.is_set():
+                break
+            with self._lock:
+                more = bool(self._waiters)
+            if not more:
+                self._wake.wait(self._interval)
+                self._wake.clear()
+
+    def _pass(self) -> None:
+        """Send every pending record once, batch by batch, oldest first."""
+        after = 0
+        while not self._stop.is_set():
+            try:
+                rows = self._journal._pending_rows(self._batch_size, after_seq=after)
+            except JournalError as exc:
+                self._failed(exc)
+                return
+            if not rows:
+                return
+            after = rows[-1][0]
+            batch = [record for _, record in rows]
+            try:
+                receipt = self._send(batch)
+                if not isinstance(receipt, RecordsReceipt):
+                    receipt = RecordsReceipt.model_validate(receipt)
+            except Exception as exc:
+                self._failed(exc)
+                return
+            try:
+                self._apply(batch, receipt)
+            except JournalError as exc:
+                # The platform has them; they stay pending here and come back
+                # as duplicates next time. Nothing is lost.
+                self._failed(exc)
+                return
+            self._failures = 0
+            self._not_before = self._hard_not_before = 0.0
+            self._last_error = None
+
+    def _apply(self, batch: list[dict[str, Any]], receipt: RecordsReceipt) -> None:
+        sent = {r["id"] for r in batch}
+        accepted = [i for i in receipt.accepted if i in sent]
+        duplicates = [i for i in receipt.duplicates if i in sent]
+        rejected = [r for r in receipt.rejected if r.id in sent]
+        if accepted:
+            self._journal.mark(accepted, "accepted")
+            self._accepted += len(accepted)
+        if duplicates:
+            self._journal.mark(duplicates, "duplicate")
+            self._duplicates += len(duplicates)
+        for r in rejected:
+            self._journal.mark_rejected(r.id, r.detail)
+            self._rejected += 1
+            logger.warning(
+                "uploader: the platform rejected record %s: %s", r.id, mask_ids_in(r.detail)
+            )
+            if self._on_rejected is not None:
+                try:
+                    self._on_rejected(r.id, r.detail)
+                except Exception:
+                    logger.exception("uploader: on_rejected callback failed for record %s", r.id)
+        named = len(set(accepted) | set(duplicates) | {r.id for r in rejected})
+        if named < len(sent):
+            logger.warning(
+                "uploader: the platform's answer left %d of %d records unmentioned;"
+                " they stay pending",
+                len(sent) - named,
+                len(sent),
+            )
+
+    def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        self._failures_total += 1
+        ceiling = min(self._max_backoff, self._min_backoff * 2 ** min(self._failures - 1, 30))
+        # Full jitter: spreads the retries of many agencies after a platform outage.
+        delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+        now = time.monotonic()
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        if retry_after is not None and retry_after > 0:
+            delay = max(delay, float(retry_after))
+            self._hard_not_before = now + float(retry_after)
+        self._not_before = now + delay
+        self._last_error = mask_ids_in(f"{type(exc).__name__}: {exc}")
+        logger.warning(
+            "uploader: upload failed (%s); retrying in %.1f s, records stay pending",
+            self._last_error,
+            delay,
+        )
+
+    def _pending_count(self) -> int:
+        try:
+            return self._journal.counts()["pending"]
+        except JournalError:
+            logger.exception("uploader: cannot count pending records")
+            return -1

@@ -1,0 +1,695 @@
+"""The local journal: every check and every action, durable and hash-chained, in one SQLite file.
+
+A record is on disk when :meth:`Journal.append` returns: the file runs in WAL
+mode with ``synchronous=FULL``, so a committed record survives the process
+being killed and, as far as SQLite and the disk honour ``fsync``, power loss.
+Each record carries ``prev_hash`` (the hash of the record before it in this
+journal) and ``hash`` (SHA-256 of its canonical JSON, see
+:func:`canonical_hash`), so a removed, altered or reordered record shows in
+:meth:`Journal.verify`.
+
+Several threads may share one :class:`Journal`: appends that arrive while a
+commit is in flight are written together in the next transaction (group
+commit), one ``fsync`` for the lot, and each caller returns only once the
+transaction holding its own record has committed. Several processes may
+append to the same file: every write transaction is ``BEGIN IMMEDIATE`` and
+reads the head of the chain inside it.
+
+>>> import tempfile, os
+>>> j = Journal(os.path.join(tempfile.mkdtemp(), "journal.db"))
+>>> r = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+>>> r["prev_hash"] is None and r["hash"] == canonical_hash(r)
+True
+>>> j.verify().ok
+True
+>>> j.close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from ._exceptions import InvalidRequestError, JournalError
+
+__all__ = ["Journal", "Problem", "UploadState", "VerifyResult", "canonical_hash"]
+
+logger = logging.getLogger(__name__)
+
+UploadState = Literal["pending", "accepted", "duplicate", "rejected"]
+_STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejected")
+
+#: The schema this code writes; ``PRAGMA user_version`` holds the file's.
+SCHEMA_VERSION = 1
+
+# Rows fetched per round trip when streaming the journal (iter_records, verify):
+# the connection lock is released between pages so appends are not held up.
+_PAGE = 500
+
+# SQLite's default limit on host parameters is 999 on old builds; stay below it.
+_MAX_PARAMS = 500
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    type TEXT NOT NULL,
+    check_id TEXT,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    prev_hash TEXT,
+    upload_state TEXT NOT NULL DEFAULT 'pending',
+    upload_detail TEXT,
+    uploaded_at TEXT
+);
+CREATE INDEX IF NOT EXISTS records_upload_state ON records(upload_state);
+CREATE INDEX IF NOT EXISTS records_at ON records(at);
+CREATE INDEX IF NOT EXISTS records_check_id ON records(check_id);
+CREATE TABLE IF NOT EXISTS inputs (check_id TEXT PRIMARY KEY, body TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def canonical_json(record: dict[str, Any]) -> bytes:
+    """The contract's canonical form: ``record`` without ``hash``, keys sorted, no spaces, UTF-8.
+
+    >>> canonical_json({"b": 1, "a": "中", "hash": "x"})
+    b'{"a":"\\xe4\\xb8\\xad","b":1}'
+    """
+    body = {k: v for k, v in record.items() if k != "hash"}
+    # allow_nan=False: the output is identical for every valid record, and a NaN
+    # (which is not JSON and which the platform could not parse) is refused.
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def canonical_hash(record: dict[str, Any]) -> str:
+    """Lowercase hex SHA-256 of the record's canonical JSON (its ``hash`` key left out).
+
+    >>> canonical_hash({"id": "a", "prev_hash": None, "hash": "ignored"}) == hashlib.sha256(
+    ...     b'{"id":"a","prev_hash":null}').hexdigest()
+    True
+    """
+    return hashlib.sha256(canonical_json(record)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One defect :meth:`Journal.verify` found.
+
+    ``kind`` is ``hash_mismatch`` (the body does not hash to its ``hash``),
+    ``broken_link`` (``prev_hash`` is not the previous record's hash), ``gap``
+    (a sequence number is missing), ``column_mismatch`` (an indexed column
+    disagrees with the body) or ``bad_body`` (the stored body is not a JSON object).
+    """
+
+    seq: int
+    id: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class VerifyResult:
+    """The outcome of :meth:`Journal.verify`: ``ok`` when no problem was found."""
+
+    ok: bool
+    checked: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _Pending:
+    """One append waiting for a group commit."""
+
+    __slots__ = ("at", "check_id", "done", "error", "inputs", "record")
+
+    def __init__(
+        self, record: dict[str, Any], inputs: str | None, at: str, check_id: str | None
+    ) -> None:
+        self.record = record
+        self.inputs = inputs
+        self.at = at
+        self.check_id = check_id
+        self.done = False
+        self.error: JournalError | None = None
+
+
+def _utc_text(value: datetime) -> str:
+    """A fixed-width UTC form that sorts as text in time order (for the ``at`` column)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_at(record: dict[str, Any]) -> str:
+    key = "checked_at" if record.get("type") == "check" else "acted_at"
+    raw = record.get(key)
+    if not isinstance(raw, str):
+        raise InvalidRequestError(
+            f"a {record.get('type')} record needs {key} as an RFC 3339 string"
+        )
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{key} {raw!r} is not an RFC 3339 timestamp") from exc
+    if parsed.tzinfo is None:
+        # A journal that outlives daylight-saving and server moves must not hold
+        # instants whose meaning depends on the machine's clock settings.
+        raise InvalidRequestError(f"{key} {raw!r} has no UTC offset")
+    return _utc_text(parsed)
+
+
+# Journals alive in this process, so that a fork can reset their locks and
+# connections in the child (a lock held by another parent thread at fork time
+# would otherwise stay held forever, and SQLite connections must not cross fork).
+_INSTANCES: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for journal in list(_INSTANCES):
+        journal._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Journal:
+    """A durable, hash-chained journal of check and action records in one SQLite file.
+
+    ``busy_timeout`` is how long a write waits for another process holding
+    the file's write lock before :class:`JournalError` is raised.
+
+    >>> import tempfile, os
+    >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+    >>> j.counts()
+    {'pending': 0, 'accepted': 0, 'duplicate': 0, 'rejected': 0}
+    >>> j.close()
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        self._busy_timeout = busy_timeout
+        # One connection, guarded by one lock. Measured (benchmarks/bench_journal.py):
+        # a connection per thread makes every writer fight for SQLite's file lock
+        # through its sleeping busy handler, which is far slower than queueing
+        # on a Python lock and committing the queued records together.
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        # Connections inherited over fork are kept referenced, never closed:
+        # closing one in the child could touch the parent's locks and WAL.
+        self._abandoned: list[sqlite3.Connection] = []
+        with self._lock:
+            self._connection()
+        _INSTANCES.add(self)
+
+    # --- connection management -------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # every use is under self._lock
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(
+                    f"journal {self.path}: cannot enable WAL (got {mode})", path=self.path
+                )
+            conn.execute("PRAGMA synchronous = FULL")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: cannot open: {exc}", path=self.path) from exc
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"journal {self.path} has schema {version}; this SDK reads up to {SCHEMA_VERSION}",
+                path=self.path,
+            )
+        # Another process may be creating the file at the same moment: take the
+        # write lock, then look again.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in _SCHEMA_V1.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?),"
+                    " ('created_at', ?)",
+                    (str(SCHEMA_VERSION), _utc_text(datetime.now(timezone.utc))),
+                )
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        """The connection for this process; call with ``self._lock`` held."""
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed", path=self.path)
+        if self._conn is None or self._pid != os.getpid():
+            if self._conn is not None:
+                self._abandoned.append(self._conn)
+            self._conn = None
+            self._conn = self._open()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue = []
+        if self._conn is not None:
+            self._abandoned.append(self._conn)
+        self._conn = None  # reopened lazily, with the child's pid
+
+    # --- writing ----------------------------------------------------------------
+
+    def append(
+        self, record: dict[str, Any], *, inputs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Chain, hash and durably store ``record``; return it with ``prev_hash`` and ``hash`` set.
+
+        ``record`` needs ``type`` (``check`` or ``action``), a unique ``id`` and
+        ``checked_at`` or ``acted_at`` (RFC 3339 with offset); any ``prev_hash``
+        and ``hash`` it carries are replaced. ``inputs`` (check records only)
+        stores what the check was decided from, for :meth:`inputs_for`.
+        Raises :class:`InvalidRequestError` for a malformed record and
+        :class:`JournalError` when it cannot be stored; it never drops one silently.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> c = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"},
+        ...              inputs={"catalog_version": "2026.11.1"})
+        >>> a = j.append({"type": "action", "id": "a1", "check_id": "c1",
+        ...               "acted_at": "2026-11-29T08:05:00+08:00", "action": "applied"})
+        >>> a["prev_hash"] == c["hash"]
+        True
+        >>> j.close()
+        """
+        pending = self._prepare(record, inputs)
+        with self._queue_lock:
+            self._queue.append(pending)
+        # Group commit: whoever holds the lock commits everything queued so far.
+        # A thread that finds its record already committed by another leader
+        # returns at once; otherwise it leads the next transaction itself.
+        with self._lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.record
+
+    def _prepare(self, record: dict[str, Any], inputs: dict[str, Any] | None) -> _Pending:
+        if not isinstance(record, dict):
+            raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
+        try:
+            # A JSON round trip gives a private copy the caller cannot change
+            # afterwards, and turns tuples into lists, so the returned record
+            # is exactly what was hashed, stored and will be uploaded.
+            clean = json.loads(json.dumps(record, allow_nan=False, ensure_ascii=False))
+            inputs_text = (
+                None
+                if inputs is None
+                else json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
+        kind = clean.get("type")
+        if kind not in ("check", "action"):
+            raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
+        if not isinstance(clean.get("id"), str) or not clean["id"]:
+            raise InvalidRequestError("record needs a non-empty string id")
+        at = _parse_at(clean)
+        check_id = clean["id"] if kind == "check" else clean.get("check_id")
+        if check_id is not None and not isinstance(check_id, str):
+            raise InvalidRequestError("check_id must be a string")
+        if inputs is not None and kind != "check":
+            raise InvalidRequestError("inputs are stored with check records only")
+        clean.pop("hash", None)
+        clean["prev_hash"] = None
+        return _Pending(clean, inputs_text, at, check_id)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction; call with ``self._lock`` held.
+
+        Each record gets its own savepoint, so one bad record (a reused id)
+        fails alone and the chain continues from the last good one.
+        """
+        try:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: cannot start a write: {exc}", path=self.path
+                ) from exc
+            try:
+                # Read the head inside the write transaction: another process
+                # may have appended since our last write.
+                row = conn.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+                head: str | None = row[0] if row else None
+                written: list[_Pending] = []
+                for p in batch:
+                    p.record["prev_hash"] = head
+                    p.record.pop("hash", None)
+                    digest = canonical_hash(p.record)
+                    p.record["hash"] = digest
+                    body = json.dumps(
+                        p.record, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                    )
+                    conn.execute("SAVEPOINT rec")
+                    try:
+                        conn.execute(
+                            "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                p.record["id"],
+                                p.record["type"],
+                                p.check_id,
+                                p.at,
+                                body,
+                                digest,
+                                head,
+                            ),
+                        )
+                        if p.inputs is not None:
+                            conn.execute(
+                                "INSERT OR REPLACE INTO inputs(check_id, body) VALUES (?, ?)",
+                                (p.check_id, p.inputs),
+                            )
+                    except sqlite3.IntegrityError as exc:
+                        conn.execute("ROLLBACK TO rec")
+                        conn.execute("RELEASE rec")
+                        p.error = JournalError(
+                            f"journal {self.path}: record {p.record['id']!r} not stored: {exc}"
+                            " (an id may be journaled once)",
+                            path=self.path,
+                        )
+                        continue
+                    conn.execute("RELEASE rec")
+                    head = digest
+                    written.append(p)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.exception("journal %s: rollback failed", self.path)
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(
+                        f"journal {self.path}: write failed: {exc}", path=self.path
+                    ) from exc
+                raise
+        except JournalError as exc:
+            for p in batch:
+                if p.error is None:
+                    p.error = exc
+        except BaseException as exc:
+            # KeyboardInterrupt and the like: no record of this batch is stored;
+            # every waiter learns so, then the interrupt goes on.
+            for p in batch:
+                if p.error is None:
+                    p.error = JournalError(
+                        f"journal {self.path}: write interrupted: {exc!r}", path=self.path
+                    )
+                p.done = True
+            raise
+        for p in batch:
+            p.done = True
+
+    # --- upload state -----------------------------------------------------------
+
+    def pending(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to ``limit`` records not yet uploaded, oldest first.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> [r["id"] for r in j.pending()]
+        ['c1']
+        >>> j.close()
+        """
+        return [record for _, record in self._pending_rows(limit, after_seq=0)]
+
+    def _pending_rows(self, limit: int, after_seq: int) -> list[tuple[int, dict[str, Any]]]:
+        """``(seq, record)`` of pending records after ``after_seq``, oldest first.
+
+        The uploader walks the queue with ``after_seq`` so that records the
+        platform's answer did not mention are not resent within one pass.
+        """
+        rows = self._query(
+            "SELECT seq, body FROM records WHERE upload_state = 'pending' AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [(seq, json.loads(body)) for seq, body in rows]
+
+    def mark(self, ids: list[str], state: Literal["accepted", "duplicate"]) -> None:
+        """Record that the platform took ``ids`` (``accepted``) or already had them (``duplicate``).
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> j.mark(["c1"], "accepted"); j.counts()["accepted"]
+        1
+        >>> j.close()
+        """
+        if state not in ("accepted", "duplicate"):
+            raise InvalidRequestError(f"state must be 'accepted' or 'duplicate', not {state!r}")
+        now = _utc_text(datetime.now(timezone.utc))
+        ids = list(ids)
+        for start in range(0, len(ids), _MAX_PARAMS):
+            chunk = ids[start : start + _MAX_PARAMS]
+            marks = ",".join("?" * len(chunk))
+            sql = f"UPDATE records SET upload_state = ?, upload_detail = NULL, uploaded_at = ? WHERE id IN ({marks})"  # noqa: E501, S608 - only "?" placeholders are interpolated; one line keeps the noqa on it
+            self._write(sql, (state, now, *chunk))
+
+    def mark_rejected(self, id: str, detail: str) -> None:
+        """Record that the platform refused record ``id``, and why; it stays in the journal.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> j.mark_rejected("c1", "bad matter"); j.counts()["rejected"]
+        1
+        >>> j.close()
+        """
+        now = _utc_text(datetime.now(timezone.utc))
+        self._write(
+            "UPDATE records SET upload_state = 'rejected', upload_detail = ?, uploaded_at = ?"
+            " WHERE id = ?",
+            (detail, now, id),
+        )
+
+    def upload_state(self, id: str) -> tuple[str, str | None] | None:
+        """``(upload_state, upload_detail)`` of record ``id``, or None when there is none."""
+        rows = self._query("SELECT upload_state, upload_detail FROM records WHERE id = ?", (id,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        """How many records are in each upload state (every state listed, zeros included)."""
+        result: dict[str, int] = dict.fromkeys(_STATES, 0)
+        for state, n in self._query(
+            "SELECT upload_state, COUNT(*) FROM records GROUP BY upload_state", ()
+        ):
+            result[state] = n
+        return result
+
+    # --- reading ----------------------------------------------------------------
+
+    def get(self, id: str) -> dict[str, Any] | None:
+        """The record with this id, or None.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> j.get("nope") is None
+        True
+        >>> j.close()
+        """
+        rows = self._query("SELECT body FROM records WHERE id = ?", (id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def head_hash(self) -> str | None:
+        """The hash of the newest record (the one the next record will chain to), or None."""
+        rows = self._query("SELECT hash FROM records ORDER BY seq DESC LIMIT 1", ())
+        return rows[0][0] if rows else None
+
+    def inputs_for(self, check_id: str) -> dict[str, Any] | None:
+        """What check ``check_id`` was decided from (as given to :meth:`append`), or None."""
+        rows = self._query("SELECT body FROM inputs WHERE check_id = ?", (check_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        value: dict[str, Any] = json.loads(rows[0][0])
+        return value
+
+    def iter_records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records in journal order whose ``checked_at``/``acted_at`` is in ``[since, until)``.
+
+        Both bounds must carry a timezone. Rows are read a page at a time, so
+        appending while iterating is safe (new records may or may not appear).
+
+        >>> import tempfile, os
+        >>> from datetime import datetime, timezone
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> [r["id"] for r in j.iter_records(since=datetime(2026, 11, 1, tzinfo=timezone.utc))]
+        ['c1']
+        >>> j.close()
+        """
+        where, params = "", []
+        for bound, op in ((since, ">="), (until, "<")):
+            if bound is None:
+                continue
+            if bound.tzinfo is None:
+                raise InvalidRequestError("since/until need a timezone")
+            where += f" AND at {op} ?"
+            params.append(_utc_text(bound))
+        last = 0
+        while True:
+            rows = self._query(
+                f"SELECT seq, body FROM records WHERE seq > ?{where} ORDER BY seq LIMIT ?",  # noqa: S608 - fixed fragments, values bound
+                (last, *params, _PAGE),
+            )
+            for seq, body in rows:
+                last = seq
+                yield json.loads(body)
+            if len(rows) < _PAGE:
+                return
+
+    def verify(self) -> VerifyResult:
+        """Recompute every hash and check every link and sequence number.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> j.verify()
+        VerifyResult(ok=True, checked=1, problems=[])
+        >>> j.close()
+        """
+        problems: list[Problem] = []
+        checked = 0
+        prev_seq = 0
+        prev_hash: str | None = None
+        while True:
+            rows = self._query(
+                "SELECT seq, id, hash, prev_hash, body FROM records WHERE seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (prev_seq, _PAGE),
+            )
+            for seq, rid, col_hash, col_prev, text in rows:
+                checked += 1
+                if seq != prev_seq + 1:
+                    problems.append(
+                        Problem(seq, rid, "gap", f"seq {prev_seq + 1}..{seq - 1} missing")
+                    )
+                try:
+                    body = json.loads(text)
+                    if not isinstance(body, dict):
+                        raise ValueError("not an object")
+                except ValueError as exc:
+                    problems.append(Problem(seq, rid, "bad_body", str(exc)))
+                    prev_seq, prev_hash = seq, col_hash
+                    continue
+                stated = body.get("hash")
+                actual = canonical_hash(body)
+                if stated != actual:
+                    problems.append(
+                        Problem(
+                            seq, rid, "hash_mismatch", f"body hashes to {actual}, states {stated}"
+                        )
+                    )
+                if body.get("prev_hash") != prev_hash:
+                    problems.append(
+                        Problem(
+                            seq,
+                            rid,
+                            "broken_link",
+                            f"prev_hash {body.get('prev_hash')} but the previous record's hash is"
+                            f" {prev_hash}",
+                        )
+                    )
+                if (body.get("id"), stated, body.get("prev_hash")) != (rid, col_hash, col_prev):
+                    problems.append(
+                        Problem(
+                            seq,
+                            rid,
+                            "column_mismatch",
+                            "id/hash/prev_hash columns differ from the body",
+                        )
+                    )
+                prev_seq, prev_hash = seq, stated
+            if len(rows) < _PAGE:
+                break
+        return VerifyResult(ok=not problems, checked=checked, problems=problems)
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: read failed: {exc}", path=self.path
+                ) from exc
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._lock:
+            try:
+                # A single statement in autocommit mode is its own transaction.
+                self._connection().execute(sql, params)
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: write failed: {exc}", path=self.path
+                ) from exc
+
+    def close(self) -> None:
+        """Close the file. Later calls raise :class:`JournalError`; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                try:
+                    self._conn.close()
+                except sqlite3.Error as exc:
+                    logger.warning("journal %s: close failed: %s", self.path, exc)
+            self._conn = None
+            self._closed = True
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({self.path!r})"
