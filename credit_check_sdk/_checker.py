@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import quote
 
 from ._cache import ProfileCache
 from ._client import PlatformClient
@@ -29,6 +30,7 @@ from ._config import Settings
 from ._exceptions import (
     CreditCheckError,
     InvalidRequestError,
+    InvalidResponseError,
     InvalidSubjectError,
     PlatformError,
 )
@@ -377,6 +379,61 @@ class CreditChecker:
         )
         self._uploader.notify()
         return action_id
+
+    # -- objections and commitments ------------------------------------------------
+
+    def file_objection(
+        self, check_id: str, entry_id: str, reason: str, submitted_by: str
+    ) -> str:
+        """File a subject's objection to an entry behind a check (§五(三)); returns its id.
+
+        While the platform verifies it, the entry is ``objection_pending`` and
+        the punishment it triggers is suspended. The subject's cached profile
+        is dropped so the next check sees that at once. Raises
+        :class:`PlatformError` when the platform cannot take it.
+
+        >>> oid = checker.file_objection(d.check_id, "BL-2026-000123",
+        ...                              "已履行判决", submitted_by="u123")  # doctest: +SKIP
+        """
+        self._ensure_open()
+        if not reason.strip():
+            raise InvalidRequestError("an objection needs a reason")
+        check = self.journal.get(check_id)
+        if check is None or check.get("type") != "check":
+            raise InvalidRequestError(f"no check {check_id!r} in the journal")
+        entries = {e for m in check["measures"] for e in m["entry_ids"]}
+        if entry_id not in entries:
+            raise InvalidRequestError(
+                f"entry {entry_id!r} is not behind check {check_id}; "
+                f"its entries are {sorted(entries) or 'none'}"
+            )
+        subject_id = check["subject"]["id"]
+        answer = self.client.post(
+            "/v1/objections",
+            {
+                "subject_id": subject_id,
+                "entry_id": entry_id,
+                "check_id": check_id,
+                "reason": reason,
+                "submitted_by": submitted_by,
+            },
+            ok=(202, 200, 201),
+        )
+        objection_id = answer.get("objection_id")
+        if not isinstance(objection_id, str):
+            raise InvalidResponseError("objections: the answer has no objection_id")
+        self._cache.drop(subject_id)
+        logger.info("objection %s filed against %s (check %s)", objection_id, entry_id, check_id)
+        return objection_id
+
+    def objection_status(self, objection_id: str) -> dict[str, Any]:
+        """The objection as the platform reports it: ``status`` is verifying, upheld or rejected.
+
+        >>> checker.objection_status(oid)["status"]  # doctest: +SKIP
+        'verifying'
+        """
+        self._ensure_open()
+        return self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
 
     # -- catalogue, upload, lifecycle --------------------------------------------------
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["ENV_VARS", "Settings"]
+__all__ = ["ENV_VARS", "Settings", "default_data_dir"]
 
 #: Setting name → environment variable. Every ``credit-check`` command and the
 #: module-level :func:`~credit_check_sdk.must_check` read these.
@@ -31,6 +31,13 @@ ENV_VARS: dict[str, str] = {
 }
 
 _REQUIRED = ("base_url", "app_id", "app_secret", "agency_id")
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (platformdirs) used when no ``data_dir`` is set."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("credit-check-sdk", appauthor=False))
 
 
 class Settings(BaseModel):
@@ -71,11 +78,7 @@ class Settings(BaseModel):
 
     def resolved_data_dir(self) -> Path:
         """``data_dir``, or the platform's per-user data folder (platformdirs)."""
-        if self.data_dir is not None:
-            return self.data_dir
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("credit-check-sdk", appauthor=False))
+        return self.data_dir if self.data_dir is not None else default_data_dir()
 
     @classmethod
     def build(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:

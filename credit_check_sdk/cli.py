@@ -1,0 +1,262 @@
+"""The ``credit-check`` command.
+
+Every command reads the same settings as the library (``CREDIT_CHECK_*``
+environment variables); flags override them. A missing setting fails with a
+message naming the flag and the variable.
+
+::
+
+    credit-check check 91442000MA4UJ2KQ57 bidding
+    credit-check check-many ids.txt --matter bidding
+    credit-check flush
+    credit-check journal verify
+    credit-check journal stats
+    credit-check catalog
+    credit-check sandbox --port 8700
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ._checker import CreditChecker
+from ._config import ENV_VARS, Settings, default_data_dir
+from ._exceptions import CreditCheckError
+from ._models import Decision, Matter
+from ._version import __version__
+
+__all__ = ["main"]
+
+_SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("platform settings (flags override CREDIT_CHECK_* variables)")
+    for name in _SETTING_FLAGS:
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=float if name == "timeout" else str,
+            help=f"default: ${ENV_VARS[name]}",
+        )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=None,
+        help="allow plain http to a non-loopback platform",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+    overrides["allow_insecure_http"] = getattr(args, "allow_insecure_http", None)
+    return Settings.build(**overrides)
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    """The data folder alone: journal tools need no platform credentials."""
+    given = getattr(args, "data_dir", None) or os.environ.get(ENV_VARS["data_dir"])
+    return Path(given) if given else default_data_dir()
+
+
+def _decision_table(decisions: Sequence[Decision]) -> Table:
+    table = Table(title="Credit checks / 信用核查", show_lines=True)
+    for col in ("subject", "matter", "outcome", "measures", "source"):
+        table.add_column(col)
+    for d in decisions:
+        measures = "\n".join(
+            f"{m.id} ({m.status}{', mandatory' if m.mandatory else ''})" for m in d.measures
+        )
+        table.add_row(
+            d.subject.id if d.subject.kind == "legal_entity" else _masked(d.subject.id),
+            d.matter.category,
+            d.outcome.value,
+            measures or "-",
+            d.source + (" (degraded)" if d.degraded else ""),
+        )
+    return table
+
+
+def _masked(subject_id: str) -> str:
+    from ._ids import mask_id
+
+    return mask_id(subject_id)
+
+
+def _cmd_check(args: argparse.Namespace, out: Console) -> int:
+    with CreditChecker(_settings(args)) as checker:
+        matter = Matter(
+            args.matter,
+            code=args.code,
+            case_id=args.case_id,
+            missing_documents=args.missing or [],
+            commitment=args.commitment,
+        )
+        decision = checker.must_check(args.subject, matter, operator=args.operator)
+        if args.json:
+            out.print_json(decision.model_dump_json())
+        else:
+            out.print(_decision_table([decision]))
+            for reason in decision.reasons:
+                out.print(f"• {reason.zh}\n  {reason.en}")
+            out.print(f"check id: {decision.check_id}")
+        checker.flush(timeout=args.flush_timeout)
+    return 0
+
+
+def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
+    lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    with CreditChecker(_settings(args)) as checker:
+        decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
+        out.print(_decision_table(decisions))
+        checker.flush(timeout=args.flush_timeout)
+    return 0
+
+
+def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
+    with CreditChecker(_settings(args)) as checker:
+        remaining = checker.flush(timeout=args.timeout_seconds)
+        out.print(f"pending after flush: {remaining}")
+        out.print(checker.upload_stats())
+    return 0 if remaining == 0 else 1
+
+
+def _cmd_journal(args: argparse.Namespace, out: Console) -> int:
+    from .journal import Journal
+
+    journal = Journal(_data_dir(args) / "journal.sqlite3")
+    try:
+        if args.journal_command == "verify":
+            result = journal.verify()
+            if result.ok:
+                out.print(f"journal intact: {result.checked} records, hash chain verified")
+                return 0
+            for problem in result.problems:
+                where = f"record #{problem.seq} {problem.id}"
+                out.print(f"[red]{where}: {problem.kind}[/red] {problem.detail}")
+            return 1
+        counts = journal.counts()
+        table = Table(title="Journal")
+        table.add_column("upload state")
+        table.add_column("records", justify="right")
+        for state, n in sorted(counts.items()):
+            table.add_row(state, str(n))
+        out.print(table)
+        out.print(f"head hash: {journal.head_hash()}")
+        return 0
+    finally:
+        journal.close()
+
+
+def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
+    with CreditChecker(_settings(args)) as checker:
+        checker.refresh_catalog()
+        catalog = checker.catalog
+        if args.json:
+            out.print_json(catalog.model_dump_json())
+            return 0
+        table = Table(title=f"Measures catalogue {catalog.version}")
+        for col in ("id", "kind", "effect", "mandatory", "matters", "title"):
+            table.add_column(col)
+        for m in catalog.measures:
+            table.add_row(
+                m.id,
+                m.kind,
+                m.effect,
+                "yes" if m.mandatory else "no",
+                ", ".join(m.matters),
+                m.title.zh,
+            )
+        out.print(table)
+    return 0
+
+
+def _cmd_sandbox(argv: list[str]) -> int:
+    try:
+        from .sandbox.cli import main as sandbox_main
+    except ImportError as exc:
+        print(  # noqa: T201 - the command-line tool speaks to its user
+            f"credit-check sandbox: {exc}", file=sys.stderr
+        )
+        return 2
+    return sandbox_main(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credit-check", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"credit-check-sdk {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="check one subject for one matter")
+    check.add_argument("subject", help="USCC or RIC")
+    check.add_argument("matter", help="matter category, e.g. bidding")
+    check.add_argument("--code")
+    check.add_argument("--case-id")
+    check.add_argument("--missing", action="append", help="a missing non-statutory document")
+    check.add_argument("--commitment", action="store_true", help="a written commitment was given")
+    check.add_argument("--operator")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--flush-timeout", type=float, default=5.0)
+    _add_settings(check)
+
+    many = sub.add_parser("check-many", help="check every id in a file (one per line)")
+    many.add_argument("file")
+    many.add_argument("--matter", required=True)
+    many.add_argument("--operator")
+    many.add_argument("--flush-timeout", type=float, default=10.0)
+    _add_settings(many)
+
+    flush = sub.add_parser("flush", help="upload pending journal records now")
+    flush.add_argument("--timeout-seconds", type=float, default=30.0)
+    _add_settings(flush)
+
+    journal = sub.add_parser("journal", help="the local journal")
+    journal.add_argument("journal_command", choices=["verify", "stats"])
+    _add_settings(journal)
+
+    catalog = sub.add_parser("catalog", help="show the measures catalogue in force")
+    catalog.add_argument("--json", action="store_true")
+    _add_settings(catalog)
+
+    sub.add_parser("sandbox", help="run the sandbox platform (extra: sandbox)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``credit-check``; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sandbox"]:
+        return _cmd_sandbox(args_list[1:])
+    args = _parser().parse_args(args_list)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    out = Console()
+    handlers: dict[str, Any] = {
+        "check": _cmd_check,
+        "check-many": _cmd_check_many,
+        "flush": _cmd_flush,
+        "journal": _cmd_journal,
+        "catalog": _cmd_catalog,
+    }
+    try:
+        return int(handlers[args.command](args, out))
+    except CreditCheckError as exc:
+        Console(stderr=True).print(f"[red]credit-check: {exc}[/red]")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
