@@ -27,7 +27,7 @@ test: $(STAMP)
 
 ## The end-to-end demo against the embedded sandbox platform.
 demo: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/python examples/demo.py
 
 ## Benchmarks: prints tables; figures go into docs/benchmarks.md.
 bench: $(STAMP)

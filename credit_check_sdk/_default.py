@@ -38,7 +38,10 @@ def configure(**settings: Any) -> None:
 
 
 def default_checker() -> CreditChecker:
-    """The default checker, built on first use (raises ``ConfigurationError`` naming what is missing)."""
+    """The default checker, built on first use.
+
+    Raises ``ConfigurationError`` naming the missing setting and its variable.
+    """
     global _checker
     with _lock:
         if _checker is None:

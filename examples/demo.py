@@ -1,0 +1,236 @@
+"""The end-to-end demo (``make demo``): one working day at a city's approval halls.
+
+Starts the sandbox platform on a free loopback port, then, through the SDK:
+
+1. a bidding round: a court judgment defaulter is excluded, a tax-grade-A bidder
+   gets bonus points;
+2. a licence application accepted under tolerance (容缺受理) against a written
+   commitment, recorded with the platform;
+3. a subsidy applicant restricted because its legal representative is blacklisted;
+4. an objection (异议) filed by the excluded bidder: the punishment is suspended
+   while the platform verifies it;
+5. the journal uploaded to the platform and its hash chain verified.
+
+It stops the sandbox and leaves everything (sandbox database, SDK journal,
+a summary) in the folder it names. Nothing leaves the loopback interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from credit_check_sdk import CreditChecker, Decision, Document, Matter
+from credit_check_sdk._time import now
+from credit_check_sdk.sandbox.process import SandboxProcess
+from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
+
+console = Console(width=120)
+
+
+def _measures(d: Decision) -> str:
+    if not d.measures:
+        return "-"
+    lines = []
+    for m in d.measures:
+        points = f" +{m.points:g}" if m.points else ""
+        lines.append(f"{m.id} [{m.status}]{points}\n  {m.title.zh}")
+    return "\n".join(lines)
+
+
+def _style(outcome: str) -> str:
+    return {
+        "restriction": "bold red",
+        "review": "bold yellow",
+        "green_channel": "bold green",
+        "tolerance": "bold cyan",
+    }.get(outcome, "white")
+
+
+def _decisions(title: str, rows: list[tuple[str, Decision, str]]) -> Table:
+    table = Table(title=title, show_lines=True, title_justify="left")
+    table.add_column("申请人 / applicant", max_width=30)
+    table.add_column("结果 / outcome")
+    table.add_column("措施 / measures", max_width=44)
+    table.add_column("处理 / action", max_width=30)
+    for name, d, action in rows:
+        table.add_row(
+            f"{name}\n{d.subject.id}",
+            f"[{_style(d.outcome.value)}]{d.outcome.value}[/]\n({d.source})",
+            _measures(d),
+            action,
+        )
+    return table
+
+
+def _reasons(d: Decision) -> None:
+    for r in d.reasons:
+        console.print(f"  • {r.zh}\n    [dim]{r.en}[/dim]")
+
+
+def bidding_round(checker: CreditChecker) -> Decision:
+    tender = "ZSGC-2026-118"
+    bidders = [
+        SCENARIO_SUBJECTS["judgment_defaulter_bidder"],
+        SCENARIO_SUBJECTS["tax_grade_a"],
+        SCENARIO_SUBJECTS["clean_no_entries"],
+    ]
+    matter = Matter("bidding", code="public-works", case_id=tender)
+    decisions = checker.must_check_many(
+        [b.id for b in bidders], matter, operator="zhang.w", department="中山市公共资源交易中心"
+    )
+    rows = []
+    excluded = None
+    for bidder, d in zip(bidders, decisions, strict=True):
+        if d.restricted:
+            checker.record_action(d.check_id, "applied", operator="zhang.w")
+            action = "excluded from the tender / 取消投标资格"
+            excluded = d
+        elif any(m.effect == "bonus_points" for m in d.applied):
+            points = sum(m.points or 0 for m in d.applied if m.effect == "bonus_points")
+            checker.record_action(d.check_id, "applied", operator="zhang.w")
+            action = f"admitted, +{points:g} credit points / 信用加分"
+        else:
+            action = "admitted / 准予参加"
+        rows.append((bidder.name, d, action))
+    console.print(_decisions(f"1. Bidding round {tender} / 招投标信用审查", rows))
+    if excluded is None:
+        raise SystemExit("the sandbox's judgment defaulter was not restricted: check its seed")
+    console.print("[bold]Why the excluded bidder is excluded:[/bold]")
+    _reasons(excluded)
+    return excluded
+
+
+def licence_with_tolerance(checker: CreditChecker) -> None:
+    applicant = SCENARIO_SUBJECTS["integrity_model_clean"]
+    matter = Matter(
+        "licensing",
+        code="442000-FOOD-01",
+        case_id="XK-2026-0042",
+        missing_documents=[Document("场地租赁合同 (lease contract)")],
+        commitment=True,
+    )
+    d = checker.must_check(applicant.id, matter, operator="li.m", department="行政服务中心")
+    due = (now() + timedelta(days=20)).date()
+    commitment_id = f"CM-{d.check_id[:8]}"
+    checker.client.post(
+        "/v1/commitments",
+        {
+            "commitment_id": commitment_id,
+            "subject_id": applicant.id,
+            "check_id": d.check_id,
+            "matter": matter.ref(),
+            "documents": [doc.name for doc in matter.missing_documents],
+            "due_on": due.isoformat(),
+        },
+        ok=(201, 200),
+    )
+    checker.record_action(d.check_id, "applied", operator="li.m")
+    action = f"accepted with commitment {commitment_id}, documents due {due}"
+    console.print(
+        _decisions("2. Licence application / 行政许可 容缺受理", [(applicant.name, d, action)])
+    )
+    _reasons(d)
+
+
+def subsidy(checker: CreditChecker) -> None:
+    applicant = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
+    d = checker.must_check(applicant.id, "subsidy", operator="chen.y", department="市财政局")
+    checker.record_action(d.check_id, "applied", operator="chen.y")
+    console.print(
+        _decisions(
+            "3. Subsidy application / 财政资金补助",
+            [(applicant.name, d, "rejected: restricted fiscal funds / 限制申请财政性资金")],
+        )
+    )
+    _reasons(d)
+
+
+def objection(checker: CreditChecker, excluded: Decision) -> None:
+    entry_id = excluded.applied[0].entry_ids[0]
+    objection_id = checker.file_objection(
+        excluded.check_id,
+        entry_id,
+        "判决已于上月履行完毕，申请核实 / the judgment was satisfied last month",
+        submitted_by="zhang.w",
+    )
+    status = checker.objection_status(objection_id)["status"]
+    again = checker.must_check(
+        excluded.subject.id,
+        excluded.matter,
+        operator="zhang.w",
+        department="中山市公共资源交易中心",
+    )
+    console.print(
+        _decisions(
+            f"4. Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒",
+            [(SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name, again, "punishment suspended")],
+        )
+    )
+    _reasons(again)
+
+
+def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
+    remaining = checker.flush(timeout=30)
+    verified = checker.journal.verify()
+    received = sandbox.admin("GET", "/_sandbox/records").json()
+    count = received.get("count", len(received.get("records", [])))
+    table = Table(title="5. Journal / 核查日志 → platform", title_justify="left")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    stats = checker.upload_stats()
+    for state in ("accepted", "duplicate", "pending", "rejected"):
+        table.add_row(f"records {state}", str(stats.get(state, 0)))
+    table.add_row("records received by the platform", str(count))
+    table.add_row("hash chain", "intact" if verified.ok else "BROKEN")
+    table.add_row("journal head", (checker.journal.head_hash() or "")[:16] + "…")
+    console.print(table)
+    return {
+        "remaining": remaining,
+        "stats": stats,
+        "platform_count": count,
+        "chain_ok": verified.ok,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="folder to leave the files in")
+    parser.add_argument("--seed-size", type=int, default=2_000)
+    args = parser.parse_args(argv)
+    out = args.out or Path("demo-output") / now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(
+        Panel.fit("credit-check-sdk demo: 应查必查 · 奖惩到位 · 实施情况反馈", style="bold")
+    )
+    with SandboxProcess(db=out / "sandbox.sqlite3", seed_size=args.seed_size) as sandbox:
+        console.print(f"sandbox platform at {sandbox.base_url} (app id {sandbox.app_id})\n")
+        with CreditChecker(
+            base_url=sandbox.base_url,
+            app_id=sandbox.app_id,
+            app_secret=sandbox.app_secret,
+            agency_id=sandbox.agency_id,
+            data_dir=out / "sdk",
+            timeout=5.0,
+        ) as checker:
+            excluded = bidding_round(checker)
+            licence_with_tolerance(checker)
+            subsidy(checker)
+            objection(checker, excluded)
+            summary = upload(checker, sandbox)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    console.print(f"\nsandbox stopped; files left in [bold]{out.resolve()}[/bold]")
+    ok = summary["remaining"] == 0 and summary["chain_ok"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
