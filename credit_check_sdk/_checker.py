@@ -218,7 +218,7 @@ class CreditChecker:
         mat = Matter.parse(matter)
         catalog = self._catalogs.get(timeout=self.settings.timeout)
         require_matter(catalog, mat.category)
-        found: dict[str, tuple[Profile | None, Source]] = {}
+        found: dict[str, tuple[Profile, Source]] = {}
         wanted: list[str] = []
         for subj in parsed:
             cached = self._cache.get(subj.id)
@@ -233,13 +233,15 @@ class CreditChecker:
             except PlatformError as exc:
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
-            for profile in batch.profiles:
-                if profile.subject.id in chunk:
-                    self._cache.put(profile)
-                    found[profile.subject.id] = (profile, "live")
+            for got in batch.profiles:
+                if got.subject.id in chunk:
+                    self._cache.put(got)
+                    found[got.subject.id] = (got, "live")
         decisions = []
         for subj in parsed:
-            profile, source = found.get(subj.id, (None, "none"))
+            hit = found.get(subj.id)
+            profile: Profile | None = hit[0] if hit else None
+            source: Source = hit[1] if hit else "none"
             decisions.append(
                 self._decide_and_journal(
                     subj, mat, catalog, profile, source, operator=operator, department=department

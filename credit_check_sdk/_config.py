@@ -106,10 +106,10 @@ class Settings(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             name = str(first["loc"][0]) if first["loc"] else "?"
-            var = ENV_VARS.get(name)
-            hint = f" (environment variable {var})" if var else ""
+            env_var = ENV_VARS.get(name)
+            hint = f" (environment variable {env_var})" if env_var else ""
             raise ConfigurationError(
-                f"invalid setting {name!r}{hint}: {first['msg']}", setting=name, variable=var
+                f"invalid setting {name!r}{hint}: {first['msg']}", setting=name, variable=env_var
             ) from exc
 
 

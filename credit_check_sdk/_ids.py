@@ -42,7 +42,7 @@ def _check(kind: SubjectKind, number: str) -> str | None:
     try:
         module.validate(number)
     except ValidationError as exc:
-        return str(exc.message).rstrip(".").lower()
+        return str(exc).rstrip(".").lower()
     return None
 
 

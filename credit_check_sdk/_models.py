@@ -213,7 +213,10 @@ class Subject(_Input):
 
     def __init__(self, id: str, kind: SubjectKind | None = None, name: str | None = None) -> None:
         number, inferred = validate_id(id, kind)
-        super().__init__(id=number, kind=inferred, name=name)
+        # Positional construction (``Subject("9144…")``) reads better at call sites;
+        # pydantic's own __init__ only takes keywords, hence the dict.
+        fields: dict[str, Any] = {"id": number, "kind": inferred, "name": name}
+        super().__init__(**fields)
 
     @classmethod
     def parse(cls, value: Subject | str, kind: SubjectKind | None = None) -> Subject:
@@ -234,7 +237,8 @@ class Document(_Input):
     statutory: bool = False
 
     def __init__(self, name: str, statutory: bool = False) -> None:
-        super().__init__(name=name, statutory=statutory)
+        fields: dict[str, Any] = {"name": name, "statutory": statutory}
+        super().__init__(**fields)
 
 
 class Matter(_Input):
@@ -260,13 +264,14 @@ class Matter(_Input):
         commitment: bool = False,
     ) -> None:
         docs = tuple(d if isinstance(d, Document) else Document(d) for d in missing_documents)
-        super().__init__(
-            category=category.strip(),
-            code=code,
-            case_id=case_id,
-            missing_documents=docs,
-            commitment=commitment,
-        )
+        fields: dict[str, Any] = {
+            "category": category.strip(),
+            "code": code,
+            "case_id": case_id,
+            "missing_documents": docs,
+            "commitment": commitment,
+        }
+        super().__init__(**fields)
 
     @classmethod
     def parse(cls, value: Matter | str) -> Matter:

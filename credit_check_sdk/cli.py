@@ -189,7 +189,7 @@ def _cmd_sandbox(argv: list[str]) -> int:
             f"credit-check sandbox: {exc}", file=sys.stderr
         )
         return 2
-    return sandbox_main(argv)
+    return int(sandbox_main(argv))
 
 
 def _parser() -> argparse.ArgumentParser:

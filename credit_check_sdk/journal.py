@@ -219,6 +219,7 @@ class Journal:
     # --- connection management -------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -233,9 +234,16 @@ class Journal:
                 raise JournalError(
                     f"journal {self.path}: cannot enable WAL (got {mode})", path=self.path
                 )
+            # FULL: in WAL mode the WAL is fsynced at every commit, so a record
+            # is durable when append() returns (NORMAL could lose the last
+            # commits on power loss).
             conn.execute("PRAGMA synchronous = FULL")
             self._migrate(conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, JournalError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, JournalError):
+                raise
             raise JournalError(f"journal {self.path}: cannot open: {exc}", path=self.path) from exc
         return conn
 

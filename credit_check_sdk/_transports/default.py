@@ -8,6 +8,7 @@ that drips one byte a second cannot hold a check past its budget. Bodies over
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
