@@ -16,7 +16,8 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, BinaryIO, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -39,11 +40,11 @@ from ._exceptions import (
     problem_class,
 )
 from ._ids import mask_ids_in
-from ._models import Catalog, Profile, RecordsReceipt
+from ._models import Catalog, ListEntry, Profile, RecordsReceipt
 from ._transports import BaseTransport, Request, Response
 from .signing import signed_headers
 
-__all__ = ["BatchProfiles", "PlatformClient", "check_base_url"]
+__all__ = ["BatchProfiles", "Change", "ChangesPage", "PlatformClient", "check_base_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,27 @@ def _is_loopback(host: str) -> bool:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (TransportError, RateLimitedError, ServerError))
+
+
+class Change(BaseModel):
+    """One change-feed item: an upsert or delete of a list entry."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    seq: int
+    op: Literal["upsert", "delete"]
+    entry: ListEntry
+
+
+class ChangesPage(BaseModel):
+    """One page of ``GET /v1/lists/changes``."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    changes: tuple[Change, ...]
+    next_cursor: str
+    has_more: bool
+    as_of: datetime
 
 
 class BatchProfiles(BaseModel):
@@ -153,6 +175,8 @@ class PlatformClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         ok: Sequence[int] = (200,),
+        sink: BinaryIO | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """Send one signed request with retries within ``timeout`` seconds in all.
 
@@ -192,9 +216,15 @@ class PlatformClient:
                 connect_timeout=self.connect_timeout,
                 read_timeout=budget,
                 deadline=deadline,
-                max_bytes=self.max_response_bytes,
+                max_bytes=self.max_response_bytes if max_bytes is None else max_bytes,
+                sink=sink,
             )
+            if sink is not None:
+                sink.seek(0)
+                sink.truncate()
             response = self._transport.handle_request(req)
+            if sink is not None and response.body and 200 <= response.status < 300:
+                sink.write(response.body)  # the transport did not stream it
             if response.status in ok:
                 return response
             raise self._problem(method, url, response)
@@ -384,5 +414,3 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
 
-
-__all__ += ["PlatformError"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -29,7 +30,10 @@ class Request:
 
     ``deadline`` is a ``time.monotonic()`` instant after which the transport
     must give up (the check's whole time budget); ``max_bytes`` bounds the
-    response body the transport will read.
+    response body the transport will read. With ``sink`` set, a successful
+    (2xx) body is written there as it arrives instead of being kept in memory
+    (large list exports); transports that cannot stream may return the body
+    and the client writes it.
     """
 
     method: str
@@ -40,6 +44,7 @@ class Request:
     read_timeout: float = 5.0
     deadline: float | None = None
     max_bytes: int = 8 * 1024 * 1024
+    sink: BinaryIO | None = None
 
     @property
     def path(self) -> str:

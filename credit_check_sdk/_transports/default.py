@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import BinaryIO
 
 import requests
 import urllib3
@@ -90,12 +91,13 @@ class RequestsTransport(BaseTransport):
                 f"connection failed: {exc}", method=request.method, url=request.url
             ) from exc
         try:
-            body = self._read(raw, request)
+            sink = request.sink if 200 <= raw.status_code < 300 else None
+            body = self._read(raw, request, sink)
         finally:
             raw.close()
         return Response(raw.status_code, dict(raw.headers), body)
 
-    def _read(self, raw: requests.Response, request: Request) -> bytes:
+    def _read(self, raw: requests.Response, request: Request, sink: BinaryIO | None) -> bytes:
         declared = raw.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > request.max_bytes:
             raise InvalidResponseError(
@@ -109,10 +111,13 @@ class RequestsTransport(BaseTransport):
             while True:
                 # read1 returns after at most one socket read (each bounded by the read
                 # timeout), so the deadline is checked however slowly the server drips.
-                chunk = raw.raw.read1(_CHUNK, decode_content=True)
+                chunk = raw.raw.read1(_CHUNK, decode_content=sink is None)
                 if not chunk:
                     break
-                parts.append(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    parts.append(chunk)
                 size += len(chunk)
                 if size > request.max_bytes:
                     raise InvalidResponseError(
