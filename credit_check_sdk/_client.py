@@ -32,7 +32,6 @@ from tenacity import (
 from ._exceptions import (
     ConfigurationError,
     InvalidResponseError,
-    PlatformError,
     ProblemError,
     RateLimitedError,
     ServerError,
