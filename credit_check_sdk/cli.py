@@ -18,12 +18,12 @@ message naming the flag and the variable.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -34,12 +34,17 @@ from ._exceptions import CreditCheckError
 from ._models import Decision, Matter
 from ._version import __version__
 
-__all__ = ["main"]
+__all__ = ["add_settings", "data_dir_from", "decision_table", "main", "settings_from"]
 
 _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
 
+#: Modules that add commands: each has ``register(subparsers)``, adding parsers
+#: whose ``func`` default is ``handler(args, console) -> exit status``.
+_COMMAND_MODULES = ("credit_check_sdk._cli_journal",)
 
-def _add_settings(parser: argparse.ArgumentParser) -> None:
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """Add the platform-setting flags (they override the ``CREDIT_CHECK_*`` variables)."""
     group = parser.add_argument_group("platform settings (flags override CREDIT_CHECK_* variables)")
     for name in _SETTING_FLAGS:
         group.add_argument(
@@ -56,19 +61,20 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the flags, then the environment; names what is missing."""
     overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
     overrides["allow_insecure_http"] = getattr(args, "allow_insecure_http", None)
     return Settings.build(**overrides)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def data_dir_from(args: argparse.Namespace) -> Path:
     """The data folder alone: journal tools need no platform credentials."""
     given = getattr(args, "data_dir", None) or os.environ.get(ENV_VARS["data_dir"])
     return Path(given) if given else default_data_dir()
 
 
-def _decision_table(decisions: Sequence[Decision]) -> Table:
+def decision_table(decisions: Sequence[Decision]) -> Table:
     table = Table(title="Credit checks / 信用核查", show_lines=True)
     for col in ("subject", "matter", "outcome", "measures", "source"):
         table.add_column(col)
@@ -93,7 +99,7 @@ def _masked(subject_id: str) -> str:
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
-    with CreditChecker(_settings(args)) as checker:
+    with CreditChecker(settings_from(args)) as checker:
         matter = Matter(
             args.matter,
             code=args.code,
@@ -105,7 +111,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
         if args.json:
             out.print_json(decision.model_dump_json())
         else:
-            out.print(_decision_table([decision]))
+            out.print(decision_table([decision]))
             for reason in decision.reasons:
                 out.print(f"• {reason.zh}\n  {reason.en}")
             out.print(f"check id: {decision.check_id}")
@@ -116,50 +122,23 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
 def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
     lines = Path(args.file).read_text(encoding="utf-8").splitlines()
     ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    with CreditChecker(_settings(args)) as checker:
+    with CreditChecker(settings_from(args)) as checker:
         decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
-        out.print(_decision_table(decisions))
+        out.print(decision_table(decisions))
         checker.flush(timeout=args.flush_timeout)
     return 0
 
 
 def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
-    with CreditChecker(_settings(args)) as checker:
+    with CreditChecker(settings_from(args)) as checker:
         remaining = checker.flush(timeout=args.timeout_seconds)
         out.print(f"pending after flush: {remaining}")
         out.print(checker.upload_stats())
     return 0 if remaining == 0 else 1
 
 
-def _cmd_journal(args: argparse.Namespace, out: Console) -> int:
-    from .journal import Journal
-
-    journal = Journal(_data_dir(args) / "journal.sqlite3")
-    try:
-        if args.journal_command == "verify":
-            result = journal.verify()
-            if result.ok:
-                out.print(f"journal intact: {result.checked} records, hash chain verified")
-                return 0
-            for problem in result.problems:
-                where = f"record #{problem.seq} {problem.id}"
-                out.print(f"[red]{where}: {problem.kind}[/red] {problem.detail}")
-            return 1
-        counts = journal.counts()
-        table = Table(title="Journal")
-        table.add_column("upload state")
-        table.add_column("records", justify="right")
-        for state, n in sorted(counts.items()):
-            table.add_row(state, str(n))
-        out.print(table)
-        out.print(f"head hash: {journal.head_hash()}")
-        return 0
-    finally:
-        journal.close()
-
-
 def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
-    with CreditChecker(_settings(args)) as checker:
+    with CreditChecker(settings_from(args)) as checker:
         checker.refresh_catalog()
         catalog = checker.catalog
         if args.json:
@@ -208,28 +187,31 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--operator")
     check.add_argument("--json", action="store_true")
     check.add_argument("--flush-timeout", type=float, default=5.0)
-    _add_settings(check)
+    add_settings(check)
 
     many = sub.add_parser("check-many", help="check every id in a file (one per line)")
     many.add_argument("file")
     many.add_argument("--matter", required=True)
     many.add_argument("--operator")
     many.add_argument("--flush-timeout", type=float, default=10.0)
-    _add_settings(many)
+    add_settings(many)
 
     flush = sub.add_parser("flush", help="upload pending journal records now")
     flush.add_argument("--timeout-seconds", type=float, default=30.0)
-    _add_settings(flush)
-
-    journal = sub.add_parser("journal", help="the local journal")
-    journal.add_argument("journal_command", choices=["verify", "stats"])
-    _add_settings(journal)
+    add_settings(flush)
 
     catalog = sub.add_parser("catalog", help="show the measures catalogue in force")
     catalog.add_argument("--json", action="store_true")
-    _add_settings(catalog)
+    add_settings(catalog)
 
     sub.add_parser("sandbox", help="run the sandbox platform (extra: sandbox)", add_help=False)
+
+    check.set_defaults(func=_cmd_check)
+    many.set_defaults(func=_cmd_check_many)
+    flush.set_defaults(func=_cmd_flush)
+    catalog.set_defaults(func=_cmd_catalog)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -244,15 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     out = Console()
-    handlers: dict[str, Any] = {
-        "check": _cmd_check,
-        "check-many": _cmd_check_many,
-        "flush": _cmd_flush,
-        "journal": _cmd_journal,
-        "catalog": _cmd_catalog,
-    }
     try:
-        return int(handlers[args.command](args, out))
+        return int(args.func(args, out))
     except CreditCheckError as exc:
         Console(stderr=True).print(f"[red]credit-check: {exc}[/red]")
         return 2
