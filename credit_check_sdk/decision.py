@@ -1,0 +1,628 @@
+"""The decision engine: a profile, the measures catalogue and a matter in, a verdict out.
+
+Pure: no I/O, no clock, no logging. The day of the check is passed in, so the
+same inputs always give the same verdict, a degraded decision can be
+re-checked later exactly, and tests need no clock.
+
+The rules are the platform contract's "Decision semantics" (see
+``docs/platform-contract.md``), from the city's implementation plan
+(《中山市建立完善守信联合激励和失信联合惩戒制度的实施方案》):
+
+1. an entry is in force when ``active`` or ``objection_pending``, listed on or
+   before the day, and not yet expired (the expiry day itself is out of force);
+2. a measure is triggered by an in-force entry of one of its roles matching its
+   list and categories, or by N clean years;
+3. a punishment whose every triggering entry is under objection is suspended
+   (§五(三): 联合惩戒措施在信息核实期间暂不执行);
+4. black overrides red: no incentive while the subject, or a role the
+   incentive counts, has an in-force black entry;
+5. outcome: restriction > review > tolerance > green_channel > normal.
+
+>>> from datetime import date
+>>> from credit_check_sdk.catalogue import default_catalog
+>>> from credit_check_sdk._models import Matter
+>>> decide(None, default_catalog(), Matter("bidding"), on=date(2026, 11, 30)).outcome.value
+'review'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from ._exceptions import UnknownMatterError
+from ._ids import mask_id
+from ._models import (
+    Catalog,
+    DecidedMeasure,
+    ListEntry,
+    Matter,
+    Measure,
+    MeasureStatus,
+    Outcome,
+    Profile,
+    Reason,
+    Title,
+)
+from .categories import category_name
+
+__all__ = ["Verdict", "decide", "in_force", "require_matter", "years_before"]
+
+_IN_FORCE_STATUSES = frozenset(("active", "objection_pending"))
+
+_ROLE_NAMES: dict[str, tuple[str, str]] = {
+    "subject": ("本主体", "the subject"),
+    "legal_representative": ("法定代表人", "legal representative"),
+    "principal": ("主要负责人", "principal"),
+    "responsible_person": ("直接责任人员", "responsible person"),
+}
+
+_LIST_ZH = {"black": "黑名单", "red": "红名单"}
+
+_SUSPENSION_BASIS_ZH = "§五(三)：联合惩戒措施在信息核实期间暂不执行"
+_SUSPENSION_BASIS_EN = "§五(三): joint punishment is not executed while the information is verified"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What :func:`decide` found: the outcome, the triggered measures and the reasons.
+
+    >>> Verdict(Outcome.NORMAL, (), ()).outcome is Outcome.NORMAL
+    True
+    """
+
+    outcome: Outcome
+    measures: tuple[DecidedMeasure, ...]
+    reasons: tuple[Reason, ...]
+
+
+# --- small pure helpers -------------------------------------------------------------
+
+
+def in_force(entry: ListEntry, on: date) -> bool:
+    """True when ``entry`` can trigger a measure on day ``on`` (contract rule 1).
+
+    ``expires_on`` is the first day the entry no longer applies: on that day
+    it is out of force.
+
+    >>> from datetime import date
+    >>> e = ListEntry(entry_id="BL-1", subject_id="91442000MA4UJ2KQ57", list="black",
+    ...     category="court_judgment_defaulter", authority="中山市中级人民法院",
+    ...     listed_on="2025-01-10", expires_on="2028-01-10", status="active",
+    ...     updated_at="2026-11-20T10:00:00+08:00")
+    >>> in_force(e, date(2028, 1, 9)), in_force(e, date(2028, 1, 10))
+    (True, False)
+    """
+    if entry.status not in _IN_FORCE_STATUSES or entry.listed_on > on:
+        return False
+    return entry.expires_on is None or on < entry.expires_on
+
+
+@functools.lru_cache(maxsize=256)
+def years_before(day: date, years: int) -> date:
+    """``day`` minus ``years`` calendar years; 29 February falls back to 28 February.
+
+    This follows the civil code's rule for periods counted in years
+    (民法典第二百零二条): where the target month has no corresponding day, the
+    last day of that month is used.
+
+    >>> years_before(date(2028, 2, 29), 3)
+    datetime.date(2025, 2, 28)
+    >>> years_before(date(2026, 11, 30), 3)
+    datetime.date(2023, 11, 30)
+
+    Cached: every check of a day asks for the same few cut-offs, and
+    ``date.replace`` costs more than the lookup.
+    """
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February into a common year
+        return day.replace(year=day.year - years, day=28)
+
+
+# --- per-catalogue index ------------------------------------------------------------
+
+
+class _Compiled:
+    """One measure, with what the hot path needs precomputed."""
+
+    __slots__ = (
+        "blocking_roles",
+        "categories",
+        "clean_years",
+        "en_label",
+        "list",
+        "measure",
+        "punishment",
+        "roles",
+        "zh_label",
+    )
+
+    def __init__(self, measure: Measure) -> None:
+        trig = measure.trigger
+        self.measure = measure
+        self.punishment = measure.kind == "punishment"
+        self.list = trig.list
+        # None means "any category": a set lookup is skipped entirely.
+        self.categories: frozenset[str] | None = (
+            frozenset(trig.categories) if trig.categories else None
+        )
+        self.clean_years = trig.clean_years
+        # Tuples in catalogue order (not sets) so that reasons list entries in
+        # the same order on every run.
+        self.roles: tuple[str, ...] = tuple(dict.fromkeys(trig.roles))
+        # Rule 4: the subject itself always blocks an incentive; so does any
+        # role the incentive's trigger counts.
+        self.blocking_roles: tuple[str, ...] = tuple(dict.fromkeys(("subject", *trig.roles)))
+        force_zh = "强制性" if measure.mandatory else "推荐性"
+        force_en = "mandatory" if measure.mandatory else "recommended"
+        self.zh_label = f"【{force_zh}】{measure.title.zh}（{measure.id}）"
+        self.en_label = f"[{force_en}] {measure.title.en} ({measure.id})"
+
+
+class _Index:
+    __slots__ = ("by_matter", "catalog", "known")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        by_matter: dict[str, list[_Compiled]] = {}
+        for measure in catalog.measures:
+            compiled = _Compiled(measure)
+            for matter in dict.fromkeys(measure.matters):
+                by_matter.setdefault(matter, []).append(compiled)
+        self.by_matter: dict[str, tuple[_Compiled, ...]] = {
+            k: tuple(v) for k, v in by_matter.items()
+        }
+        self.known = frozenset(by_matter)
+
+
+# Keyed by id(): a Catalog is frozen, but hashing a whole catalogue on every
+# call would cost more than the decision itself. The entry keeps the catalogue
+# alive, and the identity check guards against a recycled id.
+_INDEXES: dict[int, _Index] = {}
+_MAX_INDEXES = 16
+
+
+def _index(catalog: Catalog) -> _Index:
+    idx = _INDEXES.get(id(catalog))
+    if idx is not None and idx.catalog is catalog:
+        return idx
+    idx = _Index(catalog)
+    if len(_INDEXES) >= _MAX_INDEXES:
+        _INDEXES.clear()  # catalogues change rarely; a full rebuild is cheap
+    _INDEXES[id(catalog)] = idx
+    return idx
+
+
+def require_matter(catalog: Catalog, category: str) -> None:
+    """Raise :class:`UnknownMatterError` unless some measure of ``catalog`` names ``category``.
+
+    >>> from credit_check_sdk.catalogue import default_catalog
+    >>> require_matter(default_catalog(), "bidding")
+    >>> require_matter(default_catalog(), "parking")
+    Traceback (most recent call last):
+    ...
+    credit_check_sdk._exceptions.UnknownMatterError: unknown matter category 'parking' ...
+    """
+    idx = _index(catalog)
+    if category not in idx.known:
+        raise UnknownMatterError(category, list(idx.known), catalog.version)
+
+
+# --- reasons ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _who(role: str, holder_id: str) -> tuple[str, str]:
+    # Pure and called for every entry named in a reason; the same subjects
+    # and their representatives recur across the checks of a day.
+    zh, en = _ROLE_NAMES.get(role, (role, role))
+    masked = mask_id(holder_id)
+    return f"{zh} {masked}", f"{en} {masked}"
+
+
+# Listing and expiry dates recur across entries and checks; isoformat() is
+# dearer than a cache hit.
+_iso = functools.lru_cache(maxsize=4096)(date.isoformat)
+
+
+def _describe(entries: Iterable[tuple[str, str, ListEntry]]) -> tuple[str, str]:
+    """Each entry: who holds it, its id, category, authority, dates and status."""
+    zh_parts: list[str] = []
+    en_parts: list[str] = []
+    for role, holder, e in entries:
+        who_zh, who_en = _who(role, holder)
+        cat_zh, cat_en = category_name(e.category)
+        listed = _iso(e.listed_on)
+        expires = e.expires_on
+        if expires is None:
+            until_zh = "，无截止日期"
+            until_en = ", no end date"
+        else:
+            until = _iso(expires)
+            until_zh = "，有效期至 " + until
+            until_en = ", until " + until
+        if e.status == "objection_pending":
+            until_zh += "，异议核实中"
+            until_en += ", objection pending"
+        zh_parts.append(
+            f"{who_zh} 的{_LIST_ZH[e.list]}条目 {e.entry_id}"
+            f"（{cat_zh}，认定单位：{e.authority}，列入日期 {listed}{until_zh}）"
+        )
+        en_parts.append(
+            f"{e.list}-list entry {e.entry_id} of {who_en} "
+            f"({cat_en}, by {e.authority}, listed {listed}{until_en})"
+        )
+    return "；".join(zh_parts), "; ".join(en_parts)
+
+
+_REASON_FIELDS = frozenset(("zh", "en"))
+_MEASURE_FIELDS = frozenset(DecidedMeasure.model_fields)
+_setattr = object.__setattr__
+
+
+def _fast_reason(zh: str, en: str) -> Reason:
+    # What model_construct does for a frozen model without extras, private
+    # attributes or post-init, minus its per-field loop: model_construct alone
+    # was most of the cost of a decision. The values are typed and trusted.
+    r = object.__new__(Reason)
+    _setattr(r, "__dict__", {"zh": zh, "en": en})
+    _setattr(r, "__pydantic_fields_set__", _REASON_FIELDS)
+    _setattr(r, "__pydantic_extra__", None)
+    _setattr(r, "__pydantic_private__", None)
+    return r
+
+
+def _fast_measure(values: dict[str, object]) -> DecidedMeasure:
+    m = object.__new__(DecidedMeasure)
+    _setattr(m, "__dict__", values)
+    _setattr(m, "__pydantic_fields_set__", _MEASURE_FIELDS)
+    _setattr(m, "__pydantic_extra__", None)
+    _setattr(m, "__pydantic_private__", None)
+    return m
+
+
+def _fast_path_sound() -> bool:
+    """True when the shortcut builds exactly what validation builds (checked once, at import).
+
+    Should a pydantic release change its internals, the engine falls back to
+    ``model_construct`` instead of returning subtly broken models.
+    """
+    try:
+        title = Title(zh="标题", en="title")
+        values: dict[str, object] = {
+            "id": "P-X",
+            "kind": "punishment",
+            "effect": "restrict",
+            "mandatory": True,
+            "status": "applied",
+            "entry_ids": ("BL-1",),
+            "title": title,
+            "basis": "b",
+            "points": None,
+        }
+        fast_m = _fast_measure(dict(values))
+        fast_r = _fast_reason("甲", "a")
+        return (
+            fast_m == DecidedMeasure.model_validate(values)
+            and fast_m.model_dump() == DecidedMeasure.model_validate(values).model_dump()
+            and fast_m.model_fields_set == DecidedMeasure.model_validate(values).model_fields_set
+            and fast_r == Reason(zh="甲", en="a")
+            and hash(fast_r) == hash(Reason(zh="甲", en="a"))
+        )
+    except Exception:  # any surprise from pydantic internals: take the safe path
+        return False
+
+
+if _fast_path_sound():
+    _reason = _fast_reason
+    _new_measure = _fast_measure
+else:  # pragma: no cover - only with an incompatible pydantic release
+
+    def _reason(zh: str, en: str) -> Reason:
+        return Reason(zh=zh, en=en)
+
+    def _new_measure(values: dict[str, object]) -> DecidedMeasure:
+        return DecidedMeasure.model_validate(values)
+
+
+def _decided(c: _Compiled, status: MeasureStatus, entry_ids: tuple[str, ...]) -> DecidedMeasure:
+    m = c.measure
+    return _new_measure(
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "effect": m.effect,
+            "mandatory": m.mandatory,
+            "status": status,
+            "entry_ids": entry_ids,
+            "title": m.title,
+            "basis": m.basis,
+            "points": m.points,
+        }
+    )
+
+
+# --- the decision -------------------------------------------------------------------
+
+
+def decide(
+    profile: Profile | None,
+    catalog: Catalog,
+    matter: Matter,
+    *,
+    on: date,
+    clean_years_known: bool = True,
+) -> Verdict:
+    """Decide the outcome of ``matter`` for the subject of ``profile`` on day ``on``.
+
+    ``profile`` None means no usable data: the outcome is ``review`` (a person
+    checks by hand). ``clean_years_known=False`` is for decisions from the
+    offline list snapshot, which has no adverse records: clean-years
+    incentives are then never granted. Raises :class:`UnknownMatterError`
+    when the catalogue names no measure for ``matter.category``.
+
+    >>> from datetime import date
+    >>> from credit_check_sdk.catalogue import default_catalog
+    >>> p = Profile.model_validate({"subject": {"id": "91442000MA4UJ2KQ57",
+    ...     "kind": "legal_entity"}, "as_of": "2026-11-29T08:00:00+08:00",
+    ...     "record_since": "2012-03-02", "last_adverse_on": None, "entries": [
+    ...     {"entry_id": "BL-1", "subject_id": "91442000MA4UJ2KQ57", "list": "black",
+    ...      "category": "court_judgment_defaulter", "authority": "中山市中级人民法院",
+    ...      "listed_on": "2025-01-10", "status": "active",
+    ...      "updated_at": "2026-11-20T10:00:00+08:00"}], "related": []})
+    >>> v = decide(p, default_catalog(), Matter("bidding"), on=date(2026, 11, 30))
+    >>> v.outcome.value, [(m.id, m.status, m.entry_ids) for m in v.measures]
+    ('restriction', [('P-BID-EXCLUDE', 'applied', ('BL-1',))])
+    """
+    idx = _index(catalog)
+    if matter.category not in idx.known:
+        raise UnknownMatterError(matter.category, list(idx.known), catalog.version)
+
+    if profile is None:
+        return Verdict(
+            Outcome.REVIEW,
+            (),
+            (
+                _reason(
+                    "平台信用数据暂不可用（无实时数据、缓存或可用的离线快照），"
+                    "无法核实信用状况，须人工核查后办理。",
+                    "Credit data is unavailable (no live answer, cache or usable snapshot); "
+                    "the subject's credit cannot be verified and must be checked by hand.",
+                ),
+            ),
+        )
+
+    subject_id = profile.subject.id
+    # In-force entries by role, each as (role, holder id, entry): computed once,
+    # then shared by every measure of the matter.
+    by_role: dict[str, list[tuple[str, str, ListEntry]]] = {}
+    black: dict[str, list[tuple[str, str, ListEntry]]] = {}
+    # Rule 1, as in in_force(), inlined: this loop runs for every entry of
+    # every check.
+    for e in profile.entries:
+        if e.status in _IN_FORCE_STATUSES and e.listed_on <= on:
+            exp = e.expires_on
+            if exp is None or on < exp:
+                item = ("subject", subject_id, e)
+                by_role.setdefault("subject", []).append(item)
+                if e.list == "black":
+                    black.setdefault("subject", []).append(item)
+    for rel in profile.related:
+        for e in rel.entries:
+            if e.status in _IN_FORCE_STATUSES and e.listed_on <= on:
+                exp = e.expires_on
+                if exp is None or on < exp:
+                    item = (rel.role, rel.subject.id, e)
+                    by_role.setdefault(rel.role, []).append(item)
+                    if e.list == "black":
+                        black.setdefault(rel.role, []).append(item)
+
+    measures: list[DecidedMeasure] = []
+    reasons: list[Reason] = []
+    restricting: list[tuple[str, bool]] = []
+    green: list[str] = []
+    tolerance: list[str] = []
+    clean_unknown: list[str] = []
+
+    for c in idx.by_matter[matter.category]:
+        hits: list[tuple[str, str, ListEntry]] = []
+        if c.list is not None:
+            wanted_list = c.list
+            cats = c.categories
+            for role in c.roles:
+                for item in by_role.get(role, ()):
+                    e = item[2]
+                    if e.list == wanted_list and (cats is None or e.category in cats):
+                        hits.append(item)
+        clean = False
+        if not hits and c.clean_years is not None:
+            if not clean_years_known:
+                clean_unknown.append(c.measure.id)
+                continue
+            cutoff = years_before(on, c.clean_years)
+            since = profile.record_since
+            last = profile.last_adverse_on
+            clean = since is not None and since <= cutoff and (last is None or last < cutoff)
+        if not hits and not clean:
+            continue
+
+        if len(hits) == 1:  # the common case: skip the sort machinery
+            entry_ids: tuple[str, ...] = (hits[0][2].entry_id,)
+        else:
+            entry_ids = tuple(sorted([item[2].entry_id for item in hits]))
+        measure = c.measure
+        if c.punishment:
+            suspended = all(item[2].status == "objection_pending" for item in hits)
+            status: MeasureStatus = "suspended" if suspended else "applied"
+            measures.append(_decided(c, status, entry_ids))
+            who_zh, who_en = _describe(hits)
+            if suspended:
+                reasons.append(
+                    _reason(
+                        f"{c.zh_label}暂不执行：触发的名单条目均在异议核实期间（{who_zh}）。"
+                        f"{_SUSPENSION_BASIS_ZH}。核实结束后应重新核查。措施依据：{measure.basis}",
+                        f"{c.en_label} suspended: every triggering entry is under objection "
+                        f"({who_en}). {_SUSPENSION_BASIS_EN}. Check again once verified. "
+                        f"Basis: {measure.basis}",
+                    )
+                )
+            else:
+                restricting.append((measure.id, measure.mandatory))
+                reasons.append(
+                    _reason(
+                        f"{c.zh_label}适用：{who_zh}。措施依据：{measure.basis}",
+                        f"{c.en_label} applies: {who_en}. Basis: {measure.basis}",
+                    )
+                )
+            continue
+
+        # An incentive: black overrides red (rule 4), suspended black entries included.
+        blockers: list[tuple[str, str, ListEntry]] = []
+        for role in c.blocking_roles:
+            blockers.extend(black.get(role, ()))
+        if blockers:
+            b_zh, b_en = _describe(blockers)
+            reasons.append(
+                _reason(
+                    f"{c.zh_label}不予适用：存在有效的黑名单条目（{b_zh}），"
+                    "失信惩戒优先，黑名单主体不享受守信激励。",
+                    f"{c.en_label} not granted: in-force black-list entries ({b_en}); "
+                    "black overrides red, no incentive while blacklisted.",
+                )
+            )
+            continue
+
+        measures.append(_decided(c, "applied", entry_ids))
+        if hits:
+            why_zh, why_en = _describe(hits)
+        else:
+            n = c.clean_years or 0
+            since_s = _iso(profile.record_since) if profile.record_since else "-"
+            if profile.last_adverse_on is None:
+                last_zh, last_en = "无不良信用记录", "no adverse record"
+            else:
+                d = _iso(profile.last_adverse_on)
+                last_zh, last_en = f"最近不良信用记录日期 {d}", f"last adverse record {d}"
+            who = mask_id(subject_id)
+            since_cut = _iso(years_before(on, n))
+            why_zh = (
+                f"{who} 自 {since_s} 起有信用记录，{last_zh}，"
+                f"自 {since_cut} 起连续 {n} 年无不良信用记录"
+            )
+            why_en = (
+                f"{who} has records since {since_s}, {last_en}: "
+                f"{n} years without an adverse record since {since_cut}"
+            )
+        if measure.effect == "bonus_points" and measure.points is not None:
+            why_zh += f"，加 {measure.points:g} 分"
+            why_en += f", {measure.points:g} points"
+        reasons.append(
+            _reason(
+                f"{c.zh_label}适用：{why_zh}。措施依据：{measure.basis}",
+                f"{c.en_label} applies: {why_en}. Basis: {measure.basis}",
+            )
+        )
+        if measure.effect == "green_channel":
+            green.append(measure.id)
+        elif measure.effect == "tolerance":
+            tolerance.append(measure.id)
+
+    if clean_unknown:
+        ids = "、".join(clean_unknown)
+        reasons.append(
+            _reason(
+                f"依据离线名单快照决定，快照不含不良信用记录，"
+                f"“连续无不良信用记录”类激励（{ids}）不予适用。",
+                "Decided from the offline list snapshot, which holds no adverse records: "
+                f"clean-record incentives ({', '.join(clean_unknown)}) are not granted.",
+            )
+        )
+
+    outcome = _outcome(matter, restricting, green, tolerance, reasons)
+    return Verdict(outcome, tuple(measures), tuple(reasons))
+
+
+def _outcome(
+    matter: Matter,
+    restricting: list[tuple[str, bool]],
+    green: list[str],
+    tolerance: list[str],
+    reasons: list[Reason],
+) -> Outcome:
+    """Rule 5, appending the reason for the outcome (and for a tolerance not given)."""
+    if restricting:
+        mandatory = [mid for mid, must in restricting if must]
+        advised = [mid for mid, must in restricting if not must]
+        zh = [f"结论：限制（{'、'.join(mid for mid, _ in restricting)}）。"]
+        en = [f"Outcome: restriction ({', '.join(mid for mid, _ in restricting)})."]
+        if mandatory:
+            zh.append(f"强制性措施（{'、'.join(mandatory)}）应当执行。")
+            en.append(f" Mandatory measures ({', '.join(mandatory)}) must be applied.")
+        if advised:
+            zh.append(f"推荐性措施（{'、'.join(advised)}）为建议执行，不执行的须记录理由。")
+            en.append(
+                f" Recommended measures ({', '.join(advised)}) are advice; declining one "
+                "must be recorded with a reason."
+            )
+        reasons.append(_reason("".join(zh), "".join(en)))
+        return Outcome.RESTRICTION
+
+    if tolerance:
+        docs = matter.missing_documents
+        statutory = [d.name for d in docs if d.statutory]
+        ids = "、".join(tolerance)
+        if not docs:
+            # Nothing is missing: tolerance is simply not needed.
+            pass
+        elif statutory:
+            names = "、".join(statutory)
+            reasons.append(
+                _reason(
+                    f"不予容缺受理（{ids}）：缺少法定材料（{names}）。"
+                    "§二(二)：容缺受理仅限法律法规要求提供的材料以外的申报材料。",
+                    f"Tolerance ({', '.join(tolerance)}) not given: statutory documents missing "
+                    f"({', '.join(statutory)}). §二(二): only documents the law does not "
+                    "require may be supplied later.",
+                )
+            )
+        elif not matter.commitment:
+            reasons.append(
+                _reason(
+                    f"不予容缺受理（{ids}）：申请人未作出在规定期限内补齐材料的书面承诺（§二(二)）。",
+                    f"Tolerance ({', '.join(tolerance)}) not given: the applicant has not given "
+                    "a written commitment to supply the missing documents by a deadline "
+                    "(§二(二)).",
+                )
+            )
+        else:
+            names = "、".join(d.name for d in docs)
+            reasons.append(
+                _reason(
+                    f"结论：容缺受理（{ids}）：缺少非法定材料（{names}），"
+                    "申请人已书面承诺在规定期限内补齐，先行受理。",
+                    f"Outcome: tolerance ({', '.join(tolerance)}): non-statutory documents "
+                    f"missing ({', '.join(d.name for d in docs)}), with a written commitment "
+                    "to supply them; the application is accepted now.",
+                )
+            )
+            return Outcome.TOLERANCE
+
+    if green:
+        reasons.append(
+            _reason(
+                f"结论：绿色通道（{'、'.join(green)}），加快办理。",
+                f"Outcome: green channel ({', '.join(green)}), fast-track handling.",
+            )
+        )
+        return Outcome.GREEN_CHANNEL
+
+    reasons.append(
+        _reason(
+            "结论：按一般程序办理（无适用的惩戒措施或绿色通道、容缺受理）。",
+            "Outcome: normal handling (no punishment, green channel or tolerance applies).",
+        )
+    )
+    return Outcome.NORMAL
