@@ -239,6 +239,9 @@ class Uploader:
                 continue
             with self._lock:
                 waiters, self._waiters = self._waiters, []
+            # The pass reads the journal after this point, so it covers every
+            # notify() so far; a later one sets the event again.
+            self._wake.clear()
             try:
                 self._pass()
             except Exception:

@@ -368,8 +368,8 @@ class Journal:
     def _commit(self, batch: list[_Pending]) -> None:
         """Write ``batch`` in one transaction; call with ``self._lock`` held.
 
-        Each record gets its own savepoint, so one bad record (a reused id)
-        fails alone and the chain continues from the last good one.
+        One bad record (a reused id) fails alone; the chain continues from the
+        last good one.
         """
         try:
             try:
@@ -393,8 +393,10 @@ class Journal:
                     body = json.dumps(
                         p.record, sort_keys=True, separators=(",", ":"), ensure_ascii=False
                     )
-                    conn.execute("SAVEPOINT rec")
                     try:
+                        # A constraint failure undoes only the failing statement
+                        # (SQLite's statement-level ABORT); the transaction and
+                        # the rest of the batch go on, so no savepoint is needed.
                         conn.execute(
                             "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -408,21 +410,19 @@ class Journal:
                                 head,
                             ),
                         )
-                        if p.inputs is not None:
-                            conn.execute(
-                                "INSERT OR REPLACE INTO inputs(check_id, body) VALUES (?, ?)",
-                                (p.check_id, p.inputs),
-                            )
                     except sqlite3.IntegrityError as exc:
-                        conn.execute("ROLLBACK TO rec")
-                        conn.execute("RELEASE rec")
                         p.error = JournalError(
                             f"journal {self.path}: record {p.record['id']!r} not stored: {exc}"
                             " (an id may be journaled once)",
                             path=self.path,
                         )
                         continue
-                    conn.execute("RELEASE rec")
+                    if p.inputs is not None:
+                        # Keyed by this new check's own id, so it cannot clash.
+                        conn.execute(
+                            "INSERT OR REPLACE INTO inputs(check_id, body) VALUES (?, ?)",
+                            (p.check_id, p.inputs),
+                        )
                     head = digest
                     written.append(p)
                 conn.execute("COMMIT")
