@@ -157,7 +157,6 @@ class CreditChecker:
             self.journal,
             self._send_records,
             interval=settings.upload_interval,
-            on_rejected=self._on_rejected,
         )
         self._closed = False
 
@@ -450,10 +449,6 @@ class CreditChecker:
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))
-
-    @staticmethod
-    def _on_rejected(record_id: str, detail: str) -> None:
-        logger.error("the platform rejected journal record %s: %s", record_id, detail)
 
     def flush(self, timeout: float = 10.0) -> int:
         """Upload pending journal records now; returns how many are still pending.
