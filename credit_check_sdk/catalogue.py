@@ -129,7 +129,11 @@ class CatalogStore:
 
     @property
     def current_path(self) -> Path:
-        """Where the current catalogue is kept."""
+        """Where the current catalogue is kept.
+
+        >>> CatalogStore(Path("/var/lib/app")).current_path.name
+        'catalog-current.json'
+        """
         return self.directory / _CURRENT
 
     def load(self) -> tuple[Catalog, str | None] | None:

@@ -131,6 +131,7 @@ class _Compiled:
     __slots__ = (
         "blocking_roles",
         "categories",
+        "clean_granted",
         "clean_years",
         "en_label",
         "list",
@@ -150,6 +151,7 @@ class _Compiled:
             frozenset(trig.categories) if trig.categories else None
         )
         self.clean_years = trig.clean_years
+        self.clean_granted: DecidedMeasure | None = None
         # Tuples in catalogue order (not sets) so that reasons list entries in
         # the same order on every run.
         self.roles: tuple[str, ...] = tuple(dict.fromkeys(trig.roles))
@@ -228,34 +230,47 @@ def _who(role: str, holder_id: str) -> tuple[str, str]:
 _iso = functools.lru_cache(maxsize=4096)(date.isoformat)
 
 
-def _describe(entries: Iterable[tuple[str, str, ListEntry]]) -> tuple[str, str]:
-    """Each entry: who holds it, its id, category, authority, dates and status."""
+def _describe(
+    entries: Iterable[tuple[str, str, ListEntry]], memo: dict[int, tuple[str, str]]
+) -> tuple[str, str]:
+    """Each entry: who holds it, its id, category, authority, dates and status.
+
+    ``memo`` (one per decision, keyed by the entry object's id) saves
+    describing the same entry again for every measure it triggers or blocks.
+    """
     zh_parts: list[str] = []
     en_parts: list[str] = []
-    for role, holder, e in entries:
-        who_zh, who_en = _who(role, holder)
-        cat_zh, cat_en = category_name(e.category)
-        listed = _iso(e.listed_on)
-        expires = e.expires_on
-        if expires is None:
-            until_zh = "，无截止日期"
-            until_en = ", no end date"
-        else:
-            until = _iso(expires)
-            until_zh = "，有效期至 " + until
-            until_en = ", until " + until
-        if e.status == "objection_pending":
-            until_zh += "，异议核实中"
-            until_en += ", objection pending"
-        zh_parts.append(
-            f"{who_zh} 的{_LIST_ZH[e.list]}条目 {e.entry_id}"
-            f"（{cat_zh}，认定单位：{e.authority}，列入日期 {listed}{until_zh}）"
-        )
-        en_parts.append(
-            f"{e.list}-list entry {e.entry_id} of {who_en} "
-            f"({cat_en}, by {e.authority}, listed {listed}{until_en})"
-        )
+    for item in entries:
+        e = item[2]
+        done = memo.get(id(e))
+        if done is None:
+            done = memo[id(e)] = _describe_one(item[0], item[1], e)
+        zh_parts.append(done[0])
+        en_parts.append(done[1])
     return "；".join(zh_parts), "; ".join(en_parts)
+
+
+def _describe_one(role: str, holder: str, e: ListEntry) -> tuple[str, str]:
+    who_zh, who_en = _who(role, holder)
+    cat_zh, cat_en = category_name(e.category)
+    listed = _iso(e.listed_on)
+    expires = e.expires_on
+    if expires is None:
+        until_zh = "，无截止日期"
+        until_en = ", no end date"
+    else:
+        until = _iso(expires)
+        until_zh = "，有效期至 " + until
+        until_en = ", until " + until
+    if e.status == "objection_pending":
+        until_zh += "，异议核实中"
+        until_en += ", objection pending"
+    return (
+        f"{who_zh} 的{_LIST_ZH[e.list]}条目 {e.entry_id}"
+        f"（{cat_zh}，认定单位：{e.authority}，列入日期 {listed}{until_zh}）",
+        f"{e.list}-list entry {e.entry_id} of {who_en} "
+        f"({cat_en}, by {e.authority}, listed {listed}{until_en})",
+    )
 
 
 _REASON_FIELDS = frozenset(("zh", "en"))
@@ -426,6 +441,7 @@ def decide(
     green: list[str] = []
     tolerance: list[str] = []
     clean_unknown: list[str] = []
+    memo: dict[int, tuple[str, str]] = {}
 
     for c in idx.by_matter[matter.category]:
         hits: list[tuple[str, str, ListEntry]] = []
@@ -452,13 +468,15 @@ def decide(
         if len(hits) == 1:  # the common case: skip the sort machinery
             entry_ids: tuple[str, ...] = (hits[0][2].entry_id,)
         else:
-            entry_ids = tuple(sorted([item[2].entry_id for item in hits]))
+            # A set: one entry can reach a measure through two roles of the
+            # same person; the record names it once.
+            entry_ids = tuple(sorted({item[2].entry_id for item in hits}))
         measure = c.measure
         if c.punishment:
             suspended = all(item[2].status == "objection_pending" for item in hits)
             status: MeasureStatus = "suspended" if suspended else "applied"
             measures.append(_decided(c, status, entry_ids))
-            who_zh, who_en = _describe(hits)
+            who_zh, who_en = _describe(hits, memo)
             if suspended:
                 reasons.append(
                     _reason(
@@ -484,7 +502,7 @@ def decide(
         for role in c.blocking_roles:
             blockers.extend(black.get(role, ()))
         if blockers:
-            b_zh, b_en = _describe(blockers)
+            b_zh, b_en = _describe(blockers, memo)
             reasons.append(
                 _reason(
                     f"{c.zh_label}不予适用：存在有效的黑名单条目（{b_zh}），"
@@ -495,9 +513,17 @@ def decide(
             )
             continue
 
-        measures.append(_decided(c, "applied", entry_ids))
         if hits:
-            why_zh, why_en = _describe(hits)
+            measures.append(_decided(c, "applied", entry_ids))
+        else:
+            # A clean-years grant names no entry, so it is the same frozen
+            # model for every subject: build it once per catalogue.
+            granted = c.clean_granted
+            if granted is None:
+                granted = c.clean_granted = _decided(c, "applied", ())
+            measures.append(granted)
+        if hits:
+            why_zh, why_en = _describe(hits, memo)
         else:
             n = c.clean_years or 0
             since_s = _iso(profile.record_since) if profile.record_since else "-"

@@ -73,7 +73,7 @@ def entry(
 
 def related(role: str, pid: str, *entries: ListEntry) -> Related:
     return Related(
-        role=role,  # type: ignore[arg-type]
+        role=role,
         subject=SubjectRef(id=pid, kind="natural_person"),
         entries=entries,
     )
@@ -111,14 +111,14 @@ def measure(
     kind = "punishment" if effect in ("restrict", "strict_review") else "incentive"
     return Measure(
         id=mid,
-        kind=kind,  # type: ignore[arg-type]
-        effect=effect,  # type: ignore[arg-type]
+        kind=kind,
+        effect=effect,
         mandatory=mandatory,
         matters=matters,
         trigger=Trigger(
-            list=lst,  # type: ignore[arg-type]
+            list=lst,
             categories=categories,
-            roles=roles,  # type: ignore[arg-type]
+            roles=roles,
             clean_years=clean_years,
         ),
         title=Title(zh=f"标题{mid}", en=f"title {mid}"),
@@ -271,6 +271,15 @@ class TestRoles:
         v = decide(p, cat, Matter("m"), on=D)
         assert ids(v) == [("P-PR", "applied", ("BL-P",))]
         assert v.outcome is Outcome.RESTRICTION
+
+    def test_same_person_in_two_roles_counts_entry_once(self) -> None:
+        e = entry("B-P", subject_id=PERSON)
+        cat = catalog(measure("P", "restrict", roles=("legal_representative", "principal")))
+        p = profile(
+            rel=(related("legal_representative", PERSON, e), related("principal", PERSON, e))
+        )
+        v = decide(p, cat, Matter("m"), on=D)
+        assert ids(v) == [("P", "applied", ("B-P",))]
 
     def test_subject_and_related_entries_combined(self) -> None:
         p = profile(
