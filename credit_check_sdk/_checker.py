@@ -91,7 +91,11 @@ class _Catalogs:
         if fetched is None:
             return False
         catalog, etag, raw = fetched
-        self._store.save(catalog, etag, raw)
+        try:
+            self._store.save(catalog, etag, raw)
+        except (OSError, ValueError) as exc:
+            # Decide with the fetched catalogue anyway; it is stored on the next refresh.
+            logger.warning("catalogue %s not stored on disk: %s", catalog.version, exc)
         if catalog.version != self.current.version:
             logger.info("catalogue %s in force (was %s)", catalog.version, self.current.version)
         self.current, self._etag = catalog, etag
