@@ -1,0 +1,429 @@
+"""Keeping the offline snapshot current from the platform's change feed.
+
+:class:`Syncer` follows ``GET /v1/lists/changes`` from the snapshot's saved
+cursor, one page per transaction (:meth:`Snapshot.apply`), until the feed says
+``has_more=false``. Without a cursor (first run) or when the platform answers
+410 (the cursor is older than the feed keeps), it reads the feed from the
+start into a :class:`~credit_check_sdk.snapshot.SnapshotBuilder` and swaps the
+result in only once it is complete: the snapshot in service keeps answering
+throughout. :class:`SyncThread` runs the syncer in the background.
+
+>>> syncer = Syncer(snapshot, client)  # doctest: +SKIP
+>>> result = syncer.sync_once(timeout=30)  # doctest: +SKIP
+>>> result.applied, result.cursor  # doctest: +SKIP
+(120, 's98765')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._client import Change, ChangesPage, PlatformClient
+from ._exceptions import CursorExpiredError, InvalidResponseError, PlatformError
+from ._ids import mask_ids_in
+from .snapshot import ImportResult, Snapshot, SnapshotBuilder
+
+__all__ = ["SyncResult", "SyncThread", "Syncer", "fetch_changes"]
+
+logger = logging.getLogger(__name__)
+
+#: The platform serves at most this many changes a page (``limit`` maximum).
+MAX_PAGE = 5000
+
+Progress = Callable[[int, "int | None"], None]
+OnChange = Callable[[list[Change]], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one :meth:`Syncer.sync_once` did.
+
+    ``applied`` = ``upserts`` + ``deletes`` (changes new to the snapshot);
+    ``resynced`` is true when the snapshot was rebuilt from the start of the
+    feed (first sync, or after 410); ``complete`` is false when a stop request
+    ended the pass early (everything applied so far is kept, except a rebuild,
+    which is discarded).
+    """
+
+    applied: int
+    upserts: int
+    deletes: int
+    pages: int
+    resynced: bool
+    cursor: str | None
+    as_of: datetime | None
+    complete: bool = True
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.upserts = 0
+        self.deletes = 0
+        self.pages = 0
+
+    def add(self, changes: list[Change]) -> None:
+        self.pages += 1
+        for change in changes:
+            if change.op == "upsert":
+                self.upserts += 1
+            else:
+                self.deletes += 1
+
+    @property
+    def applied(self) -> int:
+        return self.upserts + self.deletes
+
+
+def fetch_changes(
+    client: PlatformClient, cursor: str | None, *, limit: int, timeout: float | None
+) -> ChangesPage:
+    """One page of ``GET /v1/lists/changes`` (no cursor: from the start of the feed).
+
+    Raises :class:`~credit_check_sdk.CursorExpiredError` on 410 and other
+    :class:`~credit_check_sdk.PlatformError` subclasses as the client does.
+
+    >>> page = fetch_changes(client, "s100", limit=500, timeout=10)  # doctest: +SKIP
+    """
+    # Prefer the client's own endpoint method where this client version has one.
+    lister: Any = getattr(client, "list_changes", None)
+    if callable(lister):
+        page = lister(cursor, limit=limit, timeout=timeout)
+        if isinstance(page, ChangesPage):
+            return page
+    query = [("limit", str(limit))]
+    if cursor is not None:
+        query.append(("cursor", cursor))
+    response = client.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
+    try:
+        return ChangesPage.model_validate_json(response.body)
+    except ValidationError as exc:
+        raise InvalidResponseError(
+            "lists/changes: the answer breaks the contract: "
+            + mask_ids_in(str(exc.errors(include_url=False, include_input=False))),
+            method="GET",
+            url="/v1/lists/changes",
+        ) from exc
+
+
+class Syncer:
+    """Brings a :class:`Snapshot` up to date with the platform's change feed.
+
+    ``page_size`` is the ``limit`` asked for (≤ 5000). ``on_progress(applied,
+    total)`` is called after each page (``total`` is ``None``: the feed does
+    not say). ``on_change(changes)`` receives each page's newly applied
+    changes, in ``seq`` order, after they are committed (during a rebuild:
+    after they are written to the new snapshot, which goes into service when
+    the rebuild completes). Exceptions from either callback are logged and
+    ignored: they never abort a sync. One sync runs at a time per syncer.
+
+    >>> syncer = Syncer(snapshot, client, on_change=watches.notify)  # doctest: +SKIP
+    >>> syncer.sync_once(timeout=30).resynced  # doctest: +SKIP
+    False
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        client: PlatformClient,
+        *,
+        page_size: int = MAX_PAGE,
+        on_progress: Progress | None = None,
+        on_change: OnChange | None = None,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE}, not {page_size}")
+        self.snapshot = snapshot
+        self.client = client
+        self.page_size = page_size
+        self._on_progress = on_progress
+        self._on_change = on_change
+        self._lock = threading.Lock()
+
+    def sync_once(
+        self, timeout: float | None = None, *, stop: threading.Event | None = None
+    ) -> SyncResult:
+        """Follow the feed until it has no more pages; what was applied.
+
+        ``timeout`` bounds each request (retries included), not the whole
+        pass. ``stop``, when set, ends the pass between pages. Platform faults
+        raise :class:`~credit_check_sdk.PlatformError` after the pages already
+        applied were committed; the next call resumes from there.
+
+        >>> syncer.sync_once(timeout=30)  # doctest: +SKIP
+        SyncResult(applied=3, upserts=2, deletes=1, pages=1, resynced=False, ...)
+        """
+        with self._lock:
+            tally = _Tally()
+            cursor = self.snapshot.cursor()
+            if cursor is None:
+                return self._rebuild(tally, timeout, stop)
+            try:
+                return self._follow(cursor, tally, timeout, stop)
+            except CursorExpiredError:
+                logger.warning(
+                    "snapshot: the change-feed cursor has expired (410); rebuilding from the "
+                    "start of the feed, the current snapshot stays in service meanwhile"
+                )
+                return self._rebuild(tally, timeout, stop)
+
+    def import_file(self, path: str | Path) -> ImportResult:
+        """Seed or replace the snapshot from a list export file (gzip NDJSON).
+
+        Later syncs continue from the export's cursor.
+
+        >>> syncer.import_file("/media/usb/lists-export.ndjson.gz")  # doctest: +SKIP
+        ImportResult(entries=1000000, cursor='s1000000', ...)
+        """
+        with self._lock:
+            return self.snapshot.import_export(path)
+
+    # --- internals ------------------------------------------------------------------
+
+    def _follow(
+        self, cursor: str, tally: _Tally, timeout: float | None, stop: threading.Event | None
+    ) -> SyncResult:
+        while True:
+            if stop is not None and stop.is_set():
+                return self._result(tally, resynced=False, complete=False)
+            page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
+            applied = self.snapshot.apply_changes(page)
+            tally.add(applied)
+            self._notify(applied, tally)
+            cursor = page.next_cursor
+            if not page.has_more:
+                return self._result(tally, resynced=False, complete=True)
+
+    def _rebuild(
+        self, tally: _Tally, timeout: float | None, stop: threading.Event | None
+    ) -> SyncResult:
+        builder: SnapshotBuilder = self.snapshot.begin_rebuild()
+        with builder:  # leaving by an exception discards the half-built file
+            cursor: str | None = None
+            while True:
+                if stop is not None and stop.is_set():
+                    builder.abort()
+                    return self._result(tally, resynced=False, complete=False)
+                page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
+                applied = builder.apply_changes(page)
+                tally.add(applied)
+                self._notify(applied, tally)
+                cursor = page.next_cursor
+                if not page.has_more:
+                    break
+            generation = builder.commit()
+        logger.info(
+            "snapshot: rebuilt from the change feed, %d changes in %d pages (generation %d)",
+            tally.applied,
+            tally.pages,
+            generation,
+        )
+        return self._result(tally, resynced=True, complete=True)
+
+    def _result(self, tally: _Tally, *, resynced: bool, complete: bool) -> SyncResult:
+        status = self.snapshot.status()
+        return SyncResult(
+            applied=tally.applied,
+            upserts=tally.upserts,
+            deletes=tally.deletes,
+            pages=tally.pages,
+            resynced=resynced,
+            cursor=status.cursor,
+            as_of=status.as_of,
+            complete=complete,
+        )
+
+    def _notify(self, applied: list[Change], tally: _Tally) -> None:
+        if applied and self._on_change is not None:
+            try:
+                self._on_change(applied)
+            except Exception:
+                # A watcher's bug must not stop the lists from being kept current.
+                logger.exception("snapshot: on_change callback failed; sync continues")
+        if self._on_progress is not None:
+            try:
+                self._on_progress(tally.applied, None)
+            except Exception:
+                logger.exception("snapshot: on_progress callback failed; sync continues")
+
+
+# --- background runner ----------------------------------------------------------------
+
+_THREADS: weakref.WeakSet[SyncThread] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_THREADS):
+        runner._reset_after_fork()
+
+
+# The sync thread does not exist in a forked child, and a lock it held would stay
+# held there: reset, and let the next start()/wake() start a thread in the child.
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class SyncThread:
+    """Runs :meth:`Syncer.sync_once` every ``interval`` seconds in a daemon thread.
+
+    Never raises into the caller: failures are logged once when the state
+    changes (working → failing, one error kind → another, failing → working),
+    not at every attempt, and retried with jittered backoff (from
+    ``min_backoff`` doubling up to ``interval``). In a forked child the thread
+    is started again by the next :meth:`start`, :meth:`wake` or
+    :meth:`ensure_running`. ``timeout`` bounds each request of a pass.
+
+    >>> runner = SyncThread(syncer, interval=300)  # doctest: +SKIP
+    >>> runner.start()                              # doctest: +SKIP
+    >>> runner.wake()   # sync now, e.g. after the platform came back  # doctest: +SKIP
+    >>> runner.stop(timeout=5)                      # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        syncer: Syncer,
+        interval: float,
+        *,
+        timeout: float | None = 30.0,
+        min_backoff: float = 5.0,
+    ) -> None:
+        if interval <= 0 or min_backoff <= 0:
+            raise ValueError("interval and min_backoff must be > 0")
+        self.syncer = syncer
+        self.interval = interval
+        self.timeout = timeout
+        self.min_backoff = min_backoff
+        self.last_result: SyncResult | None = None
+        self.last_error: str | None = None
+        self.last_success: float | None = None  # time.time() of the last complete pass
+        self.failures = 0  # consecutive
+        self.passes = 0
+        self._state: str | None = None  # "ok" or the failing error's class name
+        self._wanted = False
+        self._init_runtime()
+        _THREADS.add(self)
+
+    def _init_runtime(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def _reset_after_fork(self) -> None:
+        self._init_runtime()
+
+    def start(self) -> None:
+        """Start the thread (a first pass runs at once); no-op when it is running."""
+        self._wanted = True
+        self.ensure_running()
+
+    def ensure_running(self) -> None:
+        """Start the thread again if it should run but does not (after a fork); cheap."""
+        if not self._wanted:
+            return
+        pid = os.getpid()
+        with self._lock:
+            if self._thread is not None and self._pid == pid and self._thread.is_alive():
+                return
+            self._pid = pid
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="credit-check-snapshot-sync", daemon=True
+            )
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Run a pass now instead of at the next interval; returns at once."""
+        self.ensure_running()
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop after the current page; ``True`` when the thread has ended within ``timeout``."""
+        self._wanted = False
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        self._wake.set()
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive in this process."""
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+
+    def stats(self) -> dict[str, Any]:
+        """For health pages: running, passes, consecutive failures, last error and success."""
+        return {
+            "running": self.running,
+            "passes": self.passes,
+            "consecutive_failures": self.failures,
+            "last_error": self.last_error,
+            "last_success": self.last_success,
+        }
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            delay = self.interval
+            try:
+                result = self.syncer.sync_once(self.timeout, stop=stop)
+            except Exception as exc:
+                delay = self._failed(exc)
+            else:
+                self._succeeded(result)
+            if stop.is_set():
+                break
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _succeeded(self, result: SyncResult) -> None:
+        self.passes += 1
+        self.last_result = result
+        if not result.complete:
+            return
+        self.last_success = time.time()
+        if self._state not in (None, "ok"):
+            logger.info(
+                "snapshot: sync works again after %d failed attempt(s); as of %s",
+                self.failures,
+                result.as_of.isoformat() if result.as_of else "?",
+            )
+        self._state = "ok"
+        self.failures = 0
+        self.last_error = None
+
+    def _failed(self, exc: Exception) -> float:
+        self.passes += 1
+        self.failures += 1
+        self.last_error = mask_ids_in(f"{type(exc).__name__}: {exc}")
+        state = type(exc).__name__
+        if state != self._state:
+            # Once per state change: a platform down for a day must not fill the log.
+            level = logging.WARNING if isinstance(exc, PlatformError) else logging.ERROR
+            logger.log(
+                level,
+                "snapshot: sync failing (%s); the snapshot in service stays, retrying",
+                self.last_error,
+                exc_info=not isinstance(exc, PlatformError),
+            )
+        else:
+            logger.debug("snapshot: sync still failing (%s)", self.last_error)
+        self._state = state
+        ceiling = min(self.interval, self.min_backoff * 2 ** min(self.failures - 1, 20))
+        # Full jitter: many agencies coming back after an outage do not all ask at once.
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
