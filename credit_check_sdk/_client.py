@@ -38,7 +38,7 @@ from ._exceptions import (
     TransportError,
     problem_class,
 )
-from ._ids import mask_ids_in
+from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, ListEntry, Profile, RecordsReceipt
 from ._transports import BaseTransport, Request, Response
 from .signing import signed_headers
@@ -330,7 +330,21 @@ class PlatformClient:
         return self._json(self.request("GET", "/v1/health", timeout=timeout), "health")
 
     def get_profile(self, subject_id: str, *, timeout: float | None = None) -> Profile:
-        """``GET /v1/subjects/{id}/profile`` for a validated, normalised id."""
+        """One subject's profile, for a validated, normalised id.
+
+        A legal entity's USCC is public and goes in the path
+        (``GET /v1/subjects/{id}/profile``). A personal id number (RIC) is sent
+        in the body of ``POST /v1/profiles:batch`` instead, so that it never
+        stands in a URL, where proxies, servers and HTTP libraries log it.
+        """
+        if mask_id(subject_id) != subject_id:
+            batch = self.get_profiles([subject_id], timeout=timeout)
+            found = [p for p in batch.profiles if p.subject.id == subject_id]
+            if not found:
+                raise InvalidResponseError(
+                    "profiles:batch: the answer has no profile for the subject"
+                )
+            return found[0]
         response = self.request(
             "GET", f"/v1/subjects/{quote(subject_id, safe='')}/profile", timeout=timeout
         )
@@ -412,4 +426,3 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
-

@@ -17,6 +17,7 @@ import requests
 import urllib3
 
 from .._exceptions import ConnectError, InvalidResponseError, RequestTimeoutError
+from .._ids import mask_ids_in
 from .base import BaseTransport, Request, Response
 
 __all__ = ["RequestsTransport"]
@@ -84,11 +85,13 @@ class RequestsTransport(BaseTransport):
             )
         except requests.Timeout as exc:
             raise RequestTimeoutError(
-                f"timed out: {exc}", method=request.method, url=request.url
+                f"timed out: {mask_ids_in(str(exc))}", method=request.method, url=request.url
             ) from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise ConnectError(
-                f"connection failed: {exc}", method=request.method, url=request.url
+                f"connection failed: {mask_ids_in(str(exc))}",
+                method=request.method,
+                url=request.url,
             ) from exc
         try:
             sink = request.sink if 200 <= raw.status_code < 300 else None
@@ -133,11 +136,13 @@ class RequestsTransport(BaseTransport):
                     )
         except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
             raise RequestTimeoutError(
-                f"read timed out: {exc}", method=request.method, url=request.url
+                f"read timed out: {mask_ids_in(str(exc))}", method=request.method, url=request.url
             ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ConnectError(
-                f"connection broken while reading: {exc}", method=request.method, url=request.url
+                f"connection broken while reading: {mask_ids_in(str(exc))}",
+                method=request.method,
+                url=request.url,
             ) from exc
         return b"".join(parts)
 
