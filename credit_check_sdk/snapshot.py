@@ -388,8 +388,13 @@ class Snapshot:
         # Connections inherited over fork stay referenced, never closed, in the child.
         self._abandoned: list[sqlite3.Connection] = []
         self._init_runtime()
-        self._refresh(force=True)
-        self._cleanup()
+        try:
+            self._refresh(force=True)
+            self._cleanup()
+        except SnapshotError as exc:
+            # Construction succeeds so that a checker can start; reads raise until a
+            # rebuild or import writes a good pointer.
+            logger.error("snapshot: %s", exc)
         _INSTANCES.add(self)
 
     def _init_runtime(self) -> None:
@@ -460,7 +465,11 @@ class Snapshot:
                     stamp = None
                 if stamp == self._stamp:
                     return
-        pointer, stamp = self._read_pointer()
+        try:
+            pointer, stamp = self._read_pointer()
+        except SnapshotError:
+            self._next_check = 0.0  # look again at the next read, which fails too until fixed
+            raise
         self._adopt(pointer, stamp)
 
     def _adopt(self, pointer: _Pointer | None, stamp: tuple[int, int, int] | None) -> None:
