@@ -35,6 +35,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,7 +43,16 @@ from typing import Any, Literal
 
 from ._exceptions import InvalidRequestError, JournalError
 
-__all__ = ["Journal", "Problem", "UploadState", "VerifyResult", "canonical_hash"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Journal",
+    "ObjectionStatus",
+    "Problem",
+    "UploadState",
+    "VerifyResult",
+    "canonical_hash",
+    "utc_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +60,8 @@ UploadState = Literal["pending", "accepted", "duplicate", "rejected"]
 _STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejected")
 
 #: The schema this code writes; ``PRAGMA user_version`` holds the file's.
-SCHEMA_VERSION = 1
+#: 1: records, inputs, meta. 2: adds the local ``objections`` and ``report_receipts`` tables.
+SCHEMA_VERSION = 2
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
@@ -79,6 +90,33 @@ CREATE INDEX IF NOT EXISTS records_check_id ON records(check_id);
 CREATE TABLE IF NOT EXISTS inputs (check_id TEXT PRIMARY KEY, body TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Version 2: local bookkeeping that is not part of the hash chain and is never
+# uploaded (records:batch takes check and action records only).
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS objections (
+    objection_id TEXT PRIMARY KEY,
+    check_id TEXT,
+    entry_id TEXT,
+    subject_id TEXT,
+    filed_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objections_filed_at ON objections(filed_at);
+CREATE TABLE IF NOT EXISTS report_receipts (
+    period TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    receipt_id TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    PRIMARY KEY (period, version)
+);
+"""
+
+#: What the platform says of an objection (``GET /v1/objections/{id}``).
+ObjectionStatus = Literal["verifying", "upheld", "rejected"]
+_OBJECTION_STATUSES: tuple[ObjectionStatus, ...] = ("verifying", "upheld", "rejected")
 
 
 def canonical_json(record: dict[str, Any]) -> bytes:
@@ -149,6 +187,33 @@ class _Pending:
 def _utc_text(value: datetime) -> str:
     """A fixed-width UTC form that sorts as text in time order (for the ``at`` column)."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_text(value: datetime) -> str:
+    """The journal's stored form of an instant: fixed-width UTC text that sorts in time order.
+
+    >>> from datetime import timedelta
+    >>> utc_text(datetime(2026, 10, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=8))))
+    '2026-10-31T15:59:59.000000Z'
+    """
+    if value.tzinfo is None:
+        raise InvalidRequestError("an instant needs a timezone")
+    return _utc_text(value)
+
+
+def _time_window(
+    column: str, since: datetime | None, until: datetime | None
+) -> tuple[str, list[str]]:
+    """SQL ``AND column >= ? AND column < ?`` for the bounds given, with their values."""
+    where, params = "", []
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is None:
+            continue
+        if bound.tzinfo is None:
+            raise InvalidRequestError("since/until need a timezone")
+        where += f" AND {column} {op} ?"
+        params.append(_utc_text(bound))
+    return where, params
 
 
 def _parse_at(record: dict[str, Any]) -> str:
@@ -256,25 +321,36 @@ class Journal:
                 f"journal {self.path} has schema {version}; this SDK reads up to {SCHEMA_VERSION}",
                 path=self.path,
             )
-        # Another process may be creating the file at the same moment: take the
-        # write lock, then look again.
+        # Another process may be creating or upgrading the file at the same
+        # moment: take the write lock, then look again.
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                for statement in _SCHEMA_V1.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                self._run_script(conn, _SCHEMA_V1)
                 conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?),"
-                    " ('created_at', ?)",
-                    (str(SCHEMA_VERSION), _utc_text(datetime.now(timezone.utc))),
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('created_at', ?)",
+                    (_utc_text(datetime.now(timezone.utc)),),
+                )
+            if version < 2:
+                self._run_script(conn, _SCHEMA_V2)
+            if version < SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _run_script(conn: sqlite3.Connection, script: str) -> None:
+        # Statement by statement: executescript() would COMMIT our transaction.
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
 
     def _connection(self) -> sqlite3.Connection:
         """The connection for this process; call with ``self._lock`` held."""
@@ -575,14 +651,7 @@ class Journal:
         ['c1']
         >>> j.close()
         """
-        where, params = "", []
-        for bound, op in ((since, ">="), (until, "<")):
-            if bound is None:
-                continue
-            if bound.tzinfo is None:
-                raise InvalidRequestError("since/until need a timezone")
-            where += f" AND at {op} ?"
-            params.append(_utc_text(bound))
+        where, params = _time_window("at", since, until)
         last = 0
         while True:
             rows = self._query(
@@ -661,7 +730,183 @@ class Journal:
                 break
         return VerifyResult(ok=not problems, checked=checked, problems=problems)
 
+    # --- local bookkeeping: objections and report receipts ------------------------
+    #
+    # Neither is a journal record: they are not hash-chained, not returned by
+    # iter_records or verify, and never uploaded (the platform's records:batch
+    # accepts check and action records only). They are what this agency knows
+    # of its own objections and report submissions, for the monthly report.
+
+    def record_objection(
+        self,
+        objection_id: str,
+        check_id: str | None,
+        entry_id: str,
+        subject_id: str,
+        *,
+        filed_at: datetime | None = None,
+        status: ObjectionStatus = "verifying",
+    ) -> bool:
+        """Note an objection filed through this agency; ``False`` when it was noted already.
+
+        Local only: objections are not journal records and are not uploaded.
+        Recording the same ``objection_id`` again changes nothing, so callers
+        may record defensively. ``filed_at`` defaults to now and must carry a
+        timezone.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> j.record_objection("OBJ-1", "c1", "BL-1", "91442000MA4UJ2KQ57")
+        True
+        >>> [o["status"] for o in j.objections()]
+        ['verifying']
+        >>> j.close()
+        """
+        if status not in _OBJECTION_STATUSES:
+            raise InvalidRequestError(
+                f"status must be one of {', '.join(_OBJECTION_STATUSES)}, not {status!r}"
+            )
+        if not objection_id:
+            raise InvalidRequestError("an objection needs an id")
+        when = filed_at if filed_at is not None else datetime.now(timezone.utc)
+        if when.tzinfo is None:
+            raise InvalidRequestError("filed_at needs a timezone")
+        stamp = _utc_text(when)
+        before = self._changes()
+        self._write(
+            "INSERT INTO objections(objection_id, check_id, entry_id, subject_id, filed_at,"
+            " status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(objection_id) DO NOTHING",
+            (objection_id, check_id, entry_id, subject_id, stamp, status, stamp),
+        )
+        return self._changes() > before
+
+    def update_objection(self, objection_id: str, status: ObjectionStatus) -> bool:
+        """Set the platform's latest word on an objection; ``False`` when it is not known here.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.record_objection("OBJ-1", "c1", "BL-1", "91442000MA4UJ2KQ57")
+        >>> j.update_objection("OBJ-1", "upheld"), j.update_objection("OBJ-2", "upheld")
+        (True, False)
+        >>> j.close()
+        """
+        if status not in _OBJECTION_STATUSES:
+            raise InvalidRequestError(
+                f"status must be one of {', '.join(_OBJECTION_STATUSES)}, not {status!r}"
+            )
+        before = self._changes()
+        self._write(
+            "UPDATE objections SET status = ?, updated_at = ? WHERE objection_id = ?",
+            (status, _utc_text(datetime.now(timezone.utc)), objection_id),
+        )
+        return self._changes() > before
+
+    def objections(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Objections filed in ``[since, until)``, oldest first (both bounds need a timezone).
+
+        Each is a dict with ``objection_id``, ``check_id``, ``entry_id``,
+        ``subject_id``, ``filed_at``, ``status`` and ``updated_at``; the two
+        times are fixed-width UTC text (``2026-10-31T15:59:59.000000Z``).
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> j.objections()
+        []
+        >>> j.close()
+        """
+        where, params = _time_window("filed_at", since, until)
+        columns = "objection_id, check_id, entry_id, subject_id, filed_at, status, updated_at"
+        sql = f"SELECT {columns} FROM objections WHERE 1 = 1{where} ORDER BY filed_at, objection_id"  # noqa: S608 - fixed fragments, values bound
+        rows = self._query(sql, tuple(params))
+        keys = [c.strip() for c in columns.split(",")]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def record_report_receipt(
+        self,
+        period: str,
+        version: int,
+        receipt_id: str,
+        body_hash: str,
+        *,
+        submitted_at: datetime | None = None,
+    ) -> None:
+        """Keep the platform's receipt for a submitted monthly report (local, not uploaded).
+
+        ``body_hash`` is the SHA-256 of the report as sent. A repeated
+        ``(period, version)`` replaces the earlier row.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> j.record_report_receipt("2026-10", 1, "RCPT-1", "ab" * 32)
+        >>> [(r["period"], r["version"]) for r in j.report_receipts()]
+        [('2026-10', 1)]
+        >>> j.close()
+        """
+        when = submitted_at if submitted_at is not None else datetime.now(timezone.utc)
+        if when.tzinfo is None:
+            raise InvalidRequestError("submitted_at needs a timezone")
+        self._write(
+            "INSERT OR REPLACE INTO report_receipts(period, version, receipt_id, submitted_at,"
+            " body_hash) VALUES (?, ?, ?, ?, ?)",
+            (period, int(version), receipt_id, _utc_text(when), body_hash),
+        )
+
+    def report_receipts(self, period: str | None = None) -> list[dict[str, Any]]:
+        """Receipts of submitted reports (one period, or all), by period then version."""
+        where, params = ("", ()) if period is None else (" WHERE period = ?", (period,))
+        columns = "period, version, receipt_id, submitted_at, body_hash"
+        sql = f"SELECT {columns} FROM report_receipts{where} ORDER BY period, version"  # noqa: S608 - a fixed fragment, values bound
+        rows = self._query(sql, params)
+        keys = [c.strip() for c in columns.split(",")]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # --- consistent reads for reports and exports -----------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A separate read-only connection inside one read transaction: a frozen view.
+
+        Every query on it sees the journal as it was when the first one ran
+        (WAL snapshot isolation), however many appends happen meanwhile, and
+        it takes no lock that appends wait for. For reports and exports that
+        read the file in several queries. Fixed-width UTC text is in ``at``
+        (see :func:`utc_text`).
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> with j.snapshot() as conn:
+        ...     conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        0
+        >>> j.close()
+        """
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed", path=self.path)
+        try:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: cannot open: {exc}", path=self.path) from exc
+        try:
+            conn.execute("BEGIN")
+            yield conn
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: read failed: {exc}", path=self.path) from exc
+        finally:
+            try:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            finally:
+                conn.close()
+
     # --- plumbing ---------------------------------------------------------------
+
+    def _changes(self) -> int:
+        """Rows changed by this connection so far (``total_changes``)."""
+        with self._lock:
+            return self._connection().total_changes
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._lock:
