@@ -579,8 +579,10 @@ class Snapshot:
             (ListEntry.model_validate_json(body) for k, body in rows if k is None),
             key=lambda e: e.entry_id,
         )
-        return Profile(
-            subject=SubjectRef(id=subject_id, kind=kind),
+        # model_construct: every field is already typed and validated (the entries
+        # were just parsed), and lookups must stay fast under load.
+        return Profile.model_construct(
+            subject=SubjectRef.model_construct(id=subject_id, kind=kind, name=None),
             as_of=as_of,
             record_since=None,
             last_adverse_on=None,
