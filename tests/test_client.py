@@ -626,3 +626,32 @@ def test_other_answers_missing_fields_are_refused(
     }
     with pytest.raises(InvalidResponseError):
         calls[call]()
+
+
+# --- personal ids -----------------------------------------------------------------------
+
+PERSON = "440101199203040016"
+
+
+def test_a_personal_id_never_stands_in_a_url(
+    httpserver: HTTPServer, verifier: Verifier, client: PlatformClient
+) -> None:
+    person = {**PROFILE, "subject": {"id": PERSON, "kind": "natural_person", "name": None}}
+    httpserver.expect_request("/api/v1/profiles:batch", method="POST").respond_with_handler(
+        verifier.answer(200, {"profiles": [person], "invalid": []})
+    )
+    assert client.get_profile(PERSON).subject.kind == "natural_person"
+    (request,) = verifier.seen
+    assert PERSON not in request.environ["RAW_URI"]
+    assert json.loads(request.get_data()) == {"subject_ids": [PERSON]}
+    assert verifier.failures == []
+
+
+def test_a_batch_answer_without_the_person_is_refused(
+    httpserver: HTTPServer, verifier: Verifier, client: PlatformClient
+) -> None:
+    httpserver.expect_request("/api/v1/profiles:batch", method="POST").respond_with_handler(
+        verifier.answer(200, {"profiles": [PROFILE], "invalid": []})
+    )
+    with pytest.raises(InvalidResponseError):
+        client.get_profile(PERSON)
