@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from stdnum.cn import ric, uscc
@@ -354,10 +354,11 @@ def test_record_action(fake: FakePlatform, checker: CreditChecker) -> None:
     decision, _ = timed_check(checker)
     measure_ids = [m.id for m in decision.measures]
     assert measure_ids
-    for action in ("not_applied", "overridden"):
+    actions: tuple[Literal["not_applied", "overridden"], ...] = ("not_applied", "overridden")
+    for action in actions:
         for reason in (None, "", "   "):
             with pytest.raises(InvalidRequestError, match="reason"):
-                checker.record_action(decision.check_id, action, reason=reason)  # type: ignore[arg-type]
+                checker.record_action(decision.check_id, action, reason=reason)
     with pytest.raises(InvalidRequestError, match="no check"):
         checker.record_action("no-such-check", "applied")
     with pytest.raises(InvalidRequestError):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
 from credit_check_sdk import InvalidSubjectError, Subject
-from credit_check_sdk._ids import mask_id, mask_ids_in, normalize_id, validate_id
+from credit_check_sdk._ids import SubjectKind, mask_id, mask_ids_in, normalize_id, validate_id
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # Region codes stdnum knows for every birth year drawn below (1990-2008).
@@ -105,7 +105,7 @@ def test_uscc_round_trips_through_normalisation(number: str, data: st.DataObject
 def test_ric_round_trips_through_normalisation(number: str, data: st.DataObject) -> None:
     typed = data.draw(typed_like_a_person(number))
     # One RIC in about 31 is also a valid all-digit USCC; those need the kind.
-    kind = "natural_person" if uscc.is_valid(number) else None
+    kind: SubjectKind | None = "natural_person" if uscc.is_valid(number) else None
     assert validate_id(typed, kind) == (number, "natural_person")
     assert Subject(typed, kind) == Subject(number, "natural_person")
 
@@ -140,7 +140,7 @@ def test_any_single_character_corruption_is_caught(
     number: str, position: int, replacement: str
 ) -> None:
     assume(replacement != number[position])
-    kind = "natural_person" if ric.is_valid(number) else "legal_entity"
+    kind: SubjectKind = "natural_person" if ric.is_valid(number) else "legal_entity"
     bad = _corrupt(number, position, replacement)
     with pytest.raises(InvalidSubjectError) as caught:
         validate_id(bad, kind)

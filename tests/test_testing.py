@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -319,8 +320,6 @@ def test_change_feed_limits_and_expired_cursors(fake: FakePlatform, client: Plat
 
 
 def test_export(fake: FakePlatform, client: PlatformClient) -> None:
-    import gzip
-
     fake.add_entry(ORG, "black", "finance")
     fake.add_entry(ORG2, "red", "integrity_model")
     response = client.request("GET", "/v1/lists/export")
@@ -357,7 +356,7 @@ def test_records_batch(fake: FakePlatform, client: PlatformClient) -> None:
 
 
 def test_an_action_record_needs_its_own_fields(fake: FakePlatform, client: PlatformClient) -> None:
-    action = {
+    action: dict[str, Any] = {
         "type": "action",
         "id": "a1",
         "check_id": "r1",
@@ -374,7 +373,7 @@ def test_an_action_record_needs_its_own_fields(fake: FakePlatform, client: Platf
 
 
 def test_reports_are_versioned(fake: FakePlatform, client: PlatformClient) -> None:
-    report = {
+    report: dict[str, Any] = {
         "agency_id": "zs-fgj",
         "period": "2026-11",
         "generated_at": "2026-12-01T08:00:00+08:00",
@@ -585,7 +584,7 @@ def test_the_fake_is_thread_safe(fake: FakePlatform, client: PlatformClient) -> 
             for i in range(20):
                 fake.add_entry(ORG if i % 2 else ORG2, "black", "finance")
                 client.get_profile(ORG)
-        except BaseException as exc:  # collected and re-raised in the main thread
+        except BaseException as exc:  # collected; the main thread asserts there were none
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
@@ -635,11 +634,12 @@ def test_http_delay_drip_and_reset(fake: FakePlatform) -> None:
     base = fake.serve()
     client = PlatformClient(base, fake.app_id, fake.app_secret, timeout=0.6)
     try:
-        for arrange, error in [
+        cases: list[tuple[Callable[[], None], type[Exception]]] = [
             (lambda: fake.delay(3.0), RequestTimeoutError),
             (lambda: fake.drip(0.3), RequestTimeoutError),
             (lambda: fake.reset(), ConnectError),
-        ]:
+        ]
+        for arrange, error in cases:
             fake.reset_faults()
             arrange()
             started = time.monotonic()
