@@ -8,10 +8,12 @@ optional but not nullable refuse an explicit ``null``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+_T = TypeVar("_T")
 
 __all__ = [
     "ActionRecordIn",
@@ -32,17 +34,17 @@ __all__ = [
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
-    #: Optional fields whose schema does not allow ``null``.
-    _not_null: ClassVar[tuple[str, ...]] = ()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in cls._not_null:
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} must not be null")
-        return data
+
+def _not_none(value: _T) -> _T:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+#: An optional field whose schema does not allow ``null``: absent is fine, ``null`` is not
+#: (validators do not run on defaults).
+NotNull = AfterValidator(_not_none)
 
 
 def describe_errors(exc: ValidationError, limit: int = 5) -> str:
@@ -96,7 +98,6 @@ class MeasureRefIn(_In):
 class CheckRecordIn(_In):
     """A journal ``check`` record."""
 
-    _not_null = ("matter", "subject", "measures")
     type: Literal["check"]
     id: UUID
     agency_id: str
@@ -148,17 +149,15 @@ class _Degraded(_In):
 
 
 class _ObjectionStats(_In):
-    _not_null = ("filed", "upheld", "rejected", "verifying")
-    filed: int | None = None
-    upheld: int | None = None
-    rejected: int | None = None
-    verifying: int | None = None
+    filed: Annotated[int | None, NotNull] = None
+    upheld: Annotated[int | None, NotNull] = None
+    rejected: Annotated[int | None, NotNull] = None
+    verifying: Annotated[int | None, NotNull] = None
 
 
 class MonthlyReportIn(_In):
     """``PUT /v1/reports/{agency_id}/{period}``."""
 
-    _not_null = ("objections",)
     agency_id: str
     period: str
     generated_at: datetime
@@ -167,7 +166,7 @@ class MonthlyReportIn(_In):
     measures: list[_MeasureStats]
     overrides: list[ActionRecordIn]
     degraded: _Degraded
-    objections: _ObjectionStats | None = None
+    objections: Annotated[_ObjectionStats | None, NotNull] = None
     journal_head_hash: str | None
     record_count: int
 
@@ -185,14 +184,13 @@ class ObjectionIn(_In):
 class CommitmentIn(_In):
     """``POST /v1/commitments``."""
 
-    _not_null = ("status",)
     commitment_id: str
     subject_id: str
     check_id: str
     matter: MatterRefIn
     documents: list[str]
     due_on: date
-    status: Literal["open", "fulfilled", "breached"] | None = None
+    status: Annotated[Literal["open", "fulfilled", "breached"] | None, NotNull] = None
 
 
 class ResolveIn(_In):

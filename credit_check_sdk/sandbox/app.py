@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import InvalidSubjectError
-from .._ids import mask_id, mask_ids_in, validate_id
+from .._ids import mask_id, mask_ids_in, normalize_id, validate_id
 from ..categories import BLACK, RED
 from ..signing import verify
 from . import _inputs as inp
@@ -285,12 +285,24 @@ def _parse(model: type[_M], body: bytes) -> _M:
         raise Problem(400, inp.describe_errors(exc), slug="bad-body") from None
 
 
-def _subject(raw: str) -> tuple[str, str]:
+def _resolve_id(raw: str, store: Store | None = None) -> tuple[str, str]:
+    """``validate_id``; an all-digit id valid both as USCC and RIC takes the kind on record,
+    else ``natural_person`` (the path carries no kind, and 18 digits are mostly a RIC)."""
     try:
-        number, kind = validate_id(raw)
+        return validate_id(raw)
+    except InvalidSubjectError as exc:
+        if exc.reason != "ambiguous":
+            raise
+        number = normalize_id(raw)
+        known = store.kind_of(number) if store is not None else None
+        return number, known or "natural_person"
+
+
+def _subject(raw: str, store: Store | None = None) -> tuple[str, str]:
+    try:
+        return _resolve_id(raw, store)
     except InvalidSubjectError as exc:
         raise Problem(400, str(exc), slug="invalid-subject") from None
-    return number, kind
 
 
 # --- cursors ----------------------------------------------------------------------
@@ -385,8 +397,9 @@ def _api_router() -> APIRouter:
 
     @router.get("/subjects/{subject_id}/profile")
     def get_profile(subject_id: str, request: Request) -> dict[str, Any]:
-        number, kind = _subject(subject_id)
-        return _state(request).store.profile(number, kind)
+        store = _state(request).store
+        number, kind = _subject(subject_id, store)
+        return store.profile(number, kind)
 
     @router.post("/profiles:batch")
     def batch_profiles(request: Request) -> dict[str, Any]:
@@ -404,7 +417,7 @@ def _api_router() -> APIRouter:
         invalid: list[dict[str, str]] = []
         for raw_id in req.subject_ids:
             try:
-                valid.append(validate_id(raw_id))
+                valid.append(_resolve_id(raw_id, _state(request).store))
             except InvalidSubjectError as exc:
                 invalid.append({"subject_id": raw_id, "detail": str(exc)})
         profiles = _state(request).store.profiles(valid) if valid else []
@@ -519,7 +532,7 @@ def _api_router() -> APIRouter:
     @router.post("/commitments", status_code=201)
     def record_commitment(request: Request) -> dict[str, Any]:
         req = _parse(inp.CommitmentIn, _body(request))
-        subject_id, kind = _subject(req.subject_id)
+        subject_id, kind = _subject(req.subject_id, _state(request).store)
         return _record_commitment(_state(request), _caller(request), subject_id, kind, req)
 
     @router.post("/commitments/{commitment_id}:resolve")
@@ -671,7 +684,7 @@ def _resolve_commitment(state: SandboxState, commitment_id: str,
             status=req.resolution, resolved_on=req.resolved_on))
         if req.resolution == "breached":
             sid = row["subject_id"]
-            kind = validate_id(sid)[1]
+            kind = _resolve_id(sid, store)[1]
             store.ensure_subject(conn, sid, kind, since=req.resolved_on)
             store.add_adverse(conn, sid, "commitment_breach", req.resolved_on,
                               f"breached commitment {commitment_id}")

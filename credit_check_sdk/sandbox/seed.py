@@ -228,7 +228,9 @@ def _ric(rng: random.Random, used: set[str]) -> tuple[str, bool]:
         seq = rng.randrange(0, 1000)
         body = f"{region}{born:%Y%m%d}{seq:03d}"
         number = body + ric.calc_check_digit(body + "0")
-        if number not in used:
+        # About 1 in 31 all-digit RICs is also a valid USCC; such ids need a kind to be
+        # told apart, so the seed leaves them out.
+        if number not in used and not uscc.is_valid(number):
             used.add(number)
             return number, seq % 2 == 1  # odd sequence digit: male
 

@@ -66,7 +66,11 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._nonce_inserts = 0
+        self._nonce_lock = threading.Lock()
+        self._nonces: dict[tuple[str, str], float] = {}
+        self._pending_nonces: list[dict[str, Any]] = []
+        self._nonces_flushed = time.time()
+        self._load_nonces()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -83,27 +87,51 @@ class Store:
 
     # --- nonces -----------------------------------------------------------------
 
+    def _load_nonces(self) -> None:
+        cutoff = time.time() - NONCE_TTL_SECONDS
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(db.nonces).where(db.nonces.c.seen_at >= cutoff))
+            self._nonces = {(r.app_id, r.nonce): r.seen_at for r in rows}
+
     def remember_nonce(self, app_id: str, nonce: str, now: float | None = None) -> bool:
-        """Record a nonce; ``False`` when it was already seen within the replay window."""
+        """Record a nonce; ``False`` when it was already seen within the replay window.
+
+        Checked in memory (loaded from the ``nonces`` table at start, so a restart
+        still refuses replays); new nonces are written to the table in batches.
+        """
         clock = time.time() if now is None else now
         cutoff = clock - NONCE_TTL_SECONDS
-        with self.write() as conn:
-            seen = conn.execute(
-                sa.select(db.nonces.c.seen_at).where(
-                    db.nonces.c.app_id == app_id, db.nonces.c.nonce == nonce)
-            ).scalar_one_or_none()
+        key = (app_id, nonce)
+        with self._nonce_lock:
+            seen = self._nonces.get(key)
             if seen is not None and seen >= cutoff:
                 return False
-            if seen is not None:
-                conn.execute(db.nonces.update().where(
-                    db.nonces.c.app_id == app_id, db.nonces.c.nonce == nonce
-                ).values(seen_at=clock))
-            else:
-                conn.execute(db.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=clock))
-            self._nonce_inserts += 1
-            if self._nonce_inserts % 1000 == 0:
-                conn.execute(db.nonces.delete().where(db.nonces.c.seen_at < cutoff))
+            self._nonces[key] = clock
+            self._pending_nonces.append({"app_id": app_id, "nonce": nonce, "seen_at": clock})
+            flush = len(self._pending_nonces) >= 200 or clock - self._nonces_flushed >= 1.0
+            if flush:
+                pending, self._pending_nonces = self._pending_nonces, []
+                self._nonces_flushed = clock
+                if len(self._nonces) > 50_000:
+                    self._nonces = {k: v for k, v in self._nonces.items() if v >= cutoff}
+        if flush:
+            self._flush_nonces(pending, cutoff)
         return True
+
+    def _flush_nonces(self, pending: list[dict[str, Any]], cutoff: float) -> None:
+        n = db.nonces.c
+        with self.write() as conn:
+            conn.execute(db.nonces.delete().where(n.seen_at < cutoff))
+            keys = [(p["app_id"], p["nonce"]) for p in pending]
+            conn.execute(db.nonces.delete().where(sa.tuple_(n.app_id, n.nonce).in_(keys)))
+            conn.execute(db.nonces.insert(), pending)
+
+    def kind_of(self, subject_id: str) -> str | None:
+        """The kind on record for a subject id, or ``None``."""
+        with self.engine.connect() as conn:
+            kind = conn.execute(sa.select(db.subjects.c.kind).where(
+                db.subjects.c.id == subject_id)).scalar_one_or_none()
+        return str(kind) if kind is not None else None
 
     # --- profiles ---------------------------------------------------------------
 

@@ -132,3 +132,17 @@ def test_fastapi_validation_errors_are_problems(sandbox: SandboxProcess) -> None
     assert r.status_code == 400
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert r.json()["status"] == 400
+
+
+def test_ambiguous_digit_id_is_a_person(sandbox: SandboxProcess) -> None:
+    from stdnum.cn import ric, uscc
+
+    # Find an all-digit RIC that is also a valid USCC: the path has no kind, so the
+    # platform takes it as a natural person rather than refusing it.
+    for seq in range(1000):
+        body = f"44200019900101{seq:03d}"
+        number = body + ric.calc_check_digit(body + "0")
+        if uscc.is_valid(number):
+            break
+    p = _profile(sandbox, number)
+    assert p.subject.kind == "natural_person"
