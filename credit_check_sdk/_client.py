@@ -392,6 +392,32 @@ class PlatformClient:
         )
         return self._parse(RecordsReceipt, response, "records:batch")
 
+    def list_changes(
+        self, cursor: str | None = None, *, limit: int = 1000, timeout: float | None = None
+    ) -> ChangesPage:
+        """``GET /v1/lists/changes``: the next page of the change feed (no cursor: the start).
+
+        Raises :class:`CursorExpiredError` (410) when the cursor is too old.
+
+        >>> page = client.list_changes(limit=5000)  # doctest: +SKIP
+        >>> page.has_more, page.next_cursor  # doctest: +SKIP
+        """
+        query = [("limit", str(limit))]
+        if cursor is not None:
+            query.append(("cursor", cursor))
+        response = self.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
+        return self._parse(ChangesPage, response, "lists/changes")
+
+    def export_lists(
+        self, sink: BinaryIO, *, timeout: float = 600.0, max_bytes: int = 16 * 1024**3
+    ) -> None:
+        """``GET /v1/lists/export``: write the gzip NDJSON export into ``sink`` as it arrives.
+
+        >>> with open("lists.ndjson.gz", "wb") as f:  # doctest: +SKIP
+        ...     client.export_lists(f)
+        """
+        self.request("GET", "/v1/lists/export", timeout=timeout, sink=sink, max_bytes=max_bytes)
+
     def post(
         self,
         path: str,
