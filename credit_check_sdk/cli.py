@@ -40,7 +40,7 @@ _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "
 
 #: Modules that add commands: each has ``register(subparsers)``, adding parsers
 #: whose ``func`` default is ``handler(args, console) -> exit status``.
-_COMMAND_MODULES = ("credit_check_sdk._cli_journal",)
+_COMMAND_MODULES = ("credit_check_sdk._cli_journal", "credit_check_sdk._cli_report")
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,188 @@
+"""``credit-check report PERIOD``: the monthly feedback report (实施情况反馈, §四(一)).
+
+::
+
+    credit-check report 2026-10                       # summary tables from the local journal
+    credit-check report 2026-10 --json r.json --xlsx r.xlsx --chart r.png
+    credit-check report 2026-10 --submit              # upload pending records, then PUT the report
+
+Without ``--submit`` only the data folder and the agency id are needed;
+``--submit`` needs the platform settings (flags or ``CREDIT_CHECK_*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ._config import ENV_VARS
+from .report import (
+    MATTER_NAMES,
+    OUTCOME_NAMES,
+    MonthlyReport,
+    build_monthly_report,
+    period_bounds,
+    report_json,
+    submit_report,
+    write_chart,
+    write_xlsx,
+)
+
+__all__ = ["register", "summary_tables"]
+
+
+def summary_tables(report: MonthlyReport) -> list[Table]:
+    """The report as rich tables: outcomes, matters, measures, and the rest.
+
+    >>> from credit_check_sdk.report import MonthlyReport
+    >>> len(summary_tables(MonthlyReport.model_validate({"agency_id": "AG-1",
+    ...     "period": "2026-10", "generated_at": "2026-11-03T09:00:00+08:00",
+    ...     "totals": {"normal": 2}, "by_matter": {}, "measures": [], "overrides": [],
+    ...     "degraded": {"checks": 0, "reverified": 0, "changed": 0},
+    ...     "objections": {"filed": 0, "upheld": 0, "rejected": 0, "verifying": 0},
+    ...     "journal_head_hash": None, "record_count": 2})))
+    4
+    """
+    outcomes = [o for o in OUTCOME_NAMES if o in report.totals] + sorted(
+        o for o in report.totals if o not in OUTCOME_NAMES
+    )
+    totals = Table(title=f"核查结果 Outcomes — {report.agency_id} {report.period}")
+    totals.add_column("结果 Outcome")
+    totals.add_column("核查 Checks", justify="right")
+    for o in outcomes:
+        zh, en = OUTCOME_NAMES.get(o, (o, o))
+        totals.add_row(f"{zh} {en}", str(report.totals[o]))
+    totals.add_row("合计 Total", str(sum(report.totals.values())), style="bold")
+
+    matters = Table(title="按事项 By matter")
+    matters.add_column("事项 Matter")
+    for o in outcomes:
+        matters.add_column(OUTCOME_NAMES.get(o, (o, o))[1], justify="right")
+    for matter, row in report.by_matter.items():
+        zh, en = MATTER_NAMES.get(matter, (matter, matter))
+        matters.add_row(f"{zh} {en}", *(str(row.get(o, 0)) for o in outcomes))
+
+    measures = Table(title="措施 Measures")
+    for col in ("measure", "triggered", "applied", "suspended", "not applied", "overridden"):
+        measures.add_column(col, justify="left" if col == "measure" else "right")
+    for m in report.measures:
+        measures.add_row(
+            m.id,
+            str(m.triggered),
+            str(m.applied),
+            str(m.suspended),
+            str(m.not_applied),
+            str(m.overridden),
+        )
+
+    details = report.details
+    other = Table(title="其他 Other", show_header=False)
+    other.add_column("item")
+    other.add_column("value", justify="right")
+    other.add_row("不执行或纠正 Not applied / overridden", str(len(report.overrides)))
+    other.add_row(
+        "降级/已复核/有变化 Degraded / re-verified / changed",
+        f"{report.degraded.checks} / {report.degraded.reverified} / {report.degraded.changed}",
+    )
+    obj = report.objections
+    other.add_row(
+        "异议 提出/成立/不成立/核实中 Objections filed/upheld/rejected/verifying",
+        f"{obj.filed} / {obj.upheld} / {obj.rejected} / {obj.verifying}",
+    )
+    other.add_row(
+        f"待反馈 No feedback after {details.feedback_days} days", str(len(details.no_feedback))
+    )
+    other.add_row("反馈期内 Awaiting feedback", str(details.awaiting))
+    other.add_row("期间记录 Records in the period", str(report.record_count))
+    other.add_row("链头 Journal head", report.journal_head_hash or "-")
+    return [totals, matters, measures, other]
+
+
+def _write_outputs(report: MonthlyReport, args: argparse.Namespace, out: Console) -> None:
+    for table in summary_tables(report):
+        out.print(table)
+    for n in report.details.no_feedback[:20]:
+        out.print(
+            f"[yellow]no feedback[/yellow] {n.check_id} {n.checked_at:%Y-%m-%d %H:%M} "
+            f"{n.subject} {n.matter} {', '.join(n.measure_ids)} ({n.days_waiting} days)"
+        )
+    if len(report.details.no_feedback) > 20:
+        out.print(f"… and {len(report.details.no_feedback) - 20} more (see the workbook)")
+    if args.json:
+        Path(args.json).write_text(report_json(report), encoding="utf-8")
+        out.print(f"JSON: {args.json}")
+    if args.xlsx:
+        out.print(f"workbook: {write_xlsx(report, report.details, args.xlsx)}")
+    if args.chart:
+        out.print(f"chart: {write_chart(report, report.details, args.chart)}")
+
+
+def _report(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
+    from .cli import data_dir_from, settings_from
+    from .journal import Journal
+
+    period_bounds(args.period)  # a bad period fails before anything is opened
+    if args.submit:
+        settings = settings_from(args)
+        with CreditChecker(settings) as checker:
+            remaining = checker.flush(timeout=args.flush_timeout)
+            if remaining:
+                out.print(
+                    f"[yellow]{remaining} journal records are not uploaded yet; the platform"
+                    " may not hold every record this report sums[/yellow]"
+                )
+            report = build_monthly_report(
+                checker.journal,
+                agency_id=settings.agency_id,
+                period=args.period,
+                feedback_days=args.feedback_days,
+            )
+            _write_outputs(report, args, out)
+            receipt = submit_report(checker.client, report, checker.journal)
+        kind = "correction" if receipt.correction else "first submission"
+        out.print(f"submitted: receipt {receipt.receipt_id}, version {receipt.version} ({kind})")
+        return 0
+    agency = args.agency_id or os.environ.get(ENV_VARS["agency_id"])
+    if not agency:
+        Console(stderr=True).print(
+            f"[red]credit-check report: missing the agency id: pass --agency-id or set"
+            f" {ENV_VARS['agency_id']}[/red]"
+        )
+        return 2
+    with Journal(data_dir_from(args) / "journal.sqlite3") as journal:
+        report = build_monthly_report(
+            journal, agency_id=agency, period=args.period, feedback_days=args.feedback_days
+        )
+    _write_outputs(report, args, out)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``report`` to the ``credit-check`` parser."""
+    from .cli import add_settings
+
+    cmd = sub.add_parser(
+        "report", help="the monthly feedback report from the local journal (实施情况反馈)"
+    )
+    cmd.add_argument("period", help="the month, YYYY-MM (Asia/Shanghai)")
+    cmd.add_argument("--json", metavar="FILE", help="write the report document as JSON")
+    cmd.add_argument("--xlsx", metavar="FILE", help="write the workbook (extra: report)")
+    cmd.add_argument("--chart", metavar="FILE.png", help="write the chart (extra: report)")
+    cmd.add_argument(
+        "--submit", action="store_true", help="PUT the report to the platform (needs settings)"
+    )
+    cmd.add_argument(
+        "--feedback-days",
+        type=int,
+        default=5,
+        help="days after which a check with measures and no action is listed (default 5)",
+    )
+    cmd.add_argument("--flush-timeout", type=float, default=30.0)
+    add_settings(cmd)
+    cmd.set_defaults(func=_report)
