@@ -1,8 +1,8 @@
 """The sandbox platform as a FastAPI application: every endpoint of the contract.
 
 >>> app = create_app(SandboxSettings(database_url="sqlite://", seed_size=50))
->>> sorted(r.path for r in app.routes if "health" in getattr(r, "path", ""))
-['/api/v1/health']
+>>> app.state.sandbox.store.profile("91442000MA4UC00019", "legal_entity")["entries"][0]["category"]
+'court_judgment_defaulter'
 
 Everything under ``base_path`` (``/api``) is signed as the contract says and
 answers errors as RFC 9457 problem documents. With ``admin_enabled`` the
