@@ -28,10 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ._client import Change, ChangesPage, PlatformClient
-from ._exceptions import CursorExpiredError, InvalidResponseError, PlatformError
+from ._exceptions import CursorExpiredError, PlatformError
 from ._ids import mask_ids_in
 from .snapshot import ImportResult, Snapshot, SnapshotBuilder
 
@@ -96,25 +94,7 @@ def fetch_changes(
 
     >>> page = fetch_changes(client, "s100", limit=500, timeout=10)  # doctest: +SKIP
     """
-    # Prefer the client's own endpoint method where this client version has one.
-    lister: Any = getattr(client, "list_changes", None)
-    if callable(lister):
-        page = lister(cursor, limit=limit, timeout=timeout)
-        if isinstance(page, ChangesPage):
-            return page
-    query = [("limit", str(limit))]
-    if cursor is not None:
-        query.append(("cursor", cursor))
-    response = client.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
-    try:
-        return ChangesPage.model_validate_json(response.body)
-    except ValidationError as exc:
-        raise InvalidResponseError(
-            "lists/changes: the answer breaks the contract: "
-            + mask_ids_in(str(exc.errors(include_url=False, include_input=False))),
-            method="GET",
-            url="/v1/lists/changes",
-        ) from exc
+    return client.list_changes(cursor, limit=limit, timeout=timeout)
 
 
 class Syncer:

@@ -361,7 +361,7 @@ def test_sync_thread_runs_wakes_logs_once_per_state_and_stops(
 
 def test_sync_thread_never_raises_into_the_caller(snap: Snapshot) -> None:
     class Broken:
-        def request(self, *a: Any, **k: Any) -> Any:
+        def list_changes(self, *a: Any, **k: Any) -> Any:
             raise RuntimeError("not a platform error at all")
 
     runner = SyncThread(Syncer(snap, Broken()), interval=0.05)  # type: ignore[arg-type]
