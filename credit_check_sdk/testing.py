@@ -635,8 +635,9 @@ class FakePlatform:
         """Answer one request: ``(status, headers, body)``.
 
         ``path`` is the full request path as sent (``/api/v1/health``) and
-        ``query`` the decoded pairs. Both wirings call this; delays, drips and
-        resets are theirs to carry out (see :meth:`delay`).
+        ``query`` the decoded pairs. Both wirings answer through the same code
+        (``_exchange``), which also tells them how to deliver the answer:
+        delays, drips and resets are carried out by the wiring (see :meth:`delay`).
 
         >>> fake = FakePlatform(verify_signatures=False)
         >>> fake.handle("GET", "/api/v1/health", [], {}, b"")[0]
@@ -1049,6 +1050,10 @@ class FakePlatform:
         )
         wait = ex.delay + (ex.drip * len(ex.body) if ex.drip is not None else 0.0)
         remaining = request.remaining()
+        if remaining is not None and remaining <= 0:
+            raise RequestTimeoutError(
+                "time budget spent before sending", method=request.method, url=request.url
+            )
         patience = (
             request.read_timeout if remaining is None else min(request.read_timeout, remaining)
         )
