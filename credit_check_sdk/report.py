@@ -285,11 +285,7 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 def _from_utc_text(text: str) -> datetime:
     """The journal's ``at`` column back as an aware datetime in Asia/Shanghai."""
-    return (
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
-        .replace(tzinfo=timezone.utc)
-        .astimezone(SHANGHAI)
-    )
+    return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(SHANGHAI)
 
 
 def _week_of(day: str) -> str:

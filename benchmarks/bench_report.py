@@ -1,0 +1,273 @@
+"""Monthly report generation over a large journal, against a bare SQL aggregation.
+
+Run: ``python -m benchmarks.bench_report [--records 1000000] [--dir /path]``
+
+A journal file is filled by bulk SQL inserts into the journal's own schema
+(not through ``Journal.append``, which would fsync every commit): check
+records over October and early November 2026 in Asia/Shanghai, about a
+quarter with measures, a few degraded with live re-checks, and action
+records (applied, not applied, overridden) for most checks with measures.
+
+Then, each in a fresh child process so that peak memory (``ru_maxrss``) is
+its own, best of ``--repeat`` runs:
+
+- ``report``: :func:`credit_check_sdk.report.build_monthly_report` for 2026-10
+  (the wire document and the local details: no-feedback list, cases, weeks);
+- ``bare SQL``: the same counts as plain ``GROUP BY`` queries with
+  ``json_extract`` / ``json_each`` (outcomes by matter, measures triggered and
+  suspended, actions by measure, degraded checks, records in the month),
+  with none of the report's rules (latest action per measure, suspended
+  measures, re-checks) and no details.
+
+The target is the report within 3x the bare aggregation and under 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+CST = timezone(timedelta(hours=8))
+MATTERS = {
+    "bidding": ["P-BID-EXCLUDE", "P-BID-PERSONNEL-REVIEW", "I-BID-POINTS"],
+    "procurement": ["P-BID-EXCLUDE", "P-BID-PERSONNEL-REVIEW"],
+    "licensing": ["P-LIC-STRICT-REVIEW", "I-LIC-GREEN", "I-LIC-TOLERANCE"],
+    "subsidy": ["P-SUB-RESTRICT", "I-SUB-PRIORITY"],
+    "honours": ["P-HON-EXCLUDE", "I-HON-PRIORITY"],
+    "inspection": ["P-INS-KEY-SUPERVISION", "I-INS-REDUCED"],
+}
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dump(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    """Fill a journal file with about ``n`` records by bulk insert."""
+    from credit_check_sdk.journal import Journal
+
+    Journal(path).close()  # the schema, exactly as the SDK creates it
+    rng = random.Random(seed)
+    start = datetime(2026, 10, 1, tzinfo=CST)
+    span = (datetime(2026, 11, 4, tzinfo=CST) - start).total_seconds()
+    rows: list[tuple[str, str, str, str, str, str, str | None]] = []
+    prev: str | None = None
+
+    def add(record: dict[str, Any], at: datetime) -> None:
+        nonlocal prev
+        record["prev_hash"] = prev
+        body = _dump(record)
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        record["hash"] = digest
+        check_id = record["id"] if record["type"] == "check" else record["check_id"]
+        rows.append((record["id"], record["type"], check_id, _utc(at), _dump(record), digest, prev))
+        prev = digest
+
+    times = sorted(rng.random() * span for _ in range(int(n * 0.72)))
+    for offset in times:
+        if len(rows) >= n:
+            break
+        at = start + timedelta(seconds=offset)
+        matter = rng.choice(list(MATTERS))
+        measures: list[dict[str, Any]] = []
+        outcome = "normal"
+        roll = rng.random()
+        source = "live" if rng.random() > 0.04 else rng.choice(["snapshot", "none"])
+        if source == "none":
+            outcome = "review"
+        elif roll < 0.15:
+            pid = MATTERS[matter][0]
+            status = "suspended" if rng.random() < 0.05 else "applied"
+            measures.append(
+                {"id": pid, "status": status, "entry_ids": [f"BL-{rng.randrange(10**6)}"]}
+            )
+            outcome = "restriction" if status == "applied" else "normal"
+        elif roll < 0.25:
+            iid = MATTERS[matter][-1]
+            measures.append(
+                {"id": iid, "status": "applied", "entry_ids": [f"RL-{rng.randrange(10**6)}"]}
+            )
+            outcome = "green_channel" if "GREEN" in iid else "normal"
+        cid = str(uuid.uuid4())
+        check = {
+            "type": "check",
+            "id": cid,
+            "agency_id": "AG-442000-0001",
+            "checked_at": at.isoformat(),
+            "department": "中山市市场监督管理局",
+            "operator": f"op-{rng.randrange(500)}",
+            "matter": {"category": matter, "code": "GC-2026-118", "case_id": f"case-{len(rows)}"},
+            "subject": {"id": "91442000MA4UJ2KQ57", "kind": "legal_entity"},
+            "outcome": outcome,
+            "measures": measures,
+            "source": source,
+            "data_as_of": None if source == "none" else at.isoformat(),
+            "recheck_of": None,
+            "catalog_version": "2026.11.1",
+            "sdk_version": "0.1.0",
+        }
+        add(check, at)
+        if source != "live" and rng.random() < 0.8:
+            again = dict(check, id=str(uuid.uuid4()), recheck_of=cid, source="live")
+            again["outcome"] = "restriction" if rng.random() < 0.2 else "normal"
+            again.pop("hash", None)
+            add(again, at + timedelta(minutes=30))
+        if measures and rng.random() < 0.85:
+            what = rng.choices(["applied", "not_applied", "overridden"], [0.9, 0.05, 0.05])[0]
+            acted = at + timedelta(hours=rng.random() * 72)
+            add(
+                {
+                    "type": "action",
+                    "id": str(uuid.uuid4()),
+                    "check_id": cid,
+                    "agency_id": "AG-442000-0001",
+                    "acted_at": acted.isoformat(),
+                    "action": what,
+                    "measure_ids": [m["id"] for m in measures],
+                    "reason": None if what == "applied" else "经集体研究决定",
+                    "operator": "op-7",
+                },
+                acted,
+            )
+        elif not measures and rng.random() < 0.5:
+            acted = at + timedelta(minutes=5)
+            add(
+                {
+                    "type": "action",
+                    "id": str(uuid.uuid4()),
+                    "check_id": cid,
+                    "agency_id": "AG-442000-0001",
+                    "acted_at": acted.isoformat(),
+                    "action": "applied",
+                    "measure_ids": [],
+                    "reason": None,
+                    "operator": "op-7",
+                },
+                acted,
+            )
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash) VALUES (?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+_BARE = (
+    """SELECT json_extract(body, '$.outcome'), json_extract(body, '$.matter.category'), COUNT(*)
+       FROM records WHERE type = 'check' AND at >= ? AND at < ? GROUP BY 1, 2""",
+    """SELECT json_extract(m.value, '$.id'), json_extract(m.value, '$.status'), COUNT(*)
+       FROM records r, json_each(r.body, '$.measures') m
+       WHERE r.type = 'check' AND r.at >= ? AND r.at < ? GROUP BY 1, 2""",
+    """SELECT json_extract(a.body, '$.action'), m.value, COUNT(*)
+       FROM records a, json_each(a.body, '$.measure_ids') m
+       WHERE a.type = 'action' AND a.check_id IN
+             (SELECT id FROM records WHERE type = 'check' AND at >= ? AND at < ?)
+       GROUP BY 1, 2""",
+    """SELECT COUNT(*) FROM records WHERE type = 'check' AND at >= ? AND at < ?
+       AND json_extract(body, '$.source') IN ('snapshot', 'none')""",
+    "SELECT COUNT(*) FROM records WHERE at >= ? AND at < ?",
+)
+
+
+def child(kind: str, db: str) -> dict[str, Any]:
+    from credit_check_sdk.journal import Journal
+    from credit_check_sdk.report import build_monthly_report
+
+    lo, hi = "2026-09-30T16:00:00.000000Z", "2026-10-31T16:00:00.000000Z"
+    started = time.perf_counter()
+    if kind == "sql":
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = sum(len(conn.execute(q, (lo, hi)).fetchall()) for q in _BARE)
+        conn.close()
+        summary: Any = rows
+    else:
+        with Journal(db) as journal:
+            report = build_monthly_report(
+                journal,
+                agency_id="AG-442000-0001",
+                period="2026-10",
+                generated_at=datetime(2026, 11, 4, tzinfo=CST),
+            )
+        summary = {
+            "checks": sum(report.totals.values()),
+            "records": report.record_count,
+            "cases": len(report.details.cases),
+            "no_feedback": len(report.details.no_feedback),
+        }
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "peak_mib": peak_kib / 1024, "summary": summary}
+
+
+def run_child(kind: str, db: Path) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - this script re-runs itself with fixed arguments
+        [sys.executable, "-m", "benchmarks.bench_report", "--child", kind, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", help="where to put the journal (default: a temporary folder)")
+    parser.add_argument("--child", choices=("report", "sql"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.db)))
+        return
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-report-"))
+    db = folder / "journal.sqlite3"
+    if db.exists():
+        db.unlink()
+    started = time.perf_counter()
+    generate(db, args.records)
+    count = sqlite3.connect(db).execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    print(
+        f"journal: {count:,} records, {db.stat().st_size / 2**20:.0f} MiB,"
+        f" generated in {time.perf_counter() - started:.1f} s ({db})"
+    )
+    results = {}
+    for kind in ("sql", "report"):
+        runs = [run_child(kind, db) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["seconds"])
+        results[kind] = best
+        print(
+            f"{'bare SQL' if kind == 'sql' else 'report':>9}: best {best['seconds']:.2f} s,"
+            f" median {sorted(r['seconds'] for r in runs)[len(runs) // 2]:.2f} s,"
+            f" peak RSS {max(r['peak_mib'] for r in runs):.0f} MiB  {best['summary']}"
+        )
+    ratio = results["report"]["seconds"] / results["sql"]["seconds"]
+    ok = ratio <= 3 and results["report"]["seconds"] < 10
+    print(f"report / bare SQL: {ratio:.2f}x (target <= 3x and < 10 s): {'OK' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
