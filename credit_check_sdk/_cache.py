@@ -1,4 +1,10 @@
-"""The in-memory profile cache: bounded, with a time to live, safe across threads."""
+"""The in-memory profile cache: bounded, with a time to live, safe across threads.
+
+A profile is *fresh* for ``ttl`` seconds: checks reuse it without asking the
+platform. It is kept up to ``keep`` seconds in all, so that when the platform
+fails a recent profile can still decide (a degraded decision) before the
+offline snapshot is consulted.
+"""
 
 from __future__ import annotations
 
@@ -13,28 +19,34 @@ __all__ = ["ProfileCache"]
 
 
 class ProfileCache:
-    """Profiles by subject id, each kept ``ttl`` seconds at most, ``maxsize`` in all.
+    """Profiles by subject id: fresh for ``ttl`` seconds, kept ``keep`` seconds, ``maxsize`` in all.
 
     >>> cache = ProfileCache(maxsize=10, ttl=60)
     >>> cache.get("91442000MA4UJ2KQ57") is None
     True
     """
 
-    def __init__(self, *, maxsize: int, ttl: float) -> None:
-        self._enabled = maxsize > 0 and ttl > 0
+    def __init__(self, *, maxsize: int, ttl: float, keep: float = 0.0) -> None:
+        self.ttl = ttl
+        keep = max(ttl, keep)
+        self._enabled = maxsize > 0 and keep > 0
         self._data: TTLCache[str, tuple[Profile, float]] = TTLCache(
-            maxsize=max(maxsize, 1), ttl=max(ttl, 1e-9), timer=time.monotonic
+            maxsize=max(maxsize, 1), ttl=max(keep, 1e-9), timer=time.monotonic
         )
         # cachetools caches are not thread-safe; checks run on many threads at once.
         self._lock = threading.Lock()
 
-    def get(self, subject_id: str) -> Profile | None:
-        """The cached profile, or ``None`` when absent or expired."""
+    def get(self, subject_id: str, max_age: float | None = None) -> Profile | None:
+        """The cached profile if fetched at most ``max_age`` (default ``ttl``) seconds ago."""
         if not self._enabled:
             return None
         with self._lock:
             hit = self._data.get(subject_id)
-        return hit[0] if hit else None
+        if hit is None:
+            return None
+        profile, fetched = hit
+        limit = self.ttl if max_age is None else max_age
+        return profile if time.monotonic() - fetched <= limit else None
 
     def put(self, profile: Profile) -> None:
         """Cache ``profile`` under its subject id."""

@@ -18,14 +18,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
 from ._cache import ProfileCache
-from ._client import PlatformClient
+from ._client import Change, PlatformClient
 from ._config import Settings
 from ._exceptions import (
     CreditCheckError,
@@ -35,7 +35,9 @@ from ._exceptions import (
     PlatformError,
 )
 from ._ids import mask_id
-from ._models import Catalog, Decision, Matter, Profile, Source, Subject
+from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
+from ._offline import Found, Offline, platform_failed
+from ._sync import Syncer, SyncResult
 from ._time import now
 from ._transports import BaseTransport
 from ._uploader import Uploader
@@ -43,6 +45,7 @@ from ._version import __version__
 from .catalogue import CatalogStore, default_catalog
 from .decision import Verdict, decide, require_matter
 from .journal import Journal
+from .snapshot import ImportResult
 
 __all__ = ["CreditChecker"]
 
@@ -51,6 +54,43 @@ logger = logging.getLogger(__name__)
 Action = Literal["applied", "not_applied", "overridden"]
 _ACTIONS = ("applied", "not_applied", "overridden")
 _BATCH = 200
+
+#: ``on_recheck_changed(original_check_id, original_outcome, recheck_decision)``
+RecheckCallback = Callable[[str, Outcome, Decision], object]
+#: ``on_watch(case_id, previous_outcome_or_None, decision)``
+WatchCallback = Callable[[str, "Outcome | None", Decision], object]
+
+
+def _related_ids(profile: Profile | None) -> list[str] | None:
+    return None if profile is None else [r.subject.id for r in profile.related]
+
+
+def _snapshot_reason(as_of: str) -> Reason:
+    return Reason(
+        zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；快照不含不良信用记录"
+        "和关联人员信息，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
+        en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
+        "(degraded). The snapshot holds no adverse records and no related persons, so no "
+        "clean-years incentive applies. The decision is re-checked once the platform answers.",
+    )
+
+
+def _stale_reason(as_of: str) -> Reason:
+    return Reason(
+        zh=f"平台暂时无法访问，依据最近缓存的信用档案（截至 {as_of}）作出降级决定；"
+        "平台恢复后将自动复核。",
+        en=f"The platform could not answer; decided from a recently cached profile as of {as_of} "
+        "(degraded). The decision is re-checked once the platform answers.",
+    )
+
+
+def _policy_reason(category: str, would_be: str) -> Reason:
+    return Reason(
+        zh=f"本单位规定：{category} 事项不得依据降级数据作出决定（数据显示结果为 {would_be}），"
+        "须人工核查后办理。",
+        en=f"Agency policy: a {category} matter is never decided on degraded data (the data "
+        f"available says {would_be}); a person must check before proceeding.",
+    )
 
 
 class _Catalogs:
@@ -70,18 +110,32 @@ class _Catalogs:
             self.current, self._etag = default_catalog(), None
         else:
             self.current, self._etag = loaded
-        self._next_refresh = 0.0  # refresh on first use
+        self._stored = loaded is not None
+        self._next_refresh = 0.0
 
-    def get(self, *, timeout: float) -> Catalog:
-        if time.monotonic() >= self._next_refresh and self._lock.acquire(blocking=False):
+    def get(self, *, deadline: float) -> Catalog:
+        """The catalogue to decide with.
+
+        Refreshing is the background thread's work. Only an install that has
+        never stored the platform's catalogue asks for it here, with a third
+        of the check's budget, so that a slow catalogue cannot starve the
+        profile request.
+        """
+        if not self._stored and self._lock.acquire(blocking=False):
             try:
-                self.refresh(timeout=timeout)
+                if not self._stored:
+                    self.refresh(timeout=max(0.001, (deadline - time.monotonic()) / 3))
             finally:
                 self._lock.release()
         return self.current
 
-    def refresh(self, *, timeout: float) -> bool:
-        """Ask the platform for a newer catalogue; ``True`` when one was stored."""
+    def refresh(self, *, timeout: float, force: bool = False) -> bool:
+        """Ask the platform for a newer catalogue (at most once per refresh period).
+
+        ``True`` when a new one is in force.
+        """
+        if not force and time.monotonic() < self._next_refresh:
+            return False
         self._next_refresh = time.monotonic() + self._refresh
         try:
             fetched = self._client.get_catalog(self._etag, timeout=timeout)
@@ -89,6 +143,7 @@ class _Catalogs:
             logger.warning("catalogue refresh failed, keeping %s: %s", self.current.version, exc)
             return False
         if fetched is None:
+            self._stored = True  # 304: what is on disk is current
             return False
         catalog, etag, raw = fetched
         try:
@@ -99,6 +154,7 @@ class _Catalogs:
         if catalog.version != self.current.version:
             logger.info("catalogue %s in force (was %s)", catalog.version, self.current.version)
         self.current, self._etag = catalog, etag
+        self._stored = True
         return True
 
     def version(self, version: str) -> Catalog | None:
@@ -112,12 +168,17 @@ class _Catalogs:
 class CreditChecker:
     """Checks subjects against the platform, decides, journals and uploads.
 
-    Settings are keywords (see :class:`~credit_check_sdk._config.Settings`);
-    any not given are read from the ``CREDIT_CHECK_*`` environment variables.
+    Settings are keywords (see :class:`~credit_check_sdk.Settings`); any not
+    given are read from the ``CREDIT_CHECK_*`` environment variables.
+    ``on_recheck_changed(original_check_id, original_outcome, decision)`` is
+    called when a live re-check of a degraded decision comes out differently;
+    ``on_watch(case_id, previous_outcome, decision)`` when a list change
+    touching a watched subject has been re-checked. Callback failures are
+    logged, never raised.
 
     >>> from credit_check_sdk.testing import FakePlatform
     >>> fake = FakePlatform()
-    >>> fake.add_entry("91442000MA4UJ2KQ57", "black", "court_judgment_defaulter")
+    >>> _ = fake.add_entry("91442000MA4UJ2KQ57", "black", "court_judgment_defaulter")
     >>> with fake.checker() as checker:
     ...     checker.must_check("91442000MA4UJ2KQ57", "bidding").outcome.value
     'restriction'
@@ -129,12 +190,14 @@ class CreditChecker:
         /,
         *,
         transport: BaseTransport | None = None,
+        on_recheck_changed: RecheckCallback | None = None,
+        on_watch: WatchCallback | None = None,
         **options: Any,
     ) -> None:
         if settings is None:
             settings = Settings.build(**options)
         elif options:
-            settings = settings.model_copy(update=options)
+            settings = Settings.model_validate({**dict(settings), **options})
         self.settings = settings
         self.data_dir: Path = settings.resolved_data_dir()
         try:
@@ -153,7 +216,9 @@ class CreditChecker:
             verify_tls=settings.verify_tls,
         )
         self.journal = Journal(self.data_dir / "journal.sqlite3")
-        self._cache = ProfileCache(maxsize=settings.cache_size, ttl=settings.cache_ttl)
+        self._cache = ProfileCache(
+            maxsize=settings.cache_size, ttl=settings.cache_ttl, keep=settings.stale_cache_age
+        )
         self._catalogs = _Catalogs(
             CatalogStore(self.data_dir / "catalog"), self.client, settings.catalog_refresh
         )
@@ -162,6 +227,19 @@ class CreditChecker:
             self._send_records,
             interval=settings.upload_interval,
         )
+        self._offline = Offline(
+            data_dir=self.data_dir,
+            client=self.client,
+            enabled=settings.offline,
+            max_snapshot_age=settings.max_snapshot_age,
+            sync_interval=min(settings.sync_interval, settings.catalog_refresh),
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown=settings.breaker_cooldown,
+            maintenance=self._maintain,
+            on_changes=self._on_changes,
+        )
+        self._on_recheck_changed = on_recheck_changed
+        self._on_watch = on_watch
         self._closed = False
 
     # -- checks --------------------------------------------------------------------
@@ -181,17 +259,20 @@ class CreditChecker:
         (<Outcome.RESTRICTION: 'restriction'>, 'live')
 
         Raises :class:`InvalidSubjectError` or :class:`UnknownMatterError` on bad
-        input, before any request; never raises for a platform fault.
+        input, before any request. Never raises for a platform fault: it decides
+        from a recent cached profile or the offline snapshot (``degraded``), or
+        answers ``review`` when there is nothing it can trust.
         """
         self._ensure_open()
         subj = Subject.parse(subject)
         mat = Matter.parse(matter)
-        started = time.monotonic()
-        catalog = self._catalogs.get(timeout=self.settings.timeout)
+        deadline = time.monotonic() + self.settings.timeout
+        catalog = self._catalogs.get(deadline=deadline)
         require_matter(catalog, mat.category)
-        profile, source = self._profile(subj, deadline=started + self.settings.timeout)
+        self._offline.start()
+        found = self._lookup(subj, deadline=deadline)
         return self._decide_and_journal(
-            subj, mat, catalog, profile, source, operator=operator, department=department
+            subj, mat, catalog, found, operator=operator, department=department
         )
 
     def must_check_many(
@@ -205,7 +286,8 @@ class CreditChecker:
         """Check many subjects for one matter, 200 to a platform request; one record each.
 
         Every id is validated first: one bad id raises :class:`InvalidSubjectError`
-        naming its position, and nothing is sent.
+        naming its position, and nothing is sent. Subjects the platform could
+        not answer for are decided as :meth:`must_check` would (degraded).
 
         >>> ds = checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
@@ -219,67 +301,105 @@ class CreditChecker:
                     f"subject #{position}: {exc}", value=exc.value, reason=exc.reason
                 ) from exc
         mat = Matter.parse(matter)
-        catalog = self._catalogs.get(timeout=self.settings.timeout)
+        catalog = self._catalogs.get(deadline=time.monotonic() + self.settings.timeout)
         require_matter(catalog, mat.category)
-        found: dict[str, tuple[Profile, Source]] = {}
+        self._offline.start()
+        found: dict[str, Found] = {}
         wanted: list[str] = []
         for subj in parsed:
             cached = self._cache.get(subj.id)
             if cached is not None:
-                found[subj.id] = (cached, "cache")
+                found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found and subj.id not in wanted:
                 wanted.append(subj.id)
         for start in range(0, len(wanted), _BATCH):
             chunk = wanted[start : start + _BATCH]
+            if not self._offline.breaker.allow():
+                break
             try:
                 batch = self.client.get_profiles(chunk)
             except PlatformError as exc:
+                self._platform_failed(exc)
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
+            self._offline.breaker.record_success()
             for got in batch.profiles:
                 if got.subject.id in chunk:
                     self._cache.put(got)
-                    found[got.subject.id] = (got, "live")
+                    found[got.subject.id] = Found(got, "live", degraded=False)
         decisions = []
         for subj in parsed:
-            hit = found.get(subj.id)
-            profile: Profile | None = hit[0] if hit else None
-            source: Source = hit[1] if hit else "none"
+            hit = found.get(subj.id) or self._fallback(subj)
             decisions.append(
                 self._decide_and_journal(
-                    subj, mat, catalog, profile, source, operator=operator, department=department
+                    subj, mat, catalog, hit, operator=operator, department=department
                 )
             )
         return decisions
 
-    def _profile(self, subject: Subject, *, deadline: float) -> tuple[Profile | None, Source]:
+    def _lookup(self, subject: Subject, *, deadline: float) -> Found:
+        """Fresh cache, then the live platform (unless the breaker is open), then fallbacks."""
         cached = self._cache.get(subject.id)
         if cached is not None:
-            return cached, "cache"
-        try:
-            profile = self.client.get_profile(
-                subject.id, timeout=max(0.001, deadline - time.monotonic())
-            )
-        except PlatformError as exc:
-            logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
-            return None, "none"
-        self._cache.put(profile)
-        return profile, "live"
+            return Found(cached, "cache", degraded=False)
+        if self._offline.breaker.allow():
+            try:
+                profile = self.client.get_profile(
+                    subject.id, timeout=max(0.001, deadline - time.monotonic())
+                )
+            except PlatformError as exc:
+                self._platform_failed(exc)
+                logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
+            else:
+                self._offline.breaker.record_success()
+                self._cache.put(profile)
+                return Found(profile, "live", degraded=False)
+        return self._fallback(subject)
+
+    def _fallback(self, subject: Subject) -> Found:
+        """A recent cached profile, then the snapshot, else nothing (``review``)."""
+        stale = self._cache.get(subject.id, max_age=self.settings.stale_cache_age)
+        if stale is not None:
+            return Found(stale, "cache", degraded=True)
+        return self._offline.from_snapshot(subject.id, subject.kind)
+
+    def _platform_failed(self, exc: PlatformError) -> None:
+        if platform_failed(exc):
+            self._offline.breaker.record_failure(type(exc).__name__)
 
     def _decide_and_journal(
         self,
         subject: Subject,
         matter: Matter,
         catalog: Catalog,
-        profile: Profile | None,
-        source: Source,
+        found: Found,
         *,
         operator: str | None,
         department: str | None,
         recheck_of: str | None = None,
     ) -> Decision:
         checked_at = now()
-        verdict: Verdict = decide(profile, catalog, matter, on=checked_at.date())
+        profile = found.profile
+        verdict: Verdict = decide(
+            profile,
+            catalog,
+            matter,
+            on=checked_at.date(),
+            clean_years_known=found.clean_years_known,
+        )
+        outcome = verdict.outcome
+        reasons = list(verdict.reasons)
+        if found.source == "snapshot" and profile is not None:
+            reasons.append(_snapshot_reason(profile.as_of.isoformat()))
+        elif found.degraded and profile is not None:
+            reasons.append(_stale_reason(profile.as_of.isoformat()))
+        if (
+            found.degraded
+            and outcome is not Outcome.REVIEW
+            and self.settings.degraded_policy.get(matter.category) == "review"
+        ):
+            outcome = Outcome.REVIEW
+            reasons.append(_policy_reason(matter.category, verdict.outcome.value))
         check_id = str(uuid.uuid4())
         dept = department if department is not None else self.settings.department
         data_as_of = profile.as_of if profile is not None else None
@@ -292,9 +412,9 @@ class CreditChecker:
             "operator": operator,
             "matter": matter.ref(),
             "subject": {"id": subject.id, "kind": subject.kind},
-            "outcome": verdict.outcome.value,
+            "outcome": outcome.value,
             "measures": [m.record() for m in verdict.measures],
-            "source": source,
+            "source": found.source,
             "data_as_of": data_as_of.isoformat() if data_as_of else None,
             "recheck_of": recheck_of,
             "catalog_version": catalog.version,
@@ -304,34 +424,212 @@ class CreditChecker:
             "matter": matter.model_dump(mode="json"),
             "on": checked_at.date().isoformat(),
             "catalog_version": catalog.version,
-            "clean_years_known": True,
+            "clean_years_known": found.clean_years_known,
+            "degraded": found.degraded,
+            "degraded_policy": self.settings.degraded_policy.get(matter.category, "default"),
             "profile": profile.model_dump(mode="json") if profile is not None else None,
         }
         self.journal.append(record, inputs=inputs)
+        if found.degraded and recheck_of is None:
+            self._offline.followups.queue_recheck(
+                check_id, subject.id, subject.kind, matter.model_dump(mode="json"), outcome.value
+            )
         self._uploader.notify()
         decision = Decision(
             check_id=check_id,
             subject=subject,
             matter=matter,
-            outcome=verdict.outcome,
+            outcome=outcome,
             measures=verdict.measures,
-            reasons=verdict.reasons,
-            source=source,
-            degraded=source not in ("live", "cache"),
+            reasons=tuple(reasons),
+            source=found.source,
+            degraded=found.degraded,
             data_as_of=data_as_of,
             checked_at=checked_at,
             catalog_version=catalog.version,
             recheck_of=recheck_of,
         )
         logger.info(
-            "check %s: %s for %s -> %s (%s)",
+            "check %s: %s for %s -> %s (%s%s)",
             check_id,
             mask_id(subject.id),
             matter.category,
-            verdict.outcome.value,
-            source,
+            outcome.value,
+            found.source,
+            ", degraded" if found.degraded else "",
         )
         return decision
+
+    # -- offline mode: snapshot, watches, re-checks ------------------------------------
+
+    def sync_snapshot(self, timeout: float = 30.0) -> SyncResult:
+        """Refresh the catalogue and bring the snapshot up to date now, in this thread.
+
+        Raises :class:`PlatformError` when the platform cannot be read (what was
+        applied before the fault is kept) and :class:`CreditCheckError` when the
+        offline mode is off.
+
+        >>> checker.sync_snapshot().applied  # doctest: +SKIP
+        120
+        """
+        self._ensure_open()
+        syncer = self._require_syncer()
+        self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
+        return syncer.sync_once(timeout)
+
+    def import_snapshot(self, path: str | Path) -> ImportResult:
+        """Seed the snapshot from a list export file carried in by hand (gzip NDJSON).
+
+        >>> checker.import_snapshot("/media/usb/lists-export.ndjson.gz")  # doctest: +SKIP
+        """
+        self._ensure_open()
+        return self._require_syncer().import_file(path)
+
+    def _require_syncer(self) -> Syncer:
+        if self._offline.syncer is None:
+            raise CreditCheckError("the offline snapshot is off (offline=False)")
+        return self._offline.syncer
+
+    def watch(self, subject: Subject | str, matter: Matter | str, case_id: str) -> None:
+        """Watch a subject of an application still in progress, until :meth:`unwatch`.
+
+        When a list change touches the subject (or a person related to it),
+        the SDK re-checks it, journals the re-check and calls ``on_watch``.
+        Watches survive restarts.
+
+        >>> checker.watch("91442000MA4UJ2KQ57", "bidding", "ZSGC-2026-118")  # doctest: +SKIP
+        """
+        self._ensure_open()
+        subj = Subject.parse(subject)
+        mat = Matter.parse(matter)
+        require_matter(self._catalogs.current, mat.category)
+        if not case_id:
+            raise InvalidRequestError("a watch needs the application's case_id")
+        self._offline.followups.watch(subj.id, subj.kind, mat.model_dump(mode="json"), case_id)
+        cached = self._cache.get(subj.id, max_age=self.settings.stale_cache_age)
+        if cached is not None:
+            self._offline.followups.update_watch(
+                subj.id, case_id, check_id="", outcome="", related_ids=_related_ids(cached)
+            )
+        self._offline.start()
+
+    def unwatch(self, subject: Subject | str, case_id: str) -> bool:
+        """Stop watching; ``True`` when there was such a watch.
+
+        >>> checker.unwatch("91442000MA4UJ2KQ57", "ZSGC-2026-118")  # doctest: +SKIP
+        True
+        """
+        self._ensure_open()
+        return self._offline.followups.unwatch(Subject.parse(subject).id, case_id)
+
+    def health(self) -> dict[str, Any]:
+        """The platform breaker, the snapshot's age, background work and uploads.
+
+        >>> checker.health()["breaker"]["state"]  # doctest: +SKIP
+        'closed'
+        """
+        report = self._offline.health()
+        report["uploads"] = self.journal.counts()
+        report["catalog_version"] = self._catalogs.current.version
+        return report
+
+    def recheck_pending(self, limit: int = 100) -> int:
+        """Re-check degraded decisions live now; returns how many were done.
+
+        The background thread does this on its own once the platform answers;
+        call it to hurry (e.g. from an operations page).
+        """
+        self._ensure_open()
+        return self._run_rechecks(limit)
+
+    def _maintain(self) -> None:
+        """The background pass before each sync: catalogue, then pending re-checks."""
+        self._catalogs.refresh(timeout=10.0)
+        if self._offline.followups.counts()["pending"]:
+            self._run_rechecks(100)
+
+    def _run_rechecks(self, limit: int) -> int:
+        done = 0
+        for pending in self._offline.followups.pending_rechecks(limit):
+            if self._closed or not self._offline.breaker.allow():
+                break
+            subject = Subject.model_construct(id=pending.subject_id, kind=pending.kind)
+            matter = Matter.model_validate(pending.matter)
+            try:
+                profile = self.client.get_profile(subject.id)
+            except PlatformError as exc:
+                self._platform_failed(exc)
+                logger.info("re-check of %s postponed: %s", pending.check_id, exc)
+                break
+            self._offline.breaker.record_success()
+            self._cache.put(profile)
+            decision = self._decide_and_journal(
+                subject,
+                matter,
+                self._catalogs.current,
+                Found(profile, "live", degraded=False),
+                operator=None,
+                department=None,
+                recheck_of=pending.check_id,
+            )
+            done += 1
+            if self._offline.followups.finish_recheck(
+                pending.check_id, decision.check_id, decision.outcome.value
+            ):
+                logger.warning(
+                    "re-check of degraded check %s for %s: outcome now %s, was %s",
+                    pending.check_id,
+                    mask_id(subject.id),
+                    decision.outcome.value,
+                    pending.outcome,
+                )
+                self._call(
+                    self._on_recheck_changed,
+                    pending.check_id,
+                    Outcome(pending.outcome),
+                    decision,
+                )
+        return done
+
+    def _on_changes(self, changes: list[Change]) -> None:
+        """Re-check the watched subjects that synced list changes touch."""
+        touched = {c.entry.subject_id for c in changes}
+        for watch in self._offline.followups.watches_touching(touched):
+            if self._closed:
+                return
+            subject = Subject.model_construct(id=watch.subject_id, kind=watch.kind)
+            matter = Matter.model_validate(watch.matter)
+            found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
+            if found.source == "cache":
+                # A cached answer predates the change being reported: ask again.
+                self._cache.drop(subject.id)
+                found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
+            decision = self._decide_and_journal(
+                subject,
+                matter,
+                self._catalogs.current,
+                found,
+                operator=None,
+                department=None,
+            )
+            self._offline.followups.update_watch(
+                watch.subject_id,
+                watch.case_id,
+                check_id=decision.check_id,
+                outcome=decision.outcome.value,
+                related_ids=_related_ids(found.profile) if found.source == "live" else None,
+            )
+            previous = Outcome(watch.last_outcome) if watch.last_outcome else None
+            self._call(self._on_watch, watch.case_id, previous, decision)
+
+    @staticmethod
+    def _call(callback: Callable[..., object] | None, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # an agency's callback must never break the SDK's own work
+            logger.exception("callback %r failed", callback)
 
     # -- actions -------------------------------------------------------------------
 
@@ -387,9 +685,7 @@ class CreditChecker:
 
     # -- objections and commitments ------------------------------------------------
 
-    def file_objection(
-        self, check_id: str, entry_id: str, reason: str, submitted_by: str
-    ) -> str:
+    def file_objection(self, check_id: str, entry_id: str, reason: str, submitted_by: str) -> str:
         """File a subject's objection to an entry behind a check (§五(三)); returns its id.
 
         While the platform verifies it, the entry is ``objection_pending`` and
@@ -449,7 +745,7 @@ class CreditChecker:
 
     def refresh_catalog(self) -> bool:
         """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
-        return self._catalogs.refresh(timeout=self.settings.timeout)
+        return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))
@@ -475,8 +771,10 @@ class CreditChecker:
         if self._closed:
             return
         self._closed = True
+        started = time.monotonic()
         try:
-            self._uploader.close(timeout=timeout)
+            self._offline.close(timeout=min(1.0, timeout / 4))
+            self._uploader.close(timeout=max(0.0, timeout - (time.monotonic() - started)))
         finally:
             self.client.close()
             self.journal.close()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -70,6 +71,29 @@ class Settings(BaseModel):
     #: True, False, or the path of a CA bundle (government CAs are often private).
     verify_tls: bool | str = True
     department: str | None = None
+
+    # -- offline mode ------------------------------------------------------------------
+    #: Keep a local snapshot of every list entry and decide from it when the platform
+    #: cannot answer in time.
+    offline: bool = True
+    #: A snapshot older than this is not used: the outcome is ``review`` instead.
+    max_snapshot_age: float = Field(default=24 * 3600.0, gt=0)
+    #: How often the background thread follows the change feed.
+    sync_interval: float = Field(default=300.0, gt=0)
+    #: A cached profile up to this old is used when the platform fails (degraded).
+    stale_cache_age: float = Field(default=3600.0, ge=0)
+    #: Per matter category, ``"review"`` when a degraded decision is never good
+    #: enough (e.g. ``{"bidding": "review"}``: no award on snapshot data).
+    degraded_policy: dict[str, Literal["review", "default"]] = Field(default_factory=dict)
+    #: Consecutive platform failures that open the circuit breaker.
+    breaker_threshold: int = Field(default=3, ge=1)
+    #: Seconds between background probes while the breaker is open.
+    breaker_cooldown: float = Field(default=15.0, gt=0)
+
+    @field_validator("max_snapshot_age", "sync_interval", "stale_cache_age", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> Any:
+        return v.total_seconds() if isinstance(v, timedelta) else v
 
     @field_validator("base_url")
     @classmethod

@@ -26,14 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._client import Change, ChangesPage, PlatformClient
 from ._exceptions import CursorExpiredError, PlatformError
 from ._ids import mask_ids_in
 from .snapshot import ImportResult, Snapshot, SnapshotBuilder
 
-__all__ = ["SyncResult", "SyncThread", "Syncer", "fetch_changes"]
+__all__ = ["SyncPass", "SyncResult", "SyncThread", "Syncer", "fetch_changes"]
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +253,15 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class SyncPass(Protocol):
+    """What :class:`SyncThread` runs: a :class:`Syncer`, or anything with its ``sync_once``."""
+
+    def sync_once(
+        self, timeout: float | None = None, *, stop: threading.Event | None = None
+    ) -> SyncResult:
+        """One pass; raise to report a failure."""
+
+
 class SyncThread:
     """Runs :meth:`Syncer.sync_once` every ``interval`` seconds in a daemon thread.
 
@@ -272,7 +281,7 @@ class SyncThread:
 
     def __init__(
         self,
-        syncer: Syncer,
+        syncer: SyncPass,
         interval: float,
         *,
         timeout: float | None = 30.0,

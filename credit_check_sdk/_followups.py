@@ -1,0 +1,239 @@
+"""Durable follow-ups: degraded decisions waiting for a live re-check, and watches.
+
+Both live in ``data_dir/followups.sqlite3`` so that neither a restart nor a
+crash forgets them:
+
+- **re-checks** — every decision not made from live or fresh data (snapshot,
+  stale cache, none) is queued here and checked again live once the platform
+  answers; the result is recorded against the original check;
+- **watches** — subjects of applications still in progress
+  (``CreditChecker.watch``); a list change touching one of them, or one of the
+  persons related to it, triggers a re-check.
+
+>>> import tempfile, pathlib
+>>> f = Followups(pathlib.Path(tempfile.mkdtemp()) / "followups.sqlite3")
+>>> f.counts()
+{'pending': 0, 'reverified': 0, 'changed': 0, 'watches': 0}
+>>> f.close()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import JournalError
+from ._ids import SubjectKind
+from ._time import now
+
+__all__ = ["Followups", "PendingRecheck", "Watch"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rechecks (
+    check_id     TEXT PRIMARY KEY,
+    subject_id   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    matter       TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    queued_at    TEXT NOT NULL,
+    recheck_id   TEXT,
+    new_outcome  TEXT,
+    changed      INTEGER,
+    done_at      TEXT
+);
+CREATE INDEX IF NOT EXISTS rechecks_pending ON rechecks (done_at, queued_at);
+CREATE TABLE IF NOT EXISTS watches (
+    subject_id    TEXT NOT NULL,
+    case_id       TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    matter        TEXT NOT NULL,
+    related_ids   TEXT NOT NULL DEFAULT '[]',
+    last_check_id TEXT,
+    last_outcome  TEXT,
+    watched_at    TEXT NOT NULL,
+    PRIMARY KEY (subject_id, case_id)
+);
+"""
+
+
+def _kind(value: str) -> SubjectKind:
+    return "natural_person" if value == "natural_person" else "legal_entity"
+
+
+@dataclass(frozen=True)
+class PendingRecheck:
+    """A degraded decision still waiting for its live re-check."""
+
+    check_id: str
+    subject_id: str
+    kind: SubjectKind
+    matter: dict[str, Any]
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A subject of an application still in progress."""
+
+    subject_id: str
+    case_id: str
+    kind: SubjectKind
+    matter: dict[str, Any]
+    related_ids: tuple[str, ...]
+    last_check_id: str | None
+    last_outcome: str | None
+
+
+class Followups:
+    """The re-check queue and the watches, on one SQLite file (WAL, synchronous)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        self._pid = os.getpid()
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc
+        return conn
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._pid != os.getpid():
+            # Forked: an SQLite connection must not cross fork(); open our own.
+            self._lock = threading.Lock()
+            self._conn = self._open()
+        try:
+            with self._lock:
+                return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+
+    # -- re-checks -------------------------------------------------------------------
+
+    def queue_recheck(
+        self, check_id: str, subject_id: str, kind: str, matter: dict[str, Any], outcome: str
+    ) -> None:
+        """Queue a degraded decision for a live re-check (committed before returning)."""
+        self._run(
+            "INSERT OR IGNORE INTO rechecks (check_id, subject_id, kind, matter, outcome, "
+            "queued_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                check_id,
+                subject_id,
+                kind,
+                json.dumps(matter, ensure_ascii=False),
+                outcome,
+                now().isoformat(),
+            ),
+        )
+
+    def pending_rechecks(self, limit: int = 100) -> list[PendingRecheck]:
+        """The oldest re-checks still to do."""
+        rows = self._run(
+            "SELECT check_id, subject_id, kind, matter, outcome FROM rechecks "
+            "WHERE done_at IS NULL ORDER BY queued_at LIMIT ?",
+            (limit,),
+        )
+        return [PendingRecheck(r[0], r[1], _kind(r[2]), json.loads(r[3]), r[4]) for r in rows]
+
+    def finish_recheck(self, check_id: str, recheck_id: str, new_outcome: str) -> bool:
+        """Record a re-check's result; ``True`` when the outcome changed."""
+        rows = self._run("SELECT outcome FROM rechecks WHERE check_id = ?", (check_id,))
+        changed = bool(rows) and rows[0][0] != new_outcome
+        self._run(
+            "UPDATE rechecks SET recheck_id = ?, new_outcome = ?, changed = ?, done_at = ? "
+            "WHERE check_id = ?",
+            (recheck_id, new_outcome, int(changed), now().isoformat(), check_id),
+        )
+        return changed
+
+    def counts(self) -> dict[str, int]:
+        """Re-checks pending, re-verified and changed; how many watches."""
+        ((pending, done, changed),) = self._run(
+            "SELECT COALESCE(SUM(done_at IS NULL), 0), COALESCE(SUM(done_at IS NOT NULL), 0), "
+            "COALESCE(SUM(changed = 1), 0) FROM rechecks"
+        )
+        ((watches,),) = self._run("SELECT COUNT(*) FROM watches")
+        return {
+            "pending": int(pending),
+            "reverified": int(done),
+            "changed": int(changed),
+            "watches": int(watches),
+        }
+
+    # -- watches ---------------------------------------------------------------------
+
+    def watch(self, subject_id: str, kind: str, matter: dict[str, Any], case_id: str) -> None:
+        """Watch a subject for the application ``case_id`` (idempotent)."""
+        self._run(
+            "INSERT INTO watches (subject_id, case_id, kind, matter, watched_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject_id, case_id) DO UPDATE SET "
+            "matter = excluded.matter",
+            (subject_id, case_id, kind, json.dumps(matter, ensure_ascii=False), now().isoformat()),
+        )
+
+    def unwatch(self, subject_id: str, case_id: str) -> bool:
+        """Stop watching; ``True`` when there was such a watch."""
+        before = self.counts()["watches"]
+        self._run("DELETE FROM watches WHERE subject_id = ? AND case_id = ?", (subject_id, case_id))
+        return self.counts()["watches"] < before
+
+    def update_watch(
+        self,
+        subject_id: str,
+        case_id: str,
+        *,
+        check_id: str,
+        outcome: str,
+        related_ids: list[str] | None,
+    ) -> None:
+        """Remember a watch's latest check (and, from a live profile, its related persons)."""
+        if related_ids is None:
+            self._run(
+                "UPDATE watches SET last_check_id = ?, last_outcome = ? "
+                "WHERE subject_id = ? AND case_id = ?",
+                (check_id, outcome, subject_id, case_id),
+            )
+        else:
+            self._run(
+                "UPDATE watches SET last_check_id = ?, last_outcome = ?, related_ids = ? "
+                "WHERE subject_id = ? AND case_id = ?",
+                (check_id, outcome, json.dumps(sorted(related_ids)), subject_id, case_id),
+            )
+
+    def watches(self) -> list[Watch]:
+        """Every watch."""
+        rows = self._run(
+            "SELECT subject_id, case_id, kind, matter, related_ids, last_check_id, "
+            "last_outcome FROM watches ORDER BY watched_at"
+        )
+        return [
+            Watch(r[0], r[1], _kind(r[2]), json.loads(r[3]), tuple(json.loads(r[4])), r[5], r[6])
+            for r in rows
+        ]
+
+    def watches_touching(self, subject_ids: set[str]) -> list[Watch]:
+        """Watches whose subject, or a person related to it, is in ``subject_ids``."""
+        return [
+            w
+            for w in self.watches()
+            if w.subject_id in subject_ids or subject_ids.intersection(w.related_ids)
+        ]
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._conn.close()

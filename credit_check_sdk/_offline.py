@@ -1,0 +1,186 @@
+"""What keeps checks going through platform outages, and what follows them up afterwards.
+
+:class:`Offline` holds the pieces the contract's "When the platform is down"
+asks for, so that :class:`~credit_check_sdk.CreditChecker` only asks two
+questions of it: *may I call the platform now?* (the circuit breaker) and
+*what do I know without it?* (a recently cached profile, then the snapshot).
+
+One background thread (started on the first check, again after ``fork()``,
+stopped by ``close()``) runs a maintenance pass every ``sync_interval``
+seconds: it refreshes the catalogue, follows the change feed into the
+snapshot (so snapshot and rules travel together), re-checks the watched
+subjects a change touches, and re-checks degraded decisions once the platform
+answers. Nothing it does can raise into or block a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ._breaker import CircuitBreaker
+from ._client import Change, PlatformClient
+from ._exceptions import PlatformError, ProblemError, RateLimitedError, ServerError
+from ._followups import Followups
+from ._models import Profile, Source
+from ._sync import Syncer, SyncResult, SyncThread
+from ._time import now
+from .snapshot import Snapshot, SnapshotError
+
+__all__ = ["NONE", "Found", "Offline", "platform_failed"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a check's data came from, and what it can be trusted for."""
+
+    profile: Profile | None
+    source: Source
+    degraded: bool
+    #: False from the snapshot: it holds no adverse records, so no clean-years incentive.
+    clean_years_known: bool = True
+
+
+NONE = Found(None, "none", degraded=True)
+
+
+class Offline:
+    """Breaker, snapshot, sync and follow-ups of one checker."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        client: PlatformClient,
+        enabled: bool,
+        max_snapshot_age: float,
+        sync_interval: float,
+        breaker_threshold: int,
+        breaker_cooldown: float,
+        maintenance: Callable[[], None],
+        on_changes: Callable[[list[Change]], None],
+    ) -> None:
+        self.max_snapshot_age = max_snapshot_age
+        self.followups = Followups(data_dir / "followups.sqlite3")
+        self.snapshot: Snapshot | None = Snapshot(data_dir) if enabled else None
+        self.syncer: Syncer | None = (
+            Syncer(self.snapshot, client, on_change=on_changes)
+            if self.snapshot is not None
+            else None
+        )
+        self._maintenance = maintenance
+        self.breaker = CircuitBreaker(
+            threshold=breaker_threshold,
+            cooldown=breaker_cooldown,
+            probe=lambda: bool(client.health(timeout=min(5.0, breaker_cooldown))),
+            on_close=self.wake,
+        )
+        self.thread = SyncThread(self, interval=sync_interval, timeout=30.0)
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- the background pass -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background thread on first use (cheap afterwards; restarts after fork)."""
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    self._started = True
+                    self.thread.start()
+                    return
+        self.thread.ensure_running()
+
+    def wake(self) -> None:
+        """Run a pass now (the platform is back, say)."""
+        if self._started:
+            self.thread.wake()
+
+    def sync_once(
+        self, timeout: float | None = None, *, stop: threading.Event | None = None
+    ) -> SyncResult:
+        """One maintenance pass; platform faults raise so the thread backs off and logs."""
+        self._maintenance()
+        if self.syncer is None:
+            return SyncResult(0, 0, 0, 0, False, None, None)
+        return self.syncer.sync_once(timeout, stop=stop)
+
+    # -- degraded data -----------------------------------------------------------------
+
+    def snapshot_age(self) -> timedelta | None:
+        """Age of the snapshot's data, or ``None`` without a completed sync."""
+        if self.snapshot is None:
+            return None
+        try:
+            return self.snapshot.age()
+        except SnapshotError:
+            return None
+
+    def from_snapshot(self, subject_id: str, kind: Any) -> Found:
+        """A degraded profile from the snapshot, if it is there and young enough."""
+        if self.snapshot is None:
+            return NONE
+        try:
+            age = self.snapshot.age()
+            if age is None or age.total_seconds() > self.max_snapshot_age:
+                if age is not None:
+                    logger.debug("snapshot too old to decide from (%s)", age)
+                return NONE
+            profile = self.snapshot.profile_for(subject_id, kind)
+        except SnapshotError as exc:
+            logger.warning("snapshot unreadable: %s", exc)
+            return NONE
+        if profile is None:
+            return NONE
+        return Found(profile, "snapshot", degraded=True, clean_years_known=False)
+
+    def health(self) -> dict[str, Any]:
+        """Breaker, snapshot, background thread and follow-ups, for a health page."""
+        snapshot: dict[str, Any] | None = None
+        if self.snapshot is not None:
+            try:
+                status = self.snapshot.status()
+                age = self.snapshot_age()
+                snapshot = {
+                    "entries": status.entries,
+                    "as_of": status.as_of.isoformat() if status.as_of else None,
+                    "age_seconds": age.total_seconds() if age is not None else None,
+                    "max_age_seconds": self.max_snapshot_age,
+                    "usable": age is not None and age.total_seconds() <= self.max_snapshot_age,
+                    "cursor": status.cursor,
+                    "path": str(status.path),
+                }
+            except SnapshotError as exc:
+                snapshot = {"error": str(exc), "usable": False}
+        return {
+            "breaker": self.breaker.snapshot(),
+            "snapshot": snapshot,
+            "background": self.thread.stats(),
+            "followups": self.followups.counts(),
+            "checked_at": now().isoformat(),
+        }
+
+    def close(self, timeout: float) -> None:
+        """Stop the thread and the probe, then close the files."""
+        self.thread.stop(timeout)
+        self.breaker.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
+        self.followups.close()
+
+
+def platform_failed(exc: PlatformError) -> bool:
+    """Whether an error says the platform is unwell (counts towards the breaker).
+
+    A 4xx other than 429 is an answer about the request, not a sick platform.
+    """
+    if isinstance(exc, ProblemError):
+        return isinstance(exc, (ServerError, RateLimitedError))
+    return True
