@@ -90,7 +90,7 @@ class CircuitBreaker:
         if opening:
             logger.warning(
                 "platform failed %d times in a row (%s): circuit open, deciding offline "
-                "and probing every %.0f s",
+                "and probing every %g s",
                 self.threshold,
                 error or "no detail",
                 self.cooldown,

@@ -286,6 +286,11 @@ class Uploader:
                 # as duplicates next time. Nothing is lost.
                 self._failed(exc)
                 return
+            if self._failures:
+                logger.info(
+                    "uploader: the platform takes records again after %d failed attempt(s)",
+                    self._failures,
+                )
             self._failures = 0
             self._not_before = self._hard_not_before = 0.0
             self._last_error = None
@@ -334,7 +339,9 @@ class Uploader:
             self._hard_not_before = now + float(retry_after)
         self._not_before = now + delay
         self._last_error = mask_ids_in(f"{type(exc).__name__}: {exc}")
-        logger.warning(
+        # Once per outage at WARNING, not per attempt: a day-long outage must not fill the log.
+        logger.log(
+            logging.WARNING if self._failures == 1 else logging.DEBUG,
             "uploader: upload failed (%s); retrying in %.1f s, records stay pending",
             self._last_error,
             delay,

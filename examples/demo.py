@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -42,7 +43,7 @@ def _measures(d: Decision) -> str:
     lines = []
     for m in d.measures:
         points = f" +{m.points:g}" if m.points else ""
-        lines.append(f"{m.id} [{m.status}]{points}\n  {m.title.zh}")
+        lines.append(escape(f"{m.id} [{m.status}]{points}") + f"\n  {m.title.zh}")
     return "\n".join(lines)
 
 
@@ -72,8 +73,11 @@ def _decisions(title: str, rows: list[tuple[str, Decision, str]]) -> Table:
 
 
 def _reasons(d: Decision) -> None:
+    # The full reasons also quote each measure's basis; the demo shows what and why.
     for r in d.reasons:
-        console.print(f"  • {r.zh}\n    [dim]{r.en}[/dim]")
+        zh = r.zh.split("措施依据")[0].rstrip("。 ") + "。"
+        en = r.en.split(" Basis:")[0]
+        console.print(f"  • {escape(zh)}\n    [dim]{escape(en)}[/dim]")
 
 
 def bidding_round(checker: CreditChecker) -> Decision:
@@ -181,8 +185,10 @@ def objection(checker: CreditChecker, excluded: Decision) -> None:
 def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
     remaining = checker.flush(timeout=30)
     verified = checker.journal.verify()
-    received = sandbox.admin("GET", "/_sandbox/records").json()
-    count = received.get("count", len(received.get("records", [])))
+    received = sandbox.admin(
+        "GET", "/records", params={"agency_id": sandbox.app_id, "limit": 100_000}
+    )
+    count = len(received)
     table = Table(title="5. Journal / 核查日志 → platform", title_justify="left")
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -211,13 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         Panel.fit("credit-check-sdk demo: 应查必查 · 奖惩到位 · 实施情况反馈", style="bold")
     )
-    with SandboxProcess(db=out / "sandbox.sqlite3", seed_size=args.seed_size) as sandbox:
+    with SandboxProcess(db_path=out / "sandbox.sqlite3", seed_size=args.seed_size) as sandbox:
         console.print(f"sandbox platform at {sandbox.base_url} (app id {sandbox.app_id})\n")
         with CreditChecker(
             base_url=sandbox.base_url,
             app_id=sandbox.app_id,
             app_secret=sandbox.app_secret,
-            agency_id=sandbox.agency_id,
+            agency_id=sandbox.app_id,  # the sandbox knows an agency by its app id
             data_dir=out / "sdk",
             timeout=5.0,
         ) as checker:
