@@ -55,7 +55,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
@@ -1217,7 +1217,9 @@ def write_chart(report: MonthlyReport, details: ReportDetails | None, path: str 
             left = [a + v for a, v in zip(left, values, strict=True)]
         by_matter.set_title(f"Checks by matter, {report.period}")
         by_matter.set_xlabel("checks")
-        by_matter.legend(loc="lower right", fontsize="small")
+        by_matter.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        by_week.yaxis.get_major_locator().set_params(integer=True)
+        by_matter.xaxis.get_major_locator().set_params(integer=True)
         fig.suptitle(f"Credit checks of {report.agency_id}, {report.period}")
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
