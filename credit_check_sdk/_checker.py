@@ -462,12 +462,15 @@ class CreditChecker:
 
     # -- offline mode: snapshot, watches, re-checks ------------------------------------
 
-    def sync_snapshot(self, timeout: float = 30.0) -> SyncResult:
+    def sync_snapshot(
+        self, timeout: float = 30.0, *, progress: Callable[[int, int | None], None] | None = None
+    ) -> SyncResult:
         """Refresh the catalogue and bring the snapshot up to date now, in this thread.
 
         Raises :class:`PlatformError` when the platform cannot be read (what was
         applied before the fault is kept) and :class:`CreditCheckError` when the
-        offline mode is off.
+        offline mode is off. ``progress(applied, total)`` is called after each
+        page (``total`` is ``None``: the feed does not say).
 
         >>> checker.sync_snapshot().applied  # doctest: +SKIP
         120
@@ -475,7 +478,7 @@ class CreditChecker:
         self._ensure_open()
         syncer = self._require_syncer()
         self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
-        return syncer.sync_once(timeout)
+        return syncer.sync_once(timeout, progress=progress)
 
     def import_snapshot(self, path: str | Path) -> ImportResult:
         """Seed the snapshot from a list export file carried in by hand (gzip NDJSON).

@@ -128,11 +128,16 @@ class Syncer:
         self.client = client
         self.page_size = page_size
         self._on_progress = on_progress
+        self._call_progress: Progress | None = on_progress  # this pass's (sync_once(progress=))
         self._on_change = on_change
         self._lock = threading.Lock()
 
     def sync_once(
-        self, timeout: float | None = None, *, stop: threading.Event | None = None
+        self,
+        timeout: float | None = None,
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> SyncResult:
         """Follow the feed until it has no more pages; what was applied.
 
@@ -145,6 +150,7 @@ class Syncer:
         SyncResult(applied=3, upserts=2, deletes=1, pages=1, resynced=False, ...)
         """
         with self._lock:
+            self._call_progress = progress or self._on_progress
             tally = _Tally()
             cursor = self.snapshot.cursor()
             if cursor is None:
@@ -231,9 +237,9 @@ class Syncer:
             except Exception:
                 # A watcher's bug must not stop the lists from being kept current.
                 logger.exception("snapshot: on_change callback failed; sync continues")
-        if self._on_progress is not None:
+        if self._call_progress is not None:
             try:
-                self._on_progress(tally.applied, None)
+                self._call_progress(tally.applied, None)
             except Exception:
                 logger.exception("snapshot: on_progress callback failed; sync continues")
 

@@ -40,7 +40,11 @@ _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "
 
 #: Modules that add commands: each has ``register(subparsers)``, adding parsers
 #: whose ``func`` default is ``handler(args, console) -> exit status``.
-_COMMAND_MODULES = ("credit_check_sdk._cli_journal", "credit_check_sdk._cli_report")
+_COMMAND_MODULES = (
+    "credit_check_sdk._cli_journal",
+    "credit_check_sdk._cli_report",
+    "credit_check_sdk._cli_snapshot",
+)
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -172,7 +176,10 @@ def _cmd_sandbox(argv: list[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="credit-check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="credit-check",
+        description="Credit checks (应查必查) and their feedback (实施情况反馈) from the command line.",
+    )
     parser.add_argument("--version", action="version", version=f"credit-check-sdk {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
     sub = parser.add_subparsers(dest="command", required=True)

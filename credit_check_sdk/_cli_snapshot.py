@@ -1,0 +1,122 @@
+"""``credit-check snapshot …``, ``credit-check sync`` and ``credit-check health``.
+
+::
+
+    credit-check snapshot import lists-export.ndjson.gz   # seed an air-gapped install
+    credit-check snapshot status                          # entries, cursor, age
+    credit-check sync                                     # follow the change feed now
+    credit-check health                                   # breaker, snapshot, uploads
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ._checker import CreditChecker
+from ._time import now
+from .snapshot import Snapshot
+
+__all__ = ["register"]
+
+
+def _status(args: argparse.Namespace, out: Console) -> int:
+    from .cli import data_dir_from
+
+    with Snapshot(data_dir_from(args)) as snapshot:
+        status = snapshot.status()
+    table = Table(title="Offline snapshot / 名单快照", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    if status.as_of is None:
+        table.add_row("state", "[yellow]no snapshot yet: run `credit-check sync` or import[/]")
+    age = now() - status.as_of if status.as_of else None
+    table.add_row("entries", f"{status.entries:,}")
+    table.add_row("as of", status.as_of.isoformat() if status.as_of else "-")
+    table.add_row("age", str(age).split(".")[0] if age is not None else "-")
+    table.add_row("last synced", status.synced_at.isoformat() if status.synced_at else "-")
+    table.add_row("cursor", status.cursor or "-")
+    table.add_row("file", status.path or "-")
+    table.add_row("size", f"{status.size_bytes / 1e6:,.1f} MB")
+    out.print(table)
+    return 0 if status.as_of is not None else 1
+
+
+def _import(args: argparse.Namespace, out: Console) -> int:
+    from .cli import data_dir_from
+
+    with Snapshot(data_dir_from(args)) as snapshot, out.status(f"importing {args.file} …"):
+        result = snapshot.import_export(args.file)
+    out.print(
+        f"imported {result.entries:,} entries as of {result.as_of.isoformat()} "
+        f"in {result.seconds:.1f} s; later syncs continue from cursor {result.cursor}"
+    )
+    return 0
+
+
+def _sync(args: argparse.Namespace, out: Console) -> int:
+    from .cli import settings_from
+
+    with (
+        CreditChecker(settings_from(args)) as checker,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} changes"),
+            TimeElapsedColumn(),
+            console=out,
+            transient=False,
+        ) as bar,
+    ):
+        task = bar.add_task("following the change feed", total=None)
+        result = checker.sync_snapshot(
+            timeout=args.timeout_seconds,
+            progress=lambda applied, total: bar.update(task, completed=applied, total=total),
+        )
+        bar.update(task, total=result.applied or 1, completed=result.applied or 1)
+    what = "rebuilt from the start of the feed" if result.resynced else "followed"
+    out.print(
+        f"{what}: {result.applied:,} changes ({result.upserts:,} upserts, "
+        f"{result.deletes:,} deletes) in {result.pages} pages; as of "
+        f"{result.as_of.isoformat() if result.as_of else '-'}"
+    )
+    return 0
+
+
+def _health(args: argparse.Namespace, out: Console) -> int:
+    from .cli import settings_from
+
+    with CreditChecker(settings_from(args)) as checker:
+        report: dict[str, Any] = checker.health()
+    out.print_json(json.dumps(report, ensure_ascii=False, default=str))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``snapshot``, ``sync`` and ``health`` to the ``credit-check`` parser."""
+    from .cli import add_settings
+
+    snapshot = sub.add_parser("snapshot", help="the offline snapshot of the red and black lists")
+    commands = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    status = commands.add_parser("status", help="entries, cursor and age")
+    status.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
+    status.set_defaults(func=_status)
+    imp = commands.add_parser("import", help="load a list export file carried in by hand")
+    imp.add_argument("file", help="gzip NDJSON from GET /v1/lists/export")
+    imp.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
+    imp.set_defaults(func=_import)
+
+    sync = sub.add_parser("sync", help="bring the snapshot up to date now (foreground)")
+    sync.add_argument("--timeout-seconds", type=float, default=60.0, help="per request")
+    add_settings(sync)
+    sync.set_defaults(func=_sync)
+
+    health = sub.add_parser("health", help="breaker, snapshot, background work and uploads")
+    add_settings(health)
+    health.set_defaults(func=_health)
