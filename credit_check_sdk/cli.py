@@ -178,7 +178,7 @@ def _cmd_sandbox(argv: list[str]) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit-check",
-        description="Credit checks (应查必查) and their feedback (实施情况反馈) from the command line.",
+        description="Credit checks (应查必查) and their feedback (实施情况反馈).",
     )
     parser.add_argument("--version", action="version", version=f"credit-check-sdk {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
