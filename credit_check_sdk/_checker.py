@@ -727,6 +727,8 @@ class CreditChecker:
         if not isinstance(objection_id, str):
             raise InvalidResponseError("objections: the answer has no objection_id")
         self._cache.drop(subject_id)
+        # Local bookkeeping for the monthly report; not a journal record, never uploaded.
+        self.journal.record_objection(objection_id, check_id, entry_id, subject_id)
         logger.info("objection %s filed against %s (check %s)", objection_id, entry_id, check_id)
         return objection_id
 
@@ -737,7 +739,11 @@ class CreditChecker:
         'verifying'
         """
         self._ensure_open()
-        return self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
+        answer = self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
+        status = answer.get("status")
+        if status in ("verifying", "upheld", "rejected"):
+            self.journal.update_objection(objection_id, status)
+        return answer
 
     # -- catalogue, upload, lifecycle --------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from credit_check_sdk._exceptions import InvalidRequestError, JournalError
-from credit_check_sdk.journal import Journal, canonical_hash
+from credit_check_sdk.journal import SCHEMA_VERSION, Journal, canonical_hash
 
 CST = timezone(timedelta(hours=8))
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +189,7 @@ def test_pragmas_schema_and_reopen(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"records_upload_state", "records_at", "records_check_id"} <= indexes
     j.close()
