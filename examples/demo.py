@@ -9,7 +9,9 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
 3. a subsidy applicant restricted because its legal representative is blacklisted;
 4. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-5. the journal uploaded to the platform and its hash chain verified.
+5. a platform outage: checks go on from the local snapshot of the lists, and a
+   bidder blacklisted during the outage is caught by the re-check afterwards;
+6. the journal uploaded to the platform and its hash chain verified.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
 a summary) in the folder it names. Nothing leaves the loopback interface.
@@ -19,17 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from credit_check_sdk import CreditChecker, Decision, Document, Matter
+from credit_check_sdk import CreditChecker, Decision, Document, Matter, Outcome
 from credit_check_sdk._time import now
 from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
@@ -182,6 +186,30 @@ def objection(checker: CreditChecker, excluded: Decision) -> None:
     _reasons(again)
 
 
+def outage(checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]) -> None:
+    checker.sync_snapshot()
+    sandbox.admin("PUT", "/faults", json={"outage": True})
+    listed = SCENARIO_SUBJECTS["red_and_black"]
+    late = SCENARIO_SUBJECTS["repaired"]
+    # Blacklisted while the platform is down: the snapshot cannot know yet.
+    sandbox.admin(
+        "POST",
+        "/entries",
+        json={"subject_id": late.id, "list": "black", "category": "wage_arrears"},
+    )
+    rows = []
+    for who in (listed, late):
+        d = checker.must_check(who.id, "procurement", operator="wang.l", department="市财政局")
+        rows.append((who.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
+    console.print(_decisions("5. Platform outage / 平台中断：依据本地名单快照", rows))
+    _reasons(rows[1][1])
+    sandbox.admin("PUT", "/faults", json={"outage": False})
+    done = checker.recheck_pending()
+    console.print(f"platform back: {done} degraded decisions re-checked live")
+    for line in changed:
+        console.print(f"  [bold red]changed:[/] {line}")
+
+
 def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
     remaining = checker.flush(timeout=30)
     verified = checker.journal.verify()
@@ -189,7 +217,7 @@ def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
         "GET", "/records", params={"agency_id": sandbox.app_id, "limit": 100_000}
     )
     count = len(received)
-    table = Table(title="5. Journal / 核查日志 → platform", title_justify="left")
+    table = Table(title="6. Journal / 核查日志 → platform", title_justify="left")
     table.add_column("what")
     table.add_column("value", justify="right")
     stats = checker.upload_stats()
@@ -212,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder to leave the files in")
     parser.add_argument("--seed-size", type=int, default=2_000)
     args = parser.parse_args(argv)
+    # The SDK logs through `logging`; show its warnings (masked ids and all) in the demo.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+    )
     out = args.out or Path("demo-output") / now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     console.print(
@@ -219,6 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     with SandboxProcess(db_path=out / "sandbox.sqlite3", seed_size=args.seed_size) as sandbox:
         console.print(f"sandbox platform at {sandbox.base_url} (app id {sandbox.app_id})\n")
+        changed: list[str] = []
+
+        def on_changed(original_id: str, was: Outcome, now_decision: Decision) -> None:
+            changed.append(
+                f"{now_decision.subject.id}: {was.value} → {now_decision.outcome.value} "
+                f"(check {original_id[:8]}…, re-check {now_decision.check_id[:8]}…)"
+            )
+
         with CreditChecker(
             base_url=sandbox.base_url,
             app_id=sandbox.app_id,
@@ -226,15 +268,18 @@ def main(argv: list[str] | None = None) -> int:
             agency_id=sandbox.app_id,  # the sandbox knows an agency by its app id
             data_dir=out / "sdk",
             timeout=5.0,
+            on_recheck_changed=on_changed,
         ) as checker:
             excluded = bidding_round(checker)
             licence_with_tolerance(checker)
             subsidy(checker)
             objection(checker, excluded)
+            outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)
+            summary["rechecks_changed"] = len(changed)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     console.print(f"\nsandbox stopped; files left in [bold]{out.resolve()}[/bold]")
-    ok = summary["remaining"] == 0 and summary["chain_ok"]
+    ok = summary["remaining"] == 0 and summary["chain_ok"] and summary["rechecks_changed"] == 1
     return 0 if ok else 1
 
 

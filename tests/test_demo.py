@@ -1,0 +1,47 @@
+"""``make demo``'s scenario runs end to end against a real sandbox process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.sandbox
+def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = done.stdout
+    for heading in (
+        "1. Bidding round",
+        "2. Licence application",
+        "3. Subsidy application",
+        "4. Objection",
+        "5. Platform outage",
+        "6. Journal",
+    ):
+        assert heading in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["remaining"] == 0
+    assert summary["chain_ok"] is True
+    assert summary["rechecks_changed"] == 1
+    assert summary["platform_count"] == summary["stats"]["accepted"] > 10
+    assert (out / "sdk" / "journal.sqlite3").exists()
+    assert (out / "sandbox.sqlite3").exists()
+    # The demo's outcomes, as a city official would read them.
+    assert "excluded from the tender" in text
+    assert "credit points" in text
+    assert "tolerance" in text
+    assert "suspended" in text
