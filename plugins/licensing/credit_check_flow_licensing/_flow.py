@@ -1,0 +1,370 @@
+"""The licensing flow: accept an application as the credit check decides, and track commitments."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+from urllib.parse import quote
+
+from credit_check_sdk import (
+    CreditChecker,
+    DecidedMeasure,
+    Decision,
+    Document,
+    InvalidRequestError,
+    Matter,
+    Outcome,
+    PlatformError,
+    Reason,
+    Subject,
+)
+
+from ._calendar import add_working_days
+from ._store import Commitment, CommitmentStore
+
+__all__ = ["Acceptance", "Action", "Application", "LicensingFlow", "Mode"]
+
+#: What the flow journals against the check.
+Action = Literal["applied", "not_applied", "overridden"]
+
+logger = logging.getLogger(__name__)
+
+_STORE_FILE = "licensing-commitments.sqlite3"
+_SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class Mode(str, enum.Enum):
+    """How an application is handled (§二(二), §三(二) of the city's plan).
+
+    >>> Mode("tolerance") is Mode.TOLERANCE
+    True
+    """
+
+    GREEN_CHANNEL = "green_channel"  # 绿色通道: fast track, shortened time limit
+    TOLERANCE = "tolerance"  # 容缺受理: accepted against a written commitment
+    STANDARD = "standard"  # 一般程序
+    STRICT_REVIEW = "strict_review"  # 从严审核: restriction, measures for the officer
+    MANUAL_CHECK = "manual_check"  # 人工核查: the credit data could not be verified
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_MODE_OF = {
+    Outcome.GREEN_CHANNEL: Mode.GREEN_CHANNEL,
+    Outcome.TOLERANCE: Mode.TOLERANCE,
+    Outcome.NORMAL: Mode.STANDARD,
+    Outcome.RESTRICTION: Mode.STRICT_REVIEW,
+    Outcome.REVIEW: Mode.MANUAL_CHECK,
+}
+# The measure effects each mode applies.
+_EFFECTS = {
+    Mode.GREEN_CHANNEL: ("green_channel",),
+    Mode.TOLERANCE: ("tolerance", "green_channel"),
+    Mode.STANDARD: (),
+    Mode.STRICT_REVIEW: ("restrict", "strict_review"),
+    Mode.MANUAL_CHECK: (),
+}
+
+
+@dataclass(frozen=True)
+class Application:
+    """A licence application at the counter.
+
+    ``missing`` lists the documents not yet submitted; a plain string is a
+    non-statutory document. ``commitment_signed``: the applicant has signed
+    the written commitment to supply them in time.
+
+    >>> app = Application("91442000MA4UJ2KQ57", "440100-XK-001", "ZS-XK-2026-0001",
+    ...                   submitted=("申请书",), missing=("场地证明",), commitment_signed=True)
+    >>> app.missing
+    (Document(name='场地证明', statutory=False),)
+    """
+
+    applicant: Subject | str
+    matter_code: str
+    case_id: str
+    submitted: tuple[str, ...] = ()
+    missing: tuple[Document, ...] = ()
+    commitment_signed: bool = False
+
+    def __post_init__(self) -> None:
+        docs = tuple(d if isinstance(d, Document) else Document(d) for d in self.missing)
+        object.__setattr__(self, "missing", docs)
+        object.__setattr__(self, "submitted", tuple(self.submitted))
+
+    def matter(self) -> Matter:
+        """The matter to check: licensing, with the missing documents and the commitment."""
+        return Matter(
+            "licensing",
+            code=self.matter_code,
+            case_id=self.case_id,
+            missing_documents=list(self.missing),
+            commitment=self.commitment_signed,
+        )
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What the counter does with an application, and what was journaled.
+
+    ``accepted`` is false while documents are missing outside tolerance
+    (``documents_required``) and under manual check. ``decide_by`` is the last
+    day of the processing time limit in working days. ``measures`` are the
+    triggered measures the officer must see (punishments under strict review).
+    """
+
+    mode: Mode
+    decided_mode: Mode
+    accepted: bool
+    decision: Decision
+    action: Action
+    action_id: str
+    measure_ids: tuple[str, ...]
+    time_limit_days: int | None = None
+    decide_by: date | None = None
+    commitment: Commitment | None = None
+    documents_required: tuple[Document, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    measures: tuple[DecidedMeasure, ...] = field(default=())
+
+    @property
+    def overridden(self) -> bool:
+        """The officer chose another mode than the decision's."""
+        return self.mode is not self.decided_mode
+
+
+class LicensingFlow:
+    """Credit checks in licensing (行政许可), from acceptance to the commitment's resolution.
+
+    Args:
+        checker: the agency's :class:`~credit_check_sdk.CreditChecker`.
+        green_channel_days: the shortened time limit of the green channel, in working days.
+        tolerance_days: working days the applicant has to supply missing documents.
+        standard_days: the ordinary time limit, in working days (行政许可法 第四十二条: 20).
+
+    >>> from credit_check_sdk.testing import FakePlatform
+    >>> fake = FakePlatform()
+    >>> _ = fake.add_entry("91442000MA4UJ2KQ57", "red", "integrity_model")
+    >>> with fake.checker() as checker:
+    ...     flow = LicensingFlow(checker, green_channel_days=5)
+    ...     acc = flow.accept(Application("91442000MA4UJ2KQ57", "XK-1", "C-1"))
+    ...     acc.mode.value, acc.time_limit_days, acc.action
+    ('green_channel', 5, 'applied')
+    """
+
+    def __init__(
+        self,
+        checker: CreditChecker,
+        *,
+        green_channel_days: int = 10,
+        tolerance_days: int = 10,
+        standard_days: int = 20,
+    ) -> None:
+        for name, value in (
+            ("green_channel_days", green_channel_days),
+            ("tolerance_days", tolerance_days),
+            ("standard_days", standard_days),
+        ):
+            if value < 1:
+                raise InvalidRequestError(f"{name} must be at least 1, not {value}")
+        self.checker = checker
+        self.green_channel_days = green_channel_days
+        self.tolerance_days = tolerance_days
+        self.standard_days = standard_days
+        self.store = CommitmentStore(checker.data_dir / _STORE_FILE)
+
+    # -- acceptance ----------------------------------------------------------------
+
+    def accept(
+        self,
+        application: Application,
+        *,
+        operator: str | None = None,
+        override: Mode | str | None = None,
+        reason: str | None = None,
+        on: date | None = None,
+    ) -> Acceptance:
+        """Check the applicant, choose the mode, record the action; the result for the counter.
+
+        ``override`` is the officer's choice of another mode; it needs a
+        ``reason`` (:class:`~credit_check_sdk.InvalidRequestError` otherwise,
+        raised before anything is checked). Declining recommended incentives
+        is journaled ``not_applied``, anything else ``overridden``. Tolerance
+        is never granted with a statutory document missing or no commitment.
+        ``on`` is the day of acceptance (default: the check's day).
+
+        >>> acc = flow.accept(app, override="standard",
+        ...                   reason="申请人要求一般程序")  # doctest: +SKIP
+        >>> acc.action  # doctest: +SKIP
+        'not_applied'
+        """
+        chosen = Mode(override) if override is not None else None
+        if chosen is not None and not (reason and reason.strip()):
+            raise InvalidRequestError("an override of the decided mode needs the officer's reason")
+        if chosen is Mode.TOLERANCE:
+            _tolerance_allowed(application)
+        decision = self.checker.must_check(
+            application.applicant, application.matter(), operator=operator
+        )
+        decided = _MODE_OF[decision.outcome]
+        mode = chosen or decided
+        decided_ids = _measure_ids(decision, decided)
+        action: Action
+        why: str | None = None
+        if mode is decided:
+            action = "applied"
+        else:
+            declined = [m for m in decision.applied if m.id in decided_ids]
+            quiet = bool(declined) and not any(m.mandatory for m in declined)
+            action, why = ("not_applied" if quiet else "overridden"), reason
+        action_id = self.checker.record_action(
+            decision.check_id, action, measure_ids=decided_ids, reason=why, operator=operator
+        )
+        day = on or decision.checked_at.date()
+        missing = application.missing
+        accepted = mode is Mode.TOLERANCE or (mode is not Mode.MANUAL_CHECK and not missing)
+        commitment = None
+        if mode is Mode.TOLERANCE:
+            commitment = self._commit(decision, application, day)
+        limit = self._time_limit(mode, decision) if accepted else None
+        measures = tuple(m for m in decision.measures if m.kind == "punishment")
+        return Acceptance(
+            mode=mode,
+            decided_mode=decided,
+            accepted=accepted,
+            decision=decision,
+            action=action,
+            action_id=action_id,
+            measure_ids=tuple(decided_ids),
+            time_limit_days=limit,
+            decide_by=add_working_days(day, limit) if limit is not None else None,
+            commitment=commitment,
+            documents_required=() if accepted or mode is Mode.MANUAL_CHECK else missing,
+            reasons=decision.reasons,
+            measures=measures,
+        )
+
+    def _time_limit(self, mode: Mode, decision: Decision) -> int:
+        if mode is Mode.GREEN_CHANNEL:
+            return self.green_channel_days
+        if mode is Mode.TOLERANCE and any(m.effect == "green_channel" for m in decision.applied):
+            return self.green_channel_days
+        return self.standard_days
+
+    # -- commitments ---------------------------------------------------------------
+
+    def _commit(self, decision: Decision, application: Application, day: date) -> Commitment:
+        commitment = Commitment(
+            commitment_id=str(uuid.uuid4()),
+            check_id=decision.check_id,
+            subject_id=decision.subject.id,
+            matter_code=application.matter_code,
+            case_id=application.case_id,
+            documents=tuple(d.name for d in application.missing),
+            made_on=day,
+            due_on=add_working_days(day, self.tolerance_days),
+        )
+        self.store.add(commitment)
+        return self._post(commitment)
+
+    def _post(self, commitment: Commitment) -> Commitment:
+        try:
+            self.checker.client.post("/v1/commitments", commitment.platform_body(), ok=(201, 200))
+        except PlatformError as exc:
+            logger.warning(
+                "commitment %s kept locally, not yet on the platform: %s",
+                commitment.commitment_id,
+                exc,
+            )
+            return commitment
+        self.store.mark_posted(commitment.commitment_id)
+        return _replace_posted(commitment)
+
+    def sync(self) -> int:
+        """Post the commitments the platform has not received yet; returns how many remain."""
+        left = 0
+        for commitment in self.store.select(unposted=True):
+            if not self._post(commitment).posted:
+                left += 1
+        return left
+
+    def resolve(self, commitment_id: str, resolution: str, *, on: date | None = None) -> Commitment:
+        """Close a commitment as ``fulfilled`` or ``breached`` (a breach is an adverse record).
+
+        Tells the platform first (``POST /v1/commitments/{id}:resolve``); a
+        :class:`~credit_check_sdk.PlatformError` leaves it open here, to retry.
+
+        >>> flow.resolve(acc.commitment.commitment_id, "fulfilled")  # doctest: +SKIP
+        """
+        if resolution not in ("fulfilled", "breached"):
+            raise InvalidRequestError(
+                f"resolution must be 'fulfilled' or 'breached', not {resolution!r}"
+            )
+        commitment = self.store.get(commitment_id)
+        if commitment is None:
+            raise InvalidRequestError(f"no commitment {commitment_id!r}")
+        if commitment.status == resolution:
+            return commitment
+        if commitment.status != "open":
+            raise InvalidRequestError(f"commitment {commitment_id} is {commitment.status} already")
+        if not commitment.posted and not self._post(commitment).posted:
+            raise PlatformError(f"commitment {commitment_id} could not be posted; try again")
+        day = on or _today()
+        self.checker.client.post(
+            f"/v1/commitments/{quote(commitment_id, safe='')}:resolve",
+            {"resolution": resolution, "resolved_on": day.isoformat()},
+            ok=(200, 201),
+        )
+        self.store.resolve(
+            commitment_id, "fulfilled" if resolution == "fulfilled" else "breached", day
+        )
+        resolved = self.store.get(commitment_id)
+        assert resolved is not None  # noqa: S101 - just written
+        return resolved
+
+    def overdue(self, today: date | None = None) -> list[Commitment]:
+        """Open commitments past their due day, oldest first.
+
+        >>> [c.case_id for c in flow.overdue(date(2026, 3, 5))]  # doctest: +SKIP
+        ['ZS-XK-2026-0001']
+        """
+        return self.store.select(status="open", due_before=today or _today())
+
+    def commitments(self, status: str | None = None) -> list[Commitment]:
+        """Every commitment kept here (optionally only ``open``, ``fulfilled`` or ``breached``)."""
+        if status is None:
+            return self.store.select()
+        if status not in ("open", "fulfilled", "breached"):
+            raise InvalidRequestError(f"unknown commitment status {status!r}")
+        return self.store.select(status=status)  # type: ignore[arg-type]
+
+
+def _today() -> date:
+    """Today in Asia/Shanghai (UTC+8, no daylight saving)."""
+    return datetime.now(_SHANGHAI).date()
+
+
+def _replace_posted(commitment: Commitment) -> Commitment:
+    return replace(commitment, posted=True)
+
+
+def _measure_ids(decision: Decision, mode: Mode) -> list[str]:
+    effects = _EFFECTS[mode]
+    return [m.id for m in decision.applied if m.effect in effects]
+
+
+def _tolerance_allowed(application: Application) -> None:
+    statutory = [d.name for d in application.missing if d.statutory]
+    if statutory:
+        raise InvalidRequestError(
+            f"tolerance cannot waive statutory documents (法定材料): {', '.join(statutory)}"
+        )
+    if not application.missing:
+        raise InvalidRequestError("tolerance needs missing documents to commit to")
+    if not application.commitment_signed:
+        raise InvalidRequestError("tolerance needs the applicant's written commitment")
