@@ -241,6 +241,10 @@ class CreditChecker:
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
         self._closed = False
+        waiting = self._offline.followups.counts()
+        if waiting["pending"] or waiting["watches"]:
+            # Re-checks queued and watches set before a restart must not wait for a check.
+            self._offline.start()
 
     # -- checks --------------------------------------------------------------------
 
@@ -430,6 +434,9 @@ class CreditChecker:
             "profile": profile.model_dump(mode="json") if profile is not None else None,
         }
         self.journal.append(record, inputs=inputs)
+        if found.source == "live" and profile is not None:
+            # A watch learns who is related to its subject from every live profile.
+            self._offline.followups.learn_related(subject.id, _related_ids(profile) or [])
         if found.degraded and recheck_of is None:
             self._offline.followups.queue_recheck(
                 check_id, subject.id, subject.kind, matter.model_dump(mode="json"), outcome.value
@@ -782,7 +789,7 @@ class CreditChecker:
         self._closed = True
         started = time.monotonic()
         try:
-            self._offline.close(timeout=min(1.0, timeout / 4))
+            self._offline.close(timeout=timeout / 2)
             self._uploader.close(timeout=max(0.0, timeout - (time.monotonic() - started)))
         finally:
             self.client.close()

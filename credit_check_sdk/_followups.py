@@ -96,6 +96,9 @@ class Followups:
         self.path = str(path)
         self._lock = threading.Lock()
         self._conn = self._open()
+        # Consulted on every live check: kept in memory so that the common case (no
+        # watch on the subject) costs no query.
+        self._watched = {r[0] for r in self._run("SELECT DISTINCT subject_id FROM watches")}
 
     def _open(self) -> sqlite3.Connection:
         self._pid = os.getpid()
@@ -184,12 +187,25 @@ class Followups:
             "matter = excluded.matter",
             (subject_id, case_id, kind, json.dumps(matter, ensure_ascii=False), now().isoformat()),
         )
+        self._watched.add(subject_id)
 
     def unwatch(self, subject_id: str, case_id: str) -> bool:
         """Stop watching; ``True`` when there was such a watch."""
         before = self.counts()["watches"]
         self._run("DELETE FROM watches WHERE subject_id = ? AND case_id = ?", (subject_id, case_id))
+        if not self._run("SELECT 1 FROM watches WHERE subject_id = ? LIMIT 1", (subject_id,)):
+            self._watched.discard(subject_id)
         return self.counts()["watches"] < before
+
+    def learn_related(self, subject_id: str, related_ids: list[str]) -> None:
+        """Remember the persons related to a watched subject (from a live profile)."""
+        if subject_id not in self._watched:
+            return
+        known = json.dumps(sorted(related_ids))
+        self._run(
+            "UPDATE watches SET related_ids = ? WHERE subject_id = ? AND related_ids != ?",
+            (known, subject_id, known),
+        )
 
     def update_watch(
         self,

@@ -378,6 +378,8 @@ class SyncThread:
             try:
                 result = self.syncer.sync_once(self.timeout, stop=stop)
             except Exception as exc:
+                if stop.is_set():
+                    break  # closing: a pass cut short by the close is not a failure
                 delay = self._failed(exc)
             else:
                 self._succeeded(result)

@@ -1082,6 +1082,10 @@ def _handler_for(fake: FakePlatform) -> type[http.server.BaseHTTPRequestHandler]
         server_version = "FakeCreditPlatform/1"
 
         def _serve(self) -> None:
+            if fake._stopping.is_set():
+                # Stopped: a kept-alive connection must not go on being answered.
+                self.close_connection = True
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
