@@ -45,6 +45,7 @@ from ._version import __version__
 from .catalogue import CatalogStore, default_catalog
 from .decision import Verdict, decide, require_matter
 from .journal import Journal
+from .plugins import PluginHost
 from .snapshot import ImportResult
 
 __all__ = ["CreditChecker"]
@@ -192,6 +193,7 @@ class CreditChecker:
         transport: BaseTransport | None = None,
         on_recheck_changed: RecheckCallback | None = None,
         on_watch: WatchCallback | None = None,
+        plugins: PluginHost | None = None,
         **options: Any,
     ) -> None:
         if settings is None:
@@ -240,6 +242,7 @@ class CreditChecker:
         )
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
+        self.plugins = plugins if plugins is not None else PluginHost()
         self._closed = False
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
@@ -255,8 +258,12 @@ class CreditChecker:
         *,
         operator: str | None = None,
         department: str | None = None,
+        fresh: bool = False,
     ) -> Decision:
         """Check one subject for one matter; the decision is journaled before it returns.
+
+        ``fresh=True`` skips the profile cache: for the check just before an
+        award or a signature, when a listing made minutes ago must count.
 
         >>> d = checker.must_check("91442000MA4UJ2KQ57", "bidding")  # doctest: +SKIP
         >>> d.outcome, d.source  # doctest: +SKIP
@@ -274,6 +281,8 @@ class CreditChecker:
         catalog = self._catalogs.get(deadline=deadline)
         require_matter(catalog, mat.category)
         self._offline.start()
+        if fresh:
+            self._cache.drop(subj.id)
         found = self._lookup(subj, deadline=deadline)
         return self._decide_and_journal(
             subj, mat, catalog, found, operator=operator, department=department
@@ -286,8 +295,11 @@ class CreditChecker:
         *,
         operator: str | None = None,
         department: str | None = None,
+        fresh: bool = False,
     ) -> list[Decision]:
         """Check many subjects for one matter, 200 to a platform request; one record each.
+
+        ``fresh=True`` skips the profile cache (see :meth:`must_check`).
 
         Every id is validated first: one bad id raises :class:`InvalidSubjectError`
         naming its position, and nothing is sent. Subjects the platform could
@@ -311,7 +323,7 @@ class CreditChecker:
         found: dict[str, Found] = {}
         wanted: list[str] = []
         for subj in parsed:
-            cached = self._cache.get(subj.id)
+            cached = None if fresh else self._cache.get(subj.id)
             if cached is not None:
                 found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found and subj.id not in wanted:
@@ -465,6 +477,8 @@ class CreditChecker:
             found.source,
             ", degraded" if found.degraded else "",
         )
+        decision = self.plugins.annotate(decision)
+        self.plugins.observe_decision(decision)
         return decision
 
     # -- offline mode: snapshot, watches, re-checks ------------------------------------
@@ -676,6 +690,9 @@ class CreditChecker:
             raise InvalidRequestError(
                 f"check {check_id} has no measure {', '.join(unknown)}; it has {known or 'none'}"
             )
+        self.plugins.review_override(
+            check_id=check_id, action=action, measure_ids=ids, reason=reason, operator=operator
+        )
         action_id = str(uuid.uuid4())
         self.journal.append(
             {
@@ -691,6 +708,14 @@ class CreditChecker:
             }
         )
         self._uploader.notify()
+        self.plugins.observe_action(
+            action_id=action_id,
+            check_id=check_id,
+            action=action,
+            measure_ids=ids,
+            reason=reason,
+            operator=operator,
+        )
         return action_id
 
     # -- objections and commitments ------------------------------------------------

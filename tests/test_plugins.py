@@ -304,3 +304,33 @@ def test_a_third_party_package_is_discovered(third_party_env: Path, tmp_path: Pa
 def test_the_package_is_not_visible_here() -> None:
     """The throwaway environment leaves this one alone."""
     assert "zs-demo" not in PluginHost.load().flows()
+
+
+# --- wired into the checker ----------------------------------------------------------
+
+
+def test_the_checker_calls_the_hooks(tmp_path: Path) -> None:
+    fake = FakePlatform()
+    fake.add_entry(COMPANY, "black", "court_judgment_defaulter")
+    recorder = Recorder()
+    host = PluginHost()
+    host.register(Notes())
+    host.register(recorder)
+    host.register(Broken())
+    host.register(SecondApprover())
+    with fake.checker(tmp_path, plugins=host) as checker:
+        d = checker.must_check(COMPANY, "bidding", operator="u1")
+        assert d.outcome == "restriction"
+        assert any(r.en == "agency note" for r in d.reasons)
+        action_id = checker.record_action(d.check_id, "applied", operator="u1")
+        assert recorder.seen[0] == ("decision", d.check_id)
+        assert any(kind == "action" for kind, _ in recorder.seen)
+        with pytest.raises(InvalidRequestError, match="override refused"):
+            checker.record_action(d.check_id, "overridden", reason="urgent", operator="u1")
+        # The refused override never reached the journal; the applied action did.
+        actions = [
+            r
+            for r in checker.journal.iter_records()
+            if r["type"] == "action" and r["check_id"] == d.check_id
+        ]
+        assert [a["id"] for a in actions] == [action_id]

@@ -378,13 +378,13 @@ class BiddingFlow:
 
         The award is refused (``allowed`` false) when a restricting measure
         now applies to a party or legal representative, or when the credit
-        cannot be verified. The checker's profile cache (``cache_ttl``) may
-        answer for a check made shortly before; ``AwardCheck.live`` tells.
+        cannot be verified. The profile cache is bypassed: a listing made
+        since the bids were opened counts.
 
         >>> flow.confirm_award(Tender("ZB-1"), winner).allowed  # doctest: +SKIP
         True
         """
-        decisions = self._check(tender, [winner], operator)
+        decisions = self._check(tender, [winner], operator, fresh=True)
         result = self._judge(winner, decisions, None)
         action_ids = self._record([result], operator)
         return AwardCheck(
@@ -400,7 +400,12 @@ class BiddingFlow:
     # -- internals -----------------------------------------------------------------
 
     def _check(
-        self, tender: Tender, bidders: Iterable[Bidder], operator: str | None
+        self,
+        tender: Tender,
+        bidders: Iterable[Bidder],
+        operator: str | None,
+        *,
+        fresh: bool = False,
     ) -> dict[str, Decision]:
         subjects: dict[str, Subject] = {}
         for bidder in bidders:
@@ -410,7 +415,10 @@ class BiddingFlow:
                     rep = party.legal_representative
                     subjects.setdefault(rep.id, rep)
         found = self.checker.must_check_many(
-            list(subjects.values()), tender.matter(self.matter_category), operator=operator
+            list(subjects.values()),
+            tender.matter(self.matter_category),
+            operator=operator,
+            fresh=fresh,
         )
         return {d.subject.id: d for d in found}
 

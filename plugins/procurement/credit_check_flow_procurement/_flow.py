@@ -218,13 +218,18 @@ class ProcurementFlow:
         >>> flow.confirm_contract(Procurement("CG-1"), chosen).may_sign  # doctest: +SKIP
         True
         """
-        decisions = self._check(procurement, [supplier], operator)
+        decisions = self._check(procurement, [supplier], operator, fresh=True)
         result = self._judge(supplier, decisions, None)
         self._record((result,), operator)
         return ContractCheck(procurement, result)
 
     def _check(
-        self, procurement: Procurement, suppliers: Sequence[Supplier], operator: str | None
+        self,
+        procurement: Procurement,
+        suppliers: Sequence[Supplier],
+        operator: str | None,
+        *,
+        fresh: bool = False,
     ) -> dict[str, Decision]:
         subjects: dict[str, Subject] = {}
         for supplier in suppliers:
@@ -234,7 +239,7 @@ class ProcurementFlow:
                     rep = member.legal_representative
                     subjects.setdefault(rep.id, rep)
         found = self.checker.must_check_many(
-            list(subjects.values()), procurement.matter(), operator=operator
+            list(subjects.values()), procurement.matter(), operator=operator, fresh=fresh
         )
         return {d.subject.id: d for d in found}
 
