@@ -23,18 +23,21 @@ import argparse
 import json
 import logging
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from credit_check_flow_bidding import Bidder, Tender
+from credit_check_flow_licensing import Application
+from credit_check_flow_subsidy import SubsidyApplication
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from credit_check_sdk import CreditChecker, Decision, Document, Matter, Outcome
+from credit_check_sdk import CreditChecker, Decision, Document, Outcome
 from credit_check_sdk._time import now
+from credit_check_sdk.plugins import PluginHost
 from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
@@ -84,32 +87,38 @@ def _reasons(d: Decision) -> None:
         console.print(f"  • {escape(zh)}\n    [dim]{escape(en)}[/dim]")
 
 
-def bidding_round(checker: CreditChecker) -> Decision:
-    tender = "ZSGC-2026-118"
-    bidders = [
-        SCENARIO_SUBJECTS["judgment_defaulter_bidder"],
-        SCENARIO_SUBJECTS["tax_grade_a"],
-        SCENARIO_SUBJECTS["clean_no_entries"],
+def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
+    tender = Tender("ZB-2026-118", case_id="ZSGC-2026-118", title="岐江公园配套道路改造工程")
+    bids = [
+        Bidder.single(
+            "B1",
+            SCENARIO_SUBJECTS["judgment_defaulter_bidder"].id,
+            name=SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name,
+        ),
+        Bidder.single(
+            "B2", SCENARIO_SUBJECTS["tax_grade_a"].id, name=SCENARIO_SUBJECTS["tax_grade_a"].name
+        ),
+        Bidder.single(
+            "B3",
+            SCENARIO_SUBJECTS["clean_no_entries"].id,
+            name=SCENARIO_SUBJECTS["clean_no_entries"].name,
+        ),
     ]
-    matter = Matter("bidding", code="public-works", case_id=tender)
-    decisions = checker.must_check_many(
-        [b.id for b in bidders], matter, operator="zhang.w", department="中山市公共资源交易中心"
-    )
+    flow = flows.flow("bidding")(checker, max_bonus=3.0)
+    screening = flow.screen(tender, bids, operator="zhang.w")
     rows = []
-    excluded = None
-    for bidder, d in zip(bidders, decisions, strict=True):
-        if d.restricted:
-            checker.record_action(d.check_id, "applied", operator="zhang.w")
+    excluded: Decision | None = None
+    for result in screening.results:
+        d = result.decisions[0]
+        if result.status == "excluded":
             action = "excluded from the tender / 取消投标资格"
-            excluded = d
-        elif any(m.effect == "bonus_points" for m in d.applied):
-            points = sum(m.points or 0 for m in d.applied if m.effect == "bonus_points")
-            checker.record_action(d.check_id, "applied", operator="zhang.w")
-            action = f"admitted, +{points:g} credit points / 信用加分"
+            excluded = excluded or next(x for x in result.decisions if x.restricted)
+        elif result.bonus_points:
+            action = f"admitted, +{result.bonus_points:g} credit points / 信用加分"
         else:
             action = "admitted / 准予参加"
-        rows.append((bidder.name, d, action))
-    console.print(_decisions(f"1. Bidding round {tender} / 招投标信用审查", rows))
+        rows.append((result.bidder.name or result.bidder.bid_id, d, action))
+    console.print(_decisions(f"1. Bidding round {tender.code} / 招投标信用审查", rows))
     if excluded is None:
         raise SystemExit("the sandbox's judgment defaulter was not restricted: check its seed")
     console.print("[bold]Why the excluded bidder is excluded:[/bold]")
@@ -117,49 +126,55 @@ def bidding_round(checker: CreditChecker) -> Decision:
     return excluded
 
 
-def licence_with_tolerance(checker: CreditChecker) -> None:
+def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
     applicant = SCENARIO_SUBJECTS["integrity_model_clean"]
-    matter = Matter(
-        "licensing",
-        code="442000-FOOD-01",
-        case_id="XK-2026-0042",
-        missing_documents=[Document("场地租赁合同 (lease contract)")],
-        commitment=True,
+    flow = flows.flow("licensing")(checker, green_channel_days=5, tolerance_days=10)
+    acceptance = flow.accept(
+        Application(
+            applicant.id,
+            "442000-FOOD-01",
+            "XK-2026-0042",
+            submitted=("食品经营许可申请书", "营业执照"),
+            missing=(Document("场地租赁合同 (lease contract)"),),
+            commitment_signed=True,
+        ),
+        operator="li.m",
     )
-    d = checker.must_check(applicant.id, matter, operator="li.m", department="行政服务中心")
-    due = (now() + timedelta(days=20)).date()
-    commitment_id = f"CM-{d.check_id[:8]}"
-    checker.client.post(
-        "/v1/commitments",
-        {
-            "commitment_id": commitment_id,
-            "subject_id": applicant.id,
-            "check_id": d.check_id,
-            "matter": matter.ref(),
-            "documents": [doc.name for doc in matter.missing_documents],
-            "due_on": due.isoformat(),
-        },
-        ok=(201, 200),
-    )
-    checker.record_action(d.check_id, "applied", operator="li.m")
-    action = f"accepted with commitment {commitment_id}, documents due {due}"
-    console.print(
-        _decisions("2. Licence application / 行政许可 容缺受理", [(applicant.name, d, action)])
-    )
-    _reasons(d)
-
-
-def subsidy(checker: CreditChecker) -> None:
-    applicant = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
-    d = checker.must_check(applicant.id, "subsidy", operator="chen.y", department="市财政局")
-    checker.record_action(d.check_id, "applied", operator="chen.y")
+    commitment = acceptance.commitment
+    action = f"{acceptance.mode.value}: accepted, decide by {acceptance.decide_by}"
+    if commitment is not None:
+        action += (
+            f"; commitment {commitment.commitment_id} recorded with the platform, "
+            f"documents due {commitment.due_on} (10 working days)"
+        )
     console.print(
         _decisions(
-            "3. Subsidy application / 财政资金补助",
-            [(applicant.name, d, "rejected: restricted fiscal funds / 限制申请财政性资金")],
+            "2. Licence application / 行政许可 容缺受理",
+            [(applicant.name, acceptance.decision, action)],
         )
     )
-    _reasons(d)
+    _reasons(acceptance.decision)
+
+
+def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
+    applicant = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
+    person = SCENARIO_SUBJECTS["legal_rep_wage_arrears"]
+    flow = flows.flow("subsidy")(checker)
+    review = flow.review(
+        [SubsidyApplication("SQ-2026-031", applicant.id, legal_representative=person.id)],
+        operator="chen.y",
+    )
+    result = review.results[0]
+    rows = [
+        (
+            applicant.name,
+            result.decisions[0],
+            f"{result.status}: restricted fiscal funds / 限制申请财政性资金 "
+            f"({', '.join(result.measure_ids)})",
+        )
+    ]
+    console.print(_decisions("3. Subsidy application / 财政资金补助", rows))
+    _reasons(result.decisions[0])
 
 
 def objection(checker: CreditChecker, excluded: Decision) -> None:
@@ -270,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout=5.0,
             on_recheck_changed=on_changed,
         ) as checker:
-            excluded = bidding_round(checker)
-            licence_with_tolerance(checker)
-            subsidy(checker)
+            flows = PluginHost.load()  # the flow plugins installed (entry points)
+            excluded = bidding_round(checker, flows)
+            licence_with_tolerance(checker, flows)
+            subsidy(checker, flows)
             objection(checker, excluded)
             outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)
