@@ -28,7 +28,7 @@ The rules are the platform contract's "Decision semantics" (see
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -129,15 +129,23 @@ class _Compiled:
     """One measure, with what the hot path needs precomputed."""
 
     __slots__ = (
+        "applies",
+        "basis",
+        "blocked",
         "blocking_roles",
         "categories",
         "clean_granted",
         "clean_years",
+        "effect",
         "en_label",
+        "id",
         "list",
+        "mandatory",
         "measure",
+        "points",
         "punishment",
         "roles",
+        "suspended",
         "zh_label",
     )
 
@@ -160,8 +168,31 @@ class _Compiled:
         self.blocking_roles: tuple[str, ...] = tuple(dict.fromkeys(("subject", *trig.roles)))
         force_zh = "强制性" if measure.mandatory else "推荐性"
         force_en = "mandatory" if measure.mandatory else "recommended"
-        self.zh_label = f"【{force_zh}】{measure.title.zh}（{measure.id}）"
-        self.en_label = f"[{force_en}] {measure.title.en} ({measure.id})"
+        self.zh_label = zh = f"【{force_zh}】{measure.title.zh}（{measure.id}）"
+        self.en_label = en = f"[{force_en}] {measure.title.en} ({measure.id})"
+        # Reason texts are these fragments around the per-call entry descriptions:
+        # everything that depends on the measure alone is formatted once here.
+        self.id = measure.id
+        self.mandatory = measure.mandatory
+        self.effect = measure.effect
+        self.applies = (zh + "适用：", en + " applies: ")
+        self.basis = ("。措施依据：" + measure.basis, ". Basis: " + measure.basis)
+        self.suspended = (
+            zh + "暂不执行：触发的名单条目均在异议核实期间（",
+            f"）。{_SUSPENSION_BASIS_ZH}。核实结束后应重新核查。措施依据：{measure.basis}",
+            en + " suspended: every triggering entry is under objection (",
+            f"). {_SUSPENSION_BASIS_EN}. Check again once verified. Basis: {measure.basis}",
+        )
+        self.blocked = (
+            zh + "不予适用：存在有效的黑名单条目（",
+            "），失信惩戒优先，黑名单主体不享受守信激励。",
+            en + " not granted: in-force black-list entries (",
+            "); black overrides red, no incentive while blacklisted.",
+        )
+        if measure.effect == "bonus_points" and measure.points is not None:
+            self.points = (f"，加 {measure.points:g} 分", f", {measure.points:g} points")
+        else:
+            self.points = ("", "")
 
 
 class _Index:
@@ -231,13 +262,20 @@ _iso = functools.lru_cache(maxsize=4096)(date.isoformat)
 
 
 def _describe(
-    entries: Iterable[tuple[str, str, ListEntry]], memo: dict[int, tuple[str, str]]
+    entries: Sequence[tuple[str, str, ListEntry]], memo: dict[int, tuple[str, str]]
 ) -> tuple[str, str]:
     """Each entry: who holds it, its id, category, authority, dates and status.
 
     ``memo`` (one per decision, keyed by the entry object's id) saves
     describing the same entry again for every measure it triggers or blocks.
     """
+    if len(entries) == 1:  # the common case: no joining
+        item = entries[0]
+        e = item[2]
+        done = memo.get(id(e))
+        if done is None:
+            done = memo[id(e)] = _describe_one(item[0], item[1], e)
+        return done
     zh_parts: list[str] = []
     en_parts: list[str] = []
     for item in entries:
@@ -442,6 +480,8 @@ def decide(
     tolerance: list[str] = []
     clean_unknown: list[str] = []
     memo: dict[int, tuple[str, str]] = {}
+    # Incentives sharing blocking roles share the description of their blockers.
+    blocked_by: dict[tuple[str, ...], tuple[str, str] | tuple[()]] = {}
 
     for c in idx.by_matter[matter.category]:
         hits: list[tuple[str, str, ListEntry]] = []
@@ -456,7 +496,7 @@ def decide(
         clean = False
         if not hits and c.clean_years is not None:
             if not clean_years_known:
-                clean_unknown.append(c.measure.id)
+                clean_unknown.append(c.id)
                 continue
             cutoff = years_before(on, c.clean_years)
             since = profile.record_since
@@ -471,50 +511,38 @@ def decide(
             # A set: one entry can reach a measure through two roles of the
             # same person; the record names it once.
             entry_ids = tuple(sorted({item[2].entry_id for item in hits}))
-        measure = c.measure
         if c.punishment:
             suspended = all(item[2].status == "objection_pending" for item in hits)
             status: MeasureStatus = "suspended" if suspended else "applied"
             measures.append(_decided(c, status, entry_ids))
             who_zh, who_en = _describe(hits, memo)
             if suspended:
-                reasons.append(
-                    _reason(
-                        f"{c.zh_label}暂不执行：触发的名单条目均在异议核实期间（{who_zh}）。"
-                        f"{_SUSPENSION_BASIS_ZH}。核实结束后应重新核查。措施依据：{measure.basis}",
-                        f"{c.en_label} suspended: every triggering entry is under objection "
-                        f"({who_en}). {_SUSPENSION_BASIS_EN}. Check again once verified. "
-                        f"Basis: {measure.basis}",
-                    )
-                )
+                pre_zh, post_zh, pre_en, post_en = c.suspended
+                reasons.append(_reason(pre_zh + who_zh + post_zh, pre_en + who_en + post_en))
             else:
-                restricting.append((measure.id, measure.mandatory))
+                restricting.append((c.id, c.mandatory))
                 reasons.append(
-                    _reason(
-                        f"{c.zh_label}适用：{who_zh}。措施依据：{measure.basis}",
-                        f"{c.en_label} applies: {who_en}. Basis: {measure.basis}",
-                    )
+                    _reason(c.applies[0] + who_zh + c.basis[0], c.applies[1] + who_en + c.basis[1])
                 )
             continue
 
         # An incentive: black overrides red (rule 4), suspended black entries included.
-        blockers: list[tuple[str, str, ListEntry]] = []
-        for role in c.blocking_roles:
-            blockers.extend(black.get(role, ()))
-        if blockers:
-            b_zh, b_en = _describe(blockers, memo)
-            reasons.append(
-                _reason(
-                    f"{c.zh_label}不予适用：存在有效的黑名单条目（{b_zh}），"
-                    "失信惩戒优先，黑名单主体不享受守信激励。",
-                    f"{c.en_label} not granted: in-force black-list entries ({b_en}); "
-                    "black overrides red, no incentive while blacklisted.",
-                )
-            )
+        roles = c.blocking_roles
+        blocked = blocked_by.get(roles)
+        if blocked is None:
+            blockers: list[tuple[str, str, ListEntry]] = []
+            for role in roles:
+                blockers.extend(black.get(role, ()))
+            blocked = blocked_by[roles] = _describe(blockers, memo) if blockers else ()
+        if blocked:
+            b_zh, b_en = blocked
+            pre_zh, post_zh, pre_en, post_en = c.blocked
+            reasons.append(_reason(pre_zh + b_zh + post_zh, pre_en + b_en + post_en))
             continue
 
         if hits:
             measures.append(_decided(c, "applied", entry_ids))
+            why_zh, why_en = _describe(hits, memo)
         else:
             # A clean-years grant names no entry, so it is the same frozen
             # model for every subject: build it once per catalogue.
@@ -522,9 +550,6 @@ def decide(
             if granted is None:
                 granted = c.clean_granted = _decided(c, "applied", ())
             measures.append(granted)
-        if hits:
-            why_zh, why_en = _describe(hits, memo)
-        else:
             n = c.clean_years or 0
             since_s = _iso(profile.record_since) if profile.record_since else "-"
             if profile.last_adverse_on is None:
@@ -542,19 +567,17 @@ def decide(
                 f"{who} has records since {since_s}, {last_en}: "
                 f"{n} years without an adverse record since {since_cut}"
             )
-        if measure.effect == "bonus_points" and measure.points is not None:
-            why_zh += f"，加 {measure.points:g} 分"
-            why_en += f", {measure.points:g} points"
+        points_zh, points_en = c.points
         reasons.append(
             _reason(
-                f"{c.zh_label}适用：{why_zh}。措施依据：{measure.basis}",
-                f"{c.en_label} applies: {why_en}. Basis: {measure.basis}",
+                c.applies[0] + why_zh + points_zh + c.basis[0],
+                c.applies[1] + why_en + points_en + c.basis[1],
             )
         )
-        if measure.effect == "green_channel":
-            green.append(measure.id)
-        elif measure.effect == "tolerance":
-            tolerance.append(measure.id)
+        if c.effect == "green_channel":
+            green.append(c.id)
+        elif c.effect == "tolerance":
+            tolerance.append(c.id)
 
     if clean_unknown:
         ids = "、".join(clean_unknown)
@@ -578,77 +601,105 @@ def _outcome(
     tolerance: list[str],
     reasons: list[Reason],
 ) -> Outcome:
-    """Rule 5, appending the reason for the outcome (and for a tolerance not given)."""
+    """Rule 5, appending the reason for the outcome (and for a tolerance not given).
+
+    The reasons depend on measure ids and document names only, so each is built
+    once and shared (a :class:`Reason` is frozen).
+    """
     if restricting:
-        mandatory = [mid for mid, must in restricting if must]
-        advised = [mid for mid, must in restricting if not must]
-        zh = [f"结论：限制（{'、'.join(mid for mid, _ in restricting)}）。"]
-        en = [f"Outcome: restriction ({', '.join(mid for mid, _ in restricting)})."]
-        if mandatory:
-            zh.append(f"强制性措施（{'、'.join(mandatory)}）应当执行。")
-            en.append(f" Mandatory measures ({', '.join(mandatory)}) must be applied.")
-        if advised:
-            zh.append(f"推荐性措施（{'、'.join(advised)}）为建议执行，不执行的须记录理由。")
-            en.append(
-                f" Recommended measures ({', '.join(advised)}) are advice; declining one "
-                "must be recorded with a reason."
-            )
-        reasons.append(_reason("".join(zh), "".join(en)))
+        reasons.append(_restriction_reason(tuple(restricting)))
         return Outcome.RESTRICTION
 
     if tolerance:
         docs = matter.missing_documents
-        statutory = [d.name for d in docs if d.statutory]
-        ids = "、".join(tolerance)
-        if not docs:
-            # Nothing is missing: tolerance is simply not needed.
-            pass
-        elif statutory:
-            names = "、".join(statutory)
-            reasons.append(
-                _reason(
-                    f"不予容缺受理（{ids}）：缺少法定材料（{names}）。"
-                    "§二(二)：容缺受理仅限法律法规要求提供的材料以外的申报材料。",
-                    f"Tolerance ({', '.join(tolerance)}) not given: statutory documents missing "
-                    f"({', '.join(statutory)}). §二(二): only documents the law does not "
-                    "require may be supplied later.",
-                )
-            )
-        elif not matter.commitment:
-            reasons.append(
-                _reason(
-                    f"不予容缺受理（{ids}）：申请人未作出在规定期限内补齐材料的书面承诺（§二(二)）。",
-                    f"Tolerance ({', '.join(tolerance)}) not given: the applicant has not given "
-                    "a written commitment to supply the missing documents by a deadline "
-                    "(§二(二)).",
-                )
-            )
-        else:
-            names = "、".join(d.name for d in docs)
-            reasons.append(
-                _reason(
-                    f"结论：容缺受理（{ids}）：缺少非法定材料（{names}），"
-                    "申请人已书面承诺在规定期限内补齐，先行受理。",
-                    f"Outcome: tolerance ({', '.join(tolerance)}): non-statutory documents "
-                    f"missing ({', '.join(d.name for d in docs)}), with a written commitment "
-                    "to supply them; the application is accepted now.",
-                )
-            )
+        reason, granted = _tolerance_reason(
+            tuple(tolerance), tuple((d.name, d.statutory) for d in docs), matter.commitment
+        )
+        if reason is not None:
+            reasons.append(reason)
+        if granted:
             return Outcome.TOLERANCE
 
     if green:
-        reasons.append(
-            _reason(
-                f"结论：绿色通道（{'、'.join(green)}），加快办理。",
-                f"Outcome: green channel ({', '.join(green)}), fast-track handling.",
-            )
-        )
+        reasons.append(_green_reason(tuple(green)))
         return Outcome.GREEN_CHANNEL
 
-    reasons.append(
-        _reason(
-            "结论：按一般程序办理（无适用的惩戒措施或绿色通道、容缺受理）。",
-            "Outcome: normal handling (no punishment, green channel or tolerance applies).",
-        )
-    )
+    reasons.append(_NORMAL_REASON)
     return Outcome.NORMAL
+
+
+@functools.lru_cache(maxsize=1024)
+def _restriction_reason(restricting: tuple[tuple[str, bool], ...]) -> Reason:
+    mandatory = [mid for mid, must in restricting if must]
+    advised = [mid for mid, must in restricting if not must]
+    zh = [f"结论：限制（{'、'.join(mid for mid, _ in restricting)}）。"]
+    en = [f"Outcome: restriction ({', '.join(mid for mid, _ in restricting)})."]
+    if mandatory:
+        zh.append(f"强制性措施（{'、'.join(mandatory)}）应当执行。")
+        en.append(f" Mandatory measures ({', '.join(mandatory)}) must be applied.")
+    if advised:
+        zh.append(f"推荐性措施（{'、'.join(advised)}）为建议执行，不执行的须记录理由。")
+        en.append(
+            f" Recommended measures ({', '.join(advised)}) are advice; declining one "
+            "must be recorded with a reason."
+        )
+    return _reason("".join(zh), "".join(en))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tolerance_reason(
+    tolerance: tuple[str, ...], docs: tuple[tuple[str, bool], ...], commitment: bool
+) -> tuple[Reason | None, bool]:
+    """The reason about a tolerance measure, and whether tolerance is the outcome."""
+    statutory = [name for name, is_statutory in docs if is_statutory]
+    ids = "、".join(tolerance)
+    if not docs:
+        # Nothing is missing: tolerance is simply not needed.
+        return None, False
+    if statutory:
+        names = "、".join(statutory)
+        return (
+            _reason(
+                f"不予容缺受理（{ids}）：缺少法定材料（{names}）。"
+                "§二(二)：容缺受理仅限法律法规要求提供的材料以外的申报材料。",
+                f"Tolerance ({', '.join(tolerance)}) not given: statutory documents missing "
+                f"({', '.join(statutory)}). §二(二): only documents the law does not "
+                "require may be supplied later.",
+            ),
+            False,
+        )
+    if not commitment:
+        return (
+            _reason(
+                f"不予容缺受理（{ids}）：申请人未作出在规定期限内补齐材料的书面承诺（§二(二)）。",
+                f"Tolerance ({', '.join(tolerance)}) not given: the applicant has not given "
+                "a written commitment to supply the missing documents by a deadline "
+                "(§二(二)).",
+            ),
+            False,
+        )
+    names = "、".join(name for name, _ in docs)
+    return (
+        _reason(
+            f"结论：容缺受理（{ids}）：缺少非法定材料（{names}），"
+            "申请人已书面承诺在规定期限内补齐，先行受理。",
+            f"Outcome: tolerance ({', '.join(tolerance)}): non-statutory documents "
+            f"missing ({', '.join(name for name, _ in docs)}), with a written commitment "
+            "to supply them; the application is accepted now.",
+        ),
+        True,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _green_reason(green: tuple[str, ...]) -> Reason:
+    return _reason(
+        f"结论：绿色通道（{'、'.join(green)}），加快办理。",
+        f"Outcome: green channel ({', '.join(green)}), fast-track handling.",
+    )
+
+
+_NORMAL_REASON = _reason(
+    "结论：按一般程序办理（无适用的惩戒措施或绿色通道、容缺受理）。",
+    "Outcome: normal handling (no punishment, green channel or tolerance applies).",
+)

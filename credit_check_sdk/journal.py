@@ -61,7 +61,9 @@ _STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejecte
 
 #: The schema this code writes; ``PRAGMA user_version`` holds the file's.
 #: 1: records, inputs, meta. 2: adds the local ``objections`` and ``report_receipts`` tables.
-SCHEMA_VERSION = 2
+#: 3: adds the report columns (``outcome``, ``category``, ``source``, ``recheck_of``,
+#: ``action``) and the ``record_measures`` table, copied from each body at append time.
+SCHEMA_VERSION = 3
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
@@ -113,6 +115,108 @@ CREATE TABLE IF NOT EXISTS report_receipts (
     PRIMARY KEY (period, version)
 );
 """
+
+# Version 3: what the monthly report counts, as plain columns and one side table,
+# so that it groups on columns instead of parsing every body (json_extract).
+# Derived from the body when a record is appended (see _derived), never hashed:
+# the body stays the one source of truth (verify() hashes the body only).
+# record_measures holds a check's ``measures`` (measure_id, status) and an
+# action's ``measure_ids`` (measure_id, status NULL), ``n`` being the position in the list.
+_SCHEMA_V3 = """
+ALTER TABLE records ADD COLUMN outcome;
+ALTER TABLE records ADD COLUMN category;
+ALTER TABLE records ADD COLUMN source;
+ALTER TABLE records ADD COLUMN recheck_of;
+ALTER TABLE records ADD COLUMN action;
+CREATE TABLE IF NOT EXISTS record_measures (
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    measure_id,
+    status,
+    PRIMARY KEY (seq, n)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_type_at ON records(type, at, outcome, category, source);
+CREATE INDEX IF NOT EXISTS records_recheck_of ON records(recheck_of) WHERE recheck_of IS NOT NULL
+"""
+
+# The backfill of a file written by an older version: the same values as _derived()
+# gives (json_extract has the same rules: scalars as they are, true/false as 1/0,
+# objects and arrays as compact JSON text). Bodies that are not JSON objects are
+# left alone; verify() reports them as bad_body.
+_BACKFILL_V3 = """
+UPDATE records SET
+    outcome = json_extract(body, '$.outcome'),
+    category = CASE json_type(body, '$.matter') WHEN 'object'
+               THEN json_extract(body, '$.matter.category') END,
+    source = json_extract(body, '$.source'),
+    recheck_of = json_extract(body, '$.recheck_of')
+WHERE type = 'check' AND json_valid(body) AND json_type(body) = 'object';
+UPDATE records SET action = json_extract(body, '$.action')
+WHERE type = 'action' AND json_valid(body) AND json_type(body) = 'object';
+INSERT OR REPLACE INTO record_measures(seq, n, measure_id, status)
+SELECT r.seq, m.key, json_extract(m.value, '$.id'), json_extract(m.value, '$.status')
+FROM records r, json_each(r.body, '$.measures') m
+WHERE r.type = 'check' AND json_valid(r.body) AND json_type(r.body) = 'object'
+  AND json_type(r.body, '$.measures') = 'array' AND m.type = 'object';
+INSERT OR REPLACE INTO record_measures(seq, n, measure_id, status)
+SELECT r.seq, m.key, m.value, NULL
+FROM records r, json_each(r.body, '$.measure_ids') m
+WHERE r.type = 'action' AND json_valid(r.body) AND json_type(r.body) = 'object'
+  AND json_type(r.body, '$.measure_ids') = 'array'
+"""
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _sql_value(value: Any) -> Any:
+    """``value`` as SQLite's ``json_extract`` returns it, so appends and the backfill agree."""
+    if value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else float(value)
+    # Keys sorted, as in the stored body that json_extract reads.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+_NO_COLUMNS: tuple[Any, ...] = (None, None, None, None, None)
+
+
+def _derived(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[int, Any, Any]]]:
+    """The report columns of ``record`` (outcome, category, source, recheck_of, action)
+    and its ``record_measures`` rows ``(n, measure_id, status)``.
+
+    >>> _derived({"type": "check", "outcome": "restriction", "matter": {"category": "bidding"},
+    ...     "source": "live", "measures": [{"id": "P-1", "status": "applied"}]})
+    (('restriction', 'bidding', 'live', None, None), [(0, 'P-1', 'applied')])
+    >>> _derived({"type": "action", "action": "applied", "measure_ids": ["P-1"]})
+    ((None, None, None, None, 'applied'), [(0, 'P-1', None)])
+    """
+    kind = record.get("type")
+    rows: list[tuple[int, Any, Any]] = []
+    if kind == "check":
+        matter = record.get("matter")
+        columns = (
+            _sql_value(record.get("outcome")),
+            _sql_value(matter.get("category")) if isinstance(matter, dict) else None,
+            _sql_value(record.get("source")),
+            _sql_value(record.get("recheck_of")),
+            None,
+        )
+        measures = record.get("measures")
+        if isinstance(measures, list):
+            for n, m in enumerate(measures):
+                if isinstance(m, dict):
+                    rows.append((n, _sql_value(m.get("id")), _sql_value(m.get("status"))))
+        return columns, rows
+    if kind == "action":
+        ids = record.get("measure_ids")
+        if isinstance(ids, list):
+            rows = [(n, _sql_value(v), None) for n, v in enumerate(ids)]
+        return (None, None, None, None, _sql_value(record.get("action"))), rows
+    return _NO_COLUMNS, rows
+
 
 #: What the platform says of an objection (``GET /v1/objections/{id}``).
 ObjectionStatus = Literal["verifying", "upheld", "rejected"]
@@ -171,12 +275,14 @@ class VerifyResult:
 class _Pending:
     """One append waiting for a group commit."""
 
-    __slots__ = ("at", "check_id", "done", "error", "inputs", "record")
+    __slots__ = ("at", "check_id", "columns", "done", "error", "inputs", "measure_rows", "record")
 
     def __init__(
         self, record: dict[str, Any], inputs: str | None, at: str, check_id: str | None
     ) -> None:
         self.record = record
+        # The report columns and record_measures rows: computed before the lock.
+        self.columns, self.measure_rows = _derived(record)
         self.inputs = inputs
         self.at = at
         self.check_id = check_id
@@ -334,6 +440,10 @@ class Journal:
                 )
             if version < 2:
                 self._run_script(conn, _SCHEMA_V2)
+            if version < 3:
+                self._run_script(conn, _SCHEMA_V3)
+                if version > 0:  # an older file: fill the new columns from the bodies
+                    self._run_script(conn, _BACKFILL_V3)
             if version < SCHEMA_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -458,8 +568,16 @@ class Journal:
             try:
                 # Read the head inside the write transaction: another process
                 # may have appended since our last write.
-                row = conn.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+                row = conn.execute(
+                    "SELECT hash, seq FROM records ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
                 head: str | None = row[0] if row else None
+                if any(p.measure_rows for p in batch):
+                    # Sequence numbers after the head are free again should the last
+                    # record ever have been deleted: so must their measure rows be.
+                    conn.execute(
+                        "DELETE FROM record_measures WHERE seq > ?", (row[1] if row else 0,)
+                    )
                 written: list[_Pending] = []
                 for p in batch:
                     p.record["prev_hash"] = head
@@ -473,9 +591,10 @@ class Journal:
                         # A constraint failure undoes only the failing statement
                         # (SQLite's statement-level ABORT); the transaction and
                         # the rest of the batch go on, so no savepoint is needed.
-                        conn.execute(
-                            "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        cur = conn.execute(
+                            "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash,"
+                            " outcome, category, source, recheck_of, action)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 p.record["id"],
                                 p.record["type"],
@@ -484,6 +603,7 @@ class Journal:
                                 body,
                                 digest,
                                 head,
+                                *p.columns,
                             ),
                         )
                     except sqlite3.IntegrityError as exc:
@@ -493,6 +613,13 @@ class Journal:
                             path=self.path,
                         )
                         continue
+                    if p.measure_rows:
+                        seq = cur.lastrowid
+                        conn.executemany(
+                            "INSERT INTO record_measures(seq, n, measure_id, status)"
+                            " VALUES (?, ?, ?, ?)",
+                            [(seq, *row) for row in p.measure_rows],
+                        )
                     if p.inputs is not None:
                         # Keyed by this new check's own id, so it cannot clash.
                         conn.execute(

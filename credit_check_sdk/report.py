@@ -68,7 +68,7 @@ from ._models import Catalog, Document, ListEntry, Matter, Outcome, Profile, Rea
 from ._time import SHANGHAI, now
 from .catalogue import CatalogStore, default_catalog
 from .decision import decide
-from .journal import Journal, utc_text
+from .journal import Journal, _sql_value, utc_text
 
 if TYPE_CHECKING:
     from ._client import PlatformClient
@@ -288,6 +288,11 @@ def _from_utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(SHANGHAI)
 
 
+def _local_day(hour: str) -> str:
+    """The Asia/Shanghai day of a UTC hour given as ``YYYY-MM-DDTHH``."""
+    return datetime.fromisoformat(hour + ":00+00:00").astimezone(SHANGHAI).date().isoformat()
+
+
 def _week_of(day: str) -> str:
     d = date.fromisoformat(day)
     return (d - timedelta(days=d.weekday())).isoformat()
@@ -299,51 +304,69 @@ def _subject_text(subject_id: str | None) -> str:
 
 # --- the report --------------------------------------------------------------------------
 
+# The counts group on the journal's report columns (schema 3: outcome, category,
+# source, recheck_of, action, and the record_measures table), which the journal
+# fills from each body at append time. Bodies are read only for details: a case's
+# subject and matter code, an action's reason, an override's full record.
+
+# By hour (UTC): Python maps each hour to its Asia/Shanghai day (cheaper than
+# date() on every row; every offset of Asia/Shanghai is a whole number of hours).
 _Q_TOTALS = """
-SELECT json_extract(body, '$.outcome'), json_extract(body, '$.matter.category'),
-       date(at, '+8 hours'), COUNT(*)
+SELECT outcome, category, substr(at, 1, 13), COUNT(*)
 FROM records WHERE type = 'check' AND at >= ? AND at < ?
 GROUP BY 1, 2, 3
 """
 
-# Checks with measures: the literal '"measures":[]' is how a check with none is
-# stored (canonical JSON), so instr() skips them without parsing their JSON.
+# The measures of the month's checks, in list order (a check without any has no rows).
+_Q_MEASURES = """
+SELECT m.seq, m.measure_id, m.status
+FROM record_measures m JOIN records r ON r.seq = m.seq
+WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
+ORDER BY m.seq, m.n
+"""
+
+# Details of the checks with measures: one json_extract (one parse) for four paths.
 _Q_MEASURED = """
-SELECT id, at, json_extract(body, '$.subject.id'), json_extract(body, '$.subject.kind'),
-       json_extract(body, '$.matter.category'), json_extract(body, '$.matter.code'),
-       json_extract(body, '$.matter.case_id'), json_extract(body, '$.outcome'),
-       json_extract(body, '$.measures')
-FROM records
-WHERE type = 'check' AND at >= ? AND at < ? AND instr(body, '"measures":[]') = 0
-ORDER BY at, id
+SELECT r.seq, r.id, r.at, r.category, r.outcome,
+       json_extract(r.body, '$.subject.id', '$.subject.kind', '$.matter.code',
+                    '$.matter.case_id')
+FROM records r
+WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
+  AND EXISTS (SELECT 1 FROM record_measures m WHERE m.seq = r.seq)
 """
 
 _Q_DEGRADED = """
-SELECT id, at, json_extract(body, '$.subject.id'), json_extract(body, '$.matter.category'),
-       json_extract(body, '$.source'), json_extract(body, '$.outcome')
+SELECT id, at, json_extract(body, '$.subject.id'), category, source, outcome
 FROM records
-WHERE type = 'check' AND at >= ? AND at < ?
-  AND (instr(body, '"source":"snapshot"') > 0 OR instr(body, '"source":"none"') > 0)
-  AND json_extract(body, '$.source') IN ('snapshot', 'none')
+WHERE type = 'check' AND at >= ? AND at < ? AND source IN ('snapshot', 'none')
 ORDER BY at, id
 """
 
 _Q_RECHECKS = """
-SELECT seq, id, json_extract(body, '$.recheck_of'), json_extract(body, '$.outcome')
+SELECT seq, id, recheck_of, outcome
 FROM records
-WHERE type = 'check' AND at >= ? AND instr(body, '"recheck_of":null') = 0
-  AND json_extract(body, '$.recheck_of') IS NOT NULL
+WHERE recheck_of IS NOT NULL AND type = 'check' AND at >= ?
 ORDER BY seq
 """
 
+# Every action on the month's checks; the reason only where the check has
+# measures (the cases list it), the whole record only for overrides.
 _Q_ACTIONS = """
-SELECT a.seq, a.check_id, a.at, json_extract(a.body, '$.action'),
-       json_extract(a.body, '$.measure_ids'), json_extract(a.body, '$.reason'),
-       CASE WHEN instr(a.body, '"action":"applied"') = 0 THEN a.body END
-FROM records a
-WHERE a.type = 'action'
-  AND a.check_id IN (SELECT id FROM records WHERE type = 'check' AND at >= ? AND at < ?)
+SELECT a.seq, a.check_id, a.at, a.action,
+       CASE WHEN EXISTS (SELECT 1 FROM record_measures m WHERE m.seq = c.seq)
+            THEN json_extract(a.body, '$.reason') END,
+       CASE WHEN a.action IN ('not_applied', 'overridden') THEN a.body END
+FROM records c JOIN records a ON a.check_id = c.id
+WHERE c.type = 'check' AND c.at >= ? AND c.at < ? AND a.type = 'action'
 ORDER BY a.seq
+"""
+
+# The measure ids named by those actions, in list order.
+_Q_ACTION_IDS = """
+SELECT m.seq, m.measure_id
+FROM records c JOIN records a ON a.check_id = c.id JOIN record_measures m ON m.seq = a.seq
+WHERE c.type = 'check' AND c.at >= ? AND c.at < ? AND a.type = 'action'
+ORDER BY m.seq, m.n
 """
 
 
@@ -402,37 +425,50 @@ def build_monthly_report(
     acted_checks: set[str] = set()
 
     with journal.snapshot() as conn:
-        for outcome, matter, day, n in conn.execute(_Q_TOTALS, (lo, hi)):
+        days: dict[str, str] = {}
+        for outcome, matter, hour, n in conn.execute(_Q_TOTALS, (lo, hi)):
             outcome, matter = str(outcome), str(matter)
+            day = days.get(hour)
+            if day is None:
+                day = days[hour] = _local_day(hour)
             totals[outcome] = totals.get(outcome, 0) + n
             row = by_matter.setdefault(matter, dict.fromkeys(OUTCOMES, 0))
             row[outcome] = row.get(outcome, 0) + n
             week = weekly.setdefault(_week_of(day), dict.fromkeys(OUTCOMES, 0))
             week[outcome] = week.get(outcome, 0) + n
 
-        for cid, at, sid, kind, matter, code, case_id, outcome, measures_text in conn.execute(
-            _Q_MEASURED, (lo, hi)
-        ):
-            measures = {m["id"]: m["status"] for m in json.loads(measures_text or "[]")}
-            if not measures:
-                continue
+        by_seq: dict[int, dict[str, str]] = {}
+        for seq, mid, status in conn.execute(_Q_MEASURES, (lo, hi)):
+            got = by_seq.get(seq)
+            if got is None:
+                got = by_seq[seq] = {}
+            got[mid] = status  # a repeated id: the last one counts, as in a dict
+        for seq, cid, at, matter, outcome, detail in conn.execute(_Q_MEASURED, (lo, hi)):
+            measures = by_seq[seq]
             for mid, status in measures.items():
                 triggered[mid] += 1
                 if status == "suspended":
                     suspended[mid] += 1
+            sid, kind, code, case_id = (_sql_value(v) for v in json.loads(detail))
             measured[cid] = _Measured(
                 at, sid, kind, str(matter), code, case_id, str(outcome), measures
             )
 
-        for _seq, cid, at, action, ids_text, reason, body in conn.execute(_Q_ACTIONS, (lo, hi)):
+        action_ids: dict[int, list[Any]] = {}
+        for seq, mid in conn.execute(_Q_ACTION_IDS, (lo, hi)):
+            got_ids = action_ids.get(seq)
+            if got_ids is None:
+                got_ids = action_ids[seq] = []
+            got_ids.append(mid)
+        for seq, cid, at, action, reason, body in conn.execute(_Q_ACTIONS, (lo, hi)):
             acted_checks.add(cid)
-            ids = tuple(json.loads(ids_text or "[]"))
-            if body is not None and action in ("not_applied", "overridden"):
+            if body is not None:  # not_applied or overridden
                 record = json.loads(body)
                 overrides.append((at, record["id"], record))
             check = measured.get(cid)
             if check is None:
                 continue
+            ids = tuple(action_ids.get(seq, ()))
             check.actions.append((_from_utc_text(at), str(action), ids, reason))
             for mid in ids:
                 if mid in check.measures:
@@ -597,20 +633,20 @@ def pending_actions(
     when = (at or now()).astimezone(SHANGHAI)
     cutoff = utc_text(when - timedelta(days=days))
     sql = """
-        SELECT c.id, c.at, json_extract(c.body, '$.subject.id'),
-               json_extract(c.body, '$.matter.category'), json_extract(c.body, '$.matter.case_id'),
-               json_extract(c.body, '$.outcome'), json_extract(c.body, '$.measures')
+        SELECT c.id, c.at, json_extract(c.body, '$.subject.id', '$.matter.case_id'),
+               c.category, c.outcome,
+               (SELECT json_group_array(m.measure_id) FROM record_measures m WHERE m.seq = c.seq)
         FROM records c
-        WHERE c.type = 'check' AND c.at <= ? AND instr(c.body, '"measures":[]') = 0
+        WHERE c.type = 'check' AND c.at <= ?
+          AND EXISTS (SELECT 1 FROM record_measures m WHERE m.seq = c.seq)
           AND NOT EXISTS (SELECT 1 FROM records a WHERE a.check_id = c.id AND a.type = 'action')
         ORDER BY c.at, c.id
     """
     out: list[NoFeedback] = []
     with journal.snapshot() as conn:
-        for cid, at_text, sid, matter, case_id, outcome, measures_text in conn.execute(
-            sql, (cutoff,)
-        ):
-            ids = tuple(sorted(m["id"] for m in json.loads(measures_text or "[]")))
+        for cid, at_text, detail, matter, outcome, ids_json in conn.execute(sql, (cutoff,)):
+            sid, case_id = (_sql_value(v) for v in json.loads(detail))
+            ids = tuple(sorted(json.loads(ids_json)))
             if not ids:
                 continue
             checked = _from_utc_text(at_text)
