@@ -9,6 +9,7 @@ of the rules or texts) with ``python -m tests.test_decision_golden``.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -165,4 +166,4 @@ if __name__ == "__main__":
     GOLDEN.write_text(
         json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", "utf-8"
     )
-    print(f"{len(data)} verdicts written to {GOLDEN}")
+    sys.stdout.write(f"{len(data)} verdicts written to {GOLDEN}\n")
