@@ -54,7 +54,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
@@ -95,9 +95,6 @@ IMPORT_BATCH = 10_000
 # Idle reader connections kept open; more than this many concurrent readers
 # still work, the extras are closed when they are handed back.
 _MAX_IDLE_READERS = 32
-
-# Bytes of the data file a reader maps into memory (address space, not RAM).
-_MMAP_SIZE = 1 << 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -267,30 +264,6 @@ def _set_meta(conn: sqlite3.Connection, values: dict[str, str | None]) -> None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-_ENTRY_FIELDS = tuple(ListEntry.model_fields)
-
-
-def _entry_from_body(body: str) -> ListEntry:
-    """A stored entry back as a :class:`ListEntry`, without validating it again.
-
-    Bodies are written by this module from validated entries (``model_dump_json``),
-    so they hold exactly the model's fields in its own JSON forms: parsing the
-    three dates and constructing the model is enough, and a lookup does not pay
-    for a second validation. Anything unexpected takes the validating path.
-    """
-    try:
-        d = json.loads(body)
-        if len(d) != len(_ENTRY_FIELDS):
-            raise ValueError("not a stored entry")
-        expires = d["expires_on"]
-        d["listed_on"] = date.fromisoformat(d["listed_on"])
-        d["expires_on"] = None if expires is None else date.fromisoformat(expires)
-        d["updated_at"] = datetime.fromisoformat(d["updated_at"])
-        return ListEntry.model_construct(**d)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return ListEntry.model_validate_json(body)
 
 
 def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
@@ -531,8 +504,6 @@ class Snapshot:
         try:
             conn = _connect(path, create=False, busy_timeout=self._busy_timeout)
             conn.execute("PRAGMA query_only = 1")
-            # Lookups read pages through a memory map rather than a read() call each.
-            conn.execute(f"PRAGMA mmap_size = {_MMAP_SIZE}")
         except sqlite3.Error as exc:
             raise SnapshotError(f"snapshot {path}: cannot open: {exc}", path=str(path)) from exc
         return _Reader(conn, world)
@@ -574,7 +545,7 @@ class Snapshot:
         [ListEntry(entry_id='BL-2026-000123', ...)]
         """
         rows = self._query("SELECT body FROM entries WHERE subject_id = ?", (subject_id,))
-        entries = [_entry_from_body(body) for (body,) in rows]
+        entries = [ListEntry.model_validate_json(body) for (body,) in rows]
         entries.sort(key=lambda e: e.entry_id)
         return entries
 
@@ -605,11 +576,11 @@ class Snapshot:
         if as_of is None or not meta.get("synced_at"):
             return None
         entries = sorted(
-            (_entry_from_body(body) for k, body in rows if k is None),
+            (ListEntry.model_validate_json(body) for k, body in rows if k is None),
             key=lambda e: e.entry_id,
         )
-        # model_construct: every field is already typed and was validated on the way
-        # in (the entries were just read back), and lookups must stay fast under load.
+        # model_construct: every field is already typed and validated (the entries
+        # were just parsed), and lookups must stay fast under load.
         return Profile.model_construct(
             subject=SubjectRef.model_construct(id=subject_id, kind=kind, name=None),
             as_of=as_of,
