@@ -4,11 +4,15 @@
 
     credit-check sandbox --port 8700 [--host 127.0.0.1] [--db FILE] [--seed N]
         [--seed-size N] [--app-id ID --app-secret SECRET] [--admin]
-        [--rate-limit RPS] [--change-retention N|SECONDSs]
+        [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N]
 
 It prints the base URL, app id and secret, then ``SANDBOX_READY <base_url>``
 once it is listening (``--port 0`` picks a free port and prints the real
 one), so that scripts and test fixtures can wait for that line.
+
+``--workers N`` serves from N processes sharing the listening socket and the
+database (seeded once, before they start); nonces are then claimed in the
+database, so a request replayed to another worker is still refused.
 
 >>> build_parser().parse_args(["--port", "0", "--admin"]).admin
 True
@@ -19,14 +23,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "worker_app"]
 
 logger = logging.getLogger(__name__)
+
+#: How ``--workers`` hands the settings to its worker processes.
+_SETTINGS_ENV = "CREDIT_CHECK_SANDBOX_SETTINGS"
 
 
 def _retention(value: str) -> int | timedelta | None:
@@ -61,7 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long a change-feed cursor stays good: N changes, or e.g. 3600s "
                         "(default 604800s); 'none' for ever")
     p.add_argument("--log-level", default="info", help="uvicorn log level (info)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the socket and the database (1)")
     return p
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process (a uvicorn app factory): settings from the
+    environment, database already seeded by the parent."""
+    from .app import SandboxSettings, create_app
+
+    return create_app(SandboxSettings.model_validate_json(os.environ[_SETTINGS_ENV]))
 
 
 def _database_url(value: str) -> str:
@@ -98,7 +118,23 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=opts.rate_limit,
         change_retention=opts.change_retention,
     )
-    app = create_app(settings)
+    if opts.workers < 1 or (opts.workers > 1 and settings.database_url in (
+            "sqlite://", "sqlite:///:memory:")):
+        print("--workers must be 1, or more with a database file", file=sys.stderr)  # noqa: T201 - CLI output
+        return 2
+    if opts.workers > 1:
+        settings = settings.model_copy(update={"shared_nonces": True})
+        # Seed once, here, before the workers open the database.
+        from . import db
+        from .seed import seed_database
+
+        engine = db.make_engine(settings.database_url)
+        seed_database(engine, seed=settings.seed, seed_size=settings.seed_size,
+                      reference_date=settings.reference_date)
+        engine.dispose()
+        app: Any = None
+    else:
+        app = create_app(settings)
     family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
     # listening socket says TCP, and without it every response waits ~40 ms for delayed ACKs.
@@ -112,26 +148,63 @@ def main(argv: list[str] | None = None) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{opts.host}]" if ":" in opts.host else opts.host
     base_url = f"http://{shown_host}:{port}{settings.base_path}"
+
+    def announce() -> None:
+        out = sys.stdout
+        out.write(f"credit platform sandbox at {base_url}\n")
+        out.write(f"app id:     {settings.app_id}\n")
+        out.write(f"app secret: {settings.app_secret}\n")
+        if settings.admin_enabled:
+            out.write(f"admin:      http://{shown_host}:{port}/_sandbox\n")
+        if opts.workers > 1:
+            out.write(f"workers:    {opts.workers}\n")
+        out.write(f"SANDBOX_READY {base_url}\n")
+        out.flush()
+
+    if opts.workers > 1:
+        return _serve_workers(opts, settings, sock, announce)
     config = uvicorn.Config(app, log_level=opts.log_level, lifespan="off", access_log=True)
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
-                out = sys.stdout
-                out.write(f"credit platform sandbox at {base_url}\n")
-                out.write(f"app id:     {settings.app_id}\n")
-                out.write(f"app secret: {settings.app_secret}\n")
-                if settings.admin_enabled:
-                    out.write(f"admin:      http://{shown_host}:{port}/_sandbox\n")
-                out.write(f"SANDBOX_READY {base_url}\n")
-                out.flush()
+                announce()
 
     server = _Server(config)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()
+    return 0
+
+
+def _serve_workers(opts: argparse.Namespace, settings: Any, sock: socket.socket,
+                   announce: Callable[[], None]) -> int:
+    """Serve from ``opts.workers`` uvicorn processes; announce once every one is ready."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[_SETTINGS_ENV] = settings.model_dump_json()
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=opts.workers,
+                            log_level=opts.log_level, lifespan="off", access_log=True)
+    sock.listen(2048)  # connections wait in the backlog until a worker takes them
+
+    class _Supervisor(Multiprocess):
+        def init_processes(self) -> None:
+            super().init_processes()
+            for process in self.processes:
+                wait = getattr(process, "wait_until_ready", None)  # uvicorn >= 0.5x
+                if wait is not None and not wait(120.0, self.should_exit):
+                    logger.error("a worker did not get ready")
+                    self.should_exit.set()
+                    return
+            announce()
+
+    try:
+        _Supervisor(config, sockets=[sock]).run()
     finally:
         sock.close()
     return 0

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -56,6 +57,22 @@ def entry_json(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_N = db.nonces.c
+_RENEW_NONCE = db.nonces.update().where(
+    _N.app_id == sa.bindparam("a"), _N.nonce == sa.bindparam("n"),
+    _N.seen_at < sa.bindparam("cutoff")).values(seen_at=sa.bindparam("t"))
+_INSERT_NONCE = db.nonces.insert().values(
+    app_id=sa.bindparam("a"), nonce=sa.bindparam("n"), seen_at=sa.bindparam("t"))
+_EXPIRE_NONCES = db.nonces.delete().where(_N.seen_at < sa.bindparam("cutoff"))
+
+#: Nonces to write, and the start of the replay window.
+_NonceBatch = tuple[list[dict[str, Any]], float]
+
+#: Subjects by id as ``(kind, name, record_since, last_adverse_on)`` (dates ISO), relations
+#: as ``(org_id, role, person_id, person_kind, person_name)``, entries (``ListEntry``) by owner.
+_ProfileRows = tuple[dict[str, Any], Sequence[Any], dict[str, list[dict[str, Any]]]]
+
+
 def _subject_json(sid: str, kind: str, name: str | None) -> dict[str, Any]:
     return {"id": sid, "kind": kind, "name": name}
 
@@ -63,11 +80,16 @@ def _subject_json(sid: str, kind: str, name: str | None) -> dict[str, Any]:
 class Store:
     """Database access for the sandbox platform (one per app)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, shared_nonces: bool = False) -> None:
         self.engine = engine
+        self.shared_nonces = shared_nonces
+        self._claims = 0
+        #: SQLite: the hot read paths use plain SQL on the DBAPI connection.
+        self.is_sqlite = engine.dialect.name == "sqlite"
         self._lock = threading.Lock()
         self._nonce_lock = threading.Lock()
         self._nonces: dict[tuple[str, str], float] = {}
+        self._nonce_order: collections.deque[tuple[float, tuple[str, str]]] = collections.deque()
         self._pending_nonces: list[dict[str, Any]] = []
         self._nonces_flushed = time.time()
         self._load_nonces()
@@ -90,35 +112,55 @@ class Store:
     def _load_nonces(self) -> None:
         cutoff = time.time() - NONCE_TTL_SECONDS
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(db.nonces).where(db.nonces.c.seen_at >= cutoff))
+            rows = conn.execute(sa.select(db.nonces).where(db.nonces.c.seen_at >= cutoff)
+                                .order_by(db.nonces.c.seen_at))
             self._nonces = {(r.app_id, r.nonce): r.seen_at for r in rows}
+        self._nonce_order = collections.deque((t, k) for k, t in self._nonces.items())
 
     def remember_nonce(self, app_id: str, nonce: str, now: float | None = None) -> bool:
         """Record a nonce; ``False`` when it was already seen within the replay window.
 
         Checked in memory (loaded from the ``nonces`` table at start, so a restart
         still refuses replays); new nonces are written to the table in batches.
+        With ``shared_nonces`` (several processes serve one database) every nonce is
+        claimed in the table itself, so that a replay to another process is refused too.
         """
+        if self.shared_nonces:
+            return self._claim_nonce(app_id, nonce, time.time() if now is None else now)
+        fresh, batch = self.check_nonce(app_id, nonce, now)
+        if batch is not None:
+            self.flush_nonces(batch)
+        return fresh
+
+    def check_nonce(self, app_id: str, nonce: str,
+                    now: float | None = None) -> tuple[bool, _NonceBatch | None]:
+        """:meth:`remember_nonce` in memory only (no database access, so cheap enough for an
+        event loop); also returns a batch for :meth:`flush_nonces` when one is due."""
         clock = time.time() if now is None else now
         cutoff = clock - NONCE_TTL_SECONDS
         key = (app_id, nonce)
         with self._nonce_lock:
-            seen = self._nonces.get(key)
+            nonces = self._nonces
+            seen = nonces.get(key)
             if seen is not None and seen >= cutoff:
-                return False
-            self._nonces[key] = clock
+                return False, None
+            nonces[key] = clock
+            order = self._nonce_order
+            order.append((clock, key))
+            while order[0][0] < cutoff:  # forget what left the window, oldest first
+                at, old = order.popleft()
+                if nonces.get(old) == at:
+                    del nonces[old]
             self._pending_nonces.append({"app_id": app_id, "nonce": nonce, "seen_at": clock})
-            flush = len(self._pending_nonces) >= 200 or clock - self._nonces_flushed >= 1.0
-            if flush:
-                pending, self._pending_nonces = self._pending_nonces, []
-                self._nonces_flushed = clock
-                if len(self._nonces) > 50_000:
-                    self._nonces = {k: v for k, v in self._nonces.items() if v >= cutoff}
-        if flush:
-            self._flush_nonces(pending, cutoff)
-        return True
+            if len(self._pending_nonces) < 200 and clock - self._nonces_flushed < 1.0:
+                return True, None
+            pending, self._pending_nonces = self._pending_nonces, []
+            self._nonces_flushed = clock
+        return True, (pending, cutoff)
 
-    def _flush_nonces(self, pending: list[dict[str, Any]], cutoff: float) -> None:
+    def flush_nonces(self, batch: _NonceBatch) -> None:
+        """Write a batch of nonces from :meth:`check_nonce` to the ``nonces`` table."""
+        pending, cutoff = batch
         n = db.nonces.c
         with self.write() as conn:
             conn.execute(db.nonces.delete().where(n.seen_at < cutoff))
@@ -126,11 +168,37 @@ class Store:
             conn.execute(db.nonces.delete().where(sa.tuple_(n.app_id, n.nonce).in_(keys)))
             conn.execute(db.nonces.insert(), pending)
 
+    def _claim_nonce(self, app_id: str, nonce: str, clock: float) -> bool:
+        cutoff = clock - NONCE_TTL_SECONDS
+        params = {"a": app_id, "n": nonce, "t": clock, "cutoff": cutoff}
+        try:
+            # One transaction: a concurrent claim of the same nonce (another process)
+            # waits for it, then finds the row and fails on the primary key.
+            with self.write() as conn:
+                if conn.execute(_RENEW_NONCE, params).rowcount:
+                    return True  # seen before the window: a fresh use
+                conn.execute(_INSERT_NONCE, params)
+                self._claims += 1
+                if self._claims % 1000 == 0:
+                    conn.execute(_EXPIRE_NONCES, params)
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
     def kind_of(self, subject_id: str) -> str | None:
         """The kind on record for a subject id, or ``None``."""
         with self.engine.connect() as conn:
-            kind = conn.execute(sa.select(db.subjects.c.kind).where(
-                db.subjects.c.id == subject_id)).scalar_one_or_none()
+            if self.is_sqlite:
+                cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    row = cur.execute("SELECT kind FROM subjects WHERE id = ?",
+                                      (subject_id,)).fetchone()
+                finally:
+                    cur.close()
+                kind = row[0] if row is not None else None
+            else:
+                kind = conn.execute(sa.select(db.subjects.c.kind).where(
+                    db.subjects.c.id == subject_id)).scalar_one_or_none()
         return str(kind) if kind is not None else None
 
     # --- profiles ---------------------------------------------------------------
@@ -148,6 +216,61 @@ class Store:
             out[row["subject_id"]].append(entry_json(row))
         return out
 
+    def _profile_rows(self, wanted: list[str]) -> _ProfileRows:
+        """Subjects, relations and entries of ``wanted`` (SQLAlchemy Core, any database)."""
+        with self.engine.connect() as conn:
+            s = db.subjects.c
+            known = {r["id"]: (r["kind"], r["name"], _iso(r["record_since"]),
+                               _iso(r["last_adverse_on"]))
+                     for r in conn.execute(sa.select(db.subjects).where(s.id.in_(wanted)))
+                     .mappings()}
+            rel_rows = [(r.org_id, r.role, r.person_id, r.kind, r.name) for r in conn.execute(
+                sa.select(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id,
+                          s.kind, s.name)
+                .select_from(db.relations.outerjoin(
+                    db.subjects, db.subjects.c.id == db.relations.c.person_id))
+                .where(db.relations.c.org_id.in_(wanted))
+                .order_by(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id)
+            )]
+            people = [r[2] for r in rel_rows]
+            entries = self._entries_of(conn, list(dict.fromkeys(wanted + people)))
+        return known, rel_rows, entries
+
+    def _profile_rows_sqlite(self, wanted: list[str]) -> _ProfileRows:
+        """:meth:`_profile_rows` as plain SQL on the SQLite connection: the hot path of the
+        sandbox, where building and compiling SQLAlchemy statements cost more than the queries.
+        SQLite holds dates and times as the ISO text SQLAlchemy writes, served nearly as is."""
+        marks = ",".join("?" * len(wanted))
+        with self.engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                known = {r[0]: r[1:] for r in cur.execute(
+                    "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
+                    f"WHERE id IN ({marks})", wanted)}
+                rel_rows = cur.execute(
+                    "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r "  # noqa: S608 - placeholders only
+                    f"LEFT OUTER JOIN subjects s ON s.id = r.person_id WHERE r.org_id IN ({marks}) "
+                    "ORDER BY r.org_id, r.role, r.person_id", wanted).fetchall()
+                owners = list(dict.fromkeys(wanted + [r[2] for r in rel_rows]))
+                entries: dict[str, list[dict[str, Any]]] = {i: [] for i in owners}
+                rows = cur.execute(
+                    "SELECT entry_id, subject_id, list, category, authority, basis, listed_on, "  # noqa: S608 - placeholders only
+                    "expires_on, status, updated_at FROM entries "
+                    f"WHERE subject_id IN ({','.join('?' * len(owners))}) AND deleted = 0 "
+                    "ORDER BY listed_on, entry_id", owners)
+                for (entry_id, sid, list_name, category, authority, basis, listed_on, expires_on,
+                     status, updated_at) in rows:
+                    entries[sid].append({
+                        "entry_id": entry_id, "subject_id": sid, "list": list_name,
+                        "category": category, "authority": authority, "basis": basis,
+                        "listed_on": listed_on, "expires_on": expires_on, "status": status,
+                        # stored "YYYY-MM-DD HH:MM:SS[.ffffff]", platform time
+                        "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
+                    })
+            finally:
+                cur.close()
+        return known, rel_rows, entries
+
     def profile(self, subject_id: str, kind: str) -> dict[str, Any]:
         """The contract's ``Profile`` for a valid subject id (empty when unknown)."""
         return self.profiles([(subject_id, kind)])[0]
@@ -156,35 +279,24 @@ class Store:
         """Profiles for valid ``(id, kind)`` pairs, in order."""
         as_of = db.format_ts(db.now())
         wanted = list(dict.fromkeys(sid for sid, _ in ids))
-        with self.engine.connect() as conn:
-            s = db.subjects.c
-            known = {r["id"]: r for r in conn.execute(
-                sa.select(db.subjects).where(s.id.in_(wanted))).mappings()}
-            rel_rows = list(conn.execute(
-                sa.select(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id,
-                          s.kind, s.name)
-                .select_from(db.relations.outerjoin(
-                    db.subjects, db.subjects.c.id == db.relations.c.person_id))
-                .where(db.relations.c.org_id.in_(wanted))
-                .order_by(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id)
-            ).mappings())
-            people = [r["person_id"] for r in rel_rows]
-            entries = self._entries_of(conn, list(dict.fromkeys(wanted + people)))
+        if self.is_sqlite:
+            known, rel_rows, entries = self._profile_rows_sqlite(wanted)
+        else:
+            known, rel_rows, entries = self._profile_rows(wanted)
         result = []
         for sid, kind in ids:
             row = known.get(sid)
             related = [
-                {"role": r["role"],
-                 "subject": _subject_json(r["person_id"], r["kind"] or "natural_person", r["name"]),
-                 "entries": entries.get(r["person_id"], [])}
-                for r in rel_rows if r["org_id"] == sid
+                {"role": role,
+                 "subject": _subject_json(person_id, person_kind or "natural_person", name),
+                 "entries": entries.get(person_id, [])}
+                for org_id, role, person_id, person_kind, name in rel_rows if org_id == sid
             ]
             result.append({
-                "subject": _subject_json(sid, row["kind"] if row else kind,
-                                         row["name"] if row else None),
+                "subject": _subject_json(sid, row[0] if row else kind, row[1] if row else None),
                 "as_of": as_of,
-                "record_since": _iso(row["record_since"]) if row else None,
-                "last_adverse_on": _iso(row["last_adverse_on"]) if row else None,
+                "record_since": row[2] if row else None,
+                "last_adverse_on": row[3] if row else None,
                 "entries": entries.get(sid, []),
                 "related": related,
             })

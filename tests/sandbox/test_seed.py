@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from credit_check_sdk._ids import validate_id
@@ -51,3 +53,28 @@ def test_scenarios_documented() -> None:
     for name, sc in SCENARIO_SUBJECTS.items():
         assert validate_id(sc.id)[1] == sc.kind, name
         assert sc.description
+
+
+def _rows(engine: sa.engine.Engine) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    with engine.connect() as conn:
+        for table in (db.subjects, db.relations, db.entries, db.changes, db.adverse_records):
+            out[table.name] = sorted(tuple(r) for r in conn.execute(sa.select(table)))
+    return out
+
+
+def test_loaders_store_the_same_rows(tmp_path: Path) -> None:
+    from datetime import date
+
+    fast = db.make_engine(f"sqlite:///{tmp_path / 'fast.db'}")
+    core = db.make_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    ref = date(2026, 11, 1)
+    seed_database(fast, seed=3, seed_size=400, reference_date=ref)
+    seed_database(core, seed=3, seed_size=400, reference_date=ref, loader="core")
+    assert _rows(fast) == _rows(core)
+    with fast.connect() as conn:
+        # back to WAL after the bulk load, secondary indexes rebuilt
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        names = set(conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+    assert {"ix_entries_subject_id", "ix_adverse_subject"} <= names
