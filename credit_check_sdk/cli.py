@@ -44,6 +44,7 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_journal",
     "credit_check_sdk._cli_report",
     "credit_check_sdk._cli_snapshot",
+    "credit_check_sdk._cli_screen",
 )
 
 
