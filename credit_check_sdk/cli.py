@@ -8,6 +8,7 @@ message naming the flag and the variable.
 
     credit-check check 91442000MA4UJ2KQ57 bidding
     credit-check check-many ids.txt --matter bidding
+    credit-check screen bidders.csv --matter bidding --out result.xlsx
     credit-check flush
     credit-check journal verify
     credit-check journal stats
