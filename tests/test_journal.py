@@ -455,3 +455,17 @@ def test_two_processes_append_to_one_file(tmp_path: Path) -> None:
         "proc-1": n,
     }
     local.close()
+
+
+def test_append_many_is_one_chained_durable_batch(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    first = j.append(check_record(0))
+    many = j.append_many([(check_record(i), {"catalog_version": "v"}) for i in range(1, 6)])
+    assert [r["prev_hash"] for r in many] == [first["hash"]] + [r["hash"] for r in many[:-1]]
+    assert all(
+        canonical_hash({k: v for k, v in r.items() if k != "hash"}) == r["hash"] for r in many
+    )
+    assert j.verify().ok
+    assert j.inputs_for(many[2]["id"]) == {"catalog_version": "v"}
+    assert j.counts()["pending"] == 6
+    j.close()
