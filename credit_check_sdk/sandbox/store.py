@@ -64,6 +64,13 @@ _RENEW_NONCE = db.nonces.update().where(
 _INSERT_NONCE = db.nonces.insert().values(
     app_id=sa.bindparam("a"), nonce=sa.bindparam("n"), seen_at=sa.bindparam("t"))
 _EXPIRE_NONCES = db.nonces.delete().where(_N.seen_at < sa.bindparam("cutoff"))
+_UPSERT_NONCE_SQLITE = (
+    "INSERT INTO nonces (app_id, nonce, seen_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = excluded.seen_at")
+_CLAIM_NONCE_SQLITE = (
+    "INSERT INTO nonces (app_id, nonce, seen_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = excluded.seen_at "
+    "WHERE nonces.seen_at < ?")
 
 #: Nonces to write, and the start of the replay window.
 _NonceBatch = tuple[list[dict[str, Any]], float]
@@ -84,6 +91,10 @@ class Store:
         self.engine = engine
         self.shared_nonces = shared_nonces
         self._claims = 0
+        # SQLite: one pooled connection kept for the hot paths (profiles, nonce claims), so
+        # that they skip the pool's check-out and reset; a lock keeps its users in turn.
+        self._raw: Any = None
+        self._raw_lock = threading.Lock()
         #: SQLite: the hot read paths use plain SQL on the DBAPI connection.
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._lock = threading.Lock()
@@ -93,6 +104,28 @@ class Store:
         self._pending_nonces: list[dict[str, Any]] = []
         self._nonces_flushed = time.time()
         self._load_nonces()
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor on the kept SQLite connection (plain SQL, ``?`` parameters)."""
+        with self._raw_lock:
+            if self._raw is None:
+                self._raw = self.engine.raw_connection()
+            conn = self._raw.driver_connection
+            cur = conn.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+                if conn.in_transaction:  # a write that failed half-way: never keep it open
+                    conn.rollback()
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool."""
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -162,6 +195,13 @@ class Store:
         """Write a batch of nonces from :meth:`check_nonce` to the ``nonces`` table."""
         pending, cutoff = batch
         n = db.nonces.c
+        if self.is_sqlite:
+            with self._cursor() as cur:
+                cur.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
+                cur.executemany(_UPSERT_NONCE_SQLITE, [
+                    (p["app_id"], p["nonce"], p["seen_at"]) for p in pending])
+                cur.connection.commit()
+            return
         with self.write() as conn:
             conn.execute(db.nonces.delete().where(n.seen_at < cutoff))
             keys = [(p["app_id"], p["nonce"]) for p in pending]
@@ -170,16 +210,25 @@ class Store:
 
     def _claim_nonce(self, app_id: str, nonce: str, clock: float) -> bool:
         cutoff = clock - NONCE_TTL_SECONDS
+        self._claims += 1
+        expire = self._claims % 1000 == 0
+        if self.is_sqlite:
+            # One statement: inserted, or renewed when last seen before the window; a replay
+            # changes no row. A concurrent claim (another process) waits for the write lock.
+            with self._cursor() as cur:
+                cur.execute(_CLAIM_NONCE_SQLITE, (app_id, nonce, clock, cutoff))
+                fresh = bool(cur.rowcount == 1)
+                if expire:
+                    cur.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
+                cur.connection.commit()
+            return fresh
         params = {"a": app_id, "n": nonce, "t": clock, "cutoff": cutoff}
         try:
-            # One transaction: a concurrent claim of the same nonce (another process)
-            # waits for it, then finds the row and fails on the primary key.
             with self.write() as conn:
                 if conn.execute(_RENEW_NONCE, params).rowcount:
                     return True  # seen before the window: a fresh use
                 conn.execute(_INSERT_NONCE, params)
-                self._claims += 1
-                if self._claims % 1000 == 0:
+                if expire:
                     conn.execute(_EXPIRE_NONCES, params)
         except sa.exc.IntegrityError:
             return False
@@ -187,18 +236,14 @@ class Store:
 
     def kind_of(self, subject_id: str) -> str | None:
         """The kind on record for a subject id, or ``None``."""
+        if self.is_sqlite:
+            with self._cursor() as cur:
+                row = cur.execute("SELECT kind FROM subjects WHERE id = ?",
+                                  (subject_id,)).fetchone()
+            return str(row[0]) if row is not None else None
         with self.engine.connect() as conn:
-            if self.is_sqlite:
-                cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    row = cur.execute("SELECT kind FROM subjects WHERE id = ?",
-                                      (subject_id,)).fetchone()
-                finally:
-                    cur.close()
-                kind = row[0] if row is not None else None
-            else:
-                kind = conn.execute(sa.select(db.subjects.c.kind).where(
-                    db.subjects.c.id == subject_id)).scalar_one_or_none()
+            kind = conn.execute(sa.select(db.subjects.c.kind).where(
+                db.subjects.c.id == subject_id)).scalar_one_or_none()
         return str(kind) if kind is not None else None
 
     # --- profiles ---------------------------------------------------------------
@@ -241,34 +286,30 @@ class Store:
         sandbox, where building and compiling SQLAlchemy statements cost more than the queries.
         SQLite holds dates and times as the ISO text SQLAlchemy writes, served nearly as is."""
         marks = ",".join("?" * len(wanted))
-        with self.engine.connect() as conn:
-            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                known = {r[0]: r[1:] for r in cur.execute(
-                    "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
-                    f"WHERE id IN ({marks})", wanted)}
-                rel_rows = cur.execute(
-                    "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r "  # noqa: S608 - placeholders only
-                    f"LEFT OUTER JOIN subjects s ON s.id = r.person_id WHERE r.org_id IN ({marks}) "
-                    "ORDER BY r.org_id, r.role, r.person_id", wanted).fetchall()
-                owners = list(dict.fromkeys(wanted + [r[2] for r in rel_rows]))
-                entries: dict[str, list[dict[str, Any]]] = {i: [] for i in owners}
-                rows = cur.execute(
-                    "SELECT entry_id, subject_id, list, category, authority, basis, listed_on, "  # noqa: S608 - placeholders only
-                    "expires_on, status, updated_at FROM entries "
-                    f"WHERE subject_id IN ({','.join('?' * len(owners))}) AND deleted = 0 "
-                    "ORDER BY listed_on, entry_id", owners)
-                for (entry_id, sid, list_name, category, authority, basis, listed_on, expires_on,
-                     status, updated_at) in rows:
-                    entries[sid].append({
-                        "entry_id": entry_id, "subject_id": sid, "list": list_name,
-                        "category": category, "authority": authority, "basis": basis,
-                        "listed_on": listed_on, "expires_on": expires_on, "status": status,
-                        # stored "YYYY-MM-DD HH:MM:SS[.ffffff]", platform time
-                        "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
-                    })
-            finally:
-                cur.close()
+        with self._cursor() as cur:
+            known = {r[0]: r[1:] for r in cur.execute(
+                "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
+                f"WHERE id IN ({marks})", wanted)}
+            rel_rows = cur.execute(
+                "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r "  # noqa: S608 - placeholders only
+                f"LEFT OUTER JOIN subjects s ON s.id = r.person_id WHERE r.org_id IN ({marks}) "
+                "ORDER BY r.org_id, r.role, r.person_id", wanted).fetchall()
+            owners = list(dict.fromkeys(wanted + [r[2] for r in rel_rows]))
+            entries: dict[str, list[dict[str, Any]]] = {i: [] for i in owners}
+            rows = cur.execute(
+                "SELECT entry_id, subject_id, list, category, authority, basis, listed_on, "  # noqa: S608 - placeholders only
+                "expires_on, status, updated_at FROM entries "
+                f"WHERE subject_id IN ({','.join('?' * len(owners))}) AND deleted = 0 "
+                "ORDER BY listed_on, entry_id", owners)
+            for (entry_id, sid, list_name, category, authority, basis, listed_on, expires_on,
+                 status, updated_at) in rows:
+                entries[sid].append({
+                    "entry_id": entry_id, "subject_id": sid, "list": list_name,
+                    "category": category, "authority": authority, "basis": basis,
+                    "listed_on": listed_on, "expires_on": expires_on, "status": status,
+                    # stored "YYYY-MM-DD HH:MM:SS[.ffffff]", platform time
+                    "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
+                })
         return known, rel_rows, entries
 
     def profile(self, subject_id: str, kind: str) -> dict[str, Any]:
