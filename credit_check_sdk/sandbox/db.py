@@ -99,9 +99,11 @@ changes = sa.Table(
     "changes",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("entry_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("entry_id", sa.String(32), nullable=False),
     sa.Column("op", sa.String(8), nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    # A unique index rather than a constraint: the seed builds it after loading the rows.
+    sa.Index("ux_changes_entry_id", "entry_id", unique=True),
     sqlite_autoincrement=True,
 )
 

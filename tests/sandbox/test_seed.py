@@ -77,4 +77,4 @@ def test_loaders_store_the_same_rows(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         names = set(conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
-    assert {"ix_entries_subject_id", "ix_adverse_subject"} <= names
+    assert {"ix_entries_subject_id", "ix_adverse_subject", "ux_changes_entry_id"} <= names
