@@ -79,10 +79,17 @@ def bench_seed(entries: int) -> list[Row]:
         bare.close()
     return [
         ("seed: subjects / entries", f"{stats.subjects:,} / {stats.entries:,}", ""),
-        ("seed: all rows", f"{total:,} (+ relations, change feed, adverse records)", ""),
+        (
+            "seed: all rows",
+            f"{total:,} in 5 tables (subjects, relations, entries, change feed, adverse records)",
+            "",
+        ),
         ("seed: seconds", f"{elapsed:.1f}", f"bare executemany of the same rows: {floor:.1f} s"),
-        ("seed: entries/s", f"{stats.entries / elapsed:,.0f}",
-         f"bare: {stats.entries / floor:,.0f}"),
+        (
+            "seed: entries/s",
+            f"{stats.entries / elapsed:,.0f}",
+            f"bare: {stats.entries / floor:,.0f}",
+        ),
         ("seed: rows/s", f"{total / elapsed:,.0f}", f"bare: {total / floor:,.0f}"),
         ("seed: database MB", f"{size_mb:,.0f}", ""),
     ]
@@ -123,8 +130,15 @@ class _Client:
             self.writer.close()
 
 
-async def _load(host: str, port: int, app_id: str, secret: str, paths: list[str],
-                connections: int, seconds: float) -> tuple[int, int, float, list[float]]:
+async def _load(
+    host: str,
+    port: int,
+    app_id: str,
+    secret: str,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+) -> tuple[int, int, float, list[float]]:
     latencies: list[float] = []
     errors = 0
     rng = random.Random(7)
@@ -149,18 +163,34 @@ async def _load(host: str, port: int, app_id: str, secret: str, paths: list[str]
     return len(latencies), errors, time.perf_counter() - t0, latencies
 
 
-def _run_load(sandbox: SandboxProcess, paths: list[str], connections: int,
-              seconds: float) -> dict[str, float]:
+def _run_load(
+    sandbox: SandboxProcess, paths: list[str], connections: int, seconds: float
+) -> dict[str, float]:
     host_port = sandbox.root_url.split("//", 1)[1]
     host, port = host_port.rsplit(":", 1)
     # warm-up, then the measured run
-    asyncio.run(_load(host, int(port), sandbox.app_id, sandbox.app_secret, paths,
-                      connections, min(2.0, seconds)))
-    n, errors, wall, lat = asyncio.run(_load(host, int(port), sandbox.app_id,
-                                             sandbox.app_secret, paths, connections, seconds))
+    asyncio.run(
+        _load(
+            host,
+            int(port),
+            sandbox.app_id,
+            sandbox.app_secret,
+            paths,
+            connections,
+            min(2.0, seconds),
+        )
+    )
+    n, errors, wall, lat = asyncio.run(
+        _load(host, int(port), sandbox.app_id, sandbox.app_secret, paths, connections, seconds)
+    )
     lat.sort()
-    return {"n": n, "errors": errors, "rps": n / wall, "p50": statistics.median(lat) * 1000,
-            "p99": lat[int(n * 0.99)] * 1000}
+    return {
+        "n": n,
+        "errors": errors,
+        "rps": n / wall,
+        "p50": statistics.median(lat) * 1000,
+        "p99": lat[int(n * 0.99)] * 1000,
+    }
 
 
 def _sample_ids(path: Path, n: int) -> list[str]:
@@ -178,16 +208,21 @@ def _bare_sql(path: Path, ids: list[str], count: int = 5000) -> float:
     picks = [ids[rng.randrange(len(ids))] for _ in range(count)]
     t0 = time.perf_counter()
     for sid in picks:
-        conn.execute("SELECT id, kind, name, record_since, last_adverse_on FROM subjects "
-                     "WHERE id = ?", (sid,)).fetchall()
+        conn.execute(
+            "SELECT id, kind, name, record_since, last_adverse_on FROM subjects WHERE id = ?",
+            (sid,),
+        ).fetchall()
         people = conn.execute(
             "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r LEFT JOIN "
-            "subjects s ON s.id = r.person_id WHERE r.org_id = ?", (sid,)).fetchall()
+            "subjects s ON s.id = r.person_id WHERE r.org_id = ?",
+            (sid,),
+        ).fetchall()
         owners = [sid, *(p[2] for p in people)]
         conn.execute(
             "SELECT * FROM entries WHERE subject_id IN "  # noqa: S608 - placeholders only
             f"({','.join('?' * len(owners))}) AND deleted = 0 ORDER BY listed_on, entry_id",
-            owners).fetchall()
+            owners,
+        ).fetchall()
     elapsed = time.perf_counter() - t0
     conn.close()
     return elapsed / count * 1e6
@@ -198,17 +233,26 @@ def _in_process(path: Path, ids: list[str], count: int = 3000) -> float:
     from credit_check_sdk.sandbox.app import SandboxSettings, create_app
 
     secret = "bench-secret"  # noqa: S105 - a throwaway in-process app
-    app = create_app(SandboxSettings(database_url=f"sqlite:///{path}", app_id="a",
-                                     app_secret=secret))
+    app = create_app(
+        SandboxSettings(database_url=f"sqlite:///{path}", app_id="a", app_secret=secret)
+    )
 
     async def call(p: str) -> int:
         h = signed_headers(app_id="a", app_secret=secret, method="GET", path=p)
         scope: dict[str, Any] = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": p, "raw_path": p.encode(),
-            "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": p,
+            "raw_path": p.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 80),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in h.items()]}
+            "headers": [(k.lower().encode(), v.encode()) for k, v in h.items()],
+        }
         status = 0
 
         async def receive() -> dict[str, Any]:
@@ -234,8 +278,14 @@ def _in_process(path: Path, ids: list[str], count: int = 3000) -> float:
     return asyncio.run(run())
 
 
-def bench_lookups(db_path: Path, subjects: int, workers: list[int], connections: int,
-                  seconds: float, client_cpus: set[int] | None) -> list[Row]:
+def bench_lookups(
+    db_path: Path,
+    subjects: int,
+    workers: list[int],
+    connections: int,
+    seconds: float,
+    client_cpus: set[int] | None,
+) -> list[Row]:
     """Signed profile look-ups from a pinned asyncio load generator against sandbox processes."""
     rows: list[Row] = []
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,8 +293,9 @@ def bench_lookups(db_path: Path, subjects: int, workers: list[int], connections:
     for n_workers in workers:
         started = time.perf_counter()
         extra = ["--workers", str(n_workers)] if n_workers > 1 else []
-        with SandboxProcess(seed_size=subjects, db_path=db_path, admin=False,
-                            extra_args=extra, ready_timeout=900) as sandbox:
+        with SandboxProcess(
+            seed_size=subjects, db_path=db_path, admin=False, extra_args=extra, ready_timeout=900
+        ) as sandbox:
             ready = time.perf_counter() - started
             ids = _sample_ids(db_path, 50_000)
             paths = [f"/api/v1/subjects/{sid}/profile" for sid in ids]
@@ -257,37 +308,68 @@ def bench_lookups(db_path: Path, subjects: int, workers: list[int], connections:
                 os.sched_setaffinity(0, all_cpus)
         label = f"lookups, {n_workers} worker{'s' if n_workers > 1 else ''}"
         rows += [
-            (f"{label}: profiles/s", f"{got['rps']:,.0f} ({got['n']:,} requests, "
-             f"{got['errors']:.0f} not 200)",
-             f"signed /v1/health: {health['rps']:,.0f}/s"),
-            (f"{label}: p50 / p99 ms", f"{got['p50']:.1f} / {got['p99']:.1f}",
-             f"health: {health['p50']:.1f} / {health['p99']:.1f}"),
+            (
+                f"{label}: profiles/s",
+                f"{got['rps']:,.0f} ({got['n']:,} requests, {got['errors']:.0f} not 200)",
+                f"signed /v1/health: {health['rps']:,.0f}/s",
+            ),
+            (
+                f"{label}: p50 / p99 ms",
+                f"{got['p50']:.1f} / {got['p99']:.1f}",
+                f"health: {health['p50']:.1f} / {health['p99']:.1f}",
+            ),
             (f"{label}: ready in s", f"{ready:.1f}", ""),
         ]
     ids = _sample_ids(db_path, 50_000)
     with sqlite3.connect(db_path) as conn:
         entries = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
     rows.insert(0, ("lookups: database", f"{db_path} ({entries:,} entries)", ""))
-    rows.insert(1, ("lookups: load", f"{connections} keep-alive connections, "
-                    f"client on CPUs {sorted(client_cpus or all_cpus)} of {sorted(all_cpus)}", ""))
-    rows.append(("in-process: ms per profile request", f"{_in_process(db_path, ids):.2f}",
-                 f"bare indexed SQL of a profile: {_bare_sql(db_path, ids):.0f} µs"))
+    rows.insert(
+        1,
+        (
+            "lookups: load",
+            f"{connections} keep-alive connections, "
+            f"client on CPUs {sorted(client_cpus or all_cpus)} of {sorted(all_cpus)}",
+            "",
+        ),
+    )
+    rows.append(
+        (
+            "in-process: ms per profile request",
+            f"{_in_process(db_path, ids):.2f}",
+            f"bare indexed SQL of a profile: {_bare_sql(db_path, ids):.0f} µs",
+        )
+    )
     return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--db", default="/var/tmp/credit-sandbox-bench/sandbox-1m.db",  # noqa: S108 - a benchmark's scratch file, meant to be kept
-                   help="database of the look-up runs; seeded when missing, reused after")
-    p.add_argument("--subjects", type=int, default=1_000_000,
-                   help="seed size when --db is seeded (1,000,000 subjects ~ 1M entries)")
+    p.add_argument(
+        "--db",
+        default="/var/tmp/credit-sandbox-bench/sandbox-1m.db",  # noqa: S108 - a benchmark's scratch file, meant to be kept
+        help="database of the look-up runs; seeded when missing, reused after",
+    )
+    p.add_argument(
+        "--subjects",
+        type=int,
+        default=1_000_000,
+        help="seed size when --db is seeded (1,000,000 subjects ~ 1M entries)",
+    )
     p.add_argument("--workers", default="1,2", help="server worker counts to run (1,2)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
-    p.add_argument("--client-cpus", default="1",
-                   help="CPUs of the load generator, e.g. 1 or 0,1; empty: not pinned")
-    p.add_argument("--seed-entries", type=int, default=0,
-                   help="also time seeding this many list entries (e.g. 1000000)")
+    p.add_argument(
+        "--client-cpus",
+        default="1",
+        help="CPUs of the load generator, e.g. 1 or 0,1; empty: not pinned",
+    )
+    p.add_argument(
+        "--seed-entries",
+        type=int,
+        default=0,
+        help="also time seeding this many list entries (e.g. 1000000)",
+    )
     p.add_argument("--skip-lookups", action="store_true", help="only the seeding run")
     args = p.parse_args()
     cpus = {int(c) for c in args.client_cpus.split(",") if c.strip()} or None
@@ -297,14 +379,26 @@ def main() -> None:
     if args.seed_entries:
         rows += bench_seed(args.seed_entries)
     if not args.skip_lookups:
-        rows += bench_lookups(Path(args.db), args.subjects,
-                              [int(w) for w in args.workers.split(",")], args.connections,
-                              args.seconds, cpus)
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
-    print(f"# {cpu}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+        rows += bench_lookups(
+            Path(args.db),
+            args.subjects,
+            [int(w) for w in args.workers.split(",")],
+            args.connections,
+            args.seconds,
+            cpus,
+        )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    print(
+        f"# {cpu}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     w1 = max(len(k) for k, _, _ in rows)
     w2 = max(len(v) for _, v, _ in rows)
     print(f"{'measure'.ljust(w1)} | {'value'.ljust(w2)} | floor, same run")

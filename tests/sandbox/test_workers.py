@@ -29,8 +29,12 @@ def test_replay_refused_by_every_worker(workers: SandboxProcess) -> None:
     # Each request on a new connection: the two workers take connections in turn or at
     # random, so among 30 replays many reach the worker that did not see the original.
     for _ in range(30):
-        h = signed_headers(app_id=workers.app_id, app_secret=workers.app_secret, method="GET",
-                           path="/api/v1/health")
+        h = signed_headers(
+            app_id=workers.app_id,
+            app_secret=workers.app_secret,
+            method="GET",
+            path="/api/v1/health",
+        )
         first = requests.get(workers.base_url + "/v1/health", headers=h, timeout=10)
         assert first.status_code == 200, first.text
         again = requests.get(workers.base_url + "/v1/health", headers=h, timeout=10)
