@@ -276,15 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(check {original_id[:8]}…, re-check {now_decision.check_id[:8]}…)"
             )
 
-        with CreditChecker(
-            base_url=sandbox.base_url,
-            app_id=sandbox.app_id,
-            app_secret=sandbox.app_secret,
-            agency_id=sandbox.app_id,  # the sandbox knows an agency by its app id
-            data_dir=out / "sdk",
-            timeout=5.0,
-            on_recheck_changed=on_changed,
-        ) as checker:
+        with sandbox.checker(out / "sdk", on_recheck_changed=on_changed) as checker:
             flows = PluginHost.load()  # the flow plugins installed (entry points)
             excluded = bidding_round(checker, flows)
             licence_with_tolerance(checker, flows)

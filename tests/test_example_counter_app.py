@@ -59,14 +59,7 @@ def sandbox() -> Iterator[SandboxProcess]:
 
 @pytest.fixture(scope="module")
 def checker(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with CreditChecker(
-        base_url=sandbox.base_url,
-        app_id=sandbox.app_id,
-        app_secret=sandbox.app_secret,
-        agency_id=sandbox.app_id,  # the sandbox knows an agency by its app id
-        data_dir=tmp_path_factory.mktemp("counter-sdk"),
-        timeout=5.0,
-    ) as c:
+    with sandbox.checker(tmp_path_factory.mktemp("counter-sdk")) as c:
         yield c
 
 

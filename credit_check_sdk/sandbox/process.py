@@ -26,12 +26,15 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from ..signing import signed_headers
+
+if TYPE_CHECKING:
+    from .._checker import CreditChecker
 
 __all__ = ["SandboxProcess", "SandboxStartError"]
 
@@ -234,6 +237,29 @@ class SandboxProcess:
                                          timeout=kwargs.pop("timeout", 30.0), **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def checker(self, data_dir: str | Path, **settings: Any) -> CreditChecker:
+        """A :class:`~credit_check_sdk.CreditChecker` wired to this sandbox.
+
+        The sandbox knows an agency by its app id. ``settings`` override the
+        defaults (``timeout=5.0``).
+
+        >>> with SandboxProcess() as sandbox, sandbox.checker(tmp) as checker:  # doctest: +SKIP
+        ...     checker.must_check("91442000MA4UC00019", "bidding").outcome
+        <Outcome.RESTRICTION: 'restriction'>
+        """
+        from .._checker import CreditChecker
+
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "app_id": self.app_id,
+            "app_secret": self.app_secret,
+            "agency_id": self.app_id,
+            "data_dir": data_dir,
+            "timeout": 5.0,
+        }
+        options.update(settings)
+        return CreditChecker(**options)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Poll ``predicate()`` until true (helper for tests)."""

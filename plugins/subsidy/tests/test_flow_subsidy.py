@@ -176,10 +176,7 @@ def sandbox() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def live(sandbox: SandboxProcess, tmp_path: Path) -> Iterator[CreditChecker]:
-    with CreditChecker(
-        base_url=sandbox.base_url, app_id=sandbox.app_id, app_secret=sandbox.app_secret,
-        agency_id=sandbox.app_id, data_dir=tmp_path / "sdk", timeout=5.0,
-    ) as c:  # fmt: skip
+    with sandbox.checker(tmp_path / "sdk") as c:
         yield c
 
 
