@@ -63,7 +63,10 @@ _STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejecte
 #: 1: records, inputs, meta. 2: adds the local ``objections`` and ``report_receipts`` tables.
 #: 3: adds the report columns (``outcome``, ``category``, ``source``, ``recheck_of``,
 #: ``action``) and the ``record_measures`` table, copied from each body at append time.
-SCHEMA_VERSION = 3
+#: 4: indexes only, for the monthly report: ``records_check_id`` covers
+#: ``(check_id, type, action, at)``, ``records_type_at`` also holds ``id``, and the
+#: partial ``records_overrides`` lists not_applied / overridden actions by check.
+SCHEMA_VERSION = 4
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
@@ -137,6 +140,22 @@ CREATE TABLE IF NOT EXISTS record_measures (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_type_at ON records(type, at, outcome, category, source);
 CREATE INDEX IF NOT EXISTS records_recheck_of ON records(recheck_of) WHERE recheck_of IS NOT NULL
+"""
+
+# Version 4: indexes only. The report finds a month's checks, their ids and their
+# actions (kind and time) in the indexes alone, without reading the record rows
+# (bodies) of checks that have no measures: records_check_id is widened to cover
+# (check_id, type, action, at), records_type_at also holds the id, and the small
+# partial index records_overrides lists the not_applied / overridden actions (the
+# ones whose body the report copies) by check. Same number of indexes written per
+# append, plus one for the rare override.
+_SCHEMA_V4 = """
+DROP INDEX IF EXISTS records_check_id;
+CREATE INDEX records_check_id ON records(check_id, type, action, at);
+DROP INDEX IF EXISTS records_type_at;
+CREATE INDEX records_type_at ON records(type, at, outcome, category, source, id);
+CREATE INDEX IF NOT EXISTS records_overrides ON records(check_id)
+    WHERE type = 'action' AND action IN ('not_applied', 'overridden')
 """
 
 # The backfill of a file written by an older version: the same values as _derived()
@@ -444,6 +463,8 @@ class Journal:
                 self._run_script(conn, _SCHEMA_V3)
                 if version > 0:  # an older file: fill the new columns from the bodies
                     self._run_script(conn, _BACKFILL_V3)
+            if version < 4:
+                self._run_script(conn, _SCHEMA_V4)
             if version < SCHEMA_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",

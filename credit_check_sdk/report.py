@@ -311,28 +311,22 @@ def _subject_text(subject_id: str | None) -> str:
 
 # By hour (UTC): Python maps each hour to its Asia/Shanghai day (cheaper than
 # date() on every row; every offset of Asia/Shanghai is a whole number of hours).
+# The hour first: the covering index yields rows in time order, so the grouping is cheap.
 _Q_TOTALS = """
-SELECT outcome, category, substr(at, 1, 13), COUNT(*)
+SELECT substr(at, 1, 13), outcome, category, COUNT(*)
 FROM records WHERE type = 'check' AND at >= ? AND at < ?
 GROUP BY 1, 2, 3
 """
 
-# The measures of the month's checks, in list order (a check without any has no rows).
-_Q_MEASURES = """
-SELECT m.seq, m.measure_id, m.status
-FROM record_measures m JOIN records r ON r.seq = m.seq
-WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
-ORDER BY m.seq, m.n
-"""
-
-# Details of the checks with measures: one json_extract (one parse) for four paths.
+# The month's checks with measures, one row per measure in list order, with the
+# details of the check: one json_extract (one parse) for four paths.
 _Q_MEASURED = """
-SELECT r.seq, r.id, r.at, r.category, r.outcome,
+SELECT r.seq, r.id, r.at, r.category, r.outcome, m.measure_id, m.status,
        json_extract(r.body, '$.subject.id', '$.subject.kind', '$.matter.code',
                     '$.matter.case_id')
-FROM records r
+FROM records r JOIN record_measures m ON m.seq = r.seq
 WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
-  AND EXISTS (SELECT 1 FROM record_measures m WHERE m.seq = r.seq)
+ORDER BY r.seq, m.n
 """
 
 _Q_DEGRADED = """
@@ -342,32 +336,88 @@ WHERE type = 'check' AND at >= ? AND at < ? AND source IN ('snapshot', 'none')
 ORDER BY at, id
 """
 
+# The live re-checks of the month's degraded checks, through the recheck_of index.
 _Q_RECHECKS = """
-SELECT seq, id, recheck_of, outcome
-FROM records
-WHERE recheck_of IS NOT NULL AND type = 'check' AND at >= ?
-ORDER BY seq
+SELECT c.id, r.id, r.outcome
+FROM records c CROSS JOIN records r INDEXED BY records_recheck_of ON r.recheck_of = c.id
+WHERE c.type = 'check' AND c.at >= ?1 AND c.at < ?2 AND c.source IN ('snapshot', 'none')
+  AND r.recheck_of IS NOT NULL AND typeof(r.recheck_of) = 'text'
+  AND r.type = 'check' AND r.at >= ?1
+ORDER BY r.seq
 """
 
-# Every action on the month's checks; the reason only where the check has
-# measures (the cases list it), the whole record only for overrides.
+# The actions on the month's checks with measures (the check found through
+# records_type_at, its actions through records_check_id), one row per measure id
+# named (n is NULL for an action naming none), in journal order.
 _Q_ACTIONS = """
-SELECT a.seq, a.check_id, a.at, a.action,
-       CASE WHEN EXISTS (SELECT 1 FROM record_measures m WHERE m.seq = c.seq)
-            THEN json_extract(a.body, '$.reason') END,
-       CASE WHEN a.action IN ('not_applied', 'overridden') THEN a.body END
-FROM records c JOIN records a ON a.check_id = c.id
-WHERE c.type = 'check' AND c.at >= ? AND c.at < ? AND a.type = 'action'
-ORDER BY a.seq
+SELECT a.seq, a.check_id, a.at, a.action, json_extract(a.body, '$.reason'), m.n, m.measure_id
+FROM records c CROSS JOIN records a ON a.check_id = c.id AND a.type = 'action'
+     LEFT JOIN record_measures m ON m.seq = a.seq
+WHERE c.type = 'check' AND c.at >= ? AND c.at < ?
+  AND EXISTS (SELECT 1 FROM record_measures x WHERE x.seq = c.seq)
+ORDER BY a.seq, m.n
 """
 
-# The measure ids named by those actions, in list order.
-_Q_ACTION_IDS = """
-SELECT m.seq, m.measure_id
-FROM records c JOIN records a ON a.check_id = c.id JOIN record_measures m ON m.seq = a.seq
-WHERE c.type = 'check' AND c.at >= ? AND c.at < ? AND a.type = 'action'
-ORDER BY m.seq, m.n
+# Every not_applied or overridden action on the month's checks, whole (the
+# partial index records_overrides holds only those).
+_Q_OVERRIDES = """
+SELECT a.at, a.body
+FROM records c CROSS JOIN records a INDEXED BY records_overrides
+     ON a.check_id = c.id AND a.type = 'action' AND a.action IN ('not_applied', 'overridden')
+WHERE c.type = 'check' AND c.at >= ? AND c.at < ?
 """
+
+
+def _outcome_order(counts: dict[str, int]) -> dict[str, int]:
+    known = {o: counts[o] for o in OUTCOMES if o in counts}
+    if len(known) == len(counts):
+        return known
+    return known | {o: counts[o] for o in sorted(counts) if o not in known}
+
+
+class _LocalTimes:
+    """:func:`_from_utc_text` for many values: the offset and fold looked up once per hour.
+
+    Exact: an hour whose first and last instants do not share offset and fold
+    (one with a transition in it) takes the slow path for every value.
+    """
+
+    def __init__(self) -> None:
+        self._hours: dict[str, tuple[timedelta, int] | None] = {}
+
+    def __call__(self, text: str) -> datetime:
+        hour = text[:13]
+        try:
+            known = self._hours[hour]
+        except KeyError:
+            known = self._hours[hour] = self._hour(hour)
+        if known is None or len(text) != 27 or text[-1] != "Z":
+            return _from_utc_text(text)
+        offset, fold = known
+        return (datetime.fromisoformat(text[:-1]) + offset).replace(tzinfo=SHANGHAI, fold=fold)
+
+    @staticmethod
+    def _hour(hour: str) -> tuple[timedelta, int] | None:
+        try:
+            first = _from_utc_text(hour + ":00:00.000000Z")
+            last = _from_utc_text(hour + ":59:59.999999Z")
+        except ValueError:
+            return None
+        offset = first.utcoffset()
+        if offset is None or offset != last.utcoffset() or first.fold != last.fold:
+            return None
+        return offset, first.fold
+
+
+class _SubjectTexts(dict[str | None, str]):
+    """:func:`_subject_text`, once per distinct subject id."""
+
+    def __missing__(self, subject_id: str | None) -> str:
+        text = self[subject_id] = _subject_text(subject_id)
+        return text
+
+    def __call__(self, subject_id: str | None) -> str:
+        return self[subject_id]
 
 
 @dataclass
@@ -423,64 +473,74 @@ def build_monthly_report(
     overrides: list[tuple[str, str, dict[str, Any]]] = []
     latest: dict[tuple[str, str], str] = {}
     acted_checks: set[str] = set()
+    local_time = _LocalTimes()
+    subject_text = _SubjectTexts()
 
     with journal.snapshot() as conn:
         days: dict[str, str] = {}
-        for outcome, matter, hour, n in conn.execute(_Q_TOTALS, (lo, hi)):
+        for hour, outcome, matter, n in conn.execute(_Q_TOTALS, (lo, hi)):
             outcome, matter = str(outcome), str(matter)
             day = days.get(hour)
             if day is None:
                 day = days[hour] = _local_day(hour)
             totals[outcome] = totals.get(outcome, 0) + n
-            row = by_matter.setdefault(matter, dict.fromkeys(OUTCOMES, 0))
+            row = by_matter.get(matter)
+            if row is None:
+                row = by_matter[matter] = dict.fromkeys(OUTCOMES, 0)
             row[outcome] = row.get(outcome, 0) + n
-            week = weekly.setdefault(_week_of(day), dict.fromkeys(OUTCOMES, 0))
-            week[outcome] = week.get(outcome, 0) + n
+            week = _week_of(day)
+            counts = weekly.get(week)
+            if counts is None:
+                counts = weekly[week] = dict.fromkeys(OUTCOMES, 0)
+            counts[outcome] = counts.get(outcome, 0) + n
 
         by_seq: dict[int, dict[str, str]] = {}
-        for seq, mid, status in conn.execute(_Q_MEASURES, (lo, hi)):
-            got = by_seq.get(seq)
-            if got is None:
-                got = by_seq[seq] = {}
-            got[mid] = status  # a repeated id: the last one counts, as in a dict
-        for seq, cid, at, matter, outcome, detail in conn.execute(_Q_MEASURED, (lo, hi)):
-            measures = by_seq[seq]
+        for seq, cid, at, matter, outcome, mid, status, detail in conn.execute(
+            _Q_MEASURED, (lo, hi)
+        ):
+            measures = by_seq.get(seq)
+            if measures is None:
+                measures = by_seq[seq] = {}
+                sid, kind, code, case_id = (_sql_value(v) for v in json.loads(detail))
+                measured[cid] = _Measured(
+                    at, sid, kind, str(matter), code, case_id, str(outcome), measures
+                )
+            measures[mid] = status  # a repeated id: the last one counts, as in a dict
+        for measures in by_seq.values():
             for mid, status in measures.items():
                 triggered[mid] += 1
                 if status == "suspended":
                     suspended[mid] += 1
-            sid, kind, code, case_id = (_sql_value(v) for v in json.loads(detail))
-            measured[cid] = _Measured(
-                at, sid, kind, str(matter), code, case_id, str(outcome), measures
-            )
 
-        action_ids: dict[int, list[Any]] = {}
-        for seq, mid in conn.execute(_Q_ACTION_IDS, (lo, hi)):
-            got_ids = action_ids.get(seq)
-            if got_ids is None:
-                got_ids = action_ids[seq] = []
-            got_ids.append(mid)
-        for seq, cid, at, action, reason, body in conn.execute(_Q_ACTIONS, (lo, hi)):
+        # One row per (action, measure id): an action's rows are consecutive.
+        action_rows: list[tuple[int, str, str, str, Any, list[Any]]] = []
+        last_seq = None
+        for seq, cid, at, action, reason, n, mid in conn.execute(_Q_ACTIONS, (lo, hi)):
+            if seq != last_seq:
+                last_seq = seq
+                action_rows.append((seq, cid, at, action, reason, []))
+            if n is not None:
+                action_rows[-1][5].append(mid)
+        for _seq, cid, at, action, reason, id_list in action_rows:
             acted_checks.add(cid)
-            if body is not None:  # not_applied or overridden
-                record = json.loads(body)
-                overrides.append((at, record["id"], record))
             check = measured.get(cid)
-            if check is None:
+            if check is None:  # pragma: no cover - the query joins checks with measures only
                 continue
-            ids = tuple(action_ids.get(seq, ()))
-            check.actions.append((_from_utc_text(at), str(action), ids, reason))
+            ids = tuple(id_list)
+            check.actions.append((local_time(at), str(action), ids, reason))
             for mid in ids:
                 if mid in check.measures:
                     latest[(cid, mid)] = str(action)  # rows come in journal order
 
+        for at, body in conn.execute(_Q_OVERRIDES, (lo, hi)):
+            record = json.loads(body)
+            overrides.append((at, record["id"], record))
+
         degraded_rows = conn.execute(_Q_DEGRADED, (lo, hi)).fetchall()
         rechecks: dict[str, tuple[str, str]] = {}
         if degraded_rows:
-            wanted = {row[0] for row in degraded_rows}
-            for _seq, rid, of, outcome in conn.execute(_Q_RECHECKS, (lo,)):
-                if of in wanted:
-                    rechecks[of] = (rid, str(outcome))  # the latest re-check wins
+            for of, rid, outcome in conn.execute(_Q_RECHECKS, (lo, hi)):
+                rechecks[of] = (rid, str(outcome))  # the latest re-check wins
 
         record_count = conn.execute(
             "SELECT COUNT(*) FROM records WHERE at >= ? AND at < ?", (lo, hi)
@@ -496,6 +556,12 @@ def build_monthly_report(
                 )
             }
         )
+
+    # Known outcomes first, then any others by name (the order the counts had
+    # when they were grouped by outcome first).
+    totals = _outcome_order(totals)
+    by_matter = {m: _outcome_order(row) for m, row in sorted(by_matter.items())}
+    weekly = {w: _outcome_order(row) for w, row in sorted(weekly.items())}
 
     for (cid, mid), action in latest.items():
         if action == "applied" and measured[cid].measures[mid] == "suspended":
@@ -520,8 +586,8 @@ def build_monthly_report(
         degraded_checks.append(
             DegradedCheck(
                 check_id=cid,
-                checked_at=_from_utc_text(at),
-                subject=_subject_text(sid),
+                checked_at=local_time(at),
+                subject=subject_text(sid),
                 matter=str(matter),
                 source=str(source),
                 outcome=str(outcome),
@@ -536,14 +602,15 @@ def build_monthly_report(
     awaiting = 0
     cases: list[Case] = []
     for cid, m in measured.items():
-        checked = _from_utc_text(m.at)
+        checked = local_time(m.at)
+        subject = subject_text(m.subject)
         if cid not in acted_checks:
             if checked + deadline <= stamp:
                 no_feedback.append(
                     NoFeedback(
                         cid,
                         checked,
-                        _subject_text(m.subject),
+                        subject,
                         m.matter,
                         m.case_id,
                         m.outcome,
@@ -553,7 +620,7 @@ def build_monthly_report(
                 )
             else:
                 awaiting += 1
-        statuses = set(m.measures.values())
+        statuses = m.measures.values()
         kind = (
             "restriction"
             if m.outcome == "restriction"
@@ -563,7 +630,7 @@ def build_monthly_report(
             Case(
                 cid,
                 checked,
-                _subject_text(m.subject),
+                subject,
                 m.kind,
                 m.matter,
                 m.code,
@@ -580,7 +647,7 @@ def build_monthly_report(
         period=period,
         generated_at=stamp.replace(microsecond=0),
         totals=totals,
-        by_matter=dict(sorted(by_matter.items())),
+        by_matter=by_matter,
         measures=measure_lines,
         overrides=tuple(record for _, _, record in sorted(overrides, key=lambda o: o[:2])),
         degraded=DegradedCounts(
@@ -604,7 +671,7 @@ def build_monthly_report(
         awaiting=awaiting,
         cases=tuple(sorted(cases, key=lambda c: (c.checked_at, c.check_id))),
         degraded=tuple(degraded_checks),
-        weekly=dict(sorted(weekly.items())),
+        weekly=weekly,
     )
     logger.info(
         "report %s for %s: %d checks, %d records",

@@ -44,6 +44,9 @@ def downgrade_to_schema_2(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE record_measures")
     conn.execute("DROP INDEX records_type_at")
+    conn.execute("DROP INDEX records_overrides")  # schema 4
+    conn.execute("DROP INDEX records_check_id")
+    conn.execute("CREATE INDEX records_check_id ON records(check_id)")
     conn.execute("DROP INDEX records_recheck_of")
     for column in COLUMNS.split(", "):
         conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
@@ -78,7 +81,7 @@ def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
     assert after.wire() == before.wire()
     assert after.details == before.details
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
