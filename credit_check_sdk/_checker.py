@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -254,11 +255,32 @@ class CreditChecker:
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
         self.plugins = plugins if plugins is not None else PluginHost()
+        self._recheck_lock = threading.Lock()
         self._closed = False
+        self._requeue_from_journal()
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
             self._offline.start()
+
+    def _requeue_from_journal(self, days: int = 30) -> None:
+        """Queue again any degraded check of the last ``days`` the journal shows unre-checked.
+
+        Covers a crash between the journal write and the queue write, and a
+        queue that an OS crash cut short: the journal is the record of truth.
+        """
+        since = now() - timedelta(days=days)
+        for record in self.journal.degraded_without_recheck(since):
+            subject = record.get("subject") or {}
+            matter = record.get("matter") or {}
+            inputs = self.journal.inputs_for(record["id"]) or {}
+            self._offline.followups.queue_recheck(
+                record["id"],
+                str(subject.get("id", "")),
+                str(subject.get("kind", "legal_entity")),
+                inputs.get("matter") or {"category": matter.get("category", "")},
+                str(record.get("outcome", "review")),
+            )
 
     # -- checks --------------------------------------------------------------------
 
@@ -628,6 +650,12 @@ class CreditChecker:
             self._run_rechecks(100)
 
     def _run_rechecks(self, limit: int) -> int:
+        # One re-check pass at a time (the background thread and recheck_pending()
+        # may both ask): each degraded check is re-checked once, not once per pass.
+        with self._recheck_lock:
+            return self._run_rechecks_locked(limit)
+
+    def _run_rechecks_locked(self, limit: int) -> int:
         done = 0
         for pending in self._offline.followups.pending_rechecks(limit):
             if self._closed or not self._offline.breaker.allow():

@@ -90,7 +90,7 @@ class Watch:
 
 
 class Followups:
-    """The re-check queue and the watches, on one SQLite file (WAL, synchronous)."""
+    """The re-check queue and the watches, on one SQLite file (WAL)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -107,7 +107,10 @@ class Followups:
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            # NORMAL in WAL mode survives a crash of the process; what an OS crash
+            # could lose of the re-check queue is queued again from the journal
+            # (synchronous=FULL), the record of truth, when the checker opens.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc

@@ -816,6 +816,30 @@ class Journal:
         value: dict[str, Any] = json.loads(rows[0][0])
         return value
 
+    def degraded_without_recheck(self, since: datetime) -> list[dict[str, Any]]:
+        """Check records decided without the live platform (snapshot or no data) since
+        ``since`` that no later record re-checks (``recheck_of``), oldest first.
+
+        The durable source of truth for what still needs a live re-check.
+
+        >>> import tempfile, os
+        >>> from datetime import datetime, timezone
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "source": "none",
+        ...               "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> [r["id"] for r in j.degraded_without_recheck(datetime(2026, 1, 1, tzinfo=timezone.utc))]
+        ['c1']
+        >>> j.close()
+        """
+        rows = self._query(
+            "SELECT body FROM records AS c WHERE c.type = 'check'"
+            " AND c.source IN ('snapshot', 'none') AND c.recheck_of IS NULL AND c.at >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM records AS r WHERE r.recheck_of = c.id)"
+            " ORDER BY c.seq",
+            (utc_text(since),),
+        )
+        return [json.loads(r[0]) for r in rows]
+
     def iter_records(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[dict[str, Any]]:

@@ -420,6 +420,35 @@ def test_the_recheck_queue_survives_a_restart(
     assert second.journal.verify().ok
 
 
+def test_a_lost_recheck_queue_is_rebuilt_from_the_journal(
+    fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
+) -> None:
+    # The journal is the record of truth: should the queue file be lost (or a crash
+    # fall between the journal write and the queue write), the re-check still happens.
+    data_dir = tmp_path / "lost-queue"
+    first = open_checker(data_dir)
+    first.sync_snapshot()
+    fake.outage()
+    degraded = first.must_check(LATE, "bidding")
+    live_before = first.must_check(CLEAN, "bidding")  # from the snapshot too: degraded
+    first.close(timeout=1)
+    for leftover in data_dir.glob("followups.sqlite3*"):
+        leftover.unlink()
+    fake.outage(False)
+    fake.add_entry(LATE, "black", "wage_arrears")
+    changed: list[tuple[str, Outcome, Decision]] = []
+    second = open_checker(data_dir, on_recheck_changed=lambda *a: changed.append(a))
+    second.recheck_pending()  # the background thread may be at it already: either way,
+    wait_until(lambda: second.health()["followups"]["pending"] == 0)
+    assert [c[0] for c in changed] == [degraded.check_id]  # re-checked once, not twice
+    rechecked = {r["recheck_of"] for r in records(second) if r.get("recheck_of")}
+    assert rechecked == {degraded.check_id, live_before.check_id}
+    # Once re-checked, nothing is queued again at the next start.
+    second.close(timeout=1)
+    third = open_checker(data_dir)
+    assert third.health()["followups"]["pending"] == 0
+
+
 def test_a_restarted_checker_rechecks_without_being_asked_to_check(
     fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
 ) -> None:
