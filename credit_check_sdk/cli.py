@@ -27,11 +27,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ._checker import CreditChecker
 from ._config import ENV_VARS, Settings, default_data_dir
-from ._exceptions import CreditCheckError
+from ._exceptions import ConfigurationError, CreditCheckError
 from ._models import Decision, Matter
 from ._version import __version__
 
@@ -237,8 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console()
     try:
         return int(args.func(args, out))
+    except ConfigurationError as exc:
+        flag = f"; on the command line: --{exc.setting.replace('_', '-')}" if exc.setting else ""
+        Console(stderr=True).print(f"[red]credit-check: {escape(str(exc))}{flag}[/red]")
+        return 2
     except CreditCheckError as exc:
-        Console(stderr=True).print(f"[red]credit-check: {exc}[/red]")
+        Console(stderr=True).print(f"[red]credit-check: {escape(str(exc))}[/red]")
         return 2
 
 
