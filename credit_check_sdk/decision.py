@@ -139,6 +139,7 @@ class _Compiled:
         "effect",
         "en_label",
         "id",
+        "keys",
         "list",
         "mandatory",
         "measure",
@@ -163,6 +164,11 @@ class _Compiled:
         # Tuples in catalogue order (not sets) so that reasons list entries in
         # the same order on every run.
         self.roles: tuple[str, ...] = tuple(dict.fromkeys(trig.roles))
+        # The (role, list) buckets an entry must be in to trigger this measure,
+        # in role order: each measure looks at only the entries that can match.
+        self.keys: tuple[tuple[str, str], ...] = (
+            tuple((role, trig.list) for role in self.roles) if trig.list is not None else ()
+        )
         # Rule 4: the subject itself always blocks an incentive; so does any
         # role the incentive's trigger counts.
         self.blocking_roles: tuple[str, ...] = tuple(dict.fromkeys(("subject", *trig.roles)))
@@ -274,7 +280,7 @@ def _describe(
         e = item[2]
         done = memo.get(id(e))
         if done is None:
-            done = memo[id(e)] = _describe_one(item[0], item[1], e)
+            done = memo[id(e)] = _describe_entry(item[0], item[1], e)
         return done
     zh_parts: list[str] = []
     en_parts: list[str] = []
@@ -282,32 +288,58 @@ def _describe(
         e = item[2]
         done = memo.get(id(e))
         if done is None:
-            done = memo[id(e)] = _describe_one(item[0], item[1], e)
+            done = memo[id(e)] = _describe_entry(item[0], item[1], e)
         zh_parts.append(done[0])
         en_parts.append(done[1])
     return "；".join(zh_parts), "; ".join(en_parts)
 
 
-def _describe_one(role: str, holder: str, e: ListEntry) -> tuple[str, str]:
+def _describe_entry(role: str, holder: str, e: ListEntry) -> tuple[str, str]:
+    return _describe_one(
+        role,
+        holder,
+        e.entry_id,
+        e.list,
+        e.category,
+        e.authority,
+        e.listed_on,
+        e.expires_on,
+        e.status,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe_one(
+    role: str,
+    holder: str,
+    entry_id: str,
+    lst: str,
+    category: str,
+    authority: str,
+    listed_on: date,
+    expires_on: date | None,
+    status: str,
+) -> tuple[str, str]:
+    # Cached on the values the text is made of (not on the entry object): the
+    # same entries come back in every check of the same subject.
     who_zh, who_en = _who(role, holder)
-    cat_zh, cat_en = category_name(e.category)
-    listed = _iso(e.listed_on)
-    expires = e.expires_on
-    if expires is None:
+    cat_zh, cat_en = category_name(category)
+    listed = _iso(listed_on)
+    if expires_on is None:
         until_zh = "，无截止日期"
         until_en = ", no end date"
     else:
-        until = _iso(expires)
+        until = _iso(expires_on)
         until_zh = "，有效期至 " + until
         until_en = ", until " + until
-    if e.status == "objection_pending":
+    if status == "objection_pending":
         until_zh += "，异议核实中"
         until_en += ", objection pending"
     return (
-        f"{who_zh} 的{_LIST_ZH[e.list]}条目 {e.entry_id}"
-        f"（{cat_zh}，认定单位：{e.authority}，列入日期 {listed}{until_zh}）",
-        f"{e.list}-list entry {e.entry_id} of {who_en} "
-        f"({cat_en}, by {e.authority}, listed {listed}{until_en})",
+        f"{who_zh} 的{_LIST_ZH[lst]}条目 {entry_id}"
+        f"（{cat_zh}，认定单位：{authority}，列入日期 {listed}{until_zh}）",
+        f"{lst}-list entry {entry_id} of {who_en} "
+        f"({cat_en}, by {authority}, listed {listed}{until_en})",
     )
 
 
@@ -398,6 +430,94 @@ def _decided(c: _Compiled, status: MeasureStatus, entry_ids: tuple[str, ...]) ->
     )
 
 
+# Verdict parts, cached on the values they are made of. A DecidedMeasure and a
+# Reason are frozen, so one object serves every verdict that names the same
+# measure, entries and texts; the keys are small values (a compiled measure,
+# ids, dates, texts), never a profile.
+
+
+@functools.lru_cache(maxsize=4096)
+def _punishment(
+    c: _Compiled, suspended: bool, entry_ids: tuple[str, ...], who_zh: str, who_en: str
+) -> tuple[DecidedMeasure, Reason]:
+    if suspended:
+        pre_zh, post_zh, pre_en, post_en = c.suspended
+        return (
+            _decided(c, "suspended", entry_ids),
+            _reason(pre_zh + who_zh + post_zh, pre_en + who_en + post_en),
+        )
+    return (
+        _decided(c, "applied", entry_ids),
+        _reason(c.applies[0] + who_zh + c.basis[0], c.applies[1] + who_en + c.basis[1]),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _incentive(
+    c: _Compiled, entry_ids: tuple[str, ...], why_zh: str, why_en: str
+) -> tuple[DecidedMeasure, Reason]:
+    points_zh, points_en = c.points
+    return (
+        _decided(c, "applied", entry_ids),
+        _reason(
+            c.applies[0] + why_zh + points_zh + c.basis[0],
+            c.applies[1] + why_en + points_en + c.basis[1],
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _blocked(c: _Compiled, b_zh: str, b_en: str) -> Reason:
+    pre_zh, post_zh, pre_en, post_en = c.blocked
+    return _reason(pre_zh + b_zh + post_zh, pre_en + b_en + post_en)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_grant(
+    c: _Compiled, subject_id: str, since: date | None, last: date | None, on: date
+) -> tuple[DecidedMeasure, Reason] | None:
+    """A clean-years incentive (rule 2), or None when the years are not clean."""
+    n = c.clean_years or 0
+    cutoff = years_before(on, n)
+    if since is None or since > cutoff or (last is not None and last >= cutoff):
+        return None
+    # A clean-years grant names no entry: the same measure for every subject.
+    granted = c.clean_granted
+    if granted is None:
+        granted = c.clean_granted = _decided(c, "applied", ())
+    since_s = _iso(since)
+    if last is None:
+        last_zh, last_en = "无不良信用记录", "no adverse record"
+    else:
+        d = _iso(last)
+        last_zh, last_en = f"最近不良信用记录日期 {d}", f"last adverse record {d}"
+    who = mask_id(subject_id)
+    since_cut = _iso(cutoff)
+    why_zh = (
+        f"{who} 自 {since_s} 起有信用记录，{last_zh}，自 {since_cut} 起连续 {n} 年无不良信用记录"
+    )
+    why_en = (
+        f"{who} has records since {since_s}, {last_en}: "
+        f"{n} years without an adverse record since {since_cut}"
+    )
+    points_zh, points_en = c.points
+    return granted, _reason(
+        c.applies[0] + why_zh + points_zh + c.basis[0],
+        c.applies[1] + why_en + points_en + c.basis[1],
+    )
+
+
+_SUBJECT_KEYS = {"black": ("subject", "black"), "red": ("subject", "red")}
+
+
+def _entry_ids(hits: list[tuple[str, str, ListEntry]]) -> tuple[str, ...]:
+    if len(hits) == 1:  # the common case: skip the sort machinery
+        return (hits[0][2].entry_id,)
+    # A set: one entry can reach a measure through two roles of the same
+    # person; the record names it once.
+    return tuple(sorted({item[2].entry_id for item in hits}))
+
+
 # --- the decision -------------------------------------------------------------------
 
 
@@ -449,29 +569,39 @@ def decide(
         )
 
     subject_id = profile.subject.id
-    # In-force entries by role, each as (role, holder id, entry): computed once,
-    # then shared by every measure of the matter.
-    by_role: dict[str, list[tuple[str, str, ListEntry]]] = {}
+    # In-force entries by (role, list), each as (role, holder id, entry):
+    # computed once, then shared by every measure of the matter.
+    by_key: dict[tuple[str, str], list[tuple[str, str, ListEntry]]] = {}
     black: dict[str, list[tuple[str, str, ListEntry]]] = {}
+    in_force_statuses = _IN_FORCE_STATUSES
     # Rule 1, as in in_force(), inlined: this loop runs for every entry of
     # every check.
     for e in profile.entries:
-        if e.status in _IN_FORCE_STATUSES and e.listed_on <= on:
+        if e.status in in_force_statuses and e.listed_on <= on:
             exp = e.expires_on
             if exp is None or on < exp:
+                lst = e.list
                 item = ("subject", subject_id, e)
-                by_role.setdefault("subject", []).append(item)
-                if e.list == "black":
+                key = _SUBJECT_KEYS[lst]
+                bucket = by_key.get(key)
+                if bucket is None:
+                    by_key[key] = [item]
+                else:
+                    bucket.append(item)
+                if lst == "black":
                     black.setdefault("subject", []).append(item)
     for rel in profile.related:
+        rel_role: str = rel.role
+        holder = rel.subject.id
         for e in rel.entries:
-            if e.status in _IN_FORCE_STATUSES and e.listed_on <= on:
+            if e.status in in_force_statuses and e.listed_on <= on:
                 exp = e.expires_on
                 if exp is None or on < exp:
-                    item = (rel.role, rel.subject.id, e)
-                    by_role.setdefault(rel.role, []).append(item)
-                    if e.list == "black":
-                        black.setdefault(rel.role, []).append(item)
+                    lst = e.list
+                    item = (rel_role, holder, e)
+                    by_key.setdefault((rel_role, lst), []).append(item)
+                    if lst == "black":
+                        black.setdefault(rel_role, []).append(item)
 
     measures: list[DecidedMeasure] = []
     reasons: list[Reason] = []
@@ -482,101 +612,65 @@ def decide(
     memo: dict[int, tuple[str, str]] = {}
     # Incentives sharing blocking roles share the description of their blockers.
     blocked_by: dict[tuple[str, ...], tuple[str, str] | tuple[()]] = {}
+    since = profile.record_since
+    last = profile.last_adverse_on
 
     for c in idx.by_matter[matter.category]:
         hits: list[tuple[str, str, ListEntry]] = []
-        if c.list is not None:
-            wanted_list = c.list
+        if by_key:
             cats = c.categories
-            for role in c.roles:
-                for item in by_role.get(role, ()):
-                    e = item[2]
-                    if e.list == wanted_list and (cats is None or e.category in cats):
-                        hits.append(item)
-        clean = False
-        if not hits and c.clean_years is not None:
+            for key in c.keys:
+                items = by_key.get(key)
+                if items is not None:
+                    if cats is None:
+                        hits.extend(items)
+                    else:
+                        for item in items:
+                            if item[2].category in cats:
+                                hits.append(item)
+        grant: tuple[DecidedMeasure, Reason] | None = None
+        if not hits:
+            if c.clean_years is None:
+                continue
             if not clean_years_known:
                 clean_unknown.append(c.id)
                 continue
-            cutoff = years_before(on, c.clean_years)
-            since = profile.record_since
-            last = profile.last_adverse_on
-            clean = since is not None and since <= cutoff and (last is None or last < cutoff)
-        if not hits and not clean:
-            continue
+            grant = _clean_grant(c, subject_id, since, last, on)
+            if grant is None:
+                continue
 
-        if len(hits) == 1:  # the common case: skip the sort machinery
-            entry_ids: tuple[str, ...] = (hits[0][2].entry_id,)
-        else:
-            # A set: one entry can reach a measure through two roles of the
-            # same person; the record names it once.
-            entry_ids = tuple(sorted({item[2].entry_id for item in hits}))
         if c.punishment:
             suspended = all(item[2].status == "objection_pending" for item in hits)
-            status: MeasureStatus = "suspended" if suspended else "applied"
-            measures.append(_decided(c, status, entry_ids))
             who_zh, who_en = _describe(hits, memo)
-            if suspended:
-                pre_zh, post_zh, pre_en, post_en = c.suspended
-                reasons.append(_reason(pre_zh + who_zh + post_zh, pre_en + who_en + post_en))
-            else:
+            decided, reason = _punishment(c, suspended, _entry_ids(hits), who_zh, who_en)
+            measures.append(decided)
+            reasons.append(reason)
+            if not suspended:
                 restricting.append((c.id, c.mandatory))
-                reasons.append(
-                    _reason(c.applies[0] + who_zh + c.basis[0], c.applies[1] + who_en + c.basis[1])
-                )
             continue
 
         # An incentive: black overrides red (rule 4), suspended black entries included.
-        roles = c.blocking_roles
-        blocked = blocked_by.get(roles)
-        if blocked is None:
-            blockers: list[tuple[str, str, ListEntry]] = []
-            for role in roles:
-                blockers.extend(black.get(role, ()))
-            blocked = blocked_by[roles] = _describe(blockers, memo) if blockers else ()
-        if blocked:
-            b_zh, b_en = blocked
-            pre_zh, post_zh, pre_en, post_en = c.blocked
-            reasons.append(_reason(pre_zh + b_zh + post_zh, pre_en + b_en + post_en))
-            continue
+        if black:
+            roles = c.blocking_roles
+            blocked = blocked_by.get(roles)
+            if blocked is None:
+                blockers: list[tuple[str, str, ListEntry]] = []
+                for role in roles:
+                    blockers.extend(black.get(role, ()))
+                blocked = blocked_by[roles] = _describe(blockers, memo) if blockers else ()
+            if blocked:
+                reasons.append(_blocked(c, blocked[0], blocked[1]))
+                continue
 
-        if hits:
-            measures.append(_decided(c, "applied", entry_ids))
+        if grant is None:
             why_zh, why_en = _describe(hits, memo)
-        else:
-            # A clean-years grant names no entry, so it is the same frozen
-            # model for every subject: build it once per catalogue.
-            granted = c.clean_granted
-            if granted is None:
-                granted = c.clean_granted = _decided(c, "applied", ())
-            measures.append(granted)
-            n = c.clean_years or 0
-            since_s = _iso(profile.record_since) if profile.record_since else "-"
-            if profile.last_adverse_on is None:
-                last_zh, last_en = "无不良信用记录", "no adverse record"
-            else:
-                d = _iso(profile.last_adverse_on)
-                last_zh, last_en = f"最近不良信用记录日期 {d}", f"last adverse record {d}"
-            who = mask_id(subject_id)
-            since_cut = _iso(years_before(on, n))
-            why_zh = (
-                f"{who} 自 {since_s} 起有信用记录，{last_zh}，"
-                f"自 {since_cut} 起连续 {n} 年无不良信用记录"
-            )
-            why_en = (
-                f"{who} has records since {since_s}, {last_en}: "
-                f"{n} years without an adverse record since {since_cut}"
-            )
-        points_zh, points_en = c.points
-        reasons.append(
-            _reason(
-                c.applies[0] + why_zh + points_zh + c.basis[0],
-                c.applies[1] + why_en + points_en + c.basis[1],
-            )
-        )
-        if c.effect == "green_channel":
+            grant = _incentive(c, _entry_ids(hits), why_zh, why_en)
+        measures.append(grant[0])
+        reasons.append(grant[1])
+        effect = c.effect
+        if effect == "green_channel":
             green.append(c.id)
-        elif c.effect == "tolerance":
+        elif effect == "tolerance":
             tolerance.append(c.id)
 
     if clean_unknown:
