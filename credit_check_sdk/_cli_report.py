@@ -142,6 +142,7 @@ def _report(args: argparse.Namespace, out: Console) -> int:
                 agency_id=settings.agency_id,
                 period=args.period,
                 feedback_days=args.feedback_days,
+                details=bool(args.xlsx),
             )
             _write_outputs(report, args, out)
             receipt = submit_report(checker.client, report, checker.journal)
@@ -157,7 +158,11 @@ def _report(args: argparse.Namespace, out: Console) -> int:
         return 2
     with Journal(data_dir_from(args) / "journal.sqlite3") as journal:
         report = build_monthly_report(
-            journal, agency_id=agency, period=args.period, feedback_days=args.feedback_days
+            journal,
+            agency_id=agency,
+            period=args.period,
+            feedback_days=args.feedback_days,
+            details=bool(args.xlsx),  # the cases, in the same snapshot
         )
     _write_outputs(report, args, out)
     return 0

@@ -32,8 +32,11 @@ How the journal is summed (all times in Asia/Shanghai; the month is
 
 The same journal and period always give the same JSON apart from
 ``generated_at``: every list is sorted and every query reads one snapshot.
-The counting runs in SQLite (``json_extract``) in a few passes; Python sees
-only the month's checks that have measures, their actions and the degraded checks.
+The counting runs in SQLite in a few passes on the journal's report columns;
+Python sees only the month's checks that have measures, their actions and the
+degraded checks. The cases (each one's subject, matter code and actions with
+their reasons: what the workbook lists) are read from the bodies only when
+``report.details.cases`` is first used, or at once with ``details=True``.
 
 >>> import tempfile, os
 >>> from credit_check_sdk.journal import Journal
@@ -52,9 +55,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -62,7 +68,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from ._exceptions import InvalidRequestError, InvalidResponseError
+from ._exceptions import InvalidRequestError, InvalidResponseError, JournalError
 from ._ids import mask_id
 from ._models import Catalog, Document, ListEntry, Matter, Outcome, Profile, Reason
 from ._time import SHANGHAI, now
@@ -198,22 +204,92 @@ class DegradedCheck(NamedTuple):
     changed: bool
 
 
-@dataclass(frozen=True)
 class ReportDetails:
     """What the SDK keeps beside the report, never sent: for the workbook, chart and CLI.
 
     ``weekly`` maps the Monday (Asia/Shanghai) of each week that has checks to
     counts by outcome; ``awaiting`` is how many checks with measures have no
     action yet but are still inside the feedback window.
+
+    ``cases`` (every restriction and incentive case with its actions) is read
+    from the journal on first access, or at once with
+    ``build_monthly_report(..., details=True)`` or :meth:`load_cases`; it
+    sees the journal as the report did (records appended later are left out).
     """
 
-    period: str
-    feedback_days: int
-    no_feedback: tuple[NoFeedback, ...] = ()
-    awaiting: int = 0
-    cases: tuple[Case, ...] = ()
-    degraded: tuple[DegradedCheck, ...] = ()
-    weekly: dict[str, dict[str, int]] = field(default_factory=dict)
+    __slots__ = (
+        "_cases",
+        "_load",
+        "_lock",
+        "awaiting",
+        "degraded",
+        "feedback_days",
+        "no_feedback",
+        "period",
+        "weekly",
+    )
+
+    def __init__(
+        self,
+        period: str,
+        feedback_days: int,
+        no_feedback: tuple[NoFeedback, ...] = (),
+        awaiting: int = 0,
+        cases: tuple[Case, ...] | None = None,
+        degraded: tuple[DegradedCheck, ...] = (),
+        weekly: dict[str, dict[str, int]] | None = None,
+        *,
+        load_cases: Callable[[], tuple[Case, ...]] | None = None,
+    ) -> None:
+        self.period = period
+        self.feedback_days = feedback_days
+        self.no_feedback = no_feedback
+        self.awaiting = awaiting
+        self.degraded = degraded
+        self.weekly = weekly if weekly is not None else {}
+        self._cases = cases if cases is not None or load_cases is not None else ()
+        self._load = load_cases
+        self._lock = threading.Lock()
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        """Every check of the period whose decision listed measures, oldest first."""
+        return self.load_cases()
+
+    def load_cases(self) -> tuple[Case, ...]:
+        """Read the cases now if they are not read yet (once), and return them."""
+        if self._cases is None:
+            with self._lock:
+                if self._cases is None and self._load is not None:
+                    self._cases = self._load()
+                    self._load = None
+        return self._cases if self._cases is not None else ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReportDetails):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.period,
+            self.feedback_days,
+            self.no_feedback,
+            self.awaiting,
+            self.cases,
+            self.degraded,
+            self.weekly,
+        )
+
+    def __repr__(self) -> str:
+        cases = "<not loaded>" if self._cases is None else f"{len(self._cases)} cases"
+        return (
+            f"ReportDetails(period={self.period!r}, feedback_days={self.feedback_days},"
+            f" no_feedback={len(self.no_feedback)}, awaiting={self.awaiting}, cases={cases},"
+            f" degraded={len(self.degraded)}, weeks={len(self.weekly)})"
+        )
 
 
 class MonthlyReport(_Strict):
@@ -318,15 +394,20 @@ FROM records WHERE type = 'check' AND at >= ? AND at < ?
 GROUP BY 1, 2, 3
 """
 
-# The month's checks with measures, one row per measure in list order, with the
-# details of the check: one json_extract (one parse) for four paths.
+# The month's checks with measures, one row per measure in list order: columns
+# only (records_type_at covers the check's side), no body.
 _Q_MEASURED = """
-SELECT r.seq, r.id, r.at, r.category, r.outcome, m.measure_id, m.status,
-       json_extract(r.body, '$.subject.id', '$.subject.kind', '$.matter.code',
-                    '$.matter.case_id')
+SELECT r.seq, r.id, r.at, r.category, r.outcome, m.measure_id, m.status
 FROM records r JOIN record_measures m ON m.seq = r.seq
 WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
 ORDER BY r.seq, m.n
+"""
+
+# The subject and case id of the checks listed without feedback (by seq, given as
+# a JSON array): one json_extract (one parse) for both paths.
+_Q_NO_FEEDBACK = """
+SELECT seq, json_extract(body, '$.subject.id', '$.matter.case_id')
+FROM records WHERE seq IN (SELECT value FROM json_each(?))
 """
 
 _Q_DEGRADED = """
@@ -347,13 +428,35 @@ ORDER BY r.seq
 """
 
 # The actions on the month's checks with measures (the check found through
-# records_type_at, its actions through records_check_id), one row per measure id
-# named (n is NULL for an action naming none), in journal order.
+# records_type_at, its actions through records_check_id, which covers them), one
+# row per measure id named (n is NULL for an action naming none), in journal order.
 _Q_ACTIONS = """
-SELECT a.seq, a.check_id, a.at, a.action, json_extract(a.body, '$.reason'), m.n, m.measure_id
+SELECT a.seq, a.check_id, a.action, m.n, m.measure_id
 FROM records c CROSS JOIN records a ON a.check_id = c.id AND a.type = 'action'
      LEFT JOIN record_measures m ON m.seq = a.seq
 WHERE c.type = 'check' AND c.at >= ? AND c.at < ?
+  AND EXISTS (SELECT 1 FROM record_measures x WHERE x.seq = c.seq)
+ORDER BY a.seq, m.n
+"""
+
+# The cases (read on demand): the same checks and actions with the details only
+# the workbook shows (subject, matter code and case id; an action's time and
+# reason), up to the journal head the report was computed from (``+seq`` keeps
+# the planner on the time and check-id indexes).
+_Q_CASE_CHECKS = """
+SELECT r.seq, r.id, r.at, r.category, r.outcome, m.measure_id, m.status,
+       json_extract(r.body, '$.subject.id', '$.subject.kind', '$.matter.code',
+                    '$.matter.case_id')
+FROM records r JOIN record_measures m ON m.seq = r.seq
+WHERE r.type = 'check' AND r.at >= ?1 AND r.at < ?2 AND +r.seq <= ?3
+ORDER BY r.seq, m.n
+"""
+
+_Q_CASE_ACTIONS = """
+SELECT a.seq, a.check_id, a.at, a.action, json_extract(a.body, '$.reason'), m.n, m.measure_id
+FROM records c CROSS JOIN records a ON a.check_id = c.id AND a.type = 'action'
+     LEFT JOIN record_measures m ON m.seq = a.seq
+WHERE c.type = 'check' AND c.at >= ?1 AND c.at < ?2 AND +c.seq <= ?3 AND +a.seq <= ?3
   AND EXISTS (SELECT 1 FROM record_measures x WHERE x.seq = c.seq)
 ORDER BY a.seq, m.n
 """
@@ -420,17 +523,98 @@ class _SubjectTexts(dict[str | None, str]):
         return self[subject_id]
 
 
-@dataclass
-class _Measured:
+class _Measured(NamedTuple):
+    """A check with measures, as far as the counts need it."""
+
+    seq: int
     at: str
-    subject: str | None
-    kind: str
     matter: str
-    code: str | None
-    case_id: str | None
     outcome: str
     measures: dict[str, str]  # id -> applied|suspended
-    actions: list[tuple[datetime, str, tuple[str, ...], str | None]] = field(default_factory=list)
+
+
+@contextmanager
+def _read_view(journal: Journal) -> Iterator[sqlite3.Connection]:
+    """:meth:`Journal.snapshot`, or a read-only view of its file once it is closed."""
+    if not getattr(journal, "_closed", False):
+        with journal.snapshot() as conn:
+            yield conn
+        return
+    try:
+        uri = Path(journal.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise JournalError(
+            f"journal {journal.path}: cannot open: {exc}", path=journal.path
+        ) from exc
+    try:
+        conn.execute("BEGIN")
+        yield conn
+    except sqlite3.Error as exc:
+        raise JournalError(
+            f"journal {journal.path}: read failed: {exc}", path=journal.path
+        ) from exc
+    finally:
+        conn.close()
+
+
+def _read_cases(conn: sqlite3.Connection, lo: str, hi: str, head_seq: int) -> tuple[Case, ...]:
+    """The restriction and incentive cases of ``[lo, hi)``, records up to ``head_seq``."""
+    local_time = _LocalTimes()
+    subject_text = _SubjectTexts()
+    # check id -> (at, subject id, subject kind, matter, code, case id, outcome, measures)
+    checks: dict[str, tuple[str, Any, Any, str, Any, Any, str, dict[str, str]]] = {}
+    by_seq: dict[int, dict[str, str]] = {}
+    for seq, cid, at, matter, outcome, mid, status, detail in conn.execute(
+        _Q_CASE_CHECKS, (lo, hi, head_seq)
+    ):
+        measures = by_seq.get(seq)
+        if measures is None:
+            measures = by_seq[seq] = {}
+            sid, kind, code, case_id = (_sql_value(v) for v in json.loads(detail))
+            checks[cid] = (at, sid, kind, str(matter), code, case_id, str(outcome), measures)
+        measures[mid] = status  # a repeated id: the last one counts, as in a dict
+
+    actions: dict[str, list[tuple[datetime, str, tuple[str, ...], str | None]]] = {}
+    rows: list[tuple[str, str, str, Any, list[Any]]] = []
+    last_seq = None
+    for seq, cid, at, action, reason, n, mid in conn.execute(_Q_CASE_ACTIONS, (lo, hi, head_seq)):
+        if seq != last_seq:
+            last_seq = seq
+            rows.append((cid, at, action, reason, []))
+        if n is not None:
+            rows[-1][4].append(mid)
+    for cid, at, action, reason, id_list in rows:
+        if cid in checks:
+            actions.setdefault(cid, []).append(
+                (local_time(at), str(action), tuple(id_list), reason)
+            )
+
+    cases: list[Case] = []
+    for cid, (at, sid, kind, matter, code, case_id, outcome, measures) in checks.items():
+        statuses = measures.values()
+        case_kind = (
+            "restriction"
+            if outcome == "restriction"
+            else ("incentive" if "applied" in statuses else "suspended")
+        )
+        cases.append(
+            Case(
+                cid,
+                local_time(at),
+                subject_text(sid),
+                kind,
+                matter,
+                code,
+                case_id,
+                outcome,
+                case_kind,
+                tuple(sorted(measures.items())),
+                tuple(actions.get(cid, ())),
+            )
+        )
+    cases.sort(key=lambda c: (c.checked_at, c.check_id))
+    return tuple(cases)
 
 
 def build_monthly_report(
@@ -440,6 +624,7 @@ def build_monthly_report(
     period: str,
     generated_at: datetime | None = None,
     feedback_days: int = 5,
+    details: bool = False,
 ) -> MonthlyReport:
     """Sum the journal for ``period`` (``YYYY-MM``, Asia/Shanghai) into the monthly report.
 
@@ -447,6 +632,11 @@ def build_monthly_report(
     moment against which checks without feedback are judged: a check with
     measures and no action record ``feedback_days`` days after it was made
     is listed in ``report.details.no_feedback``.
+
+    ``report.details.cases`` (what the workbook lists case by case) is read
+    from the journal when first used; ``details=True`` reads it at once, in
+    the same snapshot as the counts (for the workbook: cheaper than a second
+    pass, and independent of the journal staying open).
 
     >>> import tempfile, os
     >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
@@ -475,6 +665,10 @@ def build_monthly_report(
     acted_checks: set[str] = set()
     local_time = _LocalTimes()
     subject_text = _SubjectTexts()
+    deadline = timedelta(days=feedback_days)
+    overdue: list[tuple[int, str, datetime, _Measured]] = []
+    awaiting = 0
+    cases: tuple[Case, ...] | None = None
 
     with journal.snapshot() as conn:
         days: dict[str, str] = {}
@@ -495,16 +689,11 @@ def build_monthly_report(
             counts[outcome] = counts.get(outcome, 0) + n
 
         by_seq: dict[int, dict[str, str]] = {}
-        for seq, cid, at, matter, outcome, mid, status, detail in conn.execute(
-            _Q_MEASURED, (lo, hi)
-        ):
+        for seq, cid, at, matter, outcome, mid, status in conn.execute(_Q_MEASURED, (lo, hi)):
             measures = by_seq.get(seq)
             if measures is None:
                 measures = by_seq[seq] = {}
-                sid, kind, code, case_id = (_sql_value(v) for v in json.loads(detail))
-                measured[cid] = _Measured(
-                    at, sid, kind, str(matter), code, case_id, str(outcome), measures
-                )
+                measured[cid] = _Measured(seq, at, str(matter), str(outcome), measures)
             measures[mid] = status  # a repeated id: the last one counts, as in a dict
         for measures in by_seq.values():
             for mid, status in measures.items():
@@ -513,24 +702,17 @@ def build_monthly_report(
                     suspended[mid] += 1
 
         # One row per (action, measure id): an action's rows are consecutive.
-        action_rows: list[tuple[int, str, str, str, Any, list[Any]]] = []
         last_seq = None
-        for seq, cid, at, action, reason, n, mid in conn.execute(_Q_ACTIONS, (lo, hi)):
+        last_cid = ""
+        last_action = ""
+        last_check: _Measured | None = None
+        for seq, cid, action, n, mid in conn.execute(_Q_ACTIONS, (lo, hi)):
             if seq != last_seq:
-                last_seq = seq
-                action_rows.append((seq, cid, at, action, reason, []))
-            if n is not None:
-                action_rows[-1][5].append(mid)
-        for _seq, cid, at, action, reason, id_list in action_rows:
-            acted_checks.add(cid)
-            check = measured.get(cid)
-            if check is None:  # pragma: no cover - the query joins checks with measures only
-                continue
-            ids = tuple(id_list)
-            check.actions.append((local_time(at), str(action), ids, reason))
-            for mid in ids:
-                if mid in check.measures:
-                    latest[(cid, mid)] = str(action)  # rows come in journal order
+                last_seq, last_cid, last_action = seq, cid, str(action)
+                acted_checks.add(cid)
+                last_check = measured.get(cid)
+            if n is not None and last_check is not None and mid in last_check.measures:
+                latest[(last_cid, mid)] = last_action  # rows come in journal order
 
         for at, body in conn.execute(_Q_OVERRIDES, (lo, hi)):
             record = json.loads(body)
@@ -545,7 +727,10 @@ def build_monthly_report(
         record_count = conn.execute(
             "SELECT COUNT(*) FROM records WHERE at >= ? AND at < ?", (lo, hi)
         ).fetchone()[0]
-        head_row = conn.execute("SELECT hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        head_row = conn.execute(
+            "SELECT hash, seq FROM records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        head_seq = int(head_row[1]) if head_row else 0
         objection_counts = Counter(
             {
                 str(status): n
@@ -556,6 +741,25 @@ def build_monthly_report(
                 )
             }
         )
+
+        # Checks with measures and no action: past the feedback window, or within it.
+        for cid, m in measured.items():
+            if cid in acted_checks:
+                continue
+            checked = local_time(m.at)
+            if checked + deadline <= stamp:
+                overdue.append((m.seq, cid, checked, m))
+            else:
+                awaiting += 1
+        found: dict[int, tuple[Any, Any]] = {}
+        if overdue:
+            seqs = json.dumps([seq for seq, _, _, _ in overdue])
+            for seq, detail in conn.execute(_Q_NO_FEEDBACK, (seqs,)):
+                sid, case_id = (_sql_value(v) for v in json.loads(detail))
+                found[seq] = (sid, case_id)
+
+        if details:
+            cases = _read_cases(conn, lo, hi, head_seq)
 
     # Known outcomes first, then any others by name (the order the counts had
     # when they were grouped by outcome first).
@@ -597,48 +801,19 @@ def build_monthly_report(
             )
         )
 
-    deadline = timedelta(days=feedback_days)
     no_feedback: list[NoFeedback] = []
-    awaiting = 0
-    cases: list[Case] = []
-    for cid, m in measured.items():
-        checked = local_time(m.at)
-        subject = subject_text(m.subject)
-        if cid not in acted_checks:
-            if checked + deadline <= stamp:
-                no_feedback.append(
-                    NoFeedback(
-                        cid,
-                        checked,
-                        subject,
-                        m.matter,
-                        m.case_id,
-                        m.outcome,
-                        tuple(sorted(m.measures)),
-                        (stamp - checked).days,
-                    )
-                )
-            else:
-                awaiting += 1
-        statuses = m.measures.values()
-        kind = (
-            "restriction"
-            if m.outcome == "restriction"
-            else ("incentive" if "applied" in statuses else "suspended")
-        )
-        cases.append(
-            Case(
+    for seq, cid, checked, m in overdue:
+        sid, case_id = found.get(seq, (None, None))
+        no_feedback.append(
+            NoFeedback(
                 cid,
                 checked,
-                subject,
-                m.kind,
+                subject_text(sid),
                 m.matter,
-                m.code,
-                m.case_id,
+                case_id,
                 m.outcome,
-                kind,
-                tuple(sorted(m.measures.items())),
-                tuple(m.actions),
+                tuple(sorted(m.measures)),
+                (stamp - checked).days,
             )
         )
 
@@ -664,14 +839,20 @@ def build_monthly_report(
         journal_head_hash=head_row[0] if head_row else None,
         record_count=record_count,
     )
+
+    def load_cases() -> tuple[Case, ...]:
+        with _read_view(journal) as view:
+            return _read_cases(view, lo, hi, head_seq)
+
     report._details = ReportDetails(
         period=period,
         feedback_days=feedback_days,
         no_feedback=tuple(sorted(no_feedback, key=lambda r: (r.checked_at, r.check_id))),
         awaiting=awaiting,
-        cases=tuple(sorted(cases, key=lambda c: (c.checked_at, c.check_id))),
+        cases=cases,
         degraded=tuple(degraded_checks),
         weekly=weekly,
+        load_cases=None if cases is not None else load_cases,
     )
     logger.info(
         "report %s for %s: %d checks, %d records",

@@ -303,6 +303,39 @@ def test_details_no_feedback_cases_degraded_and_weeks(month: Journal) -> None:
     assert later.awaiting == 0
 
 
+def test_cases_are_read_on_first_use_as_the_report_saw_the_journal(month: Journal) -> None:
+    eager = build_monthly_report(
+        month, agency_id="AG-1", period="2026-10", generated_at=GENERATED, details=True
+    )
+    assert "not loaded" not in repr(eager.details)
+    report = build_monthly_report(month, agency_id="AG-1", period="2026-10", generated_at=GENERATED)
+    assert "not loaded" in repr(report.details)
+    assert report_json(report) == report_json(eager)
+    # Records appended after the report was built are not in its cases.
+    month.append(action("a11", "c11", "2026-11-03T10:00:00+08:00", "applied", ["I-HON-PRIORITY"]))
+    month.append(
+        check(
+            "c12",
+            "2026-10-30T10:00:00+08:00",
+            "licensing",
+            "restriction",
+            [("P-LIC-STRICT-REVIEW", "applied", ["BL-9"])],
+        )
+    )
+    assert report.details.load_cases() == eager.details.cases
+    assert report.details == eager.details
+    assert "not loaded" not in repr(report.details)
+    assert [c.actions for c in report.details.cases if c.check_id == "c11"] == [()]
+    # A report built afterwards sees them.
+    again = build_monthly_report(month, agency_id="AG-1", period="2026-10", generated_at=GENERATED)
+    # Once the journal is closed, the cases are read from its file.
+    month.close()
+    cases = {c.check_id: c for c in again.details.cases}
+    assert len(cases) == len(eager.details.cases) + 1
+    assert cases["c12"].kind == "restriction"
+    assert [a[1:3] for a in cases["c11"].actions] == [("applied", ("I-HON-PRIORITY",))]
+
+
 def test_neighbouring_months_take_the_boundary_checks(month: Journal) -> None:
     sept = build_monthly_report(month, agency_id="AG-1", period="2026-09", generated_at=GENERATED)
     nov = build_monthly_report(month, agency_id="AG-1", period="2026-11", generated_at=GENERATED)
