@@ -62,9 +62,7 @@ def must_check(
     >>> decision.outcome  # doctest: +SKIP
     <Outcome.RESTRICTION: 'restriction'>
     """
-    return default_checker().must_check(
-        subject, matter, operator=operator, department=department
-    )
+    return default_checker().must_check(subject, matter, operator=operator, department=department)
 
 
 def _close_default() -> None:

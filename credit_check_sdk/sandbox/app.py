@@ -108,8 +108,14 @@ class Problem(Exception):  # noqa: N818 - named after the RFC 9457 document it b
     404
     """
 
-    def __init__(self, status: int, detail: str, *, slug: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -117,25 +123,33 @@ class Problem(Exception):  # noqa: N818 - named after the RFC 9457 document it b
         self.headers = headers or {}
 
 
-def problem_response(status: int, detail: str, *, slug: str | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    status: int, detail: str, *, slug: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A ``application/problem+json`` response."""
-    title = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else (
-        "Error")
+    title = (
+        http.HTTPStatus(status).phrase
+        if status in http.HTTPStatus._value2member_map_
+        else ("Error")
+    )
     body = {
         "type": _PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
         "title": title,
         "status": status,
         "detail": detail,
     }
-    return JSONResponse(body, status_code=status, headers=headers,
-                        media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _json_response(body: Any, status: int = 200) -> Response:
     """``body`` serialised once, as it is (no response-model validation on the hot paths)."""
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-                    status_code=status, media_type="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 # --- runtime state ----------------------------------------------------------------
@@ -206,8 +220,10 @@ class SandboxState:
     def counters(self) -> dict[str, Any]:
         """Requests answered since the last reset, by operation and status."""
         with self._counter_lock:
-            return {"since": self._counters_since,
-                    "requests": {k: dict(v) for k, v in sorted(self._counters.items())}}
+            return {
+                "since": self._counters_since,
+                "requests": {k: dict(v) for k, v in sorted(self._counters.items())},
+            }
 
     def reset_counters(self) -> None:
         """Zero the counters and the rate-limit buckets."""
@@ -227,8 +243,9 @@ class SandboxState:
         if self._catalog is None:
             from ..catalogue import default_catalog  # imported lazily: optional at import time
 
-            body = json.dumps(default_catalog().model_dump(mode="json"), ensure_ascii=False,
-                              separators=(",", ":")).encode()
+            body = json.dumps(
+                default_catalog().model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
+            ).encode()
             self._catalog = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         return self._catalog
 
@@ -252,8 +269,14 @@ async def authenticate(request: Request) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     app_id = request.headers.get("X-App-Id", "")
     secret = state.settings.app_secret if app_id == state.settings.app_id else None
-    why = verify(request.headers, secret=secret or "", method=request.method, path=path,
-                 query=pairs, body=body)
+    why = verify(
+        request.headers,
+        secret=secret or "",
+        method=request.method,
+        path=path,
+        query=pairs,
+        body=body,
+    )
     if why is None and secret is None:
         why = "unknown app id"
     if why is not None:
@@ -261,8 +284,11 @@ async def authenticate(request: Request) -> str:
     nonce = request.headers["X-Nonce"]
     store = state.store
     if store.shared_nonces:  # claimed in the database: a replay to another worker is refused
-        fresh = (store.remember_nonce(app_id, nonce) if store.is_sqlite  # one short statement
-                 else await run_in_threadpool(store.remember_nonce, app_id, nonce))
+        fresh = (
+            store.remember_nonce(app_id, nonce)
+            if store.is_sqlite  # one short statement
+            else await run_in_threadpool(store.remember_nonce, app_id, nonce)
+        )
     else:
         fresh, batch = store.check_nonce(app_id, nonce)
         if batch is not None:  # about once a second: on SQLite one short write, done here
@@ -276,8 +302,12 @@ async def authenticate(request: Request) -> str:
     if rate is not None:
         wait = state.limiter.take(app_id, rate)
         if wait is not None:
-            raise Problem(429, f"more than {rate:g} requests per second from {app_id}",
-                          slug="rate-limited", headers={"Retry-After": str(wait)})
+            raise Problem(
+                429,
+                f"more than {rate:g} requests per second from {app_id}",
+                slug="rate-limited",
+                headers={"Retry-After": str(wait)},
+            )
     request.state.app_id = app_id
     return app_id
 
@@ -382,15 +412,20 @@ class FaultsAndCounters:
         try:
             faults = self.state.faults
             if in_api and faults.outage:
-                response = problem_response(503, "the platform is down (sandbox outage)",
-                                            slug="outage", headers={"Retry-After": "5"})
+                response = problem_response(
+                    503,
+                    "the platform is down (sandbox outage)",
+                    slug="outage",
+                    headers={"Retry-After": "5"},
+                )
                 await response(scope, receive, recording_send)
                 return
             if in_api and faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
             if in_api and faults.error_rate and random.random() < faults.error_rate:  # noqa: S311 - fault injection, not security
-                response = problem_response(faults.error_status, "injected fault (sandbox)",
-                                            slug="injected-fault")
+                response = problem_response(
+                    faults.error_status, "injected fault (sandbox)", slug="injected-fault"
+                )
                 await response(scope, receive, recording_send)
                 return
             await self.app(scope, receive, recording_send)
@@ -428,10 +463,14 @@ def _api_router() -> APIRouter:
             raw = json.loads(body) if body else None
         except ValueError:
             raise Problem(400, "the body is not JSON", slug="bad-body") from None
-        if isinstance(raw, dict) and isinstance(raw.get("subject_ids"), list) and len(
-                raw["subject_ids"]) > _MAX_BATCH_PROFILES:
-            raise Problem(413, f"at most {_MAX_BATCH_PROFILES} subject ids per batch",
-                          slug="too-many")
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("subject_ids"), list)
+            and len(raw["subject_ids"]) > _MAX_BATCH_PROFILES
+        ):
+            raise Problem(
+                413, f"at most {_MAX_BATCH_PROFILES} subject ids per batch", slug="too-many"
+            )
         req = _parse(inp.BatchProfilesIn, body)
         valid: list[tuple[str, str]] = []
         invalid: list[dict[str, str]] = []
@@ -465,25 +504,36 @@ def _api_router() -> APIRouter:
         if cursor is not None:
             gen, after, head, issued = _decode_cursor(cursor)
             if gen != generation:
-                raise Problem(410, "the cursor belongs to an earlier data set; start again "
-                              "without a cursor", slug="cursor-expired")
+                raise Problem(
+                    410,
+                    "the cursor belongs to an earlier data set; start again without a cursor",
+                    slug="cursor-expired",
+                )
             retention = state.settings.change_retention
             with state.engine.connect() as conn:
                 newest = state.store.max_seq(conn)
             if after > newest or head > newest or after > head:
                 raise Problem(400, "the cursor points past the end of the feed", slug="bad-cursor")
             too_old = (isinstance(retention, int) and newest - head > retention) or (
-                isinstance(retention, timedelta) and time.time() - issued
-                > retention.total_seconds())
+                isinstance(retention, timedelta)
+                and time.time() - issued > retention.total_seconds()
+            )
             if too_old:
-                raise Problem(410, "the cursor is older than the change feed keeps; start again "
-                              "without a cursor", slug="cursor-expired")
+                raise Problem(
+                    410,
+                    "the cursor is older than the change feed keeps; start again without a cursor",
+                    slug="cursor-expired",
+                )
         changes, newest = state.store.changes_after(after, limit + 1)
         has_more = len(changes) > limit
         changes = changes[:limit]
         last = changes[-1]["seq"] if changes else after
-        return {"changes": changes, "next_cursor": _encode_cursor(generation, last, newest),
-                "has_more": has_more, "as_of": db.format_ts(db.now())}
+        return {
+            "changes": changes,
+            "next_cursor": _encode_cursor(generation, last, newest),
+            "has_more": has_more,
+            "as_of": db.format_ts(db.now()),
+        }
 
     @router.get("/lists/export")
     def export_lists(request: Request) -> StreamingResponse:
@@ -495,8 +545,11 @@ def _api_router() -> APIRouter:
             buffer: list[bytes] = []
             size = 0
             with state.store.export_snapshot() as (newest, count, rows):
-                head = {"cursor": _encode_cursor(generation, newest, newest),
-                        "as_of": db.format_ts(db.now()), "count": count}
+                head = {
+                    "cursor": _encode_cursor(generation, newest, newest),
+                    "as_of": db.format_ts(db.now()),
+                    "count": count,
+                }
                 buffer.append(json.dumps(head, ensure_ascii=False).encode() + b"\n")
                 for row in rows:
                     line = json.dumps(row, ensure_ascii=False).encode() + b"\n"
@@ -510,8 +563,9 @@ def _api_router() -> APIRouter:
                             yield chunk
             yield packer.compress(b"".join(buffer)) + packer.flush()
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson",
-                                 headers={"Content-Encoding": "gzip"})
+        return StreamingResponse(
+            lines(), media_type="application/x-ndjson", headers={"Content-Encoding": "gzip"}
+        )
 
     @router.post("/records:batch")
     def upload_records(request: Request) -> dict[str, Any]:
@@ -521,16 +575,19 @@ def _api_router() -> APIRouter:
     def put_report(agency_id: str, period: str, request: Request) -> dict[str, Any]:
         caller = _caller(request)
         if agency_id != caller:
-            raise Problem(403, f"app {caller} may not file reports for agency {agency_id}",
-                          slug="forbidden")
+            raise Problem(
+                403, f"app {caller} may not file reports for agency {agency_id}", slug="forbidden"
+            )
         if not _PERIOD.match(period):
             raise Problem(400, f"period {period!r} is not YYYY-MM", slug="bad-period")
         report = _parse(inp.MonthlyReportIn, _body(request))
         if report.agency_id != agency_id or report.period != period:
-            raise Problem(400, "the report's agency_id and period must match the URL",
-                          slug="bad-body")
+            raise Problem(
+                400, "the report's agency_id and period must match the URL", slug="bad-body"
+            )
         receipt, version = _state(request).store.put_report(
-            agency_id, period, json.loads(_body(request)))
+            agency_id, period, json.loads(_body(request))
+        )
         logger.info("report %s %s stored as version %d", agency_id, period, version)
         return {"receipt_id": receipt, "version": version}
 
@@ -543,8 +600,13 @@ def _api_router() -> APIRouter:
     @router.get("/objections/{objection_id}")
     def get_objection(objection_id: str, request: Request) -> dict[str, Any]:
         with _state(request).engine.connect() as conn:
-            row = conn.execute(sa.select(db.objections).where(
-                db.objections.c.objection_id == objection_id)).mappings().one_or_none()
+            row = (
+                conn.execute(
+                    sa.select(db.objections).where(db.objections.c.objection_id == objection_id)
+                )
+                .mappings()
+                .one_or_none()
+            )
         if row is None:
             raise Problem(404, f"no objection {objection_id!r}", slug="not-found")
         return _objection_json(row)
@@ -582,8 +644,10 @@ def _hot_routes(prefix: str) -> list[Route]:
         # handing it to a worker thread and back would.
         return _json_response(store.profile(number, kind))
 
-    return [_HotRoute(prefix, "/v1/health", health),
-            _HotRoute(prefix, "/v1/subjects/{subject_id}/profile", get_profile)]
+    return [
+        _HotRoute(prefix, "/v1/health", health),
+        _HotRoute(prefix, "/v1/subjects/{subject_id}/profile", get_profile),
+    ]
 
 
 class _HotRoute(Route):
@@ -642,16 +706,25 @@ def _upload_records(state: SandboxState, caller: str, body: bytes) -> dict[str, 
             rejected.append({"id": label, "detail": inp.describe_errors(exc)})
             continue
         if record.agency_id != caller:
-            rejected.append({"id": label, "detail": f"agency_id {record.agency_id!r} is not the "
-                             f"calling agency {caller!r}"})
+            rejected.append(
+                {
+                    "id": label,
+                    "detail": f"agency_id {record.agency_id!r} is not the "
+                    f"calling agency {caller!r}",
+                }
+            )
             continue
-        if isinstance(record, inp.ActionRecordIn) and record.action != "applied" and not (
-                record.reason or "").strip():
+        if (
+            isinstance(record, inp.ActionRecordIn)
+            and record.action != "applied"
+            and not (record.reason or "").strip()
+        ):
             rejected.append({"id": label, "detail": f"a reason is required for {record.action}"})
             continue
         if _record_hash(item) != record.hash:
-            rejected.append({"id": label, "detail": "hash is not the SHA-256 of the record's "
-                             "canonical JSON"})
+            rejected.append(
+                {"id": label, "detail": "hash is not the SHA-256 of the record's canonical JSON"}
+            )
             continue
         if label in seen:
             duplicates.append(label)
@@ -660,90 +733,145 @@ def _upload_records(state: SandboxState, caller: str, body: bytes) -> dict[str, 
         accepted.append(item)
     present = state.store.store_records(caller, accepted) if accepted else set()
     duplicates.extend(r["id"] for r in accepted if r["id"] in present)
-    return {"accepted": [r["id"] for r in accepted if r["id"] not in present],
-            "duplicates": duplicates, "rejected": rejected}
+    return {
+        "accepted": [r["id"] for r in accepted if r["id"] not in present],
+        "duplicates": duplicates,
+        "rejected": rejected,
+    }
 
 
 def _objection_json(row: Any) -> dict[str, Any]:
-    return {"objection_id": row["objection_id"], "status": row["status"],
-            "subject_id": row["subject_id"], "entry_id": row["entry_id"],
-            "check_id": row["check_id"], "filed_at": db.format_ts(row["filed_at"]),
-            "resolved_at": db.format_ts(row["resolved_at"]) if row["resolved_at"] else None}
+    return {
+        "objection_id": row["objection_id"],
+        "status": row["status"],
+        "subject_id": row["subject_id"],
+        "entry_id": row["entry_id"],
+        "check_id": row["check_id"],
+        "filed_at": db.format_ts(row["filed_at"]),
+        "resolved_at": db.format_ts(row["resolved_at"]) if row["resolved_at"] else None,
+    }
 
 
-def _file_objection(state: SandboxState, caller: str, subject_id: str,
-                    req: inp.ObjectionIn) -> dict[str, Any]:
+def _file_objection(
+    state: SandboxState, caller: str, subject_id: str, req: inp.ObjectionIn
+) -> dict[str, Any]:
     store = state.store
     with store.write() as conn:
         entry = store.get_entry(conn, req.entry_id)
         if entry is None or entry["deleted"] or entry["subject_id"] != subject_id:
-            raise Problem(404, f"no entry {req.entry_id!r} for subject {mask_id(subject_id)}",
-                          slug="not-found")
+            raise Problem(
+                404,
+                f"no entry {req.entry_id!r} for subject {mask_id(subject_id)}",
+                slug="not-found",
+            )
         if entry["status"] == "objection_pending":
-            raise Problem(409, f"entry {req.entry_id} is already under objection",
-                          slug="conflict")
+            raise Problem(409, f"entry {req.entry_id} is already under objection", slug="conflict")
         if entry["status"] != "active":
-            raise Problem(409, f"entry {req.entry_id} is {entry['status']}; only active entries "
-                          "can be disputed", slug="conflict")
+            raise Problem(
+                409,
+                f"entry {req.entry_id} is {entry['status']}; only active entries can be disputed",
+                slug="conflict",
+            )
         objection_id = f"OB-{db.now():%Y%m%d}-{uuid.uuid4().hex[:10].upper()}"
-        conn.execute(db.objections.insert().values(
-            objection_id=objection_id, agency_id=caller, subject_id=subject_id,
-            entry_id=req.entry_id, check_id=req.check_id, reason=req.reason,
-            submitted_by=req.submitted_by, status="verifying", previous_status=entry["status"],
-            filed_at=db.now(), resolved_at=None))
+        conn.execute(
+            db.objections.insert().values(
+                objection_id=objection_id,
+                agency_id=caller,
+                subject_id=subject_id,
+                entry_id=req.entry_id,
+                check_id=req.check_id,
+                reason=req.reason,
+                submitted_by=req.submitted_by,
+                status="verifying",
+                previous_status=entry["status"],
+                filed_at=db.now(),
+                resolved_at=None,
+            )
+        )
         store.set_entry_status(conn, req.entry_id, "objection_pending")
     logger.info("objection %s filed on entry %s", objection_id, req.entry_id)
-    return {"objection_id": objection_id, "status": "verifying", "subject_id": subject_id,
-            "entry_id": req.entry_id}
+    return {
+        "objection_id": objection_id,
+        "status": "verifying",
+        "subject_id": subject_id,
+        "entry_id": req.entry_id,
+    }
 
 
 def _commitment_json(body: dict[str, Any], status: str) -> dict[str, Any]:
     return {**body, "status": status}
 
 
-def _record_commitment(state: SandboxState, caller: str, subject_id: str, kind: str,
-                       req: inp.CommitmentIn) -> dict[str, Any]:
+def _record_commitment(
+    state: SandboxState, caller: str, subject_id: str, kind: str, req: inp.CommitmentIn
+) -> dict[str, Any]:
     body = req.model_dump(mode="json", exclude={"status"})
     body["subject_id"] = subject_id
     c = db.commitments.c
     with state.store.write() as conn:
-        row = conn.execute(sa.select(db.commitments).where(
-            c.commitment_id == req.commitment_id)).mappings().one_or_none()
+        row = (
+            conn.execute(sa.select(db.commitments).where(c.commitment_id == req.commitment_id))
+            .mappings()
+            .one_or_none()
+        )
         if row is not None:
             if json.loads(row["body"]) != body:
-                raise Problem(409, f"commitment {req.commitment_id!r} exists with other content",
-                              slug="conflict")
+                raise Problem(
+                    409,
+                    f"commitment {req.commitment_id!r} exists with other content",
+                    slug="conflict",
+                )
             return _commitment_json(body, row["status"])
-        conn.execute(db.commitments.insert().values(
-            commitment_id=req.commitment_id, agency_id=caller, subject_id=subject_id,
-            body=json.dumps(body, ensure_ascii=False), status="open", resolved_on=None,
-            created_at=db.now()))
+        conn.execute(
+            db.commitments.insert().values(
+                commitment_id=req.commitment_id,
+                agency_id=caller,
+                subject_id=subject_id,
+                body=json.dumps(body, ensure_ascii=False),
+                status="open",
+                resolved_on=None,
+                created_at=db.now(),
+            )
+        )
     return _commitment_json(body, "open")
 
 
-def _resolve_commitment(state: SandboxState, commitment_id: str,
-                        req: inp.ResolveIn) -> dict[str, Any]:
+def _resolve_commitment(
+    state: SandboxState, commitment_id: str, req: inp.ResolveIn
+) -> dict[str, Any]:
     c = db.commitments.c
     store = state.store
     with store.write() as conn:
-        row = conn.execute(sa.select(db.commitments).where(
-            c.commitment_id == commitment_id)).mappings().one_or_none()
+        row = (
+            conn.execute(sa.select(db.commitments).where(c.commitment_id == commitment_id))
+            .mappings()
+            .one_or_none()
+        )
         if row is None:
             raise Problem(404, f"no commitment {commitment_id!r}", slug="not-found")
         body = json.loads(row["body"])
         if row["status"] != "open":
             if row["status"] == req.resolution and row["resolved_on"] == req.resolved_on:
                 return _commitment_json(body, row["status"])
-            raise Problem(409, f"commitment {commitment_id!r} is already {row['status']}",
-                          slug="conflict")
-        conn.execute(db.commitments.update().where(c.commitment_id == commitment_id).values(
-            status=req.resolution, resolved_on=req.resolved_on))
+            raise Problem(
+                409, f"commitment {commitment_id!r} is already {row['status']}", slug="conflict"
+            )
+        conn.execute(
+            db.commitments.update()
+            .where(c.commitment_id == commitment_id)
+            .values(status=req.resolution, resolved_on=req.resolved_on)
+        )
         if req.resolution == "breached":
             sid = row["subject_id"]
             kind = _resolve_id(sid, store)[1]
             store.ensure_subject(conn, sid, kind, since=req.resolved_on)
-            store.add_adverse(conn, sid, "commitment_breach", req.resolved_on,
-                              f"breached commitment {commitment_id}")
+            store.add_adverse(
+                conn,
+                sid,
+                "commitment_breach",
+                req.resolved_on,
+                f"breached commitment {commitment_id}",
+            )
     return _commitment_json(body, req.resolution)
 
 
@@ -754,8 +882,9 @@ def loopback_only(request: Request) -> None:
     """Dependency of the admin routes: refuse anything but the local machine."""
     host = request.client.host if request.client else ""
     if host not in _LOOPBACK:
-        raise Problem(403, "the sandbox admin endpoints answer the local machine only",
-                      slug="forbidden")
+        raise Problem(
+            403, "the sandbox admin endpoints answer the local machine only", slug="forbidden"
+        )
 
 
 def _admin_router() -> APIRouter:
@@ -765,9 +894,14 @@ def _admin_router() -> APIRouter:
     def info(request: Request) -> dict[str, Any]:
         state = _state(request)
         s = state.settings
-        return {"meta": state.store.meta(), "app_id": s.app_id, "base_path": s.base_path,
-                "rate_limit": state.rate(), "change_retention": str(s.change_retention),
-                "scenarios": {k: asdict(v) for k, v in SCENARIO_SUBJECTS.items()}}
+        return {
+            "meta": state.store.meta(),
+            "app_id": s.app_id,
+            "base_path": s.base_path,
+            "rate_limit": state.rate(),
+            "change_retention": str(s.change_retention),
+            "scenarios": {k: asdict(v) for k, v in SCENARIO_SUBJECTS.items()},
+        }
 
     @router.get("/scenarios")
     def scenarios() -> dict[str, Any]:
@@ -788,8 +922,11 @@ def _admin_router() -> APIRouter:
             if entry is None or entry["deleted"]:
                 raise Problem(404, f"no entry {entry_id!r}", slug="not-found")
             at = db.now()
-            conn.execute(db.entries.update().where(db.entries.c.entry_id == entry_id)
-                         .values(**values, updated_at=at))
+            conn.execute(
+                db.entries.update()
+                .where(db.entries.c.entry_id == entry_id)
+                .values(**values, updated_at=at)
+            )
             seq = store.touch_entry(conn, entry_id, "upsert", at)
             entry = store.get_entry(conn, entry_id)
         assert entry is not None  # noqa: S101 - just updated in the same transaction
@@ -803,8 +940,11 @@ def _admin_router() -> APIRouter:
             if entry is None or entry["deleted"]:
                 raise Problem(404, f"no entry {entry_id!r}", slug="not-found")
             at = db.now()
-            conn.execute(db.entries.update().where(db.entries.c.entry_id == entry_id)
-                         .values(deleted=True, updated_at=at))
+            conn.execute(
+                db.entries.update()
+                .where(db.entries.c.entry_id == entry_id)
+                .values(deleted=True, updated_at=at)
+            )
             seq = store.touch_entry(conn, entry_id, "delete", at)
         return {"entry_id": entry_id, "seq": seq}
 
@@ -826,17 +966,32 @@ def _admin_router() -> APIRouter:
         store = _state(request).store
         with store.write() as conn:
             store.ensure_subject(conn, sid, kind, since=on)
-            store.add_adverse(conn, sid, str(raw.get("kind") or "administrative_penalty"), on,
-                              str(raw.get("detail") or ""))
+            store.add_adverse(
+                conn,
+                sid,
+                str(raw.get("kind") or "administrative_penalty"),
+                on,
+                str(raw.get("detail") or ""),
+            )
         return store.profile(sid, kind)
 
     @router.get("/objections")
     def list_objections(request: Request) -> list[dict[str, Any]]:
         with _state(request).engine.connect() as conn:
-            rows = conn.execute(sa.select(db.objections).order_by(
-                db.objections.c.filed_at)).mappings().all()
-        return [{**_objection_json(r), "agency_id": r["agency_id"], "reason": r["reason"],
-                 "submitted_by": r["submitted_by"]} for r in rows]
+            rows = (
+                conn.execute(sa.select(db.objections).order_by(db.objections.c.filed_at))
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                **_objection_json(r),
+                "agency_id": r["agency_id"],
+                "reason": r["reason"],
+                "submitted_by": r["submitted_by"],
+            }
+            for r in rows
+        ]
 
     @router.post("/objections/{objection_id}/resolve")
     def resolve_objection(objection_id: str, request: Request) -> dict[str, Any]:
@@ -846,15 +1001,27 @@ def _admin_router() -> APIRouter:
     @router.get("/commitments")
     def list_commitments(request: Request) -> list[dict[str, Any]]:
         with _state(request).engine.connect() as conn:
-            rows = conn.execute(sa.select(db.commitments).order_by(
-                db.commitments.c.created_at)).mappings().all()
-        return [{**json.loads(r["body"]), "status": r["status"], "agency_id": r["agency_id"],
-                 "resolved_on": r["resolved_on"].isoformat() if r["resolved_on"] else None}
-                for r in rows]
+            rows = (
+                conn.execute(sa.select(db.commitments).order_by(db.commitments.c.created_at))
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                **json.loads(r["body"]),
+                "status": r["status"],
+                "agency_id": r["agency_id"],
+                "resolved_on": r["resolved_on"].isoformat() if r["resolved_on"] else None,
+            }
+            for r in rows
+        ]
 
     @router.get("/records")
-    def list_records(request: Request, agency_id: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
+    def list_records(
+        request: Request,
+        agency_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    ) -> list[dict[str, Any]]:
         return _state(request).store.list_records(agency_id, limit)
 
     @router.get("/reports")
@@ -916,11 +1083,19 @@ def _admin_add_entry(state: SandboxState, req: inp.AdminEntryIn) -> dict[str, An
     entry_id = req.entry_id or f"{prefix}-{listed.year}-X{uuid.uuid4().hex[:8].upper()}"
     at = db.now()
     zh = names.get(req.category, (req.category, req.category))[0]
-    row = {"entry_id": entry_id, "subject_id": sid, "list": req.list, "category": req.category,
-           "authority": req.authority or "中山市社会信用体系建设统筹协调小组办公室",
-           "basis": req.basis if req.basis is not None else f"{zh}认定文书",
-           "listed_on": listed, "expires_on": req.expires_on, "status": req.status,
-           "updated_at": at, "deleted": False}
+    row = {
+        "entry_id": entry_id,
+        "subject_id": sid,
+        "list": req.list,
+        "category": req.category,
+        "authority": req.authority or "中山市社会信用体系建设统筹协调小组办公室",
+        "basis": req.basis if req.basis is not None else f"{zh}认定文书",
+        "listed_on": listed,
+        "expires_on": req.expires_on,
+        "status": req.status,
+        "updated_at": at,
+        "deleted": False,
+    }
     with store.write() as conn:
         if store.get_entry(conn, entry_id) is not None:
             raise Problem(409, f"entry {entry_id!r} exists", slug="conflict")
@@ -938,8 +1113,9 @@ def _admin_subject(state: SandboxState, req: inp.AdminSubjectIn) -> dict[str, An
     s = db.subjects.c
     with store.write() as conn:
         store.ensure_subject(conn, sid, kind)
-        values = req.model_dump(include={"name", "record_since", "last_adverse_on"},
-                                exclude_unset=True)
+        values = req.model_dump(
+            include={"name", "record_since", "last_adverse_on"}, exclude_unset=True
+        )
         if values:
             conn.execute(db.subjects.update().where(s.id == sid).values(**values))
         for rel in req.related:
@@ -947,31 +1123,46 @@ def _admin_subject(state: SandboxState, req: inp.AdminSubjectIn) -> dict[str, An
             store.ensure_subject(conn, pid, pkind, rel.name)
             if rel.name:
                 conn.execute(db.subjects.update().where(s.id == pid).values(name=rel.name))
-            conn.execute(db.relations.delete().where(
-                db.relations.c.org_id == sid, db.relations.c.role == rel.role,
-                db.relations.c.person_id == pid))
+            conn.execute(
+                db.relations.delete().where(
+                    db.relations.c.org_id == sid,
+                    db.relations.c.role == rel.role,
+                    db.relations.c.person_id == pid,
+                )
+            )
             conn.execute(db.relations.insert().values(org_id=sid, role=rel.role, person_id=pid))
     return store.profile(sid, kind)
 
 
-def _admin_resolve_objection(state: SandboxState, objection_id: str,
-                             outcome: Literal["upheld", "rejected"]) -> dict[str, Any]:
+def _admin_resolve_objection(
+    state: SandboxState, objection_id: str, outcome: Literal["upheld", "rejected"]
+) -> dict[str, Any]:
     store = state.store
     o = db.objections.c
     with store.write() as conn:
-        row = conn.execute(sa.select(db.objections).where(
-            o.objection_id == objection_id)).mappings().one_or_none()
+        row = (
+            conn.execute(sa.select(db.objections).where(o.objection_id == objection_id))
+            .mappings()
+            .one_or_none()
+        )
         if row is None:
             raise Problem(404, f"no objection {objection_id!r}", slug="not-found")
         if row["status"] != "verifying":
-            raise Problem(409, f"objection {objection_id} is already {row['status']}",
-                          slug="conflict")
-        conn.execute(db.objections.update().where(o.objection_id == objection_id).values(
-            status=outcome, resolved_at=db.now()))
+            raise Problem(
+                409, f"objection {objection_id} is already {row['status']}", slug="conflict"
+            )
+        conn.execute(
+            db.objections.update()
+            .where(o.objection_id == objection_id)
+            .values(status=outcome, resolved_at=db.now())
+        )
         new_status = "withdrawn" if outcome == "upheld" else row["previous_status"]
         store.set_entry_status(conn, row["entry_id"], new_status)
-        row = conn.execute(sa.select(db.objections).where(
-            o.objection_id == objection_id)).mappings().one()
+        row = (
+            conn.execute(sa.select(db.objections).where(o.objection_id == objection_id))
+            .mappings()
+            .one()
+        )
     logger.info("objection %s %s", objection_id, outcome)
     return _objection_json(row)
 
@@ -1020,14 +1211,21 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     """
     settings = settings or SandboxSettings()
     state = SandboxState(settings)
-    stats = seed_database(state.engine, seed=settings.seed, seed_size=settings.seed_size,
-                          reference_date=settings.reference_date)
+    stats = seed_database(
+        state.engine,
+        seed=settings.seed,
+        seed_size=settings.seed_size,
+        reference_date=settings.reference_date,
+    )
     if stats is not None:
-        logger.info("sandbox database seeded: %d subjects, %d entries (%.1f s)",
-                    stats.subjects, stats.entries, stats.seconds)
+        logger.info(
+            "sandbox database seeded: %d subjects, %d entries (%.1f s)",
+            stats.subjects,
+            stats.entries,
+            stats.seconds,
+        )
     _install_log_masking()
-    app = FastAPI(title="Credit platform sandbox", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(title="Credit platform sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = state
     prefix = settings.base_path.rstrip("/")
     for route in _hot_routes(prefix):
@@ -1038,4 +1236,3 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(FaultsAndCounters, state=state)
     return app
-

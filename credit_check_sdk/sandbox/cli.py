@@ -56,23 +56,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8700, help="port; 0 picks a free one (8700)")
-    p.add_argument("--db", default="credit-check-sandbox.db",
-                   help="SQLite file, or a database URL (credit-check-sandbox.db)")
+    p.add_argument(
+        "--db",
+        default="credit-check-sandbox.db",
+        help="SQLite file, or a database URL (credit-check-sandbox.db)",
+    )
     p.add_argument("--seed", type=int, default=20181130, help="random seed of the data")
-    p.add_argument("--seed-size", type=int, default=10_000,
-                   help="number of subjects to create when the database is empty (10000)")
+    p.add_argument(
+        "--seed-size",
+        type=int,
+        default=10_000,
+        help="number of subjects to create when the database is empty (10000)",
+    )
     p.add_argument("--app-id", default="sandbox-agency", help="the agency app id accepted")
     p.add_argument("--app-secret", default="sandbox-secret", help="its signing secret")
-    p.add_argument("--admin", action="store_true",
-                   help="enable the unsigned, loopback-only /_sandbox admin endpoints")
-    p.add_argument("--rate-limit", type=float, default=None,
-                   help="requests per second per app id (default: unlimited)")
-    p.add_argument("--change-retention", type=_retention, default=timedelta(days=7),
-                   help="how long a change-feed cursor stays good: N changes, or e.g. 3600s "
-                        "(default 604800s); 'none' for ever")
+    p.add_argument(
+        "--admin",
+        action="store_true",
+        help="enable the unsigned, loopback-only /_sandbox admin endpoints",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second per app id (default: unlimited)",
+    )
+    p.add_argument(
+        "--change-retention",
+        type=_retention,
+        default=timedelta(days=7),
+        help="how long a change-feed cursor stays good: N changes, or e.g. 3600s "
+        "(default 604800s); 'none' for ever",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level (info)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="server processes sharing the socket and the database (1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the socket and the database (1)",
+    )
     return p
 
 
@@ -107,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         args = args[1:]
     opts = build_parser().parse_args(args)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = SandboxSettings(
         database_url=_database_url(opts.db),
         app_id=opts.app_id,
@@ -118,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=opts.rate_limit,
         change_retention=opts.change_retention,
     )
-    if opts.workers < 1 or (opts.workers > 1 and settings.database_url in (
-            "sqlite://", "sqlite:///:memory:")):
+    if opts.workers < 1 or (
+        opts.workers > 1 and settings.database_url in ("sqlite://", "sqlite:///:memory:")
+    ):
         print("--workers must be 1, or more with a database file", file=sys.stderr)  # noqa: T201 - CLI output
         return 2
     if opts.workers > 1:
@@ -129,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         from .seed import seed_database
 
         engine = db.make_engine(settings.database_url)
-        seed_database(engine, seed=settings.seed, seed_size=settings.seed_size,
-                      reference_date=settings.reference_date)
+        seed_database(
+            engine,
+            seed=settings.seed,
+            seed_size=settings.seed_size,
+            reference_date=settings.reference_date,
+        )
         engine.dispose()
         app: Any = None
     else:
@@ -181,15 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve_workers(opts: argparse.Namespace, settings: Any, sock: socket.socket,
-                   announce: Callable[[], None]) -> int:
+def _serve_workers(
+    opts: argparse.Namespace, settings: Any, sock: socket.socket, announce: Callable[[], None]
+) -> int:
     """Serve from ``opts.workers`` uvicorn processes; announce once every one is ready."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     os.environ[_SETTINGS_ENV] = settings.model_dump_json()
-    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=opts.workers,
-                            log_level=opts.log_level, lifespan="off", access_log=True)
+    config = uvicorn.Config(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=opts.workers,
+        log_level=opts.log_level,
+        lifespan="off",
+        access_log=True,
+    )
     sock.listen(2048)  # connections wait in the backlog until a worker takes them
 
     class _Supervisor(Multiprocess):

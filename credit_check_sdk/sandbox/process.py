@@ -115,18 +115,36 @@ class SandboxProcess:
         workdir = tempfile.mkdtemp(prefix="credit-sandbox-")
         db_path = self._db_path or Path(workdir) / "sandbox.db"
         self.log_path = Path(workdir) / "sandbox.log"
-        cmd = [sys.executable, "-m", "credit_check_sdk.sandbox", "--port", "0",
-               "--host", "127.0.0.1", "--db", str(db_path), "--seed", str(self.seed),
-               "--seed-size", str(self.seed_size), "--app-id", self.app_id,
-               "--app-secret", self.app_secret, "--log-level", "warning", *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "credit_check_sdk.sandbox",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--db",
+            str(db_path),
+            "--seed",
+            str(self.seed),
+            "--seed-size",
+            str(self.seed_size),
+            "--app-id",
+            self.app_id,
+            "--app-secret",
+            self.app_secret,
+            "--log-level",
+            "warning",
+            *self.extra_args,
+        ]
         if self.admin_enabled:
             cmd.append("--admin")
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("w", encoding="utf-8")
         try:
             proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-                cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                start_new_session=True)
+                cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env, start_new_session=True
+            )
         finally:
             log.close()
         self._proc = proc
@@ -147,7 +165,7 @@ class SandboxProcess:
         def read() -> None:
             for line in stdout:
                 if line.startswith(_READY):
-                    found.append(line[len(_READY):].strip())
+                    found.append(line[len(_READY) :].strip())
                     return
 
         reader = threading.Thread(target=read, daemon=True)
@@ -158,7 +176,8 @@ class SandboxProcess:
         self.stop()
         raise SandboxStartError(
             f"the sandbox did not get ready within {self.ready_timeout:g} s "
-            f"(exit code {proc.poll()}); log tail:\n{self.log_tail()}")
+            f"(exit code {proc.poll()}); log tail:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the process's log (stderr)."""
@@ -186,8 +205,12 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # --- helpers ------------------------------------------------------------------
@@ -210,15 +233,24 @@ class SandboxProcess:
         '"…"'
         """
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
-        body = data if data is not None else (
-            json_module.dumps(json, ensure_ascii=False).encode() if json is not None else b"")
-        req = requests.Request(method, self.base_url + path, params=pairs or None,
-                               data=body or None)
+        body = (
+            data
+            if data is not None
+            else (json_module.dumps(json, ensure_ascii=False).encode() if json is not None else b"")
+        )
+        req = requests.Request(
+            method, self.base_url + path, params=pairs or None, data=body or None
+        )
         prepared = self._session.prepare_request(req)
         url = urlsplit(prepared.url or "")
-        signed = signed_headers(app_id=self.app_id, app_secret=self.app_secret, method=method,
-                                path=url.path, query=parse_qsl(url.query, keep_blank_values=True),
-                                body=body)
+        signed = signed_headers(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            method=method,
+            path=url.path,
+            query=parse_qsl(url.query, keep_blank_values=True),
+            body=body,
+        )
         prepared.headers.update(signed)
         if body:
             prepared.headers.setdefault("Content-Type", "application/json")
@@ -233,8 +265,13 @@ class SandboxProcess:
         >>> sandbox.admin("PUT", "/faults", json={"outage": True})  # doctest: +SKIP
         {'latency_ms': 0, 'error_rate': 0.0, 'error_status': 503, 'outage': True, ...}
         """
-        response = self._session.request(method, f"{self.root_url}/_sandbox{path}", json=json,
-                                         timeout=kwargs.pop("timeout", 30.0), **kwargs)
+        response = self._session.request(
+            method,
+            f"{self.root_url}/_sandbox{path}",
+            json=json,
+            timeout=kwargs.pop("timeout", 30.0),
+            **kwargs,
+        )
         response.raise_for_status()
         return response.json() if response.content else None
 

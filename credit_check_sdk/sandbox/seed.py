@@ -61,56 +61,78 @@ class Scenario:
 #: (``unknown_subject`` excepted: it is valid but deliberately absent).
 SCENARIO_SUBJECTS: dict[str, Scenario] = {
     "judgment_defaulter_bidder": Scenario(
-        "91442000MA4UC00019", "legal_entity", "中山市恒达建筑工程有限公司",
+        "91442000MA4UC00019",
+        "legal_entity",
+        "中山市恒达建筑工程有限公司",
         "Bidder listed as a court judgment defaulter (black, active, listed 200 days ago, "
         "no end date): bidding and procurement are restricted.",
     ),
     "tax_grade_a": Scenario(
-        "91442000MA4UC0002C", "legal_entity", "中山市粤海灯饰有限公司",
+        "91442000MA4UC0002C",
+        "legal_entity",
+        "中山市粤海灯饰有限公司",
         "Tax credit grade A taxpayer (red, active until 245 days from now); an administrative "
         "penalty 18 months ago, so no three clean years.",
     ),
     "integrity_model_clean": Scenario(
-        "91442000MA4UC0003F", "legal_entity", "中山市信达五金制品有限公司",
+        "91442000MA4UC0003F",
+        "legal_entity",
+        "中山市信达五金制品有限公司",
         "Integrity model (red, active) with records since 2005 and no adverse record ever: "
         "green channel and clean-years incentives.",
     ),
     "legal_rep_blacklisted": Scenario(
-        "91442000MA4UC0004J", "legal_entity", "中山市宏图物流有限公司",
+        "91442000MA4UC0004J",
+        "legal_entity",
+        "中山市宏图物流有限公司",
         "Clean company whose legal representative (legal_rep_wage_arrears) is blacklisted "
         "for wage arrears: punishment reaches the company through related[].",
     ),
     "legal_rep_wage_arrears": Scenario(
-        "442000198803122010", "natural_person", "梁志强",
+        "442000198803122010",
+        "natural_person",
+        "梁志强",
         "Natural person on the wage-arrears black list (active); legal representative of "
         "legal_rep_blacklisted.",
     ),
     "objection_pending": Scenario(
-        "91442000MA4UC0005M", "legal_entity", "中山市绿源环保科技有限公司",
+        "91442000MA4UC0005M",
+        "legal_entity",
+        "中山市绿源环保科技有限公司",
         "Black entry (environment) under objection (status objection_pending, objection "
         "OB-SEED-0001 verifying): the punishment is suspended.",
     ),
     "clean_no_entries": Scenario(
-        "91442000MA4UC0006Q", "legal_entity", "中山市明德电子有限公司",
+        "91442000MA4UC0006Q",
+        "legal_entity",
+        "中山市明德电子有限公司",
         "Clean company: no entries, records since 2015, no adverse record (three clean years).",
     ),
     "repaired": Scenario(
-        "91442000MA4UC0007U", "legal_entity", "中山市安泰机械设备有限公司",
+        "91442000MA4UC0007U",
+        "legal_entity",
+        "中山市安泰机械设备有限公司",
         "Former safety-production black entry, now repaired (credit repair): never triggers; "
         "last adverse record two years ago.",
     ),
     "expired": Scenario(
-        "91442000MA4UC0008Y", "legal_entity", "中山市华美食品有限公司",
+        "91442000MA4UC0008Y",
+        "legal_entity",
+        "中山市华美食品有限公司",
         "Two black entries that no longer apply: statistics with status expired, and quality "
         "still marked active but past its expires_on (expired by date).",
     ),
     "red_and_black": Scenario(
-        "91442000MA4UC00092", "legal_entity", "中山市金盛商贸有限公司",
+        "91442000MA4UC00092",
+        "legal_entity",
+        "中山市金盛商贸有限公司",
         "Tax credit grade A (red, active) and a major tax violation (black, active): black "
         "overrides red.",
     ),
     "unknown_subject": Scenario(
-        "91442000MA4UC00107", "legal_entity", "(not in the database)",
+        "91442000MA4UC00107",
+        "legal_entity",
+        "(not in the database)",
         "Checksum-valid USCC the platform holds nothing on: empty profile, record_since null.",
     ),
 }
@@ -164,8 +186,14 @@ _BASIS: dict[str, str] = {
     "integrity_model": "《中山市建立完善守信联合激励和失信联合惩戒制度的实施方案》§二(一)",
 }
 
-_PERSON_CATEGORIES = ("court_judgment_defaulter", "finance", "wage_arrears", "major_tax_violation",
-                      "listed_company_violation", "overloaded_transport")
+_PERSON_CATEGORIES = (
+    "court_judgment_defaulter",
+    "finance",
+    "wage_arrears",
+    "major_tax_violation",
+    "listed_company_violation",
+    "overloaded_transport",
+)
 _PERSON_RED = ("outstanding_volunteer",)
 
 _SURNAMES = "陈李黄梁张林刘吴何郑杨罗冯周谢郭麦叶苏胡朱徐高萧"
@@ -173,14 +201,46 @@ _COMPOUND_SURNAMES = ("欧阳", "司徒", "欧", "区")
 _GIVEN_MALE = "伟强军明志国华建文杰俊浩嘉豪永健辉锦荣家德"
 _GIVEN_FEMALE = "丽娟美玲芳敏婷静燕雪慧红秀英颖欣嘉琳晓"
 _BRAND = "恒达信宏明德安泰华美金盛粤海绿源兴隆富利永昌东升新宇华通鑫荣嘉禾中润"
-_INDUSTRY = ("建筑工程", "电器", "五金制品", "灯饰", "家具", "食品", "物流", "科技", "印务",
-             "服装", "化工", "环保科技", "物业管理", "医药", "机械设备", "装饰工程", "农业发展",
-             "电子", "餐饮管理", "商贸", "红木家具", "游艺设备", "纺织")
+_INDUSTRY = (
+    "建筑工程",
+    "电器",
+    "五金制品",
+    "灯饰",
+    "家具",
+    "食品",
+    "物流",
+    "科技",
+    "印务",
+    "服装",
+    "化工",
+    "环保科技",
+    "物业管理",
+    "医药",
+    "机械设备",
+    "装饰工程",
+    "农业发展",
+    "电子",
+    "餐饮管理",
+    "商贸",
+    "红木家具",
+    "游艺设备",
+    "纺织",
+)
 _SUFFIX = ("有限公司", "有限公司", "有限公司", "股份有限公司")
 _TOWNS = ("", "", "", "小榄镇", "古镇镇", "南头镇", "火炬开发区", "石岐区", "东区", "三乡镇")
 # Region codes that python-stdnum accepts for people born in 1988 or later.
-_REGIONS = ("442000", "442000", "442000", "442000", "440101", "440103", "440104", "440303",
-            "441302", "440902")
+_REGIONS = (
+    "442000",
+    "442000",
+    "442000",
+    "442000",
+    "440101",
+    "440103",
+    "440104",
+    "440303",
+    "441302",
+    "440902",
+)
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _ORG_SPACE = 31**7  # the 7 free characters after "MA"
 _ORG_STRIDE = 1_000_003  # coprime with 31: i -> i * stride mod 31**7 is a bijection
@@ -215,7 +275,8 @@ def is_seeded(engine: Engine) -> bool:
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ORG_PREFIX = "91442000MA"
 _ORG_PREFIX_SUM = sum(
-    _USCC_ALPHABET.index(c) * w for c, w in zip(_ORG_PREFIX, _USCC_WEIGHTS[:10], strict=True))
+    _USCC_ALPHABET.index(c) * w for c, w in zip(_ORG_PREFIX, _USCC_WEIGHTS[:10], strict=True)
+)
 _BORN_FROM = date(1988, 1, 1).toordinal()
 _BORN_DAYS = 17 * 365
 #: ``updated_at`` times of day, as SQLAlchemy stores a SQLite ``DATETIME``: 09:00 + n minutes.
@@ -264,9 +325,14 @@ def _ric_part(texts: Sequence[str], first: int) -> list[tuple[str, int, int]]:
     out = []
     for text in texts:
         shift = 13 ** (17 - first - len(text))
-        weights = _USCC_WEIGHTS[first:first + len(text)]
-        out.append((text, int(text, 13) * shift,
-                    sum(int(ch) * w for ch, w in zip(text, weights, strict=True))))
+        weights = _USCC_WEIGHTS[first : first + len(text)]
+        out.append(
+            (
+                text,
+                int(text, 13) * shift,
+                sum(int(ch) * w for ch, w in zip(text, weights, strict=True)),
+            )
+        )
     return out
 
 
@@ -283,8 +349,11 @@ class _Gen:
         born = [date.fromordinal(_BORN_FROM + d).strftime("%Y%m%d") for d in range(_BORN_DAYS)]
         # RIC parts (region, birth date, sequence) with their shares of the base-13 value of
         # the 17-digit body and of its USCC weighted sum, so that the checks are additions.
-        self.ric_parts = (_ric_part(_REGIONS, 0), _ric_part(born, 6), _ric_part(
-            [f"{q:03d}" for q in range(1000)], 14))
+        self.ric_parts = (
+            _ric_part(_REGIONS, 0),
+            _ric_part(born, 6),
+            _ric_part([f"{q:03d}" for q in range(1000)], 14),
+        )
 
     def ric(self, used: set[str]) -> tuple[str, bool]:
         below = self.below
@@ -332,15 +401,25 @@ class _Gen:
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "subjects": ("id", "kind", "name", "record_since", "last_adverse_on"),
     "relations": ("org_id", "role", "person_id"),
-    "entries": ("entry_id", "subject_id", "list", "category", "authority", "basis",
-                "listed_on", "expires_on", "status", "updated_at", "deleted"),
+    "entries": (
+        "entry_id",
+        "subject_id",
+        "list",
+        "category",
+        "authority",
+        "basis",
+        "listed_on",
+        "expires_on",
+        "status",
+        "updated_at",
+        "deleted",
+    ),
     "changes": ("seq", "entry_id", "op", "changed_at"),
     "adverse_records": ("subject_id", "kind", "occurred_on", "detail"),
 }
 
 _STATUS_MOVED = frozenset({"repaired", "withdrawn", "objection_pending", "expired"})
-_ENTRY_BASIS = {c: _BASIS.get(c, f"{(BLACK.get(c) or RED[c])[0]}认定文书")
-                for c in (*BLACK, *RED)}
+_ENTRY_BASIS = {c: _BASIS.get(c, f"{(BLACK.get(c) or RED[c])[0]}认定文书") for c in (*BLACK, *RED)}
 
 
 class _Builder:
@@ -356,8 +435,9 @@ class _Builder:
         self.adverse: list[tuple[str, str, str, str]] = []
         self.counter = 0
 
-    def subject(self, sid: str, kind: str, name: str, record_since: int | None,
-                last_adverse_on: int | None) -> None:
+    def subject(
+        self, sid: str, kind: str, name: str, record_since: int | None, last_adverse_on: int | None
+    ) -> None:
         days = self.days
         since = days[record_since] if record_since is not None else None
         if last_adverse_on is None:
@@ -367,8 +447,16 @@ class _Builder:
         self.subjects.append((sid, kind, name, since, adverse))
         self.adverse.append((sid, "administrative_penalty", adverse, "行政处罚决定"))
 
-    def entry(self, sid: str, list_name: str, category: str, listed_on: int,
-              expires_on: int | None, status: str, authority: str | None = None) -> str:
+    def entry(
+        self,
+        sid: str,
+        list_name: str,
+        category: str,
+        listed_on: int,
+        expires_on: int | None,
+        status: str,
+        authority: str | None = None,
+    ) -> str:
         self.counter = counter = self.counter + 1
         days = self.days
         listed = days[listed_on]
@@ -380,11 +468,21 @@ class _Builder:
             span = ceiling - listed_on
             if span > 0:
                 updated = listed_on + span // 2 + 1
-        self.entries.append((
-            entry_id, sid, list_name, category, authority or _AUTHORITIES[category][0],
-            _ENTRY_BASIS[category], listed, days[expires_on] if expires_on is not None else None,
-            status, days[min(updated, ref)] + _TIMES[counter % 480], 0,
-        ))
+        self.entries.append(
+            (
+                entry_id,
+                sid,
+                list_name,
+                category,
+                authority or _AUTHORITIES[category][0],
+                _ENTRY_BASIS[category],
+                listed,
+                days[expires_on] if expires_on is not None else None,
+                status,
+                days[min(updated, ref)] + _TIMES[counter % 480],
+                0,
+            )
+        )
         return entry_id
 
 
@@ -444,8 +542,14 @@ def _scenarios(b: _Builder) -> None:
 
 
 # (status, share) for black and red entries; "expired_by_date" is status active past expires_on.
-_BLACK_STATUSES = (("active", 55), ("objection_pending", 5), ("repaired", 15), ("expired", 12),
-                   ("expired_by_date", 5), ("withdrawn", 8))
+_BLACK_STATUSES = (
+    ("active", 55),
+    ("objection_pending", 5),
+    ("repaired", 15),
+    ("expired", 12),
+    ("expired_by_date", 5),
+    ("withdrawn", 8),
+)
 _RED_STATUSES = (("active", 75), ("expired", 15), ("expired_by_date", 5), ("withdrawn", 5))
 
 
@@ -464,7 +568,8 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
     # The first entries cycle through every category and status, so that even a
     # small sandbox has each of them at least once.
     coverage: Iterator[tuple[str, str, str | None]] = iter(
-        [("black", c, None) for c in BLACK] + [("red", c, None) for c in RED]
+        [("black", c, None) for c in BLACK]
+        + [("red", c, None) for c in RED]
         + [("black", "court_judgment_defaulter", st) for st, _ in _BLACK_STATUSES]
         + [("red", "tax_credit_a", st) for st, _ in _RED_STATUSES]
     )
@@ -503,7 +608,8 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
                 list_name = "black" if rnd() < 0.65 else "red"
                 if person:
                     pool: tuple[str, ...] = (
-                        _PERSON_CATEGORIES if list_name == "black" else _PERSON_RED)
+                        _PERSON_CATEGORIES if list_name == "black" else _PERSON_RED
+                    )
                 else:
                     pool = org_black if list_name == "black" else org_red
                 category = pool[below(len(pool))]
@@ -532,8 +638,15 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
             if black and (last_adverse is None or listed_on > last_adverse):
                 last_adverse = listed_on
             authorities = _AUTHORITIES[category]
-            entry(sid, list_name, category, listed_on, expires_on, status,
-                  authorities[below(len(authorities))])
+            entry(
+                sid,
+                list_name,
+                category,
+                listed_on,
+                expires_on,
+                status,
+                authorities[below(len(authorities))],
+            )
         subject(sid, kind, name, record_since, last_adverse)
 
     for _ in range(n_persons):
@@ -580,7 +693,9 @@ def _load_sqlite(engine: Engine, tables: list[tuple[sa.Table, list[tuple[Any, ..
                 cols = _COLUMNS[table.name]
                 cur.executemany(
                     f"INSERT INTO {table.name} ({', '.join(cols)}) "  # noqa: S608 - fixed names
-                    f"VALUES ({', '.join('?' * len(cols))})", rows)
+                    f"VALUES ({', '.join('?' * len(cols))})",
+                    rows,
+                )
             for ix in indexes:
                 cur.execute(str(sa.schema.CreateIndex(ix).compile(dialect=engine.dialect)))
             dbapi.commit()
@@ -608,12 +723,15 @@ def _as_python(table: sa.Table, rows: list[tuple[Any, ...]]) -> Iterator[dict[st
         else:
             convert.append(None)
     for row in rows:
-        yield {name: (v if f is None or v is None else f(v))
-               for name, f, v in zip(cols, convert, row, strict=True)}
+        yield {
+            name: (v if f is None or v is None else f(v))
+            for name, f, v in zip(cols, convert, row, strict=True)
+        }
 
 
-def _load_core(engine: Engine, tables: list[tuple[sa.Table, list[tuple[Any, ...]]]],
-               chunk: int = 10_000) -> None:
+def _load_core(
+    engine: Engine, tables: list[tuple[sa.Table, list[tuple[Any, ...]]]], chunk: int = 10_000
+) -> None:
     """Bulk-load through SQLAlchemy Core: one ``insert()`` per chunk of rows, which SQLAlchemy
     sends as multi-row ``INSERT … VALUES`` batches where the driver supports them."""
     with engine.begin() as conn:
@@ -674,16 +792,25 @@ def seed_database(
     built = time.perf_counter()
     seeded_at = db.now()
     objection = {
-        "objection_id": "OB-SEED-0001", "agency_id": "sandbox-seed",
+        "objection_id": "OB-SEED-0001",
+        "agency_id": "sandbox-seed",
         "subject_id": pending_id,
         "entry_id": pending_entry,
-        "check_id": None, "reason": "处罚决定已被行政复议撤销",
+        "check_id": None,
+        "reason": "处罚决定已被行政复议撤销",
         "submitted_by": "中山市绿源环保科技有限公司",
-        "status": "verifying", "previous_status": "active", "filed_at": seeded_at,
+        "status": "verifying",
+        "previous_status": "active",
+        "filed_at": seeded_at,
         "resolved_at": None,
     }
-    tables = [(db.subjects, b.subjects), (db.relations, b.relations), (db.entries, b.entries),
-              (db.changes, change_rows), (db.adverse_records, b.adverse)]
+    tables = [
+        (db.subjects, b.subjects),
+        (db.relations, b.relations),
+        (db.entries, b.entries),
+        (db.changes, change_rows),
+        (db.adverse_records, b.adverse),
+    ]
     if loader == "auto" and engine.dialect.name == "sqlite":
         _load_sqlite(engine, tables)
     else:
@@ -691,17 +818,28 @@ def seed_database(
     # Written last: a database counts as seeded only once every row is in.
     with engine.begin() as conn:
         conn.execute(db.objections.insert(), [objection])
-        conn.execute(db.meta.insert(), [
-            {"key": "generation", "value": secrets.token_hex(6)},
-            {"key": "seed", "value": str(seed)},
-            {"key": "seed_size", "value": str(seed_size)},
-            {"key": "reference_date", "value": ref.isoformat()},
-            {"key": "seeded_at", "value": db.format_ts(seeded_at)},
-        ])
+        conn.execute(
+            db.meta.insert(),
+            [
+                {"key": "generation", "value": secrets.token_hex(6)},
+                {"key": "seed", "value": str(seed)},
+                {"key": "seed_size", "value": str(seed_size)},
+                {"key": "reference_date", "value": ref.isoformat()},
+                {"key": "seeded_at", "value": db.format_ts(seeded_at)},
+            ],
+        )
     done = time.perf_counter()
-    stats = SeedStats(len(b.subjects), len(b.relations), len(b.entries), len(b.adverse),
-                      done - started)
-    logger.info("seeded %d subjects, %d relations, %d entries in %.1f s (%.1f s generating, "
-                "%.1f s loading)", stats.subjects, stats.relations, stats.entries, stats.seconds,
-                built - started, done - built)
+    stats = SeedStats(
+        len(b.subjects), len(b.relations), len(b.entries), len(b.adverse), done - started
+    )
+    logger.info(
+        "seeded %d subjects, %d relations, %d entries in %.1f s (%.1f s generating, "
+        "%.1f s loading)",
+        stats.subjects,
+        stats.relations,
+        stats.entries,
+        stats.seconds,
+        built - started,
+        done - built,
+    )
     return stats

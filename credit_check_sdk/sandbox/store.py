@@ -36,8 +36,18 @@ __all__ = ["Store"]
 logger = logging.getLogger(__name__)
 
 _E = db.entries.c
-_ENTRY_COLUMNS = (_E.entry_id, _E.subject_id, _E.list, _E.category, _E.authority, _E.basis,
-                  _E.listed_on, _E.expires_on, _E.status, _E.updated_at)
+_ENTRY_COLUMNS = (
+    _E.entry_id,
+    _E.subject_id,
+    _E.list,
+    _E.category,
+    _E.authority,
+    _E.basis,
+    _E.listed_on,
+    _E.expires_on,
+    _E.status,
+    _E.updated_at,
+)
 
 
 def entry_json(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
@@ -58,19 +68,28 @@ def entry_json(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
 
 
 _N = db.nonces.c
-_RENEW_NONCE = db.nonces.update().where(
-    _N.app_id == sa.bindparam("a"), _N.nonce == sa.bindparam("n"),
-    _N.seen_at < sa.bindparam("cutoff")).values(seen_at=sa.bindparam("t"))
+_RENEW_NONCE = (
+    db.nonces.update()
+    .where(
+        _N.app_id == sa.bindparam("a"),
+        _N.nonce == sa.bindparam("n"),
+        _N.seen_at < sa.bindparam("cutoff"),
+    )
+    .values(seen_at=sa.bindparam("t"))
+)
 _INSERT_NONCE = db.nonces.insert().values(
-    app_id=sa.bindparam("a"), nonce=sa.bindparam("n"), seen_at=sa.bindparam("t"))
+    app_id=sa.bindparam("a"), nonce=sa.bindparam("n"), seen_at=sa.bindparam("t")
+)
 _EXPIRE_NONCES = db.nonces.delete().where(_N.seen_at < sa.bindparam("cutoff"))
 _UPSERT_NONCE_SQLITE = (
     "INSERT INTO nonces (app_id, nonce, seen_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = excluded.seen_at")
+    "ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = excluded.seen_at"
+)
 _CLAIM_NONCE_SQLITE = (
     "INSERT INTO nonces (app_id, nonce, seen_at) VALUES (?, ?, ?) "
     "ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = excluded.seen_at "
-    "WHERE nonces.seen_at < ?")
+    "WHERE nonces.seen_at < ?"
+)
 
 #: Nonces to write, and the start of the replay window.
 _NonceBatch = tuple[list[dict[str, Any]], float]
@@ -145,8 +164,11 @@ class Store:
     def _load_nonces(self) -> None:
         cutoff = time.time() - NONCE_TTL_SECONDS
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(db.nonces).where(db.nonces.c.seen_at >= cutoff)
-                                .order_by(db.nonces.c.seen_at))
+            rows = conn.execute(
+                sa.select(db.nonces)
+                .where(db.nonces.c.seen_at >= cutoff)
+                .order_by(db.nonces.c.seen_at)
+            )
             self._nonces = {(r.app_id, r.nonce): r.seen_at for r in rows}
         self._nonce_order = collections.deque((t, k) for k, t in self._nonces.items())
 
@@ -165,8 +187,9 @@ class Store:
             self.flush_nonces(batch)
         return fresh
 
-    def check_nonce(self, app_id: str, nonce: str,
-                    now: float | None = None) -> tuple[bool, _NonceBatch | None]:
+    def check_nonce(
+        self, app_id: str, nonce: str, now: float | None = None
+    ) -> tuple[bool, _NonceBatch | None]:
         """:meth:`remember_nonce` in memory only (no database access, so cheap enough for an
         event loop); also returns a batch for :meth:`flush_nonces` when one is due."""
         clock = time.time() if now is None else now
@@ -198,8 +221,9 @@ class Store:
         if self.is_sqlite:
             with self._cursor() as cur:
                 cur.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
-                cur.executemany(_UPSERT_NONCE_SQLITE, [
-                    (p["app_id"], p["nonce"], p["seen_at"]) for p in pending])
+                cur.executemany(
+                    _UPSERT_NONCE_SQLITE, [(p["app_id"], p["nonce"], p["seen_at"]) for p in pending]
+                )
                 cur.connection.commit()
             return
         with self.write() as conn:
@@ -238,12 +262,14 @@ class Store:
         """The kind on record for a subject id, or ``None``."""
         if self.is_sqlite:
             with self._cursor() as cur:
-                row = cur.execute("SELECT kind FROM subjects WHERE id = ?",
-                                  (subject_id,)).fetchone()
+                row = cur.execute(
+                    "SELECT kind FROM subjects WHERE id = ?", (subject_id,)
+                ).fetchone()
             return str(row[0]) if row is not None else None
         with self.engine.connect() as conn:
-            kind = conn.execute(sa.select(db.subjects.c.kind).where(
-                db.subjects.c.id == subject_id)).scalar_one_or_none()
+            kind = conn.execute(
+                sa.select(db.subjects.c.kind).where(db.subjects.c.id == subject_id)
+            ).scalar_one_or_none()
         return str(kind) if kind is not None else None
 
     # --- profiles ---------------------------------------------------------------
@@ -265,18 +291,29 @@ class Store:
         """Subjects, relations and entries of ``wanted`` (SQLAlchemy Core, any database)."""
         with self.engine.connect() as conn:
             s = db.subjects.c
-            known = {r["id"]: (r["kind"], r["name"], _iso(r["record_since"]),
-                               _iso(r["last_adverse_on"]))
-                     for r in conn.execute(sa.select(db.subjects).where(s.id.in_(wanted)))
-                     .mappings()}
-            rel_rows = [(r.org_id, r.role, r.person_id, r.kind, r.name) for r in conn.execute(
-                sa.select(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id,
-                          s.kind, s.name)
-                .select_from(db.relations.outerjoin(
-                    db.subjects, db.subjects.c.id == db.relations.c.person_id))
-                .where(db.relations.c.org_id.in_(wanted))
-                .order_by(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id)
-            )]
+            known = {
+                r["id"]: (r["kind"], r["name"], _iso(r["record_since"]), _iso(r["last_adverse_on"]))
+                for r in conn.execute(sa.select(db.subjects).where(s.id.in_(wanted))).mappings()
+            }
+            rel_rows = [
+                (r.org_id, r.role, r.person_id, r.kind, r.name)
+                for r in conn.execute(
+                    sa.select(
+                        db.relations.c.org_id,
+                        db.relations.c.role,
+                        db.relations.c.person_id,
+                        s.kind,
+                        s.name,
+                    )
+                    .select_from(
+                        db.relations.outerjoin(
+                            db.subjects, db.subjects.c.id == db.relations.c.person_id
+                        )
+                    )
+                    .where(db.relations.c.org_id.in_(wanted))
+                    .order_by(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id)
+                )
+            ]
             people = [r[2] for r in rel_rows]
             entries = self._entries_of(conn, list(dict.fromkeys(wanted + people)))
         return known, rel_rows, entries
@@ -287,29 +324,56 @@ class Store:
         SQLite holds dates and times as the ISO text SQLAlchemy writes, served nearly as is."""
         marks = ",".join("?" * len(wanted))
         with self._cursor() as cur:
-            known = {r[0]: r[1:] for r in cur.execute(
-                "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
-                f"WHERE id IN ({marks})", wanted)}
+            known = {
+                r[0]: r[1:]
+                for r in cur.execute(
+                    "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
+                    f"WHERE id IN ({marks})",
+                    wanted,
+                )
+            }
             rel_rows = cur.execute(
                 "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r "  # noqa: S608 - placeholders only
                 f"LEFT OUTER JOIN subjects s ON s.id = r.person_id WHERE r.org_id IN ({marks}) "
-                "ORDER BY r.org_id, r.role, r.person_id", wanted).fetchall()
+                "ORDER BY r.org_id, r.role, r.person_id",
+                wanted,
+            ).fetchall()
             owners = list(dict.fromkeys(wanted + [r[2] for r in rel_rows]))
             entries: dict[str, list[dict[str, Any]]] = {i: [] for i in owners}
             rows = cur.execute(
                 "SELECT entry_id, subject_id, list, category, authority, basis, listed_on, "  # noqa: S608 - placeholders only
                 "expires_on, status, updated_at FROM entries "
                 f"WHERE subject_id IN ({','.join('?' * len(owners))}) AND deleted = 0 "
-                "ORDER BY listed_on, entry_id", owners)
-            for (entry_id, sid, list_name, category, authority, basis, listed_on, expires_on,
-                 status, updated_at) in rows:
-                entries[sid].append({
-                    "entry_id": entry_id, "subject_id": sid, "list": list_name,
-                    "category": category, "authority": authority, "basis": basis,
-                    "listed_on": listed_on, "expires_on": expires_on, "status": status,
-                    # stored "YYYY-MM-DD HH:MM:SS[.ffffff]", platform time
-                    "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
-                })
+                "ORDER BY listed_on, entry_id",
+                owners,
+            )
+            for (
+                entry_id,
+                sid,
+                list_name,
+                category,
+                authority,
+                basis,
+                listed_on,
+                expires_on,
+                status,
+                updated_at,
+            ) in rows:
+                entries[sid].append(
+                    {
+                        "entry_id": entry_id,
+                        "subject_id": sid,
+                        "list": list_name,
+                        "category": category,
+                        "authority": authority,
+                        "basis": basis,
+                        "listed_on": listed_on,
+                        "expires_on": expires_on,
+                        "status": status,
+                        # stored "YYYY-MM-DD HH:MM:SS[.ffffff]", platform time
+                        "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
+                    }
+                )
         return known, rel_rows, entries
 
     def profile(self, subject_id: str, kind: str) -> dict[str, Any]:
@@ -328,27 +392,35 @@ class Store:
         for sid, kind in ids:
             row = known.get(sid)
             related = [
-                {"role": role,
-                 "subject": _subject_json(person_id, person_kind or "natural_person", name),
-                 "entries": entries.get(person_id, [])}
-                for org_id, role, person_id, person_kind, name in rel_rows if org_id == sid
+                {
+                    "role": role,
+                    "subject": _subject_json(person_id, person_kind or "natural_person", name),
+                    "entries": entries.get(person_id, []),
+                }
+                for org_id, role, person_id, person_kind, name in rel_rows
+                if org_id == sid
             ]
-            result.append({
-                "subject": _subject_json(sid, row[0] if row else kind, row[1] if row else None),
-                "as_of": as_of,
-                "record_since": row[2] if row else None,
-                "last_adverse_on": row[3] if row else None,
-                "entries": entries.get(sid, []),
-                "related": related,
-            })
+            result.append(
+                {
+                    "subject": _subject_json(sid, row[0] if row else kind, row[1] if row else None),
+                    "as_of": as_of,
+                    "record_since": row[2] if row else None,
+                    "last_adverse_on": row[3] if row else None,
+                    "entries": entries.get(sid, []),
+                    "related": related,
+                }
+            )
         return result
 
     # --- entries and the change feed --------------------------------------------
 
     def get_entry(self, conn: Connection, entry_id: str) -> RowMapping | None:
         """One entry row (tombstones included), or ``None``."""
-        return conn.execute(
-            sa.select(db.entries).where(_E.entry_id == entry_id)).mappings().one_or_none()
+        return (
+            conn.execute(sa.select(db.entries).where(_E.entry_id == entry_id))
+            .mappings()
+            .one_or_none()
+        )
 
     def touch_entry(self, conn: Connection, entry_id: str, op: str, at: datetime) -> int:
         """Append a change of ``entry_id`` to the (compacted) feed; returns its seq."""
@@ -360,8 +432,9 @@ class Store:
     def set_entry_status(self, conn: Connection, entry_id: str, status: str) -> int:
         """Change an entry's status (``updated_at`` now) and emit an upsert."""
         at = db.now()
-        conn.execute(db.entries.update().where(_E.entry_id == entry_id)
-                     .values(status=status, updated_at=at))
+        conn.execute(
+            db.entries.update().where(_E.entry_id == entry_id).values(status=status, updated_at=at)
+        )
         return self.touch_entry(conn, entry_id, "upsert", at)
 
     def max_seq(self, conn: Connection) -> int:
@@ -372,11 +445,17 @@ class Store:
         """Up to ``limit`` changes with seq > ``after``, oldest first, and the newest seq."""
         c = db.changes.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(c.seq, c.op, *_ENTRY_COLUMNS)
-                .select_from(db.changes.join(db.entries, _E.entry_id == c.entry_id))
-                .where(c.seq > after).order_by(c.seq).limit(limit)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.select(c.seq, c.op, *_ENTRY_COLUMNS)
+                    .select_from(db.changes.join(db.entries, _E.entry_id == c.entry_id))
+                    .where(c.seq > after)
+                    .order_by(c.seq)
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
             newest = self.max_seq(conn)
         return [{"seq": r["seq"], "op": r["op"], "entry": entry_json(r)} for r in rows], newest
 
@@ -385,13 +464,17 @@ class Store:
         """``(max_seq, count, entries)`` read in one transaction, entries streamed."""
         with self.engine.connect() as conn, conn.begin():
             newest = self.max_seq(conn)
-            count = int(conn.execute(
-                sa.select(sa.func.count()).select_from(db.entries).where(_E.deleted.is_(False))
-            ).scalar() or 0)
+            count = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(db.entries).where(_E.deleted.is_(False))
+                ).scalar()
+                or 0
+            )
 
             def rows() -> Iterator[dict[str, Any]]:
                 result = conn.execution_options(yield_per=5000).execute(
-                    sa.select(*_ENTRY_COLUMNS).where(_E.deleted.is_(False)).order_by(_E.entry_id))
+                    sa.select(*_ENTRY_COLUMNS).where(_E.deleted.is_(False)).order_by(_E.entry_id)
+                )
                 for row in result.mappings():
                     yield entry_json(row)
 
@@ -404,8 +487,11 @@ class Store:
         if not ids:
             return set()
         with self.engine.connect() as conn:
-            return set(conn.execute(
-                sa.select(db.records.c.id).where(db.records.c.id.in_(list(ids)))).scalars())
+            return set(
+                conn.execute(
+                    sa.select(db.records.c.id).where(db.records.c.id.in_(list(ids)))
+                ).scalars()
+            )
 
     def store_records(self, agency_id: str, items: Sequence[dict[str, Any]]) -> set[str]:
         """Insert records not stored yet; returns the ids that were already there."""
@@ -414,11 +500,22 @@ class Store:
             ids = [r["id"] for r in items]
             present: set[str] = set()
             if ids:
-                present = set(conn.execute(
-                    sa.select(db.records.c.id).where(db.records.c.id.in_(ids))).scalars())
-            rows = [{"id": r["id"], "agency_id": agency_id, "type": r["type"],
-                     "body": json.dumps(r, ensure_ascii=False), "received_at": at}
-                    for r in items if r["id"] not in present]
+                present = set(
+                    conn.execute(
+                        sa.select(db.records.c.id).where(db.records.c.id.in_(ids))
+                    ).scalars()
+                )
+            rows = [
+                {
+                    "id": r["id"],
+                    "agency_id": agency_id,
+                    "type": r["type"],
+                    "body": json.dumps(r, ensure_ascii=False),
+                    "received_at": at,
+                }
+                for r in items
+                if r["id"] not in present
+            ]
             if rows:
                 conn.execute(db.records.insert(), rows)
         return present
@@ -435,12 +532,28 @@ class Store:
         """Store a monthly report as the next version; ``(receipt_id, version)``."""
         r = db.reports.c
         with self.write() as conn:
-            version = int(conn.execute(sa.select(sa.func.max(r.version)).where(
-                r.agency_id == agency_id, r.period == period)).scalar() or 0) + 1
+            version = (
+                int(
+                    conn.execute(
+                        sa.select(sa.func.max(r.version)).where(
+                            r.agency_id == agency_id, r.period == period
+                        )
+                    ).scalar()
+                    or 0
+                )
+                + 1
+            )
             receipt = f"RC-{period.replace('-', '')}-{uuid.uuid4().hex[:12].upper()}"
-            conn.execute(db.reports.insert().values(
-                agency_id=agency_id, period=period, version=version, receipt_id=receipt,
-                body=json.dumps(body, ensure_ascii=False), received_at=db.now()))
+            conn.execute(
+                db.reports.insert().values(
+                    agency_id=agency_id,
+                    period=period,
+                    version=version,
+                    receipt_id=receipt,
+                    body=json.dumps(body, ensure_ascii=False),
+                    received_at=db.now(),
+                )
+            )
         return receipt, version
 
     def list_reports(self, agency_id: str | None = None) -> list[dict[str, Any]]:
@@ -450,27 +563,45 @@ class Store:
         if agency_id:
             q = q.where(r.agency_id == agency_id)
         with self.engine.connect() as conn:
-            return [{"agency_id": row["agency_id"], "period": row["period"],
-                     "version": row["version"], "receipt_id": row["receipt_id"],
-                     "received_at": db.format_ts(row["received_at"]),
-                     "report": json.loads(row["body"])}
-                    for row in conn.execute(q).mappings()]
+            return [
+                {
+                    "agency_id": row["agency_id"],
+                    "period": row["period"],
+                    "version": row["version"],
+                    "receipt_id": row["receipt_id"],
+                    "received_at": db.format_ts(row["received_at"]),
+                    "report": json.loads(row["body"]),
+                }
+                for row in conn.execute(q).mappings()
+            ]
 
     # --- subjects and adverse records ---------------------------------------------
 
-    def ensure_subject(self, conn: Connection, sid: str, kind: str, name: str | None = None,
-                       since: date | None = None) -> None:
+    def ensure_subject(
+        self,
+        conn: Connection,
+        sid: str,
+        kind: str,
+        name: str | None = None,
+        since: date | None = None,
+    ) -> None:
         """Insert a subject row unless present."""
         present = conn.execute(sa.select(db.subjects.c.id).where(db.subjects.c.id == sid)).first()
         if present is None:
-            conn.execute(db.subjects.insert().values(id=sid, kind=kind, name=name,
-                                                     record_since=since, last_adverse_on=None))
+            conn.execute(
+                db.subjects.insert().values(
+                    id=sid, kind=kind, name=name, record_since=since, last_adverse_on=None
+                )
+            )
 
     def add_adverse(self, conn: Connection, sid: str, kind: str, on: date, detail: str) -> None:
         """Record an adverse record; the subject's ``last_adverse_on`` moves if newer."""
         s = db.subjects.c
-        conn.execute(db.adverse_records.insert().values(
-            subject_id=sid, kind=kind, occurred_on=on, detail=detail))
+        conn.execute(
+            db.adverse_records.insert().values(
+                subject_id=sid, kind=kind, occurred_on=on, detail=detail
+            )
+        )
         row = conn.execute(sa.select(s.record_since, s.last_adverse_on).where(s.id == sid)).first()
         if row is None:
             return

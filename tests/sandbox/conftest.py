@@ -43,15 +43,22 @@ def with_hash(record: dict[str, Any]) -> dict[str, Any]:
 def check_record(agency_id: str, **overrides: Any) -> dict[str, Any]:
     """A valid ``check`` journal record."""
     record: dict[str, Any] = {
-        "type": "check", "id": str(uuid.uuid4()), "agency_id": agency_id,
-        "checked_at": "2026-11-20T10:00:00+08:00", "department": "行政服务中心",
+        "type": "check",
+        "id": str(uuid.uuid4()),
+        "agency_id": agency_id,
+        "checked_at": "2026-11-20T10:00:00+08:00",
+        "department": "行政服务中心",
         "operator": "op-1",
         "matter": {"category": "bidding", "code": "ZB-1", "case_id": "C-1"},
         "subject": {"id": "91442000MA4UC00019", "kind": "legal_entity"},
         "outcome": "restriction",
         "measures": [{"id": "P-BID-EXCLUDE", "status": "applied", "entry_ids": ["BL-1"]}],
-        "source": "live", "data_as_of": "2026-11-20T10:00:00+08:00", "recheck_of": None,
-        "catalog_version": "2026.11.1", "sdk_version": "0.1.0", "prev_hash": None,
+        "source": "live",
+        "data_as_of": "2026-11-20T10:00:00+08:00",
+        "recheck_of": None,
+        "catalog_version": "2026.11.1",
+        "sdk_version": "0.1.0",
+        "prev_hash": None,
     }
     record.update(overrides)
     return with_hash(record)
@@ -60,9 +67,15 @@ def check_record(agency_id: str, **overrides: Any) -> dict[str, Any]:
 def action_record(agency_id: str, check_id: str, **overrides: Any) -> dict[str, Any]:
     """A valid ``action`` journal record."""
     record: dict[str, Any] = {
-        "type": "action", "id": str(uuid.uuid4()), "check_id": check_id,
-        "agency_id": agency_id, "acted_at": "2026-11-20T10:05:00+08:00", "action": "applied",
-        "measure_ids": ["P-BID-EXCLUDE"], "reason": None, "operator": "op-1",
+        "type": "action",
+        "id": str(uuid.uuid4()),
+        "check_id": check_id,
+        "agency_id": agency_id,
+        "acted_at": "2026-11-20T10:05:00+08:00",
+        "action": "applied",
+        "measure_ids": ["P-BID-EXCLUDE"],
+        "reason": None,
+        "operator": "op-1",
         "prev_hash": None,
     }
     record.update(overrides)
@@ -83,6 +96,9 @@ def new_uscc() -> str:
 def fresh_company(sandbox: SandboxProcess) -> str:
     """A new company with records since 2015 and no adverse record; its id."""
     sid = new_uscc()
-    sandbox.admin("POST", "/subjects", json={"id": sid, "name": "中山市测试有限公司",
-                                             "record_since": "2015-01-01"})
+    sandbox.admin(
+        "POST",
+        "/subjects",
+        json={"id": sid, "name": "中山市测试有限公司", "record_since": "2015-01-01"},
+    )
     return sid

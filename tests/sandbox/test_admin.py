@@ -57,8 +57,7 @@ def test_counters(clean_faults: SandboxProcess) -> None:
 
 
 def test_bad_fault_settings(clean_faults: SandboxProcess) -> None:
-    r = requests.put(clean_faults.root_url + "/_sandbox/faults", json={"error_rate": 2},
-                     timeout=5)
+    r = requests.put(clean_faults.root_url + "/_sandbox/faults", json={"error_rate": 2}, timeout=5)
     assert r.status_code == 400
     assert r.headers["Content-Type"].startswith("application/problem+json")
 
@@ -73,11 +72,19 @@ def test_admin_disabled_without_flag() -> None:
 def test_admin_subject_and_adverse(sandbox: SandboxProcess) -> None:
     org = new_uscc()
     person = "442000199701019113"
-    profile = sandbox.admin("POST", "/subjects", json={
-        "id": org, "name": "中山市测试科技有限公司", "record_since": "2016-01-01",
-        "related": [{"role": "principal", "subject_id": person, "name": "麦嘉欣"}]})
+    profile = sandbox.admin(
+        "POST",
+        "/subjects",
+        json={
+            "id": org,
+            "name": "中山市测试科技有限公司",
+            "record_since": "2016-01-01",
+            "related": [{"role": "principal", "subject_id": person, "name": "麦嘉欣"}],
+        },
+    )
     assert profile["subject"]["name"] == "中山市测试科技有限公司"
     assert profile["related"][0]["subject"]["id"] == person
-    profile = sandbox.admin("POST", "/adverse-records", json={
-        "subject_id": org, "occurred_on": "2025-05-05"})
+    profile = sandbox.admin(
+        "POST", "/adverse-records", json={"subject_id": org, "occurred_on": "2025-05-05"}
+    )
     assert profile["last_adverse_on"] == "2025-05-05"

@@ -30,16 +30,31 @@ _PLACEHOLDER = "sign-me"
 #: Operations where the contract refuses, with 400, input that the schema cannot
 #: describe: subject-id checksums, opaque cursors, a report whose agency_id and
 #: period must match its URL. There a schema-valid request may rightly get 400.
-_SEMANTIC_400 = frozenset({"getProfile", "listChanges", "putReport", "fileObjection",
-                           "recordCommitment"})
+_SEMANTIC_400 = frozenset(
+    {"getProfile", "listChanges", "putReport", "fileObjection", "recordCommitment"}
+)
 
-_CONFIG = schemathesis.Config.from_dict({
-    "checks": {
-        # The contract answers 413 to a batch over its size limit (maxItems).
-        "negative_data_rejection": {"expected-statuses": [
-            "400", "401", "403", "404", "405", "406", "409", "413", "415", "422"]},
-    },
-})
+_CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            # The contract answers 413 to a batch over its size limit (maxItems).
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "406",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                ]
+            },
+        },
+    }
+)
 schema = schemathesis.openapi.from_path(SPEC, config=_CONFIG)
 
 
@@ -69,9 +84,16 @@ class SigningSession(requests.Session):
             body = request.body or b""
             if isinstance(body, str):
                 body = body.encode()
-            request.headers.update(signed_headers(
-                app_id=self.app_id, app_secret=self.app_secret, method=request.method or "GET",
-                path=url.path, query=parse_qsl(url.query, keep_blank_values=True), body=body))
+            request.headers.update(
+                signed_headers(
+                    app_id=self.app_id,
+                    app_secret=self.app_secret,
+                    method=request.method or "GET",
+                    path=url.path,
+                    query=parse_qsl(url.query, keep_blank_values=True),
+                    body=body,
+                )
+            )
             response = super().send(request, **kwargs)
             self.signed_statuses.append(response.status_code)
             return response
@@ -94,8 +116,9 @@ def test_platform_api(case: Any, sandbox: SandboxProcess, signing_session: Signi
     excluded = []
     if case.operation.definition.raw.get("operationId") in _SEMANTIC_400:
         excluded.append(positive_data_acceptance)
-    case.call_and_validate(base_url=sandbox.base_url, session=signing_session,
-                           excluded_checks=excluded)
+    case.call_and_validate(
+        base_url=sandbox.base_url, session=signing_session, excluded_checks=excluded
+    )
 
 
 def test_signed_requests_got_through(signing_session: SigningSession) -> None:

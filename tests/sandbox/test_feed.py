@@ -15,8 +15,9 @@ from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
 from .conftest import fresh_company
 
 
-def _all_changes(sandbox: SandboxProcess, limit: int, cursor: str | None = None
-                 ) -> tuple[list[dict[str, object]], str]:
+def _all_changes(
+    sandbox: SandboxProcess, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, object]], str]:
     got: list[dict[str, object]] = []
     pages = 0
     while True:
@@ -63,9 +64,11 @@ def test_cursor_resumes_and_sees_new_changes(sandbox: SandboxProcess) -> None:
     assert r.json()["has_more"] is False
     assert r.json()["next_cursor"]
     sid = fresh_company(sandbox)
-    added = sandbox.admin("POST", "/entries", json={
-        "subject_id": sid, "list": "red", "category": "integrity_model",
-        "status": "active"})
+    added = sandbox.admin(
+        "POST",
+        "/entries",
+        json={"subject_id": sid, "list": "red", "category": "integrity_model", "status": "active"},
+    )
     changed = sandbox.admin("PATCH", f"/entries/{added['entry_id']}", json={"status": "withdrawn"})
     assert changed["status"] == "withdrawn"
     r = sandbox.request("GET", "/v1/lists/changes", params={"cursor": cursor})
@@ -107,6 +110,7 @@ def test_export(sandbox: SandboxProcess) -> None:
         ListEntry.model_validate(e)
     categories = {e["category"] for e in entries}
     from credit_check_sdk.categories import BLACK, RED
+
     assert set(BLACK) | set(RED) <= categories
     statuses = {e["status"] for e in entries}
     assert statuses == {"active", "objection_pending", "repaired", "expired", "withdrawn"}
@@ -128,8 +132,16 @@ def test_old_cursor_is_410(short_retention: SandboxProcess) -> None:
     fresh, _ = _all_changes(sb, 1, cursor)
     assert fresh == []
     for i in range(4):
-        sb.admin("POST", "/entries", json={"subject_id": S["clean_no_entries"].id, "list": "black",
-                                           "category": "statistics", "entry_id": f"BL-T-{i}"})
+        sb.admin(
+            "POST",
+            "/entries",
+            json={
+                "subject_id": S["clean_no_entries"].id,
+                "list": "black",
+                "category": "statistics",
+                "entry_id": f"BL-T-{i}",
+            },
+        )
     r = sb.request("GET", "/v1/lists/changes", params={"cursor": cursor})
     assert r.status_code == 410
     assert r.headers["Content-Type"].startswith("application/problem+json")
@@ -138,8 +150,9 @@ def test_old_cursor_is_410(short_retention: SandboxProcess) -> None:
     assert {f"BL-T-{i}" for i in range(4)} <= {c["entry"]["entry_id"] for c in changes}  # type: ignore[index]
 
 
-def test_cursor_of_another_database_is_410(short_retention: SandboxProcess,
-                                           sandbox: SandboxProcess) -> None:
+def test_cursor_of_another_database_is_410(
+    short_retention: SandboxProcess, sandbox: SandboxProcess
+) -> None:
     _, cursor = _all_changes(short_retention, 5000)
     r = sandbox.request("GET", "/v1/lists/changes", params={"cursor": cursor})
     assert r.status_code == 410

@@ -18,8 +18,11 @@ def test_judgment_defaulter(sandbox: SandboxProcess) -> None:
     assert p.subject.kind == "legal_entity"
     assert p.subject.name == S["judgment_defaulter_bidder"].name
     [entry] = p.entries
-    assert (entry.list, entry.category, entry.status) == ("black", "court_judgment_defaulter",
-                                                          "active")
+    assert (entry.list, entry.category, entry.status) == (
+        "black",
+        "court_judgment_defaulter",
+        "active",
+    )
     assert entry.expires_on is None
     assert p.last_adverse_on == entry.listed_on
     assert p.as_of.utcoffset() is not None
@@ -103,8 +106,9 @@ def test_batch(sandbox: SandboxProcess) -> None:
 def test_batch_limits(sandbox: SandboxProcess) -> None:
     r = sandbox.request("POST", "/v1/profiles:batch", json={"subject_ids": []})
     assert r.status_code == 400
-    r = sandbox.request("POST", "/v1/profiles:batch",
-                        json={"subject_ids": [S["tax_grade_a"].id] * 201})
+    r = sandbox.request(
+        "POST", "/v1/profiles:batch", json={"subject_ids": [S["tax_grade_a"].id] * 201}
+    )
     assert r.status_code == 413
     r = sandbox.request("POST", "/v1/profiles:batch", json={"ids": []})
     assert r.status_code == 400

@@ -38,8 +38,11 @@ def test_ids_kinds_categories_statuses() -> None:
         subjects = conn.execute(sa.select(db.subjects.c.id, db.subjects.c.kind)).all()
         cats = set(conn.execute(sa.select(db.entries.c.category).distinct()).scalars())
         statuses = set(conn.execute(sa.select(db.entries.c.status).distinct()).scalars())
-        orphans = conn.execute(sa.select(sa.func.count()).select_from(db.relations).where(
-            db.relations.c.person_id.not_in(sa.select(db.subjects.c.id)))).scalar()
+        orphans = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(db.relations)
+            .where(db.relations.c.person_id.not_in(sa.select(db.subjects.c.id)))
+        ).scalar()
     for sid, kind in subjects:
         assert validate_id(sid)[1] == kind  # never ambiguous, always valid
         if kind == "legal_entity":
@@ -75,6 +78,7 @@ def test_loaders_store_the_same_rows(tmp_path: Path) -> None:
     with fast.connect() as conn:
         # back to WAL after the bulk load, secondary indexes rebuilt
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        names = set(conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+        names = set(
+            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars()
+        )
     assert {"ix_entries_subject_id", "ix_adverse_subject", "ux_changes_entry_id"} <= names

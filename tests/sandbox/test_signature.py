@@ -14,10 +14,22 @@ def _get(sandbox: SandboxProcess, path: str, headers: dict[str, str]) -> request
     return requests.get(sandbox.base_url + path, headers=headers, timeout=10)
 
 
-def _headers(sandbox: SandboxProcess, path: str, *, secret: str | None = None,
-             timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
-    return signed_headers(app_id=sandbox.app_id, app_secret=secret or sandbox.app_secret,
-                          method="GET", path="/api" + path, timestamp=timestamp, nonce=nonce)
+def _headers(
+    sandbox: SandboxProcess,
+    path: str,
+    *,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    return signed_headers(
+        app_id=sandbox.app_id,
+        app_secret=secret or sandbox.app_secret,
+        method="GET",
+        path="/api" + path,
+        timestamp=timestamp,
+        nonce=nonce,
+    )
 
 
 def _assert_problem(r: requests.Response, status: int) -> dict[str, object]:
@@ -43,13 +55,15 @@ def test_missing_headers(sandbox: SandboxProcess) -> None:
 
 def test_wrong_secret(sandbox: SandboxProcess) -> None:
     body = _assert_problem(
-        _get(sandbox, "/v1/health", _headers(sandbox, "/v1/health", secret="not-it")), 401)
+        _get(sandbox, "/v1/health", _headers(sandbox, "/v1/health", secret="not-it")), 401
+    )
     assert "signature" in str(body["detail"])
 
 
 def test_unknown_app_id(sandbox: SandboxProcess) -> None:
-    h = signed_headers(app_id="someone-else", app_secret=sandbox.app_secret, method="GET",
-                       path="/api/v1/health")
+    h = signed_headers(
+        app_id="someone-else", app_secret=sandbox.app_secret, method="GET", path="/api/v1/health"
+    )
     _assert_problem(_get(sandbox, "/v1/health", h), 401)
 
 
@@ -75,23 +89,41 @@ def test_short_nonce(sandbox: SandboxProcess) -> None:
 
 def test_query_and_body_are_signed(sandbox: SandboxProcess) -> None:
     # Signed for limit=5 but sent with limit=6: refused.
-    h = signed_headers(app_id=sandbox.app_id, app_secret=sandbox.app_secret, method="GET",
-                       path="/api/v1/lists/changes", query=[("limit", "5")])
-    r = requests.get(sandbox.base_url + "/v1/lists/changes", params={"limit": "6"}, headers=h,
-                     timeout=10)
+    h = signed_headers(
+        app_id=sandbox.app_id,
+        app_secret=sandbox.app_secret,
+        method="GET",
+        path="/api/v1/lists/changes",
+        query=[("limit", "5")],
+    )
+    r = requests.get(
+        sandbox.base_url + "/v1/lists/changes", params={"limit": "6"}, headers=h, timeout=10
+    )
     _assert_problem(r, 401)
     # Query encoded as the contract's example: cursor=a%2Fb&limit=500 — signature holds, the
     # cursor itself is malformed (400, not 401).
-    h = signed_headers(app_id=sandbox.app_id, app_secret=sandbox.app_secret, method="GET",
-                       path="/api/v1/lists/changes", query=[("limit", "500"), ("cursor", "a/b")])
-    r = requests.get(sandbox.base_url + "/v1/lists/changes?limit=500&cursor=a%2Fb", headers=h,
-                     timeout=10)
+    h = signed_headers(
+        app_id=sandbox.app_id,
+        app_secret=sandbox.app_secret,
+        method="GET",
+        path="/api/v1/lists/changes",
+        query=[("limit", "500"), ("cursor", "a/b")],
+    )
+    r = requests.get(
+        sandbox.base_url + "/v1/lists/changes?limit=500&cursor=a%2Fb", headers=h, timeout=10
+    )
     _assert_problem(r, 400)
     body = b'{"subject_ids": ["91442000MA4UC00019"]}'
-    h = signed_headers(app_id=sandbox.app_id, app_secret=sandbox.app_secret, method="POST",
-                       path="/api/v1/profiles:batch", body=body)
-    r = requests.post(sandbox.base_url + "/v1/profiles:batch", data=body + b" ", headers=h,
-                      timeout=10)
+    h = signed_headers(
+        app_id=sandbox.app_id,
+        app_secret=sandbox.app_secret,
+        method="POST",
+        path="/api/v1/profiles:batch",
+        body=body,
+    )
+    r = requests.post(
+        sandbox.base_url + "/v1/profiles:batch", data=body + b" ", headers=h, timeout=10
+    )
     _assert_problem(r, 401)
 
 

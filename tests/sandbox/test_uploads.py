@@ -47,8 +47,9 @@ def test_bad_records_rejected_one_by_one(sandbox: SandboxProcess) -> None:
     no_reason = action_record(sandbox.app_id, good["id"], action="overridden", reason=None)
     no_type = {"id": str(uuid.uuid4())}
     no_id = with_hash({k: v for k, v in check_record(sandbox.app_id).items() if k != "id"})
-    body = _upload(sandbox, [good, missing, bad_outcome, other_agency, bad_hash, no_reason,
-                             no_type, no_id])
+    body = _upload(
+        sandbox, [good, missing, bad_outcome, other_agency, bad_hash, no_reason, no_type, no_id]
+    )
     assert body["accepted"] == [good["id"]]
     rejected = {r["id"]: r["detail"] for r in body["rejected"]}
     assert "outcome" in rejected[missing["id"]]
@@ -76,14 +77,26 @@ def test_batch_limits(sandbox: SandboxProcess) -> None:
 
 def _report(agency: str, period: str, total: int) -> dict[str, Any]:
     return {
-        "agency_id": agency, "period": period, "generated_at": "2026-12-01T09:00:00+08:00",
+        "agency_id": agency,
+        "period": period,
+        "generated_at": "2026-12-01T09:00:00+08:00",
         "totals": {"restriction": total, "normal": 10},
         "by_matter": {"bidding": {"restriction": total}},
-        "measures": [{"id": "P-BID-EXCLUDE", "triggered": total, "applied": total,
-                      "suspended": 0, "not_applied": 0, "overridden": 0}],
-        "overrides": [], "degraded": {"checks": 0, "reverified": 0, "changed": 0},
+        "measures": [
+            {
+                "id": "P-BID-EXCLUDE",
+                "triggered": total,
+                "applied": total,
+                "suspended": 0,
+                "not_applied": 0,
+                "overridden": 0,
+            }
+        ],
+        "overrides": [],
+        "degraded": {"checks": 0, "reverified": 0, "changed": 0},
         "objections": {"filed": 1, "upheld": 0, "rejected": 0, "verifying": 1},
-        "journal_head_hash": "ab" * 32, "record_count": total + 10,
+        "journal_head_hash": "ab" * 32,
+        "record_count": total + 10,
     }
 
 
@@ -95,21 +108,27 @@ def test_report_versions(sandbox: SandboxProcess) -> None:
     r2 = sandbox.request("PUT", path, json=_report(sandbox.app_id, "2026-10", 4))
     assert r2.json()["version"] == 2
     assert r2.json()["receipt_id"] != r1.json()["receipt_id"]
-    stored = [x for x in sandbox.admin("GET", "/reports")
-              if x["period"] == "2026-10" and x["agency_id"] == sandbox.app_id]
+    stored = [
+        x
+        for x in sandbox.admin("GET", "/reports")
+        if x["period"] == "2026-10" and x["agency_id"] == sandbox.app_id
+    ]
     assert [x["version"] for x in stored] == [1, 2]
     assert stored[1]["report"]["totals"]["restriction"] == 4
 
 
 def test_report_errors(sandbox: SandboxProcess) -> None:
-    r = sandbox.request("PUT", "/v1/reports/other-agency/2026-10",
-                        json=_report("other-agency", "2026-10", 1))
+    r = sandbox.request(
+        "PUT", "/v1/reports/other-agency/2026-10", json=_report("other-agency", "2026-10", 1)
+    )
     assert r.status_code == 403
-    r = sandbox.request("PUT", f"/v1/reports/{sandbox.app_id}/2026-13",
-                        json=_report(sandbox.app_id, "2026-13", 1))
+    r = sandbox.request(
+        "PUT", f"/v1/reports/{sandbox.app_id}/2026-13", json=_report(sandbox.app_id, "2026-13", 1)
+    )
     assert r.status_code == 400
-    r = sandbox.request("PUT", f"/v1/reports/{sandbox.app_id}/2026-09",
-                        json=_report(sandbox.app_id, "2026-08", 1))
+    r = sandbox.request(
+        "PUT", f"/v1/reports/{sandbox.app_id}/2026-09", json=_report(sandbox.app_id, "2026-08", 1)
+    )
     assert r.status_code == 400
     bad = _report(sandbox.app_id, "2026-09", 1)
     bad["record_count"] = "11"
