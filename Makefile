@@ -35,7 +35,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check credit_check_sdk tests plugins examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
