@@ -706,11 +706,10 @@ class CreditChecker:
                 return
             subject = Subject.model_construct(id=watch.subject_id, kind=watch.kind)
             matter = Matter.model_validate(watch.matter)
+            # Any cached profile predates the change being reported: ask anew (live, or
+            # the snapshot that has just taken the change in).
+            self._cache.drop(subject.id)
             found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
-            if found.source == "cache":
-                # A cached answer predates the change being reported: ask again.
-                self._cache.drop(subject.id)
-                found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
             decision = self._decide_and_journal(
                 subject,
                 matter,

@@ -33,6 +33,7 @@ from rich.table import Table
 from ._checker import CreditChecker
 from ._config import ENV_VARS, Settings, default_data_dir
 from ._exceptions import ConfigurationError, CreditCheckError
+from ._ids import mask_id
 from ._models import Decision, Matter
 from ._version import __version__
 
@@ -90,19 +91,13 @@ def decision_table(decisions: Sequence[Decision]) -> Table:
             f"{m.id} ({m.status}{', mandatory' if m.mandatory else ''})" for m in d.measures
         )
         table.add_row(
-            d.subject.id if d.subject.kind == "legal_entity" else _masked(d.subject.id),
+            d.subject.id if d.subject.kind == "legal_entity" else mask_id(d.subject.id),
             d.matter.category,
             d.outcome.value,
             measures or "-",
             d.source + (" (degraded)" if d.degraded else ""),
         )
     return table
-
-
-def _masked(subject_id: str) -> str:
-    from ._ids import mask_id
-
-    return mask_id(subject_id)
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
