@@ -27,7 +27,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from ._cache import ProfileCache
-from ._client import Change, PlatformClient
+from ._client import PlatformClient
 from ._config import Settings
 from ._exceptions import (
     CreditCheckError,
@@ -565,10 +565,15 @@ class CreditChecker:
     ) -> SyncResult:
         """Refresh the catalogue and bring the snapshot up to date now, in this thread.
 
-        Raises :class:`PlatformError` when the platform cannot be read (what was
-        applied before the fault is kept) and :class:`CreditCheckError` when the
-        offline mode is off. ``progress(applied, total)`` is called after each
-        page (``total`` is ``None``: the feed does not say).
+        A first sync (or one after the feed's cursor expired) loads the list
+        export while it downloads and then follows the feed from the export's
+        cursor; later syncs follow the feed. ``timeout`` bounds each feed
+        request and each wait for export bytes. Raises :class:`PlatformError`
+        when the platform cannot be read (what was applied before the fault is
+        kept) and :class:`CreditCheckError` when the offline mode is off.
+        ``progress(applied, total)`` is called after each page or export batch
+        (``total`` is the export's count while it loads, else ``None``: the
+        feed does not say).
 
         >>> checker.sync_snapshot().applied  # doctest: +SKIP
         120
@@ -698,10 +703,9 @@ class CreditChecker:
                 )
         return done
 
-    def _on_changes(self, changes: list[Change]) -> None:
+    def _on_changes(self, subject_ids: list[str]) -> None:
         """Re-check the watched subjects that synced list changes touch."""
-        touched = {c.entry.subject_id for c in changes}
-        for watch in self._offline.followups.watches_touching(touched):
+        for watch in self._offline.followups.watches_touching(set(subject_ids)):
             if self._closed:
                 return
             subject = Subject.model_construct(id=watch.subject_id, kind=watch.kind)

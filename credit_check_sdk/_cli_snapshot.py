@@ -74,7 +74,7 @@ def _sync(args: argparse.Namespace, out: Console) -> int:
             transient=False,
         ) as bar,
     ):
-        task = bar.add_task("following the change feed", total=None)
+        task = bar.add_task("syncing the snapshot", total=None)
         result = checker.sync_snapshot(
             timeout=args.timeout_seconds,
             progress=lambda applied, total: bar.update(task, completed=applied, total=total),

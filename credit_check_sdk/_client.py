@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, BinaryIO, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -40,7 +40,7 @@ from ._exceptions import (
 )
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, ListEntry, Profile, RecordsReceipt
-from ._transports import BaseTransport, Request, Response
+from ._transports import BaseTransport, Request, Response, Sink
 from .signing import signed_headers
 
 __all__ = ["BatchProfiles", "Change", "ChangesPage", "PlatformClient", "check_base_url"]
@@ -174,13 +174,15 @@ class PlatformClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         ok: Sequence[int] = (200,),
-        sink: BinaryIO | None = None,
+        sink: Sink | None = None,
         max_bytes: int | None = None,
+        read_timeout: float | None = None,
     ) -> Response:
         """Send one signed request with retries within ``timeout`` seconds in all.
 
         ``path`` is relative to the base URL (``/v1/...``). Statuses in ``ok``
         are returned; any other raises the matching :class:`ProblemError`.
+        ``read_timeout`` bounds each wait for bytes (default: the whole budget).
         """
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
@@ -213,7 +215,7 @@ class PlatformClient:
                 hdrs,
                 body,
                 connect_timeout=self.connect_timeout,
-                read_timeout=budget,
+                read_timeout=budget if read_timeout is None else min(read_timeout, budget),
                 deadline=deadline,
                 max_bytes=self.max_response_bytes if max_bytes is None else max_bytes,
                 sink=sink,
@@ -409,14 +411,31 @@ class PlatformClient:
         return self._parse(ChangesPage, response, "lists/changes")
 
     def export_lists(
-        self, sink: BinaryIO, *, timeout: float = 600.0, max_bytes: int = 16 * 1024**3
+        self,
+        sink: Sink,
+        *,
+        timeout: float = 600.0,
+        read_timeout: float | None = None,
+        max_bytes: int = 16 * 1024**3,
     ) -> None:
         """``GET /v1/lists/export``: write the gzip NDJSON export into ``sink`` as it arrives.
+
+        ``timeout`` bounds the whole download, ``read_timeout`` each wait for
+        bytes. ``sink`` is a binary file, or an
+        :class:`~credit_check_sdk.snapshot.ExportLoader` that loads the export
+        into a snapshot rebuild while it downloads.
 
         >>> with open("lists.ndjson.gz", "wb") as f:  # doctest: +SKIP
         ...     client.export_lists(f)
         """
-        self.request("GET", "/v1/lists/export", timeout=timeout, sink=sink, max_bytes=max_bytes)
+        self.request(
+            "GET",
+            "/v1/lists/export",
+            timeout=timeout,
+            read_timeout=read_timeout,
+            sink=sink,
+            max_bytes=max_bytes,
+        )
 
     def post(
         self,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._breaker import CircuitBreaker
-from ._client import Change, PlatformClient
+from ._client import PlatformClient
 from ._exceptions import PlatformError, ProblemError, RateLimitedError, ServerError
 from ._followups import Followups
 from ._models import Profile, Source
@@ -65,7 +65,7 @@ class Offline:
         breaker_threshold: int,
         breaker_cooldown: float,
         maintenance: Callable[[], None],
-        on_changes: Callable[[list[Change]], None],
+        on_changes: Callable[[list[str]], None],
     ) -> None:
         self.max_snapshot_age = max_snapshot_age
         self.followups = Followups(data_dir / "followups.sqlite3")

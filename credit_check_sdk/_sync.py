@@ -3,10 +3,14 @@
 :class:`Syncer` follows ``GET /v1/lists/changes`` from the snapshot's saved
 cursor, one page per transaction (:meth:`Snapshot.apply`), until the feed says
 ``has_more=false``. Without a cursor (first run) or when the platform answers
-410 (the cursor is older than the feed keeps), it reads the feed from the
-start into a :class:`~credit_check_sdk.snapshot.SnapshotBuilder` and swaps the
-result in only once it is complete: the snapshot in service keeps answering
-throughout. :class:`SyncThread` runs the syncer in the background.
+410 (the cursor is older than the feed keeps), it rebuilds: the list export
+(``GET /v1/lists/export``) is loaded into a
+:class:`~credit_check_sdk.snapshot.SnapshotBuilder` while it downloads, the
+feed is followed from the export's cursor into the same builder, and the
+result is swapped in only once it is complete: the snapshot in service keeps
+answering throughout. A platform that does not serve the export (404, 405,
+501) is rebuilt from the start of the feed instead. :class:`SyncThread` runs
+the syncer in the background.
 
 >>> syncer = Syncer(snapshot, client)  # doctest: +SKIP
 >>> result = syncer.sync_once(timeout=30)  # doctest: +SKIP
@@ -29,9 +33,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._client import Change, ChangesPage, PlatformClient
-from ._exceptions import CursorExpiredError, PlatformError
+from ._exceptions import CursorExpiredError, PlatformError, ProblemError
 from ._ids import mask_ids_in
-from .snapshot import ImportResult, Snapshot, SnapshotBuilder
+from .snapshot import ImportResult, LoadStoppedError, Snapshot, SnapshotBuilder
 
 __all__ = ["SyncPass", "SyncResult", "SyncThread", "Syncer", "fetch_changes"]
 
@@ -40,8 +44,11 @@ logger = logging.getLogger(__name__)
 #: The platform serves at most this many changes a page (``limit`` maximum).
 MAX_PAGE = 5000
 
+#: Statuses by which a platform says it does not serve the list export at all.
+_NO_EXPORT = frozenset({404, 405, 501})
+
 Progress = Callable[[int, "int | None"], None]
-OnChange = Callable[[list[Change]], None]
+OnChange = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,9 @@ class _Tally:
         self.upserts = 0
         self.deletes = 0
         self.pages = 0
+
+    def add_loaded(self, count: int) -> None:
+        self.upserts += count
 
     def add(self, changes: list[Change]) -> None:
         self.pages += 1
@@ -101,12 +111,18 @@ class Syncer:
     """Brings a :class:`Snapshot` up to date with the platform's change feed.
 
     ``page_size`` is the ``limit`` asked for (≤ 5000). ``on_progress(applied,
-    total)`` is called after each page (``total`` is ``None``: the feed does
-    not say). ``on_change(changes)`` receives each page's newly applied
-    changes, in ``seq`` order, after they are committed (during a rebuild:
-    after they are written to the new snapshot, which goes into service when
-    the rebuild completes). Exceptions from either callback are logged and
+    total)`` is called after each page (``total`` is the export's count while
+    an export loads, else ``None``: the feed does not say).
+    ``on_change(subject_ids)`` receives the subjects of each page's newly
+    applied changes, in ``seq`` order, after they are committed (during a
+    rebuild: after they are written to the new snapshot, which goes into
+    service when the rebuild completes), and those of each batch of entries
+    loaded from an export. Exceptions from either callback are logged and
     ignored: they never abort a sync. One sync runs at a time per syncer.
+
+    ``use_export`` (default on) rebuilds from the list export, which moves a
+    large list set several times faster than paging the feed from the start;
+    ``export_timeout`` bounds that one download.
 
     >>> syncer = Syncer(snapshot, client, on_change=watches.notify)  # doctest: +SKIP
     >>> syncer.sync_once(timeout=30).resynced  # doctest: +SKIP
@@ -121,6 +137,8 @@ class Syncer:
         page_size: int = MAX_PAGE,
         on_progress: Progress | None = None,
         on_change: OnChange | None = None,
+        use_export: bool = True,
+        export_timeout: float = 1800.0,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE}, not {page_size}")
@@ -130,6 +148,8 @@ class Syncer:
         self._on_progress = on_progress
         self._call_progress: Progress | None = on_progress  # this pass's (sync_once(progress=))
         self._on_change = on_change
+        self.use_export = use_export
+        self.export_timeout = export_timeout
         self._lock = threading.Lock()
 
     def sync_once(
@@ -141,8 +161,9 @@ class Syncer:
     ) -> SyncResult:
         """Follow the feed until it has no more pages; what was applied.
 
-        ``timeout`` bounds each request (retries included), not the whole
-        pass. ``stop``, when set, ends the pass between pages. Platform faults
+        ``timeout`` bounds each change-feed request (retries included) and
+        each wait for export bytes, not the whole pass. ``stop``, when set,
+        ends the pass between pages (or export writes). Platform faults
         raise :class:`~credit_check_sdk.PlatformError` after the pages already
         applied were committed; the next call resumes from there.
 
@@ -159,8 +180,8 @@ class Syncer:
                 return self._follow(cursor, tally, timeout, stop)
             except CursorExpiredError:
                 logger.warning(
-                    "snapshot: the change-feed cursor has expired (410); rebuilding from the "
-                    "start of the feed, the current snapshot stays in service meanwhile"
+                    "snapshot: the change-feed cursor has expired (410); rebuilding, "
+                    "the current snapshot stays in service meanwhile"
                 )
                 return self._rebuild(tally, timeout, stop)
 
@@ -186,7 +207,7 @@ class Syncer:
             page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
             applied = self.snapshot.apply_changes(page)
             tally.add(applied)
-            self._notify(applied, tally)
+            self._notify([c.entry.subject_id for c in applied], tally)
             cursor = page.next_cursor
             if not page.has_more:
                 return self._result(tally, resynced=False, complete=True)
@@ -197,6 +218,15 @@ class Syncer:
         builder: SnapshotBuilder = self.snapshot.begin_rebuild()
         with builder:  # leaving by an exception discards the half-built file
             cursor: str | None = None
+            source = "the change feed"
+            if self.use_export:
+                try:
+                    cursor = self._load_export(builder, tally, timeout, stop)
+                except LoadStoppedError:
+                    builder.abort()
+                    return self._result(tally, resynced=False, complete=False)
+                if cursor is not None:
+                    source = "the list export and the change feed"
             while True:
                 if stop is not None and stop.is_set():
                     builder.abort()
@@ -204,18 +234,46 @@ class Syncer:
                 page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
                 applied = builder.apply_changes(page)
                 tally.add(applied)
-                self._notify(applied, tally)
+                self._notify([c.entry.subject_id for c in applied], tally)
                 cursor = page.next_cursor
                 if not page.has_more:
                     break
             generation = builder.commit()
         logger.info(
-            "snapshot: rebuilt from the change feed, %d changes in %d pages (generation %d)",
+            "snapshot: rebuilt from %s, %d changes (generation %d)",
+            source,
             tally.applied,
-            tally.pages,
             generation,
         )
         return self._result(tally, resynced=True, complete=True)
+
+    def _load_export(
+        self,
+        builder: SnapshotBuilder,
+        tally: _Tally,
+        timeout: float | None,
+        stop: threading.Event | None,
+    ) -> str | None:
+        """Load the export into ``builder`` as it downloads; its cursor, or None if not served."""
+
+        def stored(subject_ids: list[str]) -> None:
+            tally.add_loaded(len(subject_ids))
+            self._notify(subject_ids, tally, loader.header.count if loader.header else None)
+
+        loader = builder.export_loader(on_stored=stored, stop=stop)
+        try:
+            self.client.export_lists(loader, timeout=self.export_timeout, read_timeout=timeout)
+        except ProblemError as exc:
+            if exc.status not in _NO_EXPORT:
+                raise
+            logger.info(
+                "snapshot: the platform does not serve the list export (%s); "
+                "rebuilding from the start of the change feed",
+                exc.status,
+            )
+            self.use_export = False  # not asked again by this syncer
+            return None
+        return loader.finish().cursor
 
     def _result(self, tally: _Tally, *, resynced: bool, complete: bool) -> SyncResult:
         status = self.snapshot.status()
@@ -230,16 +288,16 @@ class Syncer:
             complete=complete,
         )
 
-    def _notify(self, applied: list[Change], tally: _Tally) -> None:
-        if applied and self._on_change is not None:
+    def _notify(self, subject_ids: list[str], tally: _Tally, total: int | None = None) -> None:
+        if subject_ids and self._on_change is not None:
             try:
-                self._on_change(applied)
+                self._on_change(subject_ids)
             except Exception:
                 # A watcher's bug must not stop the lists from being kept current.
                 logger.exception("snapshot: on_change callback failed; sync continues")
         if self._call_progress is not None:
             try:
-                self._call_progress(tally.applied, None)
+                self._call_progress(tally.applied, total)
             except Exception:
                 logger.exception("snapshot: on_progress callback failed; sync continues")
 

@@ -41,7 +41,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import json
 import logging
@@ -52,12 +51,13 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, cast
+from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -760,10 +760,9 @@ class Snapshot:
                     ) from exc
             else:
                 raw = source
-            stream = _maybe_gunzip(raw)
             builder = self.begin_rebuild(wait=self._busy_timeout)
             try:
-                cursor, as_of, count = builder._load_export(stream)
+                header = builder._load_export(raw)
                 generation = builder.commit()
             except BaseException:
                 builder.abort()
@@ -771,11 +770,18 @@ class Snapshot:
         with self._state_lock:
             current = self._current
         path = str(self._data_path(current)) if current else ""
-        result = ImportResult(count, cursor, as_of, generation, time.monotonic() - started, path)
+        result = ImportResult(
+            header.count,
+            header.cursor,
+            header.as_of,
+            generation,
+            time.monotonic() - started,
+            path,
+        )
         logger.info(
             "snapshot: imported %d entries as of %s in %.1f s (generation %d)",
-            count,
-            as_of.isoformat(),
+            header.count,
+            header.as_of.isoformat(),
             result.seconds,
             generation,
         )
@@ -844,19 +850,251 @@ class Snapshot:
         self.close()
 
 
-def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
-    """``raw`` decompressed if it starts with the gzip magic number, else as is."""
-    if raw.seekable():
-        start = raw.tell()
-        magic = raw.read(2)
-        raw.seek(start)
-    else:
-        # A pipe or socket: peek through a buffer instead of seeking back.
-        raw = io.BufferedReader(cast("io.RawIOBase", raw))
-        magic = raw.peek(2)[:2]
-    if magic == b"\x1f\x8b":
-        return cast("IO[bytes]", gzip.GzipFile(fileobj=raw, mode="rb"))
-    return raw
+_GZIP_MAGIC = b"\x1f\x8b"
+# Bytes read from a file per step when importing: the decompressed lines of one
+# step are held at once, so this bounds memory, not the entries.
+_READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExportHeader:
+    """The first line of a list export: the feed cursor to follow on from, its time, the count."""
+
+    cursor: str
+    as_of: datetime
+    count: int
+
+
+OnStored = Callable[[list[str]], None]
+
+
+class ExportLoader:
+    """Loads a list export into a :class:`SnapshotBuilder` from bytes pushed in as they arrive.
+
+    Accepts gzip (one or more members) or plain NDJSON, told apart by the
+    first two bytes. Write the bytes in any pieces with :meth:`write`, then
+    call :meth:`finish`, which checks that the stream was complete and that it
+    held ``count`` entries. Every line is validated as a ``ListEntry`` and
+    stored as sent; rows are inserted ``IMPORT_BATCH`` at a time, and
+    ``on_stored`` receives the subject ids of each batch once it is written. Memory stays flat
+    however large the export.
+
+    It is also the ``sink`` of a streamed ``GET /v1/lists/export``
+    (:meth:`PlatformClient.export_lists`): the export is loaded while it
+    downloads, and a retried request (``seek(0)`` + ``truncate()``) starts the
+    load again from nothing. When ``stop`` is set, the next write raises
+    :class:`LoadStoppedError`.
+
+    >>> with snap.begin_rebuild() as builder:  # doctest: +SKIP
+    ...     loader = builder.export_loader()
+    ...     client.export_lists(loader)
+    ...     header = loader.finish()
+    ...     builder.commit()
+    """
+
+    def __init__(
+        self,
+        builder: SnapshotBuilder,
+        *,
+        on_stored: OnStored | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._builder = builder
+        self._on_stored = on_stored
+        self._stop = stop
+        self._magic = b""
+        self._plain: bool | None = None  # None until the first two bytes tell
+        self._inflate: Any = None  # a zlib decompressor (its type is not importable)
+        self._tail = b""
+        self._line_no = 0
+        self.header: ExportHeader | None = None
+        self._pending: list[str] = []  # lines not yet stored (fewer than a batch)
+        self._seen = 0
+
+    # The file-like surface PlatformClient.request uses for a sink.
+
+    def write(self, data: bytes) -> int:
+        """Take the next bytes of the export; complete lines are validated and stored."""
+        if self._stop is not None and self._stop.is_set():
+            raise LoadStoppedError("the export load was asked to stop")
+        if self._inflate is None and self._plain is None:
+            self._magic += data
+            if len(self._magic) < 2:
+                return len(data)
+            data, self._magic = self._magic, b""
+            self._plain = not data.startswith(_GZIP_MAGIC)
+            if not self._plain:
+                self._inflate = zlib.decompressobj(wbits=31)
+        self._take(self._inflated(data) if self._inflate is not None else data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Only rewinding to the start is possible; :meth:`truncate` then discards the load."""
+        if (offset, whence) != (0, 0):
+            raise io.UnsupportedOperation("an export load can only be rewound to the start")
+        return 0
+
+    def truncate(self, size: int | None = None) -> int:
+        """Forget everything loaded so far (a retried download starts again)."""
+        if size not in (None, 0):
+            raise io.UnsupportedOperation("an export load can only be emptied")
+        if self._seen:
+            self._builder._discard_rows()
+        self._magic = b""
+        self._plain = None
+        self._inflate = None
+        self._tail = b""
+        self._line_no = 0
+        self.header = None
+        self._pending = []
+        self._seen = 0
+        return 0
+
+    @property
+    def loaded(self) -> int:
+        """Entries validated so far."""
+        return self._seen
+
+    def finish(self) -> ExportHeader:
+        """End of the export: store the last rows and check it whole; its header.
+
+        Raises :class:`SnapshotImportError` when the stream is not a complete
+        gzip stream, has no header, or does not hold ``count`` entries.
+        """
+        where = str(self._builder.path)
+        if self._magic:  # fewer than two bytes in all
+            self._plain = True
+            self._take(self._magic)
+            self._magic = b""
+        if self._inflate is not None and not self._inflate.eof:
+            raise SnapshotImportError(
+                "export is truncated (the gzip stream ends early)", path=where
+            )
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            self._add_lines(self._decode(tail))
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._store(pending)
+        if self.header is None:
+            raise SnapshotImportError("export is empty: no header line", path=where)
+        if self._seen != self.header.count:
+            raise SnapshotImportError(
+                f"export header promises {self.header.count} entries, "
+                f"the file holds {self._seen}; refused",
+                path=where,
+            )
+        self._builder._set_export_meta(self.header)
+        return self.header
+
+    # -- internals -----------------------------------------------------------------
+
+    def _inflated(self, data: bytes) -> bytes:
+        inflate = self._inflate
+        out = [inflate.decompress(data)]
+        while inflate.eof and inflate.unused_data:
+            # Another gzip member follows (concatenated .gz files are one stream).
+            rest = inflate.unused_data
+            inflate = self._inflate = zlib.decompressobj(wbits=31)
+            out.append(inflate.decompress(rest))
+        return b"".join(out)
+
+    def _take(self, data: bytes) -> None:
+        if not data:
+            return
+        buf = self._tail + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self._tail = buf
+            return
+        block, self._tail = buf[:cut], buf[cut + 1 :]
+        self._add_lines(self._decode(block))
+
+    def _decode(self, block: bytes) -> list[str]:
+        # One decode per block, cut at a newline, so no character is split.
+        try:
+            return block.decode("utf-8").split("\n")
+        except UnicodeDecodeError as exc:
+            line_no = self._line_no + len(self._pending) + block.count(b"\n", 0, exc.start) + 1
+            raise SnapshotImportError(
+                f"export line {line_no} is not UTF-8", path=str(self._builder.path)
+            ) from exc
+
+    def _add_lines(self, lines: list[str]) -> None:
+        at = 0
+        while self.header is None and at < len(lines):
+            self._line_no += 1
+            first = lines[at].strip()
+            at += 1
+            if first:
+                self.header = _parse_header(first, str(self._builder.path))
+        self._pending.extend(lines[at:] if at else lines)
+        while len(self._pending) >= IMPORT_BATCH:
+            batch, self._pending = self._pending[:IMPORT_BATCH], self._pending[IMPORT_BATCH:]
+            self._store(batch)
+
+    def _store(self, batch: list[str]) -> None:
+        """Validate a batch of lines, one entry each, and insert them in one transaction."""
+        first = self._line_no + 1
+        self._line_no += len(batch)
+        lines = [line for line in map(str.strip, batch) if line]
+        if not lines:
+            return
+        # The hottest loop of a full sync: the model's validator is called directly,
+        # and each model is dropped at once (holding a batch of them costs the
+        # garbage collector more than the validation). The validated line is stored
+        # as sent: reads validate it again, so unknown (newer) fields are harmless
+        # and nothing is re-serialised.
+        validate = ListEntry.__pydantic_validator__.validate_json
+        try:
+            rows = [(e.entry_id, e.subject_id, line) for line in lines for e in (validate(line),)]
+        except ValidationError:
+            self._refuse(batch, first)
+        self._builder._insert_rows(rows)
+        self._seen += len(rows)
+        if self._on_stored is not None:
+            self._on_stored([row[1] for row in rows])
+
+    def _refuse(self, batch: list[str], first: int) -> NoReturn:
+        where = str(self._builder.path)
+        for offset, raw in enumerate(batch):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                ListEntry.model_validate_json(line)
+            except ValidationError as exc:
+                raise SnapshotImportError(
+                    f"export line {first + offset} is not a valid list entry: "
+                    f"{exc.error_count()} error(s)",
+                    path=where,
+                ) from exc
+        raise AssertionError(
+            "unreachable: a line failed as a batch but not alone"
+        )  # pragma: no cover
+
+
+class LoadStoppedError(SnapshotError):
+    """An export load ended early because its ``stop`` event was set."""
+
+
+def _parse_header(text: str, where: str) -> ExportHeader:
+    try:
+        head = json.loads(text)
+        header = ExportHeader(
+            cursor=str(head["cursor"]),
+            as_of=datetime.fromisoformat(str(head["as_of"])),
+            count=int(head["count"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnapshotImportError(
+            "export: the first line is not a {cursor, as_of, count} header", path=where
+        ) from exc
+    if header.as_of.tzinfo is None:
+        raise SnapshotImportError("export: as_of has no UTC offset", path=where)
+    if header.count < 0:
+        raise SnapshotImportError("export: count is negative", path=where)
+    return header
 
 
 class SnapshotBuilder:
@@ -911,83 +1149,71 @@ class SnapshotBuilder:
         self._complete = not page.has_more
         return fresh
 
-    def _load_export(self, stream: IO[bytes]) -> tuple[str, datetime, int]:
-        """Stream an export into the file; ``(cursor, as_of, count)`` once checked."""
-        self._check_open()
-        where = str(self.path)
-        try:
-            head_line = stream.readline()
-            try:
-                head = json.loads(head_line)
-                cursor = str(head["cursor"])
-                as_of = datetime.fromisoformat(str(head["as_of"]))
-                count = int(head["count"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise SnapshotImportError(
-                    "export: the first line is not a {cursor, as_of, count} header", path=where
-                ) from exc
-            if as_of.tzinfo is None:
-                raise SnapshotImportError("export: as_of has no UTC offset", path=where)
-            seen = 0
-            batch: list[tuple[str, str, str]] = []
-            insert = "INSERT INTO entries(entry_id, subject_id, body, seq) VALUES (?, ?, ?, NULL)"
-            for line_no, line in enumerate(stream, start=2):
-                text = line.strip()
-                if not text:
-                    continue
-                try:
-                    entry = ListEntry.model_validate_json(text)
-                except ValidationError as exc:
-                    raise SnapshotImportError(
-                        f"export line {line_no} is not a valid list entry: "
-                        f"{exc.error_count()} error(s)",
-                        path=where,
-                    ) from exc
-                # The validated line is stored as sent: reads validate it again, so
-                # unknown (newer) fields are harmless and nothing is re-serialised.
-                batch.append((entry.entry_id, entry.subject_id, text.decode("utf-8")))
-                seen += 1
-                if len(batch) >= IMPORT_BATCH:
-                    self._insert(insert, batch)
-                    batch.clear()
-            if batch:
-                self._insert(insert, batch)
-        except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-            raise SnapshotImportError(
-                f"export is unreadable or truncated: {exc}", path=where
-            ) from exc
-        if seen != count:
-            raise SnapshotImportError(
-                f"export header promises {count} entries, the file holds {seen}; refused",
-                path=where,
-            )
-        try:
-            _set_meta(
-                self._conn,
-                {
-                    "cursor": cursor,
-                    "as_of": as_of.isoformat(),
-                    "feed_as_of": as_of.isoformat(),
-                    "entries": str(count),
-                    "last_seq": "0",  # the header does not say; the feed from cursor is newer
-                },
-            )
-        except sqlite3.Error as exc:
-            raise SnapshotError(f"rebuild failed: {exc}", path=where) from exc
-        self._complete = True
-        return cursor, as_of, count
+    def export_loader(
+        self, *, on_stored: OnStored | None = None, stop: threading.Event | None = None
+    ) -> ExportLoader:
+        """A loader to push a list export into this (empty) rebuild; see :class:`ExportLoader`.
 
-    def _insert(self, sql: str, batch: list[tuple[str, str, str]]) -> None:
+        After :meth:`ExportLoader.finish`, change-feed pages from the export's
+        cursor may follow (:meth:`apply`) before :meth:`commit`.
+
+        >>> loader = builder.export_loader()  # doctest: +SKIP
+        """
+        self._check_open()
+        return ExportLoader(self, on_stored=on_stored, stop=stop)
+
+    def _load_export(self, stream: IO[bytes]) -> ExportHeader:
+        """Read an export from ``stream`` into the file; its header once checked."""
+        loader = self.export_loader()
+        try:
+            while chunk := stream.read(_READ_CHUNK):
+                loader.write(chunk)
+        except OSError as exc:
+            raise SnapshotImportError(f"export is unreadable: {exc}", path=str(self.path)) from exc
+        return loader.finish()
+
+    def _insert_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        self._check_open()
         try:
             self._conn.execute("BEGIN")
-            self._conn.executemany(sql, batch)
+            self._conn.executemany(
+                "INSERT INTO entries(entry_id, subject_id, body, seq) VALUES (?, ?, ?, NULL)", rows
+            )
             self._conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
             raise SnapshotImportError(
                 f"export repeats an entry id: {exc}", path=str(self.path)
             ) from exc
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
+
+    def _discard_rows(self) -> None:
+        """Empty the file again (an export download that is being retried)."""
+        self._check_open()
+        try:
+            self._conn.execute("DELETE FROM entries")
+            self._conn.execute("DELETE FROM meta")
+        except sqlite3.Error as exc:
+            raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
+        self._complete = False
+
+    def _set_export_meta(self, header: ExportHeader) -> None:
+        try:
+            _set_meta(
+                self._conn,
+                {
+                    "cursor": header.cursor,
+                    "as_of": header.as_of.isoformat(),
+                    "feed_as_of": header.as_of.isoformat(),
+                    "entries": str(header.count),
+                    "last_seq": "0",  # the header does not say; the feed from cursor is newer
+                },
+            )
+        except sqlite3.Error as exc:
+            raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
+        self._complete = True
 
     def commit(self) -> int:
         """Swap the new snapshot into service; its generation number.

@@ -9,6 +9,7 @@ every degraded decision is re-checked live once the platform answers again
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -223,13 +224,24 @@ def test_an_entry_expired_by_date_since_the_snapshot_no_longer_counts(
 
 
 class PastFeed(FakePlatform):
-    """A platform whose change feed reports data as of three days ago."""
+    """A platform whose change feed and list export report data as of three days ago."""
+
+    @staticmethod
+    def _past() -> str:
+        return (now() - timedelta(days=3)).isoformat(timespec="seconds")
 
     def _list_changes(self, query: dict[str, str]) -> Any:
         _status, _headers, body = super()._list_changes(query)
         doc = json.loads(body)
-        doc["as_of"] = (now() - timedelta(days=3)).isoformat(timespec="seconds")
+        doc["as_of"] = self._past()
         return self._ok(doc)
+
+    def _export(self) -> Any:
+        status, headers, body = super()._export()
+        head, _, rest = gzip.decompress(body).partition(b"\n")
+        doc = json.loads(head)
+        doc["as_of"] = self._past()
+        return status, headers, gzip.compress(json.dumps(doc).encode() + b"\n" + rest)
 
 
 def test_a_snapshot_older_than_max_snapshot_age_gives_review(tmp_path: Path) -> None:

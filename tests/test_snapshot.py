@@ -17,6 +17,7 @@ import pytest
 from credit_check_sdk._client import ChangesPage
 from credit_check_sdk.snapshot import (
     BUILD_NAME,
+    LoadStoppedError,
     Snapshot,
     SnapshotBusyError,
     SnapshotError,
@@ -231,6 +232,68 @@ def test_a_bad_export_is_refused_and_the_old_snapshot_kept(
     # And the snapshot still takes changes.
     snap.apply(page([(2, "upsert", entry(2))], cursor="c2"))
     assert ids(snap.entries_for(COMPANY)) == ["E-000001", "E-000002"]
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20], ids=["byte-by-byte", "7-bytes", "whole"])
+def test_an_export_pushed_in_any_pieces_loads_the_same(
+    snap: Snapshot, gz: bool, piece: int
+) -> None:
+    entries = [entry(i, COMPANY if i % 2 else OTHER) for i in range(1, 41)]
+    data = export_bytes(entries, gz=gz)
+    got: list[list[str]] = []
+    with snap.begin_rebuild() as builder:
+        loader = builder.export_loader(on_stored=got.append)
+        for at in range(0, len(data), piece):
+            loader.write(data[at : at + piece])
+        header = loader.finish()
+        builder.commit()
+    assert (header.cursor, header.count, loader.loaded) == ("x9", 40, 40)
+    assert got == [[e["subject_id"] for e in entries]]  # one batch, the subjects in order
+    assert len(snap.entries_for(COMPANY)) == 20
+    assert snap.status().cursor == "x9"
+
+
+def test_concatenated_gzip_members_are_one_export(snap: Snapshot) -> None:
+    whole = export_bytes([entry(1), entry(2), entry(3)], gz=False)
+    cut = whole.index(b"\n", whole.index(b"E-000001")) + 1
+    data = gzip.compress(whole[:cut]) + gzip.compress(whole[cut:])
+    assert snap.import_export(io.BytesIO(data)).entries == 3
+
+
+def test_truncate_starts_a_load_again_from_nothing(snap: Snapshot) -> None:
+    data = export_bytes([entry(i) for i in range(1, 25_001)])
+    with snap.begin_rebuild() as builder:
+        loader = builder.export_loader()
+        loader.write(data[: len(data) * 3 // 4])  # some batches already written
+        assert loader.loaded >= 10_000
+        loader.seek(0)
+        loader.truncate()  # what a retried download does
+        loader.write(data)
+        assert loader.finish().count == 25_000
+        builder.commit()
+    assert snap.status().entries == 25_000
+    assert len(snap.entries_for(COMPANY)) == 25_000
+
+
+def test_a_stopped_load_raises_at_the_next_write(snap: Snapshot) -> None:
+    stop = threading.Event()
+    data = export_bytes([entry(1)])
+    with snap.begin_rebuild() as builder:
+        loader = builder.export_loader(stop=stop)
+        loader.write(data[:5])
+        stop.set()
+        with pytest.raises(LoadStoppedError):
+            loader.write(data[5:])
+    assert snap.status().generation == 0
+    assert BUILD_NAME not in os.listdir(snap.dir)
+
+
+def test_an_empty_export_is_refused(snap: Snapshot) -> None:
+    with pytest.raises(SnapshotImportError, match="empty"):
+        snap.import_export(io.BytesIO(b""))
+    with pytest.raises(SnapshotImportError, match="truncated"):
+        snap.import_export(io.BytesIO(b"\x1f\x8b"))
 
 
 def test_builder_refuses_an_incomplete_feed_and_abort_keeps_the_old(snap: Snapshot) -> None:

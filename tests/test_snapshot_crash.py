@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ class Feed:
         self.delay = 0.0
         self.epoch = 0
         self.lock = threading.Lock()
+        self.export = False  # serve GET /v1/lists/export (else 404: rebuilt from the feed)
+        self.export_requests = 0
 
     def add(self, op: str, n: int, status: str = "active") -> None:
         e = {
@@ -102,11 +105,39 @@ class Feed:
         }
         return Response(json.dumps(body), content_type="application/json")
 
+    def handle_export(self, request: Request) -> Response:
+        with self.lock:
+            self.export_requests += 1
+        if not self.export:
+            body = {"type": "x", "title": "not found", "status": 404, "detail": "no export"}
+            return Response(json.dumps(body), status=404, content_type="application/json")
+        live = self.expected()
+        latest = {c["entry"]["entry_id"]: c["entry"] for c in self.changes if c["op"] == "upsert"}
+        state = [e for key, e in latest.items() if key in live]
+        head = {
+            "cursor": f"e{self.epoch}:{len(self.changes)}",
+            "as_of": "2026-11-29T08:00:00+08:00",
+            "count": len(state),
+        }
+        lines = [json.dumps(head)] + [json.dumps(e) for e in state]
+        delay = self.delay
+
+        def body() -> Iterator[bytes]:
+            # Streamed slowly, 1,000 lines at a time, so that a kill lands mid-download.
+            packer = zlib.compressobj(wbits=31)
+            for at in range(0, len(lines), 1000):
+                yield packer.compress(("\n".join(lines[at : at + 1000]) + "\n").encode())
+                time.sleep(delay)
+            yield packer.flush()
+
+        return Response(body(), content_type="application/x-ndjson")
+
 
 @pytest.fixture
 def feed(httpserver: HTTPServer) -> Feed:
     f = Feed()
     httpserver.expect_request("/api/v1/lists/changes").respond_with_handler(f.handle)
+    httpserver.expect_request("/api/v1/lists/export").respond_with_handler(f.handle_export)
     return f
 
 
@@ -253,6 +284,44 @@ def test_killed_rebuild_leaves_the_old_snapshot_in_service(
     result = Syncer(snap, client, page_size=100).sync_once()
     snap.close()
     assert result.resynced
+    assert stored(data) == feed.expected()
+    assert not os.path.exists(data / BUILD_NAME)
+    check_consistent(data)
+
+
+def test_killed_export_load_leaves_the_old_snapshot_in_service(
+    feed: Feed, client: PlatformClient, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    for n in range(1, 31):
+        feed.add("upsert", n)
+    snap = Snapshot(data)
+    Syncer(snap, client, page_size=30).sync_once()
+    old = (snap.status(), stored(data))
+    snap.close()
+    # A new feed (410 for our cursor); the rebuild loads the export, which is large.
+    feed.epoch = 1
+    for n in range(31, 30_031):
+        feed.add("upsert", n)
+    feed.export = True
+    feed.delay = 0.02
+    # Killed after the first batch of 10,000 exported entries was written.
+    lines = run_and_kill(data, httpserver.url_for("/api"), 100, pages=1, jitter=0.01)
+    assert lines == ["10000"]
+    assert os.path.exists(data / BUILD_NAME)  # killed mid-load
+    snap = Snapshot(data)
+    st = snap.status()
+    assert (st.generation, st.cursor, st.entries) == (
+        old[0].generation,
+        old[0].cursor,
+        old[0].entries,
+    )
+    assert stored(data) == old[1]
+    feed.delay = 0.0
+    result = Syncer(snap, client).sync_once()
+    snap.close()
+    assert result.resynced
+    assert feed.export_requests == 3  # the first sync (404), the killed load, this one
     assert stored(data) == feed.expected()
     assert not os.path.exists(data / BUILD_NAME)
     check_consistent(data)

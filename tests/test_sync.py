@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from credit_check_sdk._client import Change, PlatformClient
+from credit_check_sdk._client import PlatformClient
 from credit_check_sdk._exceptions import BadRequestError, InvalidResponseError, PlatformError
 from credit_check_sdk._sync import Syncer, SyncThread
 from credit_check_sdk.snapshot import BUILD_NAME, Snapshot
@@ -51,6 +52,11 @@ class Feed:
         self.lock = threading.Lock()
         self.body_override: bytes | None = None
         self.epoch = 0  # bumped by compact(): cursors of an earlier epoch get 410
+        # The list export: not served (404) unless a test sets export_status = 200.
+        self.export_status = 404
+        self.export_at: int | None = None  # the export's seq (default: the feed's newest)
+        self.export_cut = 0  # this many export requests end half-way (connection dropped)
+        self.export_requests = 0
 
     def cursor(self, seq: int) -> str:
         return f"s{seq}" if self.epoch == 0 else f"e{self.epoch}s{seq}"
@@ -73,9 +79,9 @@ class Feed:
         for e in sorted(state.values(), key=lambda x: x["entry_id"]):
             self.upsert(e)
 
-    def expected(self) -> dict[str, dict[str, Any]]:
+    def expected(self, upto: int | None = None) -> dict[str, dict[str, Any]]:
         state: dict[str, dict[str, Any]] = {}
-        for c in self.changes:
+        for c in self.changes[:upto]:
             if c["op"] == "upsert":
                 state[c["entry"]["entry_id"]] = c["entry"]
             else:
@@ -108,11 +114,36 @@ class Feed:
         }
         return Response(json.dumps(body), content_type="application/json")
 
+    def handle_export(self, request: Request) -> Response:
+        with self.lock:
+            self.export_requests += 1
+            n = self.export_requests
+        if self.export_status != 200:
+            problem = {"type": "x", "title": "no", "status": self.export_status, "detail": "no"}
+            return Response(
+                json.dumps(problem), status=self.export_status, content_type="application/json"
+            )
+        seq = len(self.changes) if self.export_at is None else self.export_at
+        state = self.expected(seq)
+        head = {"cursor": self.cursor(seq), "as_of": self.as_of, "count": len(state)}
+        lines = [json.dumps(head)] + [json.dumps(e, ensure_ascii=False) for e in state.values()]
+        data = gzip.compress(("\n".join(lines) + "\n").encode())
+        if n <= self.export_cut:
+            # Promise the whole body, send half, close: the download breaks off mid-body.
+            return Response(
+                iter([data[: len(data) // 2]]),
+                headers={"Content-Length": str(len(data))},
+                content_type="application/x-ndjson",
+                direct_passthrough=True,
+            )
+        return Response(data, content_type="application/x-ndjson")
+
 
 @pytest.fixture
 def feed(httpserver: HTTPServer) -> Feed:
     f = Feed()
     httpserver.expect_request("/api/v1/lists/changes").respond_with_handler(f.handle)
+    httpserver.expect_request("/api/v1/lists/export").respond_with_handler(f.handle_export)
     return f
 
 
@@ -200,17 +231,18 @@ def test_on_change_gets_applied_changes_and_its_errors_do_not_stop_the_sync(
 ) -> None:
     for i in range(1, 8):
         feed.upsert(entry(i))
-    got: list[list[Change]] = []
+    got: list[list[str]] = []
 
-    def watcher(changes: list[Change]) -> None:
-        got.append(changes)
+    def watcher(subject_ids: list[str]) -> None:
+        got.append(subject_ids)
         raise RuntimeError("watcher bug")
 
     syncer = Syncer(snap, client, page_size=3, on_change=watcher)
     with caplog.at_level(logging.ERROR, logger="credit_check_sdk._sync"):
         result = syncer.sync_once()
     assert result.applied == 7
-    assert [[c.seq for c in page] for page in got] == [[1, 2, 3], [4, 5, 6], [7]]
+    # The subjects of each page's changes, in seq order (entry n belongs to S{n % 7}).
+    assert got == [["S1", "S2", "S3"], ["S4", "S5", "S6"], ["S0"]]
     assert "on_change callback failed" in caplog.text
     assert state_of(snap) == norm(feed.expected())
 
@@ -232,7 +264,7 @@ def test_410_resyncs_cleanly_and_serves_the_old_snapshot_until_done(
     feed.compact()
     seen_during_rebuild: list[list[str]] = []
 
-    def watcher(changes: list[Change]) -> None:
+    def watcher(subject_ids: list[str]) -> None:
         seen_during_rebuild.append([e.entry_id for e in snap.entries_for(COMPANY)])
 
     syncer = Syncer(snap, client, page_size=5, on_change=watcher)
@@ -304,8 +336,6 @@ def test_a_malformed_page_is_refused(feed: Feed, client: PlatformClient, snap: S
 def test_import_file_then_follow_the_feed_from_the_export_cursor(
     feed: Feed, client: PlatformClient, snap: Snapshot, tmp_path: Path
 ) -> None:
-    import gzip
-
     for i in range(1, 9):
         feed.upsert(entry(i))
     head = {"cursor": "s8", "as_of": "2026-11-29T07:00:00+08:00", "count": 8}
@@ -364,6 +394,8 @@ def test_sync_thread_never_raises_into_the_caller(snap: Snapshot) -> None:
         def list_changes(self, *a: Any, **k: Any) -> Any:
             raise RuntimeError("not a platform error at all")
 
+        export_lists = list_changes
+
     runner = SyncThread(Syncer(snap, Broken()), interval=0.05)  # type: ignore[arg-type]
     runner.start()
     time.sleep(0.2)
@@ -376,3 +408,128 @@ def test_sync_thread_never_raises_into_the_caller(snap: Snapshot) -> None:
 def test_page_size_is_bounded(snap: Snapshot, client: PlatformClient) -> None:
     with pytest.raises(ValueError, match="page_size"):
         Syncer(snap, client, page_size=5001)
+
+
+# --- rebuilding from the list export ----------------------------------------------------
+
+
+def test_a_rebuild_loads_the_export_then_follows_the_feed_from_its_cursor(
+    feed: Feed, client: PlatformClient, snap: Snapshot
+) -> None:
+    for i in range(1, 31):
+        feed.upsert(entry(i))
+    feed.delete(entry(7))
+    feed.export_status = 200
+    feed.export_at = 25  # the export is a little behind the feed's head
+    feed.upsert(entry(31, COMPANY))
+    progress: list[tuple[int, int | None]] = []
+    seen: list[str] = []
+    syncer = Syncer(
+        snap,
+        client,
+        page_size=4,
+        on_progress=lambda n, total: progress.append((n, total)),
+        on_change=seen.extend,
+    )
+    result = syncer.sync_once()
+    assert result.resynced
+    assert result.complete
+    assert feed.export_requests == 1
+    assert feed.requests == ["s25", "s29"]  # the feed followed on from the export's cursor
+    assert state_of(snap) == norm(feed.expected())
+    assert [e.entry_id for e in snap.entries_for(COMPANY)] == ["E-000031"]
+    assert (result.upserts, result.deletes) == (25 + 6, 1)
+    assert result.cursor == "s32"
+    # Watchers hear of the exported entries' subjects, then of the feed's changes.
+    assert seen[:25] == [e["subject_id"] for e in feed.expected(25).values()]
+    assert seen[25:] == [c["entry"]["subject_id"] for c in feed.changes[25:]]
+    assert progress[0] == (25, 25)  # while the export loads, the total is known
+    assert progress[-1][0] == result.applied
+
+
+def test_a_platform_without_the_export_is_rebuilt_from_the_feed_and_not_asked_again(
+    feed: Feed, client: PlatformClient, snap: Snapshot, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(1, 6):
+        feed.upsert(entry(i))
+    feed.export_status = 501
+    syncer = Syncer(snap, client, page_size=2)
+    with caplog.at_level(logging.INFO, logger="credit_check_sdk._sync"):
+        assert syncer.sync_once().resynced
+    assert "does not serve the list export" in caplog.text
+    assert state_of(snap) == norm(feed.expected())
+    feed.compact()  # a 410 later: the rebuild goes straight to the feed
+    assert syncer.sync_once().resynced
+    assert feed.export_requests == 1
+    assert state_of(snap) == norm(feed.expected())
+
+
+def test_an_export_failure_keeps_the_old_snapshot_and_leaves_no_half_built_file(
+    feed: Feed, client: PlatformClient, snap: Snapshot
+) -> None:
+    for i in range(1, 6):
+        feed.upsert(entry(i))
+    Syncer(snap, client, use_export=False).sync_once()
+    before = (snap.status().generation, state_of(snap))
+    feed.upsert(entry(6))
+    feed.compact()
+    feed.export_status = 503
+    syncer = Syncer(snap, client)
+    with pytest.raises(PlatformError):
+        syncer.sync_once()
+    assert (snap.status().generation, state_of(snap)) == before
+    assert BUILD_NAME not in os.listdir(snap.dir)
+    assert syncer.use_export  # a 503 is an outage, not "no export": asked again next time
+    feed.export_status = 200
+    assert syncer.sync_once().resynced
+    assert state_of(snap) == norm(feed.expected())
+
+
+def test_an_export_cut_off_mid_body_is_downloaded_again_from_nothing(
+    feed: Feed, httpserver: HTTPServer, snap: Snapshot
+) -> None:
+    for i in range(1, 2001):
+        feed.upsert(entry(i, f"S{i}"))
+    feed.export_status = 200
+    feed.export_cut = 1
+    retrying = PlatformClient(httpserver.url_for("/api"), "app", "secret", max_attempts=3)
+    try:
+        result = Syncer(snap, retrying).sync_once()
+    finally:
+        retrying.close()
+    assert feed.export_requests == 2
+    assert result.resynced
+    assert snap.status().entries == 2000  # the first half-load was discarded, not doubled
+    assert [e.entry_id for e in snap.entries_for("S1999")] == ["E-001999"]
+
+
+def test_an_export_cut_off_without_retries_is_refused(
+    feed: Feed, client: PlatformClient, snap: Snapshot
+) -> None:
+    for i in range(1, 2001):
+        feed.upsert(entry(i))
+    feed.export_status = 200
+    feed.export_cut = 1
+    with pytest.raises(PlatformError):
+        Syncer(snap, client).sync_once()
+    assert snap.status().generation == 0
+    assert BUILD_NAME not in os.listdir(snap.dir)
+
+
+def test_a_stop_during_the_export_abandons_the_rebuild(
+    feed: Feed, client: PlatformClient, snap: Snapshot
+) -> None:
+    for i in range(1, 30_001):
+        feed.upsert(entry(i, f"S{i % 5000}"))
+    feed.export_status = 200
+    stop = threading.Event()
+
+    def stop_after_first_batch(subject_ids: list[str]) -> None:
+        stop.set()
+
+    result = Syncer(snap, client, on_change=stop_after_first_batch).sync_once(stop=stop)
+    assert not result.complete
+    assert not result.resynced
+    assert snap.status().generation == 0
+    assert BUILD_NAME not in os.listdir(snap.dir)
+    assert feed.requests == []  # never reached the feed

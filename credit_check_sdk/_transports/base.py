@@ -16,12 +16,28 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
-__all__ = ["BaseTransport", "Request", "Response"]
+__all__ = ["BaseTransport", "Request", "Response", "Sink"]
+
+
+class Sink(Protocol):
+    """Where a streamed body goes: a binary file, or a loader that parses as bytes arrive.
+
+    A retried request rewinds it with ``seek(0)`` and ``truncate()`` first.
+    """
+
+    def write(self, data: bytes, /) -> int:
+        """Take the next bytes of the body."""
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Rewind (only ``seek(0)`` is asked for)."""
+
+    def truncate(self, size: int | None = None, /) -> int:
+        """Forget what was written."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class Request:
     read_timeout: float = 5.0
     deadline: float | None = None
     max_bytes: int = 8 * 1024 * 1024
-    sink: BinaryIO | None = None
+    sink: Sink | None = None
 
     @property
     def path(self) -> str:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import BinaryIO
 
 import requests
 import urllib3
 
 from .._exceptions import ConnectError, InvalidResponseError, RequestTimeoutError
 from .._ids import mask_ids_in
-from .base import BaseTransport, Request, Response
+from .base import BaseTransport, Request, Response, Sink
 
 __all__ = ["RequestsTransport"]
 
@@ -100,7 +99,7 @@ class RequestsTransport(BaseTransport):
             raw.close()
         return Response(raw.status_code, dict(raw.headers), body)
 
-    def _read(self, raw: requests.Response, request: Request, sink: BinaryIO | None) -> bytes:
+    def _read(self, raw: requests.Response, request: Request, sink: Sink | None) -> bytes:
         declared = raw.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > request.max_bytes:
             raise InvalidResponseError(
