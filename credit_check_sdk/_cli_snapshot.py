@@ -2,9 +2,10 @@
 
 ::
 
+    credit-check snapshot download lists-export.ndjson.gz # fetch the export to carry in
     credit-check snapshot import lists-export.ndjson.gz   # seed an air-gapped install
     credit-check snapshot status                          # entries, cursor, age
-    credit-check sync                                     # follow the change feed now
+    credit-check sync                                     # bring the snapshot up to date now
     credit-check health                                   # breaker, snapshot, uploads
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +22,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from ._checker import CreditChecker
+from ._client import PlatformClient
 from ._time import now
 from .snapshot import Snapshot
 
@@ -59,6 +63,79 @@ def _import(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+class _CountingFile:
+    """A file that reports the bytes written to a progress bar; rewound by retries."""
+
+    def __init__(self, path: Path, on_bytes: Any) -> None:
+        self._file = path.open("wb")
+        self._on_bytes = on_bytes
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.size += self._file.write(data)
+        self._on_bytes(self.size)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self._file.seek(offset, whence)
+
+    def truncate(self, size: int | None = None, /) -> int:
+        self.size = 0
+        return self._file.truncate(size)
+
+    def finish(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    def discard(self) -> None:
+        self._file.close()
+
+
+def _download(args: argparse.Namespace, out: Console) -> int:
+    from .cli import settings_from
+
+    settings = settings_from(args)
+    target = Path(args.file)
+    # Written beside the target and renamed when complete: a broken download
+    # never leaves a file that looks like an export.
+    part = target.with_name(target.name + ".part")
+    client = PlatformClient(
+        settings.base_url,
+        settings.app_id,
+        settings.app_secret.get_secret_value(),
+        connect_timeout=settings.connect_timeout,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            TextColumn("{task.completed:,.0f} bytes"),
+            TimeElapsedColumn(),
+            console=out,
+        ) as bar:
+            task = bar.add_task(f"downloading the list export to {target}", total=None)
+            sink = _CountingFile(part, lambda n: bar.update(task, completed=n))
+            try:
+                client.export_lists(
+                    sink, timeout=args.timeout_seconds, read_timeout=settings.timeout * 10
+                )
+            except BaseException:
+                sink.discard()
+                part.unlink(missing_ok=True)
+                raise
+            sink.finish()
+        os.replace(part, target)
+    finally:
+        client.close()
+    out.print(
+        f"saved {sink.size:,} bytes to {target}; on the air-gapped machine: "
+        f"credit-check snapshot import {target.name}"
+    )
+    return 0
+
+
 def _sync(args: argparse.Namespace, out: Console) -> int:
     from .cli import settings_from
 
@@ -80,7 +157,7 @@ def _sync(args: argparse.Namespace, out: Console) -> int:
             progress=lambda applied, total: bar.update(task, completed=applied, total=total),
         )
         bar.update(task, total=result.applied or 1, completed=result.applied or 1)
-    what = "rebuilt from the start of the feed" if result.resynced else "followed"
+    what = "rebuilt" if result.resynced else "followed"
     out.print(
         f"{what}: {result.applied:,} changes ({result.upserts:,} upserts, "
         f"{result.deletes:,} deletes) in {result.pages} pages; as of "
@@ -111,6 +188,15 @@ def register(sub: Any) -> None:
     imp.add_argument("file", help="gzip NDJSON from GET /v1/lists/export")
     imp.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
     imp.set_defaults(func=_import)
+    download = commands.add_parser(
+        "download", help="save the platform's list export to a file, to carry to another machine"
+    )
+    download.add_argument("file", help="where to save it (gzip NDJSON)")
+    download.add_argument(
+        "--timeout-seconds", type=float, default=1800.0, help="for the whole download"
+    )
+    add_settings(download)
+    download.set_defaults(func=_download)
 
     sync = sub.add_parser("sync", help="bring the snapshot up to date now (foreground)")
     sync.add_argument("--timeout-seconds", type=float, default=60.0, help="per request")
