@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from credit_check_flow_licensing import (
 )
 from credit_check_sdk import CreditChecker, Document, InvalidRequestError, PlatformError
 from credit_check_sdk.plugins import PluginHost
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
 from credit_check_sdk.testing import FakePlatform
 
 COMPANY = "91442000MA4UJ2KQ57"
@@ -28,19 +25,8 @@ PERSON = "442000199001011233"
 
 
 @pytest.fixture
-def fake() -> FakePlatform:
-    return FakePlatform()
-
-
-@pytest.fixture
-def checker(fake: FakePlatform, tmp_path: Path) -> Iterator[CreditChecker]:
-    with fake.checker(tmp_path, timeout=2.0, cache_ttl=0) as c:
-        yield c
-
-
-@pytest.fixture
-def flow(checker: CreditChecker) -> LicensingFlow:
-    return LicensingFlow(checker, green_channel_days=5, tolerance_days=10, standard_days=20)
+def flow(credit_checker: CreditChecker) -> LicensingFlow:
+    return LicensingFlow(credit_checker, green_channel_days=5, tolerance_days=10, standard_days=20)
 
 
 def app(**kw: Any) -> Application:
@@ -66,15 +52,15 @@ def clean_three_years(fake: FakePlatform) -> None:
 
 
 def test_green_channel_for_an_integrity_model(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    fake.add_entry(COMPANY, "red", "integrity_model")
+    credit_fake_platform.add_entry(COMPANY, "red", "integrity_model")
     acc = flow.accept(app(), operator="u1", on=date(2026, 9, 28))
     assert (acc.mode, acc.decided_mode, acc.accepted) == (Mode.GREEN_CHANNEL,) * 2 + (True,)
     assert acc.time_limit_days == 5
     assert acc.decide_by == date(2026, 10, 10)  # Sep 29, 30, Oct 8, 9 and Sat 10 (make-up)
     assert acc.commitment is None
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert action["check_id"] == acc.decision.check_id
     assert (action["action"], action["measure_ids"]) == ("applied", ["I-LIC-GREEN"])
     assert action["operator"] == "u1"
@@ -82,9 +68,9 @@ def test_green_channel_for_an_integrity_model(
 
 
 def test_tolerance_records_the_commitment_with_the_platform(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    clean_three_years(fake)
+    clean_three_years(credit_fake_platform)
     acc = flow.accept(
         app(missing=("场地证明", "消防验收意见"), commitment_signed=True), on=date(2026, 2, 12)
     )
@@ -94,7 +80,7 @@ def test_tolerance_records_the_commitment_with_the_platform(
     assert commitment is not None
     assert commitment.posted
     assert commitment.due_on == date(2026, 3, 4)
-    sent = fake.commitments[commitment.commitment_id]
+    sent = credit_fake_platform.commitments[commitment.commitment_id]
     assert sent["due_on"] == "2026-03-04"
     assert sent["check_id"] == acc.decision.check_id
     assert sent["subject_id"] == COMPANY
@@ -103,7 +89,7 @@ def test_tolerance_records_the_commitment_with_the_platform(
         "category": "licensing", "code": "440100-XK-001", "case_id": "ZS-XK-2026-0001",
     }  # fmt: skip
     assert flow.commitments("open") == [commitment]
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert action["action"] == "applied"
     assert sorted(action["measure_ids"]) == ["I-LIC-GREEN-CLEAN3", "I-LIC-TOLERANCE-CLEAN3"]
 
@@ -114,9 +100,9 @@ def test_tolerance_records_the_commitment_with_the_platform(
     ids=["statutory-document-missing", "no-commitment"],
 )
 def test_no_tolerance_without_its_conditions(
-    fake: FakePlatform, flow: LicensingFlow, missing: tuple[Any, ...], signed: bool
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, missing: tuple[Any, ...], signed: bool
 ) -> None:
-    clean_three_years(fake)
+    clean_three_years(credit_fake_platform)
     acc = flow.accept(app(missing=missing, commitment_signed=signed))
     assert acc.mode is Mode.GREEN_CHANNEL
     assert not acc.accepted
@@ -124,43 +110,47 @@ def test_no_tolerance_without_its_conditions(
         d if isinstance(d, Document) else Document(d) for d in missing
     )
     assert acc.commitment is None
-    assert fake.commitments == {}
+    assert credit_fake_platform.commitments == {}
 
 
-def test_standard_for_an_unknown_subject(flow: LicensingFlow, checker: CreditChecker) -> None:
+def test_standard_for_an_unknown_subject(
+    flow: LicensingFlow, credit_checker: CreditChecker
+) -> None:
     acc = flow.accept(app(), on=date(2026, 2, 12))
     assert (acc.mode, acc.accepted, acc.time_limit_days) == (Mode.STANDARD, True, 20)
     assert acc.decide_by == add_working_days(date(2026, 2, 12), 20)
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert (action["action"], action["measure_ids"]) == ("applied", [])
 
 
 def test_strict_review_lists_measures_and_reasons(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    entry = fake.add_entry(COMPANY, "black", "food_drug", entry_id="BL-FD-1")
+    entry = credit_fake_platform.add_entry(COMPANY, "black", "food_drug", entry_id="BL-FD-1")
     acc = flow.accept(app())
     assert (acc.mode, acc.accepted) == (Mode.STRICT_REVIEW, True)
     assert {m.id for m in acc.measures} == {"P-LIC-STRICT-REVIEW", "P-LIC-PERMIT-CONTROL"}
     assert all(m.entry_ids == (entry,) for m in acc.measures)
     assert acc.reasons
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert sorted(action["measure_ids"]) == ["P-LIC-PERMIT-CONTROL", "P-LIC-STRICT-REVIEW"]
 
 
 def test_strict_review_through_the_legal_representative(
-    fake: FakePlatform, flow: LicensingFlow
+    credit_fake_platform: FakePlatform, flow: LicensingFlow
 ) -> None:
-    fake.relate(COMPANY, PERSON, "legal_representative")
-    fake.add_entry(PERSON, "black", "wage_arrears", entry_id="BL-WA-1")
+    credit_fake_platform.relate(COMPANY, PERSON, "legal_representative")
+    credit_fake_platform.add_entry(PERSON, "black", "wage_arrears", entry_id="BL-WA-1")
     acc = flow.accept(app())
     assert acc.mode is Mode.STRICT_REVIEW
     assert [m.entry_ids for m in acc.measures] == [("BL-WA-1",)]
 
 
-def test_manual_check_when_nothing_can_be_verified(fake: FakePlatform, tmp_path: Path) -> None:
-    fake.outage()
-    with fake.checker(tmp_path, timeout=0.5, offline=False) as checker:
+def test_manual_check_when_nothing_can_be_verified(
+    credit_fake_platform: FakePlatform, tmp_path: Path
+) -> None:
+    credit_fake_platform.outage()
+    with credit_fake_platform.checker(tmp_path, timeout=0.5, offline=False) as checker:
         acc = LicensingFlow(checker).accept(app())
         assert (acc.mode, acc.accepted, acc.decide_by) == (Mode.MANUAL_CHECK, False, None)
         assert acc.decision.degraded
@@ -172,35 +162,35 @@ def test_manual_check_when_nothing_can_be_verified(fake: FakePlatform, tmp_path:
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_an_override_needs_a_reason(
-    flow: LicensingFlow, checker: CreditChecker, reason: str | None
+    flow: LicensingFlow, credit_checker: CreditChecker, reason: str | None
 ) -> None:
     with pytest.raises(InvalidRequestError, match="reason"):
         flow.accept(app(), override="green_channel", reason=reason)
-    assert list(checker.journal.iter_records()) == []  # refused before checking
+    assert list(credit_checker.journal.iter_records()) == []  # refused before checking
 
 
 def test_overriding_a_mandatory_restriction(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    fake.add_entry(COMPANY, "black", "court_judgment_defaulter")
+    credit_fake_platform.add_entry(COMPANY, "black", "court_judgment_defaulter")
     acc = flow.accept(app(), override=Mode.STANDARD, reason="法院已出具履行完毕证明", operator="u2")
     assert (acc.mode, acc.decided_mode, acc.overridden) == (
         Mode.STANDARD, Mode.STRICT_REVIEW, True,
     )  # fmt: skip
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert action["action"] == "overridden"
     assert action["measure_ids"] == ["P-LIC-STRICT-REVIEW"]
     assert action["reason"] == "法院已出具履行完毕证明"
 
 
 def test_declining_a_recommended_incentive_is_not_applied(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    fake.add_entry(COMPANY, "red", "integrity_model")
+    credit_fake_platform.add_entry(COMPANY, "red", "integrity_model")
     acc = flow.accept(app(), override="standard", reason="申请人要求按一般程序办理")
     assert acc.action == "not_applied"
     assert acc.time_limit_days == 20
-    [action] = actions(checker)
+    [action] = actions(credit_checker)
     assert (action["action"], action["measure_ids"]) == ("not_applied", ["I-LIC-GREEN"])
 
 
@@ -213,7 +203,7 @@ def test_tolerance_by_override_still_refuses_statutory_documents(flow: Licensing
 
 
 def test_tolerance_by_override_is_tracked_too(
-    flow: LicensingFlow, checker: CreditChecker, fake: FakePlatform
+    flow: LicensingFlow, credit_checker: CreditChecker, credit_fake_platform: FakePlatform
 ) -> None:
     acc = flow.accept(
         app(missing=("场地证明",), commitment_signed=True),
@@ -222,7 +212,9 @@ def test_tolerance_by_override_is_tracked_too(
     assert acc.commitment is not None
     assert acc.commitment.due_on == date(2026, 10, 16)
     assert acc.time_limit_days == 20
-    assert [(a["action"], a["measure_ids"]) for a in actions(checker)] == [("overridden", [])]
+    assert [(a["action"], a["measure_ids"]) for a in actions(credit_checker)] == [
+        ("overridden", [])
+    ]
 
 
 # -- commitments ------------------------------------------------------------------------------
@@ -235,28 +227,32 @@ def _tolerant(fake: FakePlatform, flow: LicensingFlow, on: date, case: str = "C-
     return acc.commitment.commitment_id
 
 
-def test_resolution_reaches_the_platform(fake: FakePlatform, flow: LicensingFlow) -> None:
-    kept = _tolerant(fake, flow, date(2026, 2, 12), "C-1")
-    broken = _tolerant(fake, flow, date(2026, 2, 12), "C-2")
+def test_resolution_reaches_the_platform(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow
+) -> None:
+    kept = _tolerant(credit_fake_platform, flow, date(2026, 2, 12), "C-1")
+    broken = _tolerant(credit_fake_platform, flow, date(2026, 2, 12), "C-2")
     done = flow.resolve(kept, "fulfilled", on=date(2026, 3, 2))
     assert (done.status, done.resolved_on) == ("fulfilled", date(2026, 3, 2))
-    assert fake.commitments[kept]["status"] == "fulfilled"
+    assert credit_fake_platform.commitments[kept]["status"] == "fulfilled"
     assert flow.resolve(kept, "fulfilled").status == "fulfilled"  # idempotent
     with pytest.raises(InvalidRequestError, match="fulfilled already"):
         flow.resolve(kept, "breached")
     flow.resolve(broken, "breached", on=date(2026, 3, 5))
-    assert fake.commitments[broken]["status"] == "breached"
+    assert credit_fake_platform.commitments[broken]["status"] == "breached"
     # A breach is an adverse record: no more clean-years tolerance.
-    assert fake.profile(COMPANY)["last_adverse_on"] == "2026-03-05"
+    assert credit_fake_platform.profile(COMPANY)["last_adverse_on"] == "2026-03-05"
     with pytest.raises(InvalidRequestError, match="fulfilled' or 'breached"):
         flow.resolve(kept, "forgotten")
     with pytest.raises(InvalidRequestError, match="no commitment"):
         flow.resolve("nope", "fulfilled")
 
 
-def test_overdue_lists_open_commitments_past_due(fake: FakePlatform, flow: LicensingFlow) -> None:
-    first = _tolerant(fake, flow, date(2026, 2, 12), "C-1")  # due 2026-03-04
-    second = _tolerant(fake, flow, date(2026, 9, 28), "C-2")  # due 2026-10-16
+def test_overdue_lists_open_commitments_past_due(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow
+) -> None:
+    first = _tolerant(credit_fake_platform, flow, date(2026, 2, 12), "C-1")  # due 2026-03-04
+    second = _tolerant(credit_fake_platform, flow, date(2026, 9, 28), "C-2")  # due 2026-10-16
     assert flow.overdue(date(2026, 3, 4)) == []
     assert [c.commitment_id for c in flow.overdue(date(2026, 3, 5))] == [first]
     assert [c.commitment_id for c in flow.overdue(date(2026, 10, 17))] == [first, second]
@@ -265,30 +261,30 @@ def test_overdue_lists_open_commitments_past_due(fake: FakePlatform, flow: Licen
 
 
 def test_commitments_survive_a_new_flow(
-    fake: FakePlatform, flow: LicensingFlow, checker: CreditChecker
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
 ) -> None:
-    cid = _tolerant(fake, flow, date(2026, 2, 12))
-    again = LicensingFlow(checker)
+    cid = _tolerant(credit_fake_platform, flow, date(2026, 2, 12))
+    again = LicensingFlow(credit_checker)
     assert [c.commitment_id for c in again.commitments()] == [cid]
-    assert (checker.data_dir / "licensing-commitments.sqlite3").exists()
+    assert (credit_checker.data_dir / "licensing-commitments.sqlite3").exists()
 
 
 def test_a_commitment_made_while_the_platform_is_down_is_posted_later(
-    fake: FakePlatform, flow: LicensingFlow
+    credit_fake_platform: FakePlatform, flow: LicensingFlow
 ) -> None:
-    clean_three_years(fake)
-    fake.fail(400, path="/v1/commitments")  # not retried: fails at once
+    clean_three_years(credit_fake_platform)
+    credit_fake_platform.fail(400, path="/v1/commitments")  # not retried: fails at once
     acc = flow.accept(app(missing=("场地证明",), commitment_signed=True))
     assert acc.commitment is not None
     assert not acc.commitment.posted
     assert acc.accepted
-    assert fake.commitments == {}
+    assert credit_fake_platform.commitments == {}
     with pytest.raises(PlatformError):
         flow.resolve(acc.commitment.commitment_id, "fulfilled")
     assert flow.sync() == 1
-    fake.reset_faults()
+    credit_fake_platform.reset_faults()
     assert flow.sync() == 0
-    assert acc.commitment.commitment_id in fake.commitments
+    assert acc.commitment.commitment_id in credit_fake_platform.commitments
     assert flow.commitments()[0].posted
 
 
@@ -328,37 +324,25 @@ def test_an_unknown_year_falls_back_to_weekdays(caplog: pytest.LogCaptureFixture
         add_working_days(date(2026, 1, 1), -1)
 
 
-def test_settings_are_validated(checker: CreditChecker) -> None:
+def test_settings_are_validated(credit_checker: CreditChecker) -> None:
     with pytest.raises(InvalidRequestError, match="tolerance_days"):
-        LicensingFlow(checker, tolerance_days=0)
+        LicensingFlow(credit_checker, tolerance_days=0)
 
 
-def test_found_as_an_installed_flow(checker: CreditChecker) -> None:
+def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
     host = PluginHost.load(entry_points=True)
     assert "licensing" in host.flows()
-    assert isinstance(host.flow("licensing")(checker), LicensingFlow)
+    assert isinstance(host.flow("licensing")(credit_checker), LicensingFlow)
 
 
 # -- against the sandbox platform process ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    pytest.importorskip("fastapi")
-    pytest.importorskip("sqlalchemy")
-    with SandboxProcess(seed_size=2000) as proc:
-        yield proc
-
-
-@pytest.fixture
-def live(sandbox: SandboxProcess, tmp_path: Path) -> Iterator[CreditChecker]:
-    with sandbox.checker(tmp_path / "sdk") as c:
-        yield c
-
-
 @pytest.mark.sandbox
-def test_against_the_sandbox(live: CreditChecker) -> None:
-    flow = LicensingFlow(live, green_channel_days=5)
+def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
+    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+
+    flow = LicensingFlow(credit_sandbox_checker, green_channel_days=5)
     green = flow.accept(app(applicant=S["integrity_model_clean"].id))
     assert green.mode is Mode.GREEN_CHANNEL
     tolerant = flow.accept(
@@ -373,5 +357,5 @@ def test_against_the_sandbox(live: CreditChecker) -> None:
     strict = flow.accept(app(applicant=S["legal_rep_blacklisted"].id, case_id="C-3"))
     assert strict.mode is Mode.STRICT_REVIEW
     assert [m.id for m in strict.measures] == ["P-LIC-STRICT-REVIEW"]
-    assert len(actions(live)) == 3
-    assert live.flush(timeout=10) == 0
+    assert len(actions(credit_sandbox_checker)) == 3
+    assert credit_sandbox_checker.flush(timeout=10) == 0
