@@ -3,6 +3,7 @@
 The journal commands read the local journal only and need no platform credentials::
 
     credit-check journal verify                 # walk the hash chain; exit 1 naming each problem
+    credit-check journal verify --columns       # also re-derive the report columns from bodies
     credit-check journal stats                  # records by upload state, head hash
     credit-check journal explain CHECK_ID       # re-derive a decision from its stored inputs
     credit-check journal export --since 2026-10-01 --until 2026-11-01 --format csv --out oct.csv
@@ -31,9 +32,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._exceptions import InvalidRequestError
-from ._ids import mask_id
+from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
-from .journal import Journal
+from .journal import ColumnMismatch, Journal
 
 __all__ = ["parse_instant", "register"]
 
@@ -92,16 +93,50 @@ def parse_instant(text: str) -> datetime:
 # --- verify and stats ------------------------------------------------------------------
 
 
+# Mismatches printed by ``journal verify --columns``; all are counted.
+_SHOWN_MISMATCHES = 1000
+
+
+def _shown(value: Any) -> str:
+    """A stored or derived value for the terminal: repr, RIC-shaped runs masked."""
+    return escape(mask_ids_in(repr(value)))
+
+
+def _mismatch_line(m: ColumnMismatch) -> str:
+    where = f"record #{m.seq} {m.id}" if m.id else f"record #{m.seq} (no such record)"
+    return (
+        f"[red]{escape(where)}: column_mismatch[/red] {escape(m.column)}:"
+        f" stored {_shown(m.stored)}, body gives {_shown(m.derived)}"
+    )
+
+
 def _verify(args: argparse.Namespace, out: Console) -> int:
     with _open(args) as journal:
         result = journal.verify()
+        columns = journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
+    status = 0
     if result.ok:
         out.print(f"journal intact: {result.checked} records, hash chain verified")
-        return 0
-    for problem in result.problems:
-        where = f"record #{problem.seq} {problem.id}"
-        out.print(f"[red]{escape(where)}: {problem.kind}[/red] {escape(problem.detail)}")
-    out.print(f"{len(result.problems)} problems in {result.checked} records")
+    else:
+        for problem in result.problems:
+            where = f"record #{problem.seq} {problem.id}"
+            out.print(f"[red]{escape(where)}: {problem.kind}[/red] {escape(problem.detail)}")
+        out.print(f"{len(result.problems)} problems in {result.checked} records")
+        status = 1
+    if columns is None:
+        return status
+    if columns.ok:
+        out.print(f"report columns agree with the bodies: {columns.checked} records")
+        return status
+    for mismatch in columns.mismatches:
+        out.print(_mismatch_line(mismatch))
+    hidden = columns.mismatch_count - len(columns.mismatches)
+    if hidden:
+        out.print(f"… and {hidden} more")
+    out.print(
+        f"{columns.mismatch_count} column values disagree with their record's body"
+        f" in {columns.checked} records"
+    )
     return 1
 
 
@@ -342,6 +377,12 @@ def register(sub: Any) -> None:
         cmd.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
         cmd.set_defaults(func=handler)
         parsers[name] = cmd
+    parsers["verify"].add_argument(
+        "--columns",
+        action="store_true",
+        help="also re-derive the report columns and measure rows from each body"
+        " and name every stored value that disagrees",
+    )
     parsers["explain"].add_argument("check_id")
     parsers["explain"].add_argument("--json", action="store_true")
     export = parsers["export"]

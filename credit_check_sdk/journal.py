@@ -45,6 +45,8 @@ from ._exceptions import InvalidRequestError, JournalError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ColumnMismatch",
+    "ColumnVerifyResult",
     "Journal",
     "ObjectionStatus",
     "Problem",
@@ -184,6 +186,18 @@ WHERE r.type = 'action' AND json_valid(r.body) AND json_type(r.body) = 'object'
   AND json_type(r.body, '$.measure_ids') = 'array'
 """
 
+# Not part of a schema version: created on open when missing, so that files of every
+# version since 1 gain it and SDKs that do not know it still read and write them.
+# CreditChecker.watch() looks up the latest check of a case through it instead of
+# scanning the bodies. Partial: checks only, and only bodies that are JSON (a tampered
+# body must neither break an insert nor the building of the index; verify() reports it).
+# The expression and the WHERE terms must stay exactly as in latest_check_for_case().
+_CASE_INDEX = "records_case_id"
+_CASE_INDEX_SQL = f"""
+CREATE INDEX IF NOT EXISTS {_CASE_INDEX} ON records(json_extract(body, '$.matter.case_id'))
+    WHERE type = 'check' AND json_valid(body)
+"""
+
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -235,6 +249,29 @@ def _derived(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[int, A
             rows = [(n, _sql_value(v), None) for n, v in enumerate(ids)]
         return (None, None, None, None, _sql_value(record.get("action"))), rows
     return _NO_COLUMNS, rows
+
+
+#: The report columns in the order :func:`_derived` gives them.
+_DERIVED_COLUMNS = ("outcome", "category", "source", "recheck_of", "action")
+
+
+def _key_columns(record: dict[str, Any]) -> tuple[Any, Any, str]:
+    """The ``type``, ``check_id`` and ``at`` columns of ``record`` (a check is its own check).
+
+    Raises :class:`InvalidRequestError` when the record has no usable time.
+
+    >>> _key_columns({"type": "action", "check_id": "c1", "acted_at": "2026-11-29T08:05:00+08:00"})
+    ('action', 'c1', '2026-11-29T00:05:00.000000Z')
+    """
+    kind = record.get("type")
+    at = _parse_at(record)
+    check_id = record.get("id") if kind == "check" else record.get("check_id")
+    return kind, check_id, at
+
+
+def _same(stored: Any, derived: Any) -> bool:
+    """Equal in value and in SQLite type (``1``, ``1.0`` and ``'1'`` differ in a column)."""
+    return type(stored) is type(derived) and stored == derived
 
 
 #: What the platform says of an objection (``GET /v1/objections/{id}``).
@@ -289,6 +326,41 @@ class VerifyResult:
     ok: bool
     checked: int
     problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ColumnMismatch:
+    """One stored column or ``record_measures`` value that :meth:`Journal.verify_columns`
+    found to disagree with the record's body.
+
+    ``column`` is ``type``, ``check_id``, ``at``, ``outcome``, ``category``, ``source``,
+    ``recheck_of`` or ``action`` for a column of ``records``; ``record_measures[n]`` for a
+    measure row that is missing or should not be there, ``record_measures[n].measure_id``
+    or ``record_measures[n].status`` for one that differs; ``body`` when the body cannot
+    be read at all. ``stored`` is what the file holds, ``derived`` what the body gives
+    (``None`` for no row). ``seq`` is the record's sequence number; a measure row whose
+    record does not exist has ``id`` ``""``.
+    """
+
+    seq: int
+    id: str
+    column: str
+    stored: Any
+    derived: Any
+
+
+@dataclass
+class ColumnVerifyResult:
+    """The outcome of :meth:`Journal.verify_columns`: ``ok`` when every column agrees.
+
+    ``mismatches`` holds the first ``limit`` disagreements found; ``mismatch_count``
+    counts them all.
+    """
+
+    ok: bool
+    checked: int
+    mismatch_count: int = 0
+    mismatches: list[ColumnMismatch] = field(default_factory=list)
 
 
 class _Pending:
@@ -429,6 +501,7 @@ class Journal:
             # commits on power loss).
             conn.execute("PRAGMA synchronous = FULL")
             self._migrate(conn)
+            self._ensure_case_index(conn)
         except (sqlite3.Error, OSError, JournalError) as exc:
             if conn is not None:
                 conn.close()
@@ -475,6 +548,17 @@ class Journal:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _ensure_case_index(self, conn: sqlite3.Connection) -> None:
+        """Create the index of checks by case id when the file lacks it (see ``_CASE_INDEX``)."""
+        # Looked up first: CREATE INDEX IF NOT EXISTS would still take the write lock
+        # at every open, and wait behind another process's long write.
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (_CASE_INDEX,)
+        ).fetchone()
+        if found is None:
+            logger.info("journal %s: indexing checks by case id", self.path)
+            conn.execute(_CASE_INDEX_SQL)
 
     @staticmethod
     def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -595,8 +679,7 @@ class Journal:
             raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
         if not isinstance(clean.get("id"), str) or not clean["id"]:
             raise InvalidRequestError("record needs a non-empty string id")
-        at = _parse_at(clean)
-        check_id = clean["id"] if kind == "check" else clean.get("check_id")
+        _, check_id, at = _key_columns(clean)
         if check_id is not None and not isinstance(check_id, str):
             raise InvalidRequestError("check_id must be a string")
         if inputs is not None and kind != "check":
@@ -840,6 +923,37 @@ class Journal:
         )
         return [json.loads(r[0]) for r in rows]
 
+    def latest_check_for_case(self, subject_id: str, case_id: str) -> dict[str, Any] | None:
+        """The newest check record of ``subject_id`` for the application ``case_id``
+        (``matter.case_id``), or None.
+
+        Read through an index of checks by case id, so it costs a few rows however
+        long the journal is.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "outcome": "normal",
+        ...               "matter": {"category": "bidding", "case_id": "ZSGC-2026-118"},
+        ...               "subject": {"id": "91442000MA4UJ2KQ57", "kind": "legal_entity"},
+        ...               "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> j.latest_check_for_case("91442000MA4UJ2KQ57", "ZSGC-2026-118")["outcome"]
+        'normal'
+        >>> j.close()
+        """
+        # The WHERE terms and the expression match _CASE_INDEX_SQL, so SQLite uses the
+        # partial index; its entries are in seq order, so no sort either.
+        rows = self._query(
+            "SELECT body FROM records WHERE type = 'check' AND json_valid(body)"
+            " AND json_extract(body, '$.matter.case_id') = ?"
+            " AND json_extract(body, '$.subject.id') = ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (case_id, subject_id),
+        )
+        if not rows:
+            return None
+        value: dict[str, Any] = json.loads(rows[0][0])
+        return value
+
     def iter_records(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -934,6 +1048,123 @@ class Journal:
             if len(rows) < _PAGE:
                 break
         return VerifyResult(ok=not problems, checked=checked, problems=problems)
+
+    def verify_columns(self, *, limit: int | None = 10_000) -> ColumnVerifyResult:
+        """Re-derive every record's report columns and measure rows from its body, and
+        name each stored value that disagrees.
+
+        :meth:`verify` proves the bodies untouched; the monthly report counts from plain
+        columns (``type``, ``check_id``, ``at``, ``outcome``, ``category``, ``source``,
+        ``recheck_of``, ``action``) and from the ``record_measures`` rows, which are
+        copied from the body when a record is appended and are not hashed. This walks
+        the journal a page at a time (memory stays flat however long it is), derives
+        those values with the code :meth:`append` uses, and compares. ``limit`` bounds
+        how many mismatches are kept (all are counted); ``None`` keeps every one.
+
+        >>> import tempfile, os, sqlite3
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "outcome": "restriction",
+        ...               "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> j.verify_columns().ok
+        True
+        >>> with sqlite3.connect(j.path) as raw:
+        ...     _ = raw.execute("UPDATE records SET outcome = 'normal' WHERE id = 'c1'")
+        >>> j.verify_columns().mismatches
+        [ColumnMismatch(seq=1, id='c1', column='outcome', stored='normal', derived='restriction')]
+        >>> j.close()
+        """
+        result = ColumnVerifyResult(ok=True, checked=0)
+
+        def note(mismatch: ColumnMismatch) -> None:
+            result.ok = False
+            result.mismatch_count += 1
+            if limit is None or len(result.mismatches) < limit:
+                result.mismatches.append(mismatch)
+
+        last = 0
+        while True:
+            rows = self._query(
+                "SELECT seq, id, body, type, check_id, at, outcome, category, source,"
+                " recheck_of, action FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _PAGE),
+            )
+            if not rows:
+                break
+            first, end = last, rows[-1][0]
+            # This page's measure rows, by record: bounded by the page's seq range, so
+            # the page's records and their rows are read together whatever is appended.
+            measures: dict[int, dict[int, tuple[Any, Any]]] = {}
+            for seq, n, measure_id, status in self._query(
+                "SELECT seq, n, measure_id, status FROM record_measures"
+                " WHERE seq > ? AND seq <= ? ORDER BY seq, n",
+                (first, end),
+            ):
+                measures.setdefault(seq, {})[n] = (measure_id, status)
+            for seq, rid, text, *stored in rows:
+                result.checked += 1
+                for mismatch in self._column_mismatches(
+                    seq, rid, text, tuple(stored), measures.pop(seq, {})
+                ):
+                    note(mismatch)
+            # What is left belongs to no record of the page (a deleted record's rows).
+            for seq, orphans in sorted(measures.items()):
+                for n, row in sorted(orphans.items()):
+                    note(ColumnMismatch(seq, "", f"record_measures[{n}]", row, None))
+            last = end
+            if len(rows) < _PAGE:
+                break
+        # Rows after the last record: left behind by a deleted last record. One query,
+        # so that a record appended meanwhile (committed with its rows) does not count.
+        for seq, n, measure_id, status in self._query(
+            "SELECT m.seq, m.n, m.measure_id, m.status FROM record_measures AS m"
+            " WHERE m.seq > ? AND NOT EXISTS (SELECT 1 FROM records AS r WHERE r.seq = m.seq)"
+            " ORDER BY m.seq, m.n",
+            (last,),
+        ):
+            note(ColumnMismatch(seq, "", f"record_measures[{n}]", (measure_id, status), None))
+        return result
+
+    @staticmethod
+    def _column_mismatches(
+        seq: int,
+        rid: str,
+        text: str,
+        stored: tuple[Any, ...],
+        stored_measures: dict[int, tuple[Any, Any]],
+    ) -> Iterator[ColumnMismatch]:
+        """How one record's stored ``stored`` columns (type, check_id, at, then the
+        report columns) and measure rows differ from what its body ``text`` gives."""
+        try:
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            yield ColumnMismatch(seq, rid, "body", f"unreadable: {exc}", None)
+            return
+        columns, measure_rows = _derived(body)
+        names: tuple[str, ...]
+        derived: tuple[Any, ...]
+        try:
+            keys = _key_columns(body)
+        except InvalidRequestError:
+            # No usable time in the body (append refuses such a record): the key
+            # columns cannot be derived; the report columns still can.
+            yield ColumnMismatch(seq, rid, "at", stored[2], None)
+            names, derived, stored = _DERIVED_COLUMNS, columns, stored[3:]
+        else:
+            names, derived = ("type", "check_id", "at", *_DERIVED_COLUMNS), (*keys, *columns)
+        for name, have, want in zip(names, stored, derived, strict=True):
+            if not _same(have, want):
+                yield ColumnMismatch(seq, rid, name, have, want)
+        wanted = {n: (measure_id, status) for n, measure_id, status in measure_rows}
+        for n in sorted(wanted.keys() | stored_measures.keys()):
+            have_row, want_row = stored_measures.get(n), wanted.get(n)
+            if have_row is None or want_row is None:
+                yield ColumnMismatch(seq, rid, f"record_measures[{n}]", have_row, want_row)
+                continue
+            for name, have, want in zip(("measure_id", "status"), have_row, want_row, strict=True):
+                if not _same(have, want):
+                    yield ColumnMismatch(seq, rid, f"record_measures[{n}].{name}", have, want)
 
     # --- local bookkeeping: objections and report receipts ------------------------
     #

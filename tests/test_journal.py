@@ -293,6 +293,117 @@ def test_verify_streams_many_pages(journal: Journal) -> None:
     assert result.checked == 1203
 
 
+# --- the report columns against the bodies (verify_columns) -------------------------
+
+
+def action_record(i: int, check_id: str, action: str, measure_ids: list[str]) -> dict[str, Any]:
+    acted = datetime(2026, 11, 29, 9, 0, tzinfo=CST) + timedelta(minutes=i)
+    return {
+        "type": "action",
+        "id": f"act-{i}",
+        "check_id": check_id,
+        "acted_at": acted.isoformat(),
+        "action": action,
+        "measure_ids": measure_ids,
+        "reason": "履行完毕" if action != "applied" else None,
+    }
+
+
+def mixed(journal: Journal) -> list[dict[str, Any]]:
+    """Checks (restriction with a measure, normal without) and actions on them."""
+    c0 = journal.append(check_record(0))
+    c1 = journal.append(check_record(1, outcome="normal", measures=[]))
+    a0 = journal.append(action_record(2, c0["id"], "not_applied", ["P-BID-EXCLUDE"]))
+    c3 = journal.append(check_record(3, source="snapshot", recheck_of=c1["id"]))
+    return [c0, c1, a0, c3]
+
+
+def test_verify_columns_passes_on_a_clean_journal(journal: Journal) -> None:
+    mixed(journal)
+    result = journal.verify_columns()
+    assert result.ok
+    assert result.checked == 4
+    assert (result.mismatch_count, result.mismatches) == (0, [])
+
+
+def test_verify_columns_names_a_restriction_turned_normal(journal: Journal) -> None:
+    recs = mixed(journal)
+    raw(journal.path).execute("UPDATE records SET outcome = 'normal' WHERE seq = 1")
+    assert journal.verify().ok  # the bodies are untouched: the chain cannot see it
+    result = journal.verify_columns()
+    assert not result.ok
+    assert [(m.seq, m.id, m.column, m.stored, m.derived) for m in result.mismatches] == [
+        (1, recs[0]["id"], "outcome", "normal", "restriction")
+    ]
+
+
+def test_verify_columns_names_an_action_and_a_key_column(journal: Journal) -> None:
+    recs = mixed(journal)
+    conn = raw(journal.path)
+    conn.execute("UPDATE records SET action = 'applied' WHERE seq = 3")  # hide an override
+    conn.execute("UPDATE records SET check_id = 'elsewhere', at = '2026-12-01' WHERE seq = 3")
+    conn.execute("UPDATE records SET recheck_of = NULL, source = 'live' WHERE seq = 4")
+    found = {(m.seq, m.column): (m.stored, m.derived) for m in journal.verify_columns().mismatches}
+    assert found == {
+        (3, "action"): ("applied", "not_applied"),
+        (3, "check_id"): ("elsewhere", recs[0]["id"]),
+        (3, "at"): ("2026-12-01", "2026-11-29T01:02:00.000000Z"),
+        (4, "recheck_of"): (None, recs[1]["id"]),
+        (4, "source"): ("live", "snapshot"),
+    }
+
+
+def test_verify_columns_names_measure_rows(journal: Journal) -> None:
+    recs = mixed(journal)
+    conn = raw(journal.path)
+    conn.execute("UPDATE record_measures SET status = 'suspended' WHERE seq = 1 AND n = 0")
+    conn.execute("DELETE FROM record_measures WHERE seq = 3")  # the action names no measure
+    conn.execute("INSERT INTO record_measures VALUES (2, 0, 'P-BID-EXCLUDE', 'applied')")
+    conn.execute("INSERT INTO record_measures VALUES (99, 0, 'P-X', 'applied')")  # no record
+    result = journal.verify_columns()
+    found = [(m.seq, m.id, m.column, m.stored, m.derived) for m in result.mismatches]
+    assert found == [
+        (1, recs[0]["id"], "record_measures[0].status", "suspended", "applied"),
+        (2, recs[1]["id"], "record_measures[0]", ("P-BID-EXCLUDE", "applied"), None),
+        (3, recs[2]["id"], "record_measures[0]", None, ("P-BID-EXCLUDE", None)),
+        (99, "", "record_measures[0]", ("P-X", "applied"), None),
+    ]
+    assert result.mismatch_count == 4
+
+
+def test_verify_columns_a_value_of_another_type_differs(journal: Journal) -> None:
+    journal.append(check_record(0, outcome=1))
+    assert journal.verify_columns().ok
+    raw(journal.path).execute("UPDATE records SET outcome = '1' WHERE seq = 1")
+    (m,) = journal.verify_columns().mismatches
+    assert (m.column, m.stored, m.derived) == ("outcome", "1", 1)
+
+
+def test_verify_columns_reports_an_unreadable_body(journal: Journal) -> None:
+    filled(journal, 2)
+    raw(journal.path).execute("UPDATE records SET body = 'not json' WHERE seq = 2")
+    (m,) = journal.verify_columns().mismatches
+    assert (m.seq, m.column, m.derived) == (2, "body", None)
+
+
+def test_verify_columns_streams_pages_and_keeps_a_bounded_list(journal: Journal) -> None:
+    filled(journal, 1203)
+    assert journal.verify_columns().checked == 1203
+    raw(journal.path).execute("UPDATE records SET category = 'licensing' WHERE seq % 2 = 0")
+    result = journal.verify_columns(limit=10)
+    assert (result.ok, result.checked, result.mismatch_count) == (False, 1203, 601)
+    assert [m.seq for m in result.mismatches] == list(range(2, 22, 2))
+    assert len(journal.verify_columns(limit=None).mismatches) == 601
+
+
+def test_verify_columns_after_a_deleted_last_record(journal: Journal) -> None:
+    recs = filled(journal, 3)
+    raw(journal.path).execute("DELETE FROM records WHERE seq = 3")
+    found = [(m.seq, m.id, m.column) for m in journal.verify_columns().mismatches]
+    assert found == [(3, "", "record_measures[0]")]
+    assert recs[2]["id"] not in {m.id for m in journal.verify_columns().mismatches}
+
+
 # --- reading, inputs, upload state -------------------------------------------------
 
 

@@ -198,6 +198,50 @@ def test_verify_names_two_reordered_records(month_dir: Path) -> None:
     assert "record #9 c05: broken_link" in done.stdout
 
 
+def test_verify_columns_intact(month_dir: Path) -> None:
+    done = cli("journal", "verify", "--columns", data_dir=month_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "report columns agree with the bodies: 20 records" in done.stdout
+
+
+def test_verify_columns_names_edited_report_columns(month_dir: Path) -> None:
+    _tamper(
+        month_dir,
+        # c02's restriction counted as normal, a04's override as applied, and
+        # c08's measure row moved to another measure: the bodies stay untouched.
+        ("UPDATE records SET outcome = 'normal' WHERE id = 'c02'", ()),
+        ("UPDATE records SET action = 'applied' WHERE id = 'a04'", ()),
+        (
+            "UPDATE record_measures SET measure_id = 'P-NONE'"
+            " WHERE seq = (SELECT seq FROM records WHERE id = 'c08')",
+            (),
+        ),
+    )
+    plain = cli("journal", "verify", data_dir=month_dir)
+    assert plain.returncode == 0, plain.stdout  # the hash chain alone cannot see it
+    done = cli("journal", "verify", "--columns", data_dir=month_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "journal intact: 20 records" in done.stdout
+    assert (
+        "record #2 c02: column_mismatch outcome: stored 'normal', body gives 'restriction'"
+        in done.stdout
+    )
+    assert (
+        "record #8 a04: column_mismatch action: stored 'applied', body gives 'overridden'"
+        in done.stdout
+    )
+    assert "c08: column_mismatch record_measures[0].measure_id: stored 'P-NONE'," in done.stdout
+    assert "3 column values disagree with their record's body in 20 records" in done.stdout
+
+
+def test_verify_columns_masks_personal_ids(month_dir: Path) -> None:
+    _tamper(month_dir, ("UPDATE records SET category = ? WHERE id = 'c08'", (PERSON,)))
+    done = cli("journal", "verify", "--columns", data_dir=month_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "c08: column_mismatch category: stored '4420**********1237'" in done.stdout
+    assert PERSON not in done.stdout + done.stderr
+
+
 # --- explain ---------------------------------------------------------------------------
 
 
