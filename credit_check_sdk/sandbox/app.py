@@ -15,18 +15,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import http
+import itertools
 import json
 import logging
 import math
+import queue
 import random
 import re
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -49,7 +52,7 @@ from ..signing import verify
 from . import _inputs as inp
 from . import db
 from .seed import SCENARIO_SUBJECTS, seed_database
-from .store import Store, entry_json
+from .store import Store, entry_json, json_bytes
 
 __all__ = [
     "Faults",
@@ -67,6 +70,8 @@ _PROBLEM_BASE = "https://credit.example/problems/"
 _MAX_BATCH_PROFILES = 200
 _MAX_RECORDS = 1000
 _MAX_CHANGES = 5000
+#: Uncompressed NDJSON handed to zlib at a time by the export (fewer, larger calls).
+_EXPORT_CHUNK = 1024 * 1024
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
 
@@ -145,11 +150,7 @@ def problem_response(
 
 def _json_response(body: Any, status: int = 200) -> Response:
     """``body`` serialised once, as it is (no response-model validation on the hot paths)."""
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-        status_code=status,
-        media_type="application/json",
-    )
+    return Response(json_bytes(body), status_code=status, media_type="application/json")
 
 
 # --- runtime state ----------------------------------------------------------------
@@ -524,20 +525,25 @@ def _api_router() -> APIRouter:
                     "the cursor is older than the change feed keeps; start again without a cursor",
                     slug="cursor-expired",
                 )
-        changes, newest = state.store.changes_after(after, limit + 1)
+        changes, newest = state.store.change_texts_after(after, limit + 1)
         has_more = len(changes) > limit
         changes = changes[:limit]
-        last = changes[-1]["seq"] if changes else after
-        # Serialised once: a 5000-change page through FastAPI's per-value encoder
-        # costs more than reading it from the database.
-        return _json_response(
+        last = changes[-1][0] if changes else after
+        tail = json_bytes(
             {
-                "changes": changes,
                 "next_cursor": _encode_cursor(generation, last, newest),
                 "has_more": has_more,
                 "as_of": db.format_ts(db.now()),
             }
         )
+        # The changes come as JSON text, joined as they are: parsing and serialising a
+        # 5000-change page again would cost more than reading it from the database. The
+        # object's start and end go onto the first and last change, so that the page (a few
+        # megabytes) is copied once, by the one join.
+        texts = [text for _, text in changes] or [b""]
+        texts[0] = b'{"changes":[' + texts[0]
+        texts[-1] += b"]," + tail[1:]
+        return Response(b",".join(texts), media_type="application/json")
 
     @router.get("/lists/export")
     def export_lists(request: Request) -> StreamingResponse:
@@ -545,27 +551,24 @@ def _api_router() -> APIRouter:
         generation = state.store.meta()["generation"]
 
         def lines() -> Iterator[bytes]:
-            packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip container
-            buffer: list[bytes] = []
-            size = 0
-            with state.store.export_snapshot() as (newest, count, rows):
+            # Level 1: at level 6 compressing took longer than reading the entries; the
+            # export is a bulk download, where a somewhat larger body costs less than the CPU.
+            packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: gzip container
+            with state.store.export_ndjson() as (newest, count, chunks):
                 head = {
                     "cursor": _encode_cursor(generation, newest, newest),
                     "as_of": db.format_ts(db.now()),
                     "count": count,
                 }
-                buffer.append(json.dumps(head, ensure_ascii=False).encode() + b"\n")
-                for row in rows:
-                    line = json.dumps(row, ensure_ascii=False).encode() + b"\n"
-                    buffer.append(line)
-                    size += len(line)
-                    if size >= 256 * 1024:
-                        chunk = packer.compress(b"".join(buffer))
-                        buffer.clear()
-                        size = 0
-                        if chunk:
-                            yield chunk
-            yield packer.compress(b"".join(buffer)) + packer.flush()
+                ndjson = itertools.chain([json_bytes(head) + b"\n"], chunks)
+                # SQLite and zlib both let go of the GIL while they work, so the next block of
+                # lines is read while this one is compressed.
+                with _read_ahead(_blocks(ndjson, _EXPORT_CHUNK)) as blocks:
+                    for block in blocks:
+                        packed = packer.compress(block)
+                        if packed:
+                            yield packed
+            yield packer.flush()
 
         return StreamingResponse(
             lines(), media_type="application/x-ndjson", headers={"Content-Encoding": "gzip"}
@@ -627,6 +630,71 @@ def _api_router() -> APIRouter:
         return _resolve_commitment(_state(request), commitment_id, req)
 
     return router
+
+
+def _blocks(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``chunks`` joined into blocks of at least ``size`` bytes (the last may be shorter)."""
+    buffer: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buffer)
+            buffer.clear()
+            held = 0
+    if buffer:
+        yield b"".join(buffer)
+
+
+@contextlib.contextmanager
+def _read_ahead(source: Iterator[bytes], depth: int = 2) -> Iterator[Iterator[bytes]]:
+    """``source``'s items, taken from it by a thread of its own up to ``depth`` items ahead.
+
+    On leaving the block the thread is stopped and waited for (it finishes the item it is
+    taking, if any), so that ``source`` and what it reads from are no longer in use afterwards.
+    """
+    ahead: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bytes | None, BaseException | None]) -> bool:
+        """Queue ``item``; ``False`` once the consumer is gone (then take no more)."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return not stop.is_set()
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # whatever it is, the consumer raises it
+            put((None, exc))
+
+    def items() -> Iterator[bytes]:
+        while True:
+            item, exc = ahead.get()
+            if exc is not None:
+                raise exc
+            if item is None:
+                return
+            yield item
+
+    thread = threading.Thread(target=produce, name="sandbox-export-reader", daemon=True)
+    thread.start()
+    try:
+        yield items()
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):  # a put waiting for room returns at once
+            while True:
+                ahead.get_nowait()
+        thread.join()
 
 
 def _hot_routes(prefix: str) -> list[Route]:

@@ -31,7 +31,7 @@ from .._ids import mask_id
 from ..signing import NONCE_TTL_SECONDS
 from . import db
 
-__all__ = ["Store"]
+__all__ = ["Store", "entry_json", "json_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,45 @@ _ENTRY_COLUMNS = (
     _E.status,
     _E.updated_at,
 )
+
+
+#: A ``ListEntry`` as JSON text written by SQLite itself (JSON1, in C), for the paths that
+#: serve many entries (change feed, export): the members of :func:`entry_json`, in its order.
+#: SQLite holds dates as the ISO text SQLAlchemy writes, served as they are (``NULL`` becomes
+#: ``null``), and ``updated_at`` as "YYYY-MM-DD HH:MM:SS[.ffffff]" in platform time, which
+#: :func:`db.format_ts` serves as "YYYY-MM-DDTHH:MM:SS+08:00" (fraction dropped).
+_ENTRY_JSON_SQLITE = (
+    "json_object('entry_id', e.entry_id, 'subject_id', e.subject_id, 'list', e.list, "
+    "'category', e.category, 'authority', e.authority, 'basis', e.basis, "
+    "'listed_on', e.listed_on, 'expires_on', e.expires_on, 'status', e.status, "
+    "'updated_at', substr(e.updated_at, 1, 10) || 'T' || substr(e.updated_at, 12, 8) || '+08:00')"
+)
+# The change feed's and the export's rows. Each JSON text is cast to a BLOB, which comes out
+# as the UTF-8 bytes SQLite holds: served as they are, with no decoding to str and back.
+_CHANGES_SQLITE = (
+    "SELECT c.seq, CAST(json_object('seq', c.seq, 'op', c.op, 'entry', "  # noqa: S608 - constant SQL, values as placeholders
+    f"{_ENTRY_JSON_SQLITE}) AS BLOB) "
+    "FROM changes c JOIN entries e ON e.entry_id = c.entry_id "
+    "WHERE c.seq > ? ORDER BY c.seq LIMIT ?"
+)
+_EXPORT_SQLITE = (
+    f"SELECT CAST({_ENTRY_JSON_SQLITE} || char(10) AS BLOB) FROM entries e "  # noqa: S608 - constant SQL
+    "WHERE e.deleted = 0 ORDER BY e.entry_id"
+)
+#: Rows fetched from SQLite at a time by the export (one chunk of NDJSON lines).
+_EXPORT_BATCH = 5000
+#: How much of a SQLite database file the feed and export readers map into memory
+#: (SQLite's build caps it, at 2 GiB by default).
+_MMAP_BYTES = 2**31
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON as UTF-8, as the sandbox serves its bodies.
+
+    >>> json_bytes({"id": "BL-1", "basis": None, "seq": 7})
+    b'{"id":"BL-1","basis":null,"seq":7}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def entry_json(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +177,32 @@ class Store:
                 cur.close()
                 if conn.in_transaction:  # a write that failed half-way: never keep it open
                     conn.rollback()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        """A cursor in one read transaction, on a pooled SQLite connection of its own: the
+        readers of many rows keep off the kept connection, whose lock the profile look-ups
+        take on the event loop, and every query in the block sees the same data."""
+        raw: Any = self.engine.raw_connection()  # as the kept one: the sqlite3 API, untyped
+        try:
+            conn = raw.driver_connection
+            cur = conn.cursor()
+            # An in-memory database has one connection for all: one already in a transaction
+            # is another thread's, to be neither nested nor rolled back.
+            own = not conn.in_transaction
+            try:
+                # Pages read in place from the file's mapping rather than copied into SQLite's
+                # cache: these readers visit far more pages than the cache holds.
+                cur.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+                if own:
+                    cur.execute("BEGIN")  # the read lock, so the snapshot, from the first SELECT
+                yield cur
+            finally:
+                cur.close()
+                if own and conn.in_transaction:
+                    conn.rollback()
+        finally:
+            raw.close()
 
     def close(self) -> None:
         """Give the kept connection back to the pool."""
@@ -479,6 +544,38 @@ class Store:
                     yield entry_json(row)
 
             yield newest, count, rows()
+
+    def change_texts_after(self, after: int, limit: int) -> tuple[list[tuple[int, bytes]], int]:
+        """:meth:`changes_after` with each change as its JSON text: ``[(seq, json)]`` and the
+        newest seq. On SQLite the JSON is written by SQLite, so a page of changes is served
+        without a Python object per value (the bulk of the feed's cost otherwise)."""
+        if not self.is_sqlite:
+            changes, newest = self.changes_after(after, limit)
+            return [(int(ch["seq"]), json_bytes(ch)) for ch in changes], newest
+        with self._snapshot() as cur:
+            rows = cur.execute(_CHANGES_SQLITE, (after, limit)).fetchall()
+            newest = cur.execute("SELECT max(seq) FROM changes").fetchone()[0]
+        return rows, int(newest or 0)
+
+    @contextlib.contextmanager
+    def export_ndjson(self) -> Iterator[tuple[int, int, Iterator[bytes]]]:
+        """:meth:`export_snapshot` with the entries as NDJSON: ``(max_seq, count, chunks)``,
+        each chunk whole UTF-8 lines. On SQLite the lines are written by SQLite and fetched
+        a batch at a time, all in one read transaction."""
+        if not self.is_sqlite:
+            with self.export_snapshot() as (newest, count, rows):
+                yield newest, count, (json_bytes(row) + b"\n" for row in rows)
+            return
+        with self._snapshot() as cur:
+            newest = int(cur.execute("SELECT max(seq) FROM changes").fetchone()[0] or 0)
+            count = int(cur.execute("SELECT count(*) FROM entries WHERE deleted = 0").fetchone()[0])
+
+            def chunks() -> Iterator[bytes]:
+                cur.execute(_EXPORT_SQLITE)
+                while rows := cur.fetchmany(_EXPORT_BATCH):
+                    yield b"".join([row[0] for row in rows])
+
+            yield newest, count, chunks()
 
     # --- journal records and reports ------------------------------------------------
 

@@ -1,16 +1,27 @@
-"""Change feed paging, cursors, 410, and the gzip NDJSON export."""
+"""Change feed paging, cursors, 410, and the gzip NDJSON export; the SQLite fast path
+that serves them against the SQLAlchemy Core path."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
+import threading
 from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from credit_check_sdk._models import ListEntry
+from credit_check_sdk.sandbox import db
+from credit_check_sdk.sandbox import store as store_module
+from credit_check_sdk.sandbox.app import _blocks, _decode_cursor, _read_ahead
 from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+from credit_check_sdk.sandbox.seed import seed_database
+from credit_check_sdk.sandbox.store import Store
 
 from .conftest import fresh_company
 
@@ -156,3 +167,210 @@ def test_cursor_of_another_database_is_410(
     _, cursor = _all_changes(short_retention, 5000)
     r = sandbox.request("GET", "/v1/lists/changes", params={"cursor": cursor})
     assert r.status_code == 410
+
+
+# --- the SQLite fast path against the SQLAlchemy Core path it replaces ----------------------
+
+#: Text whose JSON is easy to get wrong: quotes, backslashes, control characters, a line
+#: separator that JSON leaves as it is, and characters outside the BMP.
+_AWKWARD = 'He said "停止" \\ C:\\path\n\ttab \x01 \x7f \u2028 😀 end'
+
+
+def _add_awkward_entries(store: Store, subject_id: str) -> None:
+    """Entries with ``NULL`` basis and expiry, an empty basis, fractional and midnight
+    ``updated_at``, text needing escapes, and a tombstone."""
+    base = {
+        "subject_id": subject_id,
+        "list": "black",
+        "category": "statistics",
+        "authority": "中山市统计局",
+        "basis": "《统计法》",
+        "listed_on": date(2026, 11, 1),
+        "expires_on": date(2029, 10, 31),
+        "status": "active",
+        "deleted": False,
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            "entry_id": "BL-T-NULLS",
+            "basis": None,
+            "expires_on": None,
+            "updated_at": datetime(2026, 11, 20, 10, 0, 5, 123456),
+        },
+        {"entry_id": "BL-T-EMPTY", "basis": "", "updated_at": datetime(2026, 1, 1, 0, 0, 0)},
+        {
+            "entry_id": "BL-T-ESCAPES",
+            "authority": _AWKWARD,
+            "basis": _AWKWARD,
+            "category": 'a "category"',
+            "updated_at": datetime(2026, 12, 31, 23, 59, 59, 999999),
+        },
+        {
+            "entry_id": "BL-T-GONE",
+            "status": "withdrawn",
+            "deleted": True,
+            "updated_at": datetime(2026, 11, 21, 8, 30, 0, 1),
+        },
+    ]
+    with store.write() as conn:
+        for row in rows:
+            values = {**base, **row}
+            conn.execute(db.entries.insert().values(**values))
+            op = "delete" if values["deleted"] else "upsert"
+            store.touch_entry(conn, values["entry_id"], op, values["updated_at"])
+
+
+def _stores(path: Path) -> tuple[Store, Store]:
+    """A store on the SQLite fast path and one on the Core path, over one database."""
+    fast = Store(db.make_engine(f"sqlite:///{path}"))
+    core = Store(db.make_engine(f"sqlite:///{path}"))
+    core.is_sqlite = False  # as on any other database
+    assert fast.is_sqlite
+    return fast, core
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    path = tmp_path / "feed.db"
+    seed_database(db.make_engine(f"sqlite:///{path}"), seed=5, seed_size=300)
+    fast, core = _stores(path)
+    _add_awkward_entries(core, S["clean_no_entries"].id)
+    yield fast, core
+    fast.close()
+    core.close()
+
+
+def _pages(store: Store, limit: int) -> list[tuple[list[tuple[int, Any]], int]]:
+    """Every page of the feed through :meth:`Store.change_texts_after`, changes parsed."""
+    pages = []
+    after = 0
+    while True:
+        rows, newest = store.change_texts_after(after, limit)
+        pages.append(([(seq, json.loads(text)) for seq, text in rows], newest))
+        if not rows:
+            return pages
+        after = rows[-1][0]
+
+
+@pytest.mark.parametrize("limit", [1, 7, 5001])
+def test_fast_feed_equals_core_feed(seeded: tuple[Store, Store], limit: int) -> None:
+    fast, core = seeded
+    fast_pages = _pages(fast, limit)
+    assert fast_pages == _pages(core, limit)  # the Core fallback serves the same
+    after = 0
+    for changes, newest in fast_pages:
+        old, old_newest = core.changes_after(after, limit)
+        assert newest == old_newest
+        assert changes == [(c["seq"], c) for c in old]
+        after = changes[-1][0] if changes else after
+    every = [change for changes, _ in fast_pages for _, change in changes]
+    by_id = {c["entry"]["entry_id"]: c for c in every}
+    assert len(by_id) == len(every) > 300
+    nulls = by_id["BL-T-NULLS"]["entry"]
+    assert nulls["basis"] is None
+    assert nulls["expires_on"] is None
+    assert nulls["updated_at"] == "2026-11-20T10:00:05+08:00"
+    assert by_id["BL-T-EMPTY"]["entry"]["basis"] == ""
+    assert by_id["BL-T-EMPTY"]["entry"]["updated_at"] == "2026-01-01T00:00:00+08:00"
+    assert by_id["BL-T-ESCAPES"]["entry"]["basis"] == _AWKWARD
+    assert by_id["BL-T-GONE"]["op"] == "delete"
+
+
+def test_fast_export_equals_core_export(
+    seeded: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, core = seeded
+    monkeypatch.setattr(store_module, "_EXPORT_BATCH", 7)  # many chunks from a small database
+    with fast.export_ndjson() as (newest, count, chunks):
+        got = list(chunks)
+    with core.export_snapshot() as (old_newest, old_count, rows):
+        old = list(rows)
+    with core.export_ndjson() as (_, _, core_chunks):
+        core_lines = b"".join(core_chunks)
+    assert (newest, count) == (old_newest, old_count)
+    assert len(got) > 40
+    assert all(chunk.endswith(b"\n") for chunk in got)
+    lines = b"".join(got).split(b"\n")
+    assert lines.pop() == b""
+    assert [json.loads(line) for line in lines] == old
+    assert [json.loads(line) for line in core_lines.split(b"\n")[:-1]] == old
+    assert len(old) == count
+    ids = [e["entry_id"] for e in old]
+    assert "BL-T-GONE" not in ids
+    assert {"BL-T-NULLS", "BL-T-EMPTY", "BL-T-ESCAPES"} <= set(ids)
+
+
+def test_served_feed_and_export_equal_core_path(tmp_path: Path) -> None:
+    """Over HTTP: the pages, cursors and export of the fast path are what the Core path's
+    rows make of them."""
+    path = tmp_path / "served.db"
+    with SandboxProcess(db_path=path, seed_size=200) as sb:
+        _, core = _stores(path)
+        _add_awkward_entries(core, S["clean_no_entries"].id)
+        generation = core.meta()["generation"]
+        limit = 150
+        after = 0
+        cursor = None
+        while True:
+            params = [("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
+            r = sb.request("GET", "/v1/lists/changes", params=params)
+            assert r.status_code == 200, r.text
+            assert r.headers["Content-Type"] == "application/json"
+            page = r.json()
+            assert list(page) == ["changes", "next_cursor", "has_more", "as_of"]
+            old, newest = core.changes_after(after, limit + 1)
+            assert page["changes"] == old[:limit]
+            assert page["has_more"] is (len(old) > limit)
+            last = old[:limit][-1]["seq"] if old[:limit] else after
+            assert _decode_cursor(page["next_cursor"])[:3] == (generation, last, newest)
+            cursor, after = page["next_cursor"], last
+            if not page["has_more"]:
+                break
+        r = sb.request("GET", "/v1/lists/export", stream=True)
+        assert r.headers["Content-Encoding"] == "gzip"
+        head_line, *lines = gzip.decompress(r.raw.read()).split(b"\n")
+        assert lines.pop() == b""
+        head = json.loads(head_line)
+        with core.export_snapshot() as (newest, count, rows):
+            old_rows = list(rows)
+        assert head["count"] == count == len(lines)
+        assert _decode_cursor(head["cursor"])[:3] == (generation, newest, newest)
+        assert [json.loads(line) for line in lines] == old_rows
+        core.close()
+
+
+# --- the export's read-ahead ------------------------------------------------------------
+
+
+def test_read_ahead_yields_everything_in_order() -> None:
+    items = [str(i).encode() for i in range(100)]
+    with _read_ahead(iter(items)) as got:
+        assert list(got) == items
+    assert list(_blocks([b"ab", b"c", b"def", b"g"], 3)) == [b"abc", b"def", b"g"]
+
+
+def test_read_ahead_raises_the_sources_error() -> None:
+    def source() -> Iterator[bytes]:
+        yield b"one"
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with _read_ahead(source()) as got:
+        assert next(got) == b"one"
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            next(got)
+
+
+def test_read_ahead_stops_when_left_early() -> None:
+    taken = []
+
+    def source() -> Iterator[bytes]:
+        for i in range(1000):
+            taken.append(i)
+            yield b"x"
+
+    with _read_ahead(source(), depth=2) as got:
+        next(got)
+    count = len(taken)
+    assert count <= 4  # the one consumed, two queued, one waiting for room
+    assert not [t for t in threading.enumerate() if t.name == "sandbox-export-reader"]
+    assert len(taken) == count
