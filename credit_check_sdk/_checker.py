@@ -36,7 +36,7 @@ from ._exceptions import (
     InvalidSubjectError,
     PlatformError,
 )
-from ._ids import mask_id
+from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
 from ._sync import Syncer, SyncResult
@@ -601,8 +601,14 @@ class CreditChecker:
 
         When a list change touches the subject (or a person related to it),
         the SDK re-checks it, journals the re-check and calls ``on_watch``.
-        Watches survive restarts.
+        Watches survive restarts. When the subject was already checked for
+        ``case_id``, the first ``on_watch`` receives that check's outcome as
+        the previous one (the latest such check in the journal). A matter
+        given without a case id takes ``case_id``, so that the re-checks are
+        journaled under the application too.
 
+        >>> case = Matter("bidding", case_id="ZSGC-2026-118")  # doctest: +SKIP
+        >>> opening = checker.must_check("91442000MA4UJ2KQ57", case)  # doctest: +SKIP
         >>> checker.watch("91442000MA4UJ2KQ57", "bidding", "ZSGC-2026-118")  # doctest: +SKIP
         """
         self._ensure_open()
@@ -611,13 +617,39 @@ class CreditChecker:
         require_matter(self._catalogs.current, mat.category)
         if not case_id:
             raise InvalidRequestError("a watch needs the application's case_id")
-        self._offline.followups.watch(subj.id, subj.kind, mat.model_dump(mode="json"), case_id)
+        if mat.case_id is None:
+            mat = mat.model_copy(update={"case_id": case_id})
+        last_id, last_outcome = self._last_check_for_case(subj.id, case_id)
+        self._offline.followups.watch(
+            subj.id,
+            subj.kind,
+            mat.model_dump(mode="json"),
+            case_id,
+            check_id=last_id,
+            outcome=last_outcome,
+        )
         cached = self._cache.get(subj.id, max_age=self.settings.stale_cache_age)
         if cached is not None:
-            self._offline.followups.update_watch(
-                subj.id, case_id, check_id="", outcome="", related_ids=_related_ids(cached)
-            )
+            self._offline.followups.learn_related(subj.id, _related_ids(cached) or [])
         self._offline.start()
+
+    def _last_check_for_case(self, subject_id: str, case_id: str) -> tuple[str | None, str | None]:
+        """``(check_id, outcome)`` of the journal's latest check of the subject for
+        ``case_id``, or ``(None, None)`` when there is none with a known outcome."""
+        record = self.journal.latest_check_for_case(subject_id, case_id)
+        if record is None:
+            return None, None
+        check_id, outcome = record.get("id"), record.get("outcome")
+        # Outcome() must accept it later, in the background thread that calls on_watch.
+        if not isinstance(check_id, str) or outcome not in {o.value for o in Outcome}:
+            logger.warning(
+                "watch of %s for case %s: check %r has no known outcome; none taken",
+                mask_id(subject_id),
+                mask_ids_in(case_id),
+                check_id,
+            )
+            return None, None
+        return check_id, str(outcome)
 
     def unwatch(self, subject: Subject | str, case_id: str) -> bool:
         """Stop watching; ``True`` when there was such a watch.

@@ -182,13 +182,48 @@ class Followups:
 
     # -- watches ---------------------------------------------------------------------
 
-    def watch(self, subject_id: str, kind: str, matter: dict[str, Any], case_id: str) -> None:
-        """Watch a subject for the application ``case_id`` (idempotent)."""
+    def watch(
+        self,
+        subject_id: str,
+        kind: str,
+        matter: dict[str, Any],
+        case_id: str,
+        *,
+        check_id: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Watch a subject for the application ``case_id`` (idempotent).
+
+        ``check_id`` and ``outcome`` name the case's check made before the watch was
+        set; they become the watch's last check unless it already knows one (a
+        re-check made by the watch is newer than anything found before it).
+
+        >>> import tempfile, pathlib
+        >>> f = Followups(pathlib.Path(tempfile.mkdtemp()) / "followups.sqlite3")
+        >>> f.watch("91442000MA4UJ2KQ57", "legal_entity", {"category": "bidding"}, "ZSGC-1",
+        ...         check_id="c1", outcome="normal")
+        >>> f.watches()[0].last_outcome
+        'normal'
+        >>> f.close()
+        """
         self._run(
-            "INSERT INTO watches (subject_id, case_id, kind, matter, watched_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject_id, case_id) DO UPDATE SET "
-            "matter = excluded.matter",
-            (subject_id, case_id, kind, json.dumps(matter, ensure_ascii=False), now().isoformat()),
+            "INSERT INTO watches (subject_id, case_id, kind, matter, last_check_id, last_outcome,"
+            " watched_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id, case_id) DO UPDATE"
+            " SET matter = excluded.matter,"
+            # An empty id is what older versions stored for "no check yet".
+            " last_outcome = CASE WHEN COALESCE(watches.last_check_id, '') = ''"
+            " THEN excluded.last_outcome ELSE watches.last_outcome END,"
+            " last_check_id = CASE WHEN COALESCE(watches.last_check_id, '') = ''"
+            " THEN excluded.last_check_id ELSE watches.last_check_id END",
+            (
+                subject_id,
+                case_id,
+                kind,
+                json.dumps(matter, ensure_ascii=False),
+                check_id,
+                outcome,
+                now().isoformat(),
+            ),
         )
         self._watched.add(subject_id)
 

@@ -404,6 +404,40 @@ def test_verify_columns_after_a_deleted_last_record(journal: Journal) -> None:
     assert recs[2]["id"] not in {m.id for m in journal.verify_columns().mismatches}
 
 
+# --- the latest check of a case (for watches) -----------------------------------------
+
+
+def test_latest_check_for_case_reads_through_an_index(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    j = Journal(path)
+    first = j.append(check_record(0, matter={"category": "bidding", "case_id": "K-1"}))
+    j.append(check_record(1, matter={"category": "bidding", "case_id": "K-2"}))
+    other = {"id": "442000199001011237", "kind": "natural_person"}
+    j.append(check_record(2, matter={"category": "bidding", "case_id": "K-1"}, subject=other))
+    assert j.latest_check_for_case("91442000MA4UJ2KQ57", "K-1") == first
+    latest = j.append(check_record(3, matter={"category": "bidding", "case_id": "K-1"}))
+    j.append(action_record(4, latest["id"], "applied", ["P-BID-EXCLUDE"]))
+    assert j.latest_check_for_case("91442000MA4UJ2KQ57", "K-1") == latest
+    assert j.latest_check_for_case("91442000MA4UJ2KQ57", "K-9") is None
+    # A tampered body that is not JSON neither breaks the index nor the lookup.
+    raw(str(path)).execute("UPDATE records SET body = 'not json' WHERE seq = 1")
+    assert j.latest_check_for_case("91442000MA4UJ2KQ57", "K-1") == latest
+    (plan,) = j._query(
+        "EXPLAIN QUERY PLAN SELECT body FROM records WHERE type = 'check' AND json_valid(body)"
+        " AND json_extract(body, '$.matter.case_id') = ?"
+        " AND json_extract(body, '$.subject.id') = ? ORDER BY seq DESC LIMIT 1",
+        ("K-1", "x"),
+    )
+    assert "USING INDEX records_case_id" in plan[-1]
+    j.close()
+    # A file written before the index existed gains it when opened.
+    raw(str(path)).execute("DROP INDEX records_case_id")
+    with Journal(path) as again:
+        assert again.latest_check_for_case("91442000MA4UJ2KQ57", "K-1") == latest
+    names = {r[0] for r in raw(str(path)).execute("SELECT name FROM sqlite_master")}
+    assert "records_case_id" in names
+
+
 # --- reading, inputs, upload state -------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from stdnum.cn import ric, uscc
 
-from credit_check_sdk import CreditChecker, Decision, Outcome
+from credit_check_sdk import CreditChecker, Decision, Matter, Outcome
 from credit_check_sdk._time import now, today
 from credit_check_sdk.snapshot import Snapshot
 from credit_check_sdk.testing import FakePlatform
@@ -519,6 +519,55 @@ def test_a_watched_bidder_blacklisted_before_award_is_rechecked(
     checker.sync_snapshot()
     time.sleep(0.2)
     assert len(events) == 2
+
+
+def test_a_watch_set_after_a_check_of_the_case_reports_its_outcome_as_previous(
+    fake: FakePlatform, open_checker: OpenChecker
+) -> None:
+    events: list[tuple[str, Outcome | None, Decision]] = []
+    checker = open_checker(on_watch=lambda *a: events.append(a))
+    checker.sync_snapshot()
+    case = "ZSGC-2026-130"
+    # Another case of the same bidder, and the same case of another bidder: not this one.
+    checker.must_check(LATE, Matter("bidding", case_id="ZSGC-2026-131"))
+    opening = checker.must_check(LATE, Matter("bidding", case_id=case))
+    checker.must_check(CLEAN, Matter("bidding", case_id=case))
+    assert opening.outcome is Outcome.NORMAL
+    checker.watch(LATE, "bidding", case)
+    (watch,) = [w for w in checker._offline.followups.watches() if w.case_id == case]
+    assert (watch.last_check_id, watch.last_outcome) == (opening.check_id, "normal")
+
+    fake.add_entry(LATE, "black", "court_judgment_defaulter")
+    assert checker.sync_snapshot().applied == 1
+    wait_until(lambda: events)
+    case_id, previous, decision = events[0]
+    assert case_id == case
+    assert previous is Outcome.NORMAL
+    assert decision.outcome is Outcome.RESTRICTION
+    # The re-check is journaled under the case: watching again keeps it as the last check.
+    recheck = checker.journal.get(decision.check_id)
+    assert recheck is not None
+    assert recheck["matter"]["case_id"] == case
+    assert checker.journal.latest_check_for_case(LATE, case) == recheck
+    checker.watch(LATE, "bidding", case)
+    (watch,) = [w for w in checker._offline.followups.watches() if w.case_id == case]
+    assert (watch.last_check_id, watch.last_outcome) == (decision.check_id, "restriction")
+
+
+def test_a_watch_without_an_earlier_check_of_the_case_has_no_previous(
+    fake: FakePlatform, open_checker: OpenChecker
+) -> None:
+    events: list[tuple[str, Outcome | None, Decision]] = []
+    checker = open_checker(on_watch=lambda *a: events.append(a))
+    checker.sync_snapshot()
+    checker.must_check(LATE, Matter("bidding", case_id="ZSGC-2026-133"))  # another case
+    checker.watch(LATE, "bidding", "ZSGC-2026-132")
+    fake.add_entry(LATE, "black", "court_judgment_defaulter")
+    checker.sync_snapshot()
+    wait_until(lambda: events)
+    assert events[0][0] == "ZSGC-2026-132"
+    assert events[0][1] is None
+    assert events[0][2].outcome is Outcome.RESTRICTION
 
 
 def test_a_watch_survives_a_restart(
