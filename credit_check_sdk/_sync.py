@@ -9,7 +9,8 @@ cursor, one page per transaction (:meth:`Snapshot.apply`), until the feed says
 feed is followed from the export's cursor into the same builder, and the
 result is swapped in only once it is complete: the snapshot in service keeps
 answering throughout. A platform that does not serve the export (404, 405,
-501) is rebuilt from the start of the feed instead. :class:`SyncThread` runs
+501), or serves one that fails its checks, is rebuilt from the start of the
+feed instead. :class:`SyncThread` runs
 the syncer in the background.
 
 >>> syncer = Syncer(snapshot, client)  # doctest: +SKIP
@@ -35,7 +36,13 @@ from typing import Any, Protocol
 from ._client import Change, ChangesPage, PlatformClient
 from ._exceptions import CursorExpiredError, PlatformError, ProblemError
 from ._ids import mask_ids_in
-from .snapshot import ImportResult, LoadStoppedError, Snapshot, SnapshotBuilder
+from .snapshot import (
+    ImportResult,
+    LoadStoppedError,
+    Snapshot,
+    SnapshotBuilder,
+    SnapshotImportError,
+)
 
 __all__ = ["SyncPass", "SyncResult", "SyncThread", "Syncer", "fetch_changes"]
 
@@ -263,6 +270,7 @@ class Syncer:
         loader = builder.export_loader(on_stored=stored, stop=stop)
         try:
             self.client.export_lists(loader, timeout=self.export_timeout, read_timeout=timeout)
+            return loader.finish().cursor
         except ProblemError as exc:
             if exc.status not in _NO_EXPORT:
                 raise
@@ -273,7 +281,17 @@ class Syncer:
             )
             self.use_export = False  # not asked again by this syncer
             return None
-        return loader.finish().cursor
+        except SnapshotImportError as exc:
+            # The platform's export is damaged (a bad line, a wrong count): its change
+            # feed may still be sound, and a snapshot from it beats none at all.
+            logger.warning(
+                "snapshot: the list export was refused (%s); rebuilding from the start of "
+                "the change feed instead",
+                mask_ids_in(str(exc)),
+            )
+            builder._discard_rows()
+            tally.upserts = tally.deletes = 0
+            return None
 
     def _result(self, tally: _Tally, *, resynced: bool, complete: bool) -> SyncResult:
         status = self.snapshot.status()

@@ -57,6 +57,7 @@ class Feed:
         self.export_at: int | None = None  # the export's seq (default: the feed's newest)
         self.export_cut = 0  # this many export requests end half-way (connection dropped)
         self.export_requests = 0
+        self.export_damage: Callable[[list[bytes]], list[bytes]] | None = None  # edits lines
 
     def cursor(self, seq: int) -> str:
         return f"s{seq}" if self.epoch == 0 else f"e{self.epoch}s{seq}"
@@ -127,7 +128,10 @@ class Feed:
         state = self.expected(seq)
         head = {"cursor": self.cursor(seq), "as_of": self.as_of, "count": len(state)}
         lines = [json.dumps(head)] + [json.dumps(e, ensure_ascii=False) for e in state.values()]
-        data = gzip.compress(("\n".join(lines) + "\n").encode())
+        raw = [line.encode() for line in lines]
+        if self.export_damage is not None:
+            raw = self.export_damage(raw)
+        data = gzip.compress(b"\n".join(raw) + b"\n")
         if n <= self.export_cut:
             # Promise the whole body, send half, close: the download breaks off mid-body.
             return Response(
@@ -533,3 +537,26 @@ def test_a_stop_during_the_export_abandons_the_rebuild(
     assert snap.status().generation == 0
     assert BUILD_NAME not in os.listdir(snap.dir)
     assert feed.requests == []  # never reached the feed
+
+
+def test_a_damaged_export_falls_back_to_the_feed(
+    feed: Feed, client: PlatformClient, snap: Snapshot, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(1, 30):
+        feed.upsert(entry(i))
+    feed.export_status = 200
+    feed.export_at = 10
+
+    def damage(lines: list[bytes]) -> list[bytes]:
+        lines[3] = b'{"entry_id": "E-000003"}'  # an entry without its other fields
+        return lines
+
+    feed.export_damage = damage
+    with caplog.at_level(logging.WARNING, logger="credit_check_sdk._sync"):
+        result = Syncer(snap, client, page_size=10).sync_once()
+    assert "list export was refused" in caplog.text
+    assert "line 4 is not a valid list entry" in caplog.text
+    assert result.resynced
+    assert result.applied == 29  # counted once: the discarded export load is not included
+    assert feed.requests[0] is None  # the feed was read from its start
+    assert state_of(snap) == norm(feed.expected())
