@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -461,8 +462,13 @@ def test_workbook_converts_to_pdf_with_libreoffice(month: Journal, tmp_path: Pat
         timeout=120,
         capture_output=True,
     )
-    pdf = tmp_path / "r.pdf"
-    assert pdf.read_bytes()[:5] == b"%PDF-"
+    pdf = (tmp_path / "r.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    # The print layout the workbook asks for: every page landscape A4 (842 x 595 pt),
+    # and at least one page for each sheet.
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", pdf)
+    assert len(boxes) >= len(load_workbook(xlsx).worksheets)
+    assert all(round(float(w)) == 842 and round(float(h)) == 595 for w, h in boxes), boxes
 
 
 def test_chart_is_a_png(month: Journal, tmp_path: Path) -> None:
