@@ -8,6 +8,11 @@
     ├── UnknownMatterError (ValueError)  the catalogue has no measures for that matter category
     ├── InvalidRequestError (ValueError) an argument is wrong (unknown check id, missing reason …)
     ├── JournalError                     the local journal cannot be written or read
+    ├── SnapshotError                    the offline snapshot cannot be read or written (¹)
+    │   ├── SnapshotBusyError            another rebuild or import is in progress
+    │   ├── SnapshotImportError          a list export is malformed, truncated or miscounted
+    │   └── LoadStoppedError             an export load ended because a stop was asked for
+    ├── UnknownFlowError (LookupError)   no approval-flow plugin of that name (²)
     └── PlatformError                    the platform could not give a usable answer
         ├── TransportError               no HTTP answer at all
         │   ├── ConnectError             connection refused, reset, DNS, TLS
@@ -23,6 +28,9 @@
         │   ├── RateLimitedError         429 (``retry_after`` seconds)
         │   └── ServerError              5xx
         └── InvalidResponseError         the answer is malformed, too large or breaks the contract
+
+(¹) defined in :mod:`credit_check_sdk.snapshot`, with ``path``;
+(²) in :mod:`credit_check_sdk.plugins`.
 
 ``PlatformError`` subclasses carry ``method`` and ``url``; problem errors also
 ``status``, ``title``, ``detail`` and ``type``. ``CreditChecker.must_check`` never

@@ -64,11 +64,14 @@ from pydantic import ValidationError
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
 from ._ids import SubjectKind
-from ._models import ListEntry, Profile, SubjectRef
+from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
 from ._time import now as _now
 
 __all__ = [
+    "ExportHeader",
+    "ExportLoader",
     "ImportResult",
+    "LoadStoppedError",
     "Snapshot",
     "SnapshotBuilder",
     "SnapshotBusyError",
@@ -549,36 +552,55 @@ class Snapshot:
         entries.sort(key=lambda e: e.entry_id)
         return entries
 
-    def profile_for(self, subject_id: str, kind: SubjectKind) -> Profile | None:
+    def profile_for(
+        self,
+        subject_id: str,
+        kind: SubjectKind,
+        *,
+        related: Sequence[tuple[RelatedRole, SubjectRef]] = (),
+    ) -> Profile | None:
         """A profile from the snapshot, or ``None`` if no sync has ever completed.
 
         Limits, which the decision must respect: the snapshot holds list
         entries only, so ``record_since`` and ``last_adverse_on`` are ``None``
         (call the decision engine with ``clean_years_known=False``: no
-        clean-years incentive is granted), and ``related`` is empty because
-        the change feed carries no relations between organisations and
-        persons (punishments reaching the legal representative cannot be
-        found offline). ``as_of`` is the snapshot's.
+        clean-years incentive is granted). The change feed carries no
+        relations between organisations and persons: ``related`` is empty
+        unless the caller names the persons (``(role, subject)`` pairs, e.g.
+        as learnt from earlier live profiles), whose entries then come from
+        the snapshot too. ``as_of`` is the snapshot's.
 
         >>> p = snap.profile_for("91442000MA4UJ2KQ57", "legal_entity")  # doctest: +SKIP
         >>> p.as_of, [e.entry_id for e in p.entries]  # doctest: +SKIP
         (datetime(2026, 11, 29, 8, 0, tzinfo=...), ['BL-2026-000123'])
         """
-        # One statement, hence one read transaction: the entries and the as_of
-        # reported with them come from the same state of the file.
-        rows = self._query(
-            "SELECT key, value FROM meta WHERE key IN ('as_of', 'synced_at') "
-            "UNION ALL SELECT NULL, body FROM entries WHERE subject_id = ?",
-            (subject_id,),
-        )
+        ids = [subject_id, *dict.fromkeys(ref.id for _role, ref in related if ref.id != subject_id)]
+        # One statement, hence one read transaction: the entries, the related persons'
+        # entries and the as_of reported with them come from the same state of the file.
+        if len(ids) == 1:
+            rows = self._query(
+                "SELECT key, value FROM meta WHERE key IN ('as_of', 'synced_at') "
+                "UNION ALL SELECT NULL, body FROM entries WHERE subject_id = ?",
+                (subject_id,),
+            )
+        else:
+            rows = self._query(
+                "SELECT key, value FROM meta WHERE key IN ('as_of', 'synced_at') "
+                "UNION ALL SELECT NULL, body FROM entries "
+                "WHERE subject_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
         meta = {k: v for k, v in rows if k is not None}
         as_of = _dt(meta.get("as_of"))
         if as_of is None or not meta.get("synced_at"):
             return None
-        entries = sorted(
-            (ListEntry.model_validate_json(body) for k, body in rows if k is None),
-            key=lambda e: e.entry_id,
-        )
+        by_subject: dict[str, list[ListEntry]] = {i: [] for i in ids}
+        for k, body in rows:
+            if k is None:
+                entry = ListEntry.model_validate_json(body)
+                by_subject[entry.subject_id].append(entry)
+        for entries in by_subject.values():
+            entries.sort(key=lambda e: e.entry_id)
         # model_construct: every field is already typed and validated (the entries
         # were just parsed), and lookups must stay fast under load.
         return Profile.model_construct(
@@ -586,8 +608,11 @@ class Snapshot:
             as_of=as_of,
             record_since=None,
             last_adverse_on=None,
-            entries=tuple(entries),
-            related=(),
+            entries=tuple(by_subject[subject_id]),
+            related=tuple(
+                Related.model_construct(role=role, subject=ref, entries=tuple(by_subject[ref.id]))
+                for role, ref in related
+            ),
         )
 
     def _meta_values(self) -> dict[str, str | None]:

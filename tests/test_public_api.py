@@ -88,3 +88,31 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("credit_check_sdk").joinpath("py.typed").is_file()
+
+
+def test_the_exception_tree_names_every_error_the_sdk_defines() -> None:
+    import importlib
+    import pkgutil
+
+    import credit_check_sdk
+    from credit_check_sdk import _exceptions
+
+    tree = _exceptions.__doc__ or ""
+    skip = {"credit_check_sdk.sandbox", "credit_check_sdk.pytest_plugin", "credit_check_sdk.cli"}
+    defined: set[str] = set()
+    for info in pkgutil.walk_packages(credit_check_sdk.__path__, "credit_check_sdk."):
+        if any(info.name.startswith(s) for s in skip) or info.name.startswith(
+            "credit_check_sdk._cli"
+        ):
+            continue  # servers, test fixtures and the command line: not what callers catch
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, credit_check_sdk.CreditCheckError)
+                and value.__module__ == info.name
+            ):
+                defined.add(value.__name__)
+    assert defined, "no errors found: the walk is broken"
+    missing = sorted(name for name in defined if f" {name} " not in f" {tree} ".replace("\n", " "))
+    assert not missing, f"add to the tree in _exceptions.py: {missing}"
