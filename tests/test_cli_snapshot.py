@@ -5,29 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
 from credit_check_sdk.testing import FakePlatform
 
 BLACK = "91442000MA4UJ2KQ57"
 RED = "91442000MA00000034"
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "credit_check_sdk.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -254,8 +254,26 @@ def test_killed_incremental_sync_resumes_from_the_saved_cursor(
     check_consistent(data)
 
 
+@pytest.mark.parametrize(
+    ("export", "new_entries", "page_size", "pages", "printed"),
+    [
+        # Rebuilt from the start of the feed, killed after five pages of ten.
+        (False, 370, 10, 5, ["10", "20", "30", "40", "50"]),
+        # Rebuilt from the list export, killed after its first batch of 10,000 entries.
+        (True, 30_000, 100, 1, ["10000"]),
+    ],
+    ids=["from-the-feed", "from-the-export"],
+)
 def test_killed_rebuild_leaves_the_old_snapshot_in_service(
-    feed: Feed, client: PlatformClient, httpserver: HTTPServer, tmp_path: Path
+    feed: Feed,
+    client: PlatformClient,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    export: bool,
+    new_entries: int,
+    page_size: int,
+    pages: int,
+    printed: list[str],
 ) -> None:
     data = tmp_path / "data"
     for n in range(1, 31):
@@ -266,11 +284,12 @@ def test_killed_rebuild_leaves_the_old_snapshot_in_service(
     snap.close()
     # The platform starts a new feed (our cursor now gets 410) with more entries.
     feed.epoch = 1
-    for n in range(31, 400):
+    for n in range(31, 31 + new_entries):
         feed.add("upsert", n)
-    feed.delay = 0.01
-    lines = run_and_kill(data, httpserver.url_for("/api"), 10, pages=5, jitter=0.005)
-    assert len(lines) == 5
+    feed.export = export
+    feed.delay = 0.02 if export else 0.01
+    lines = run_and_kill(data, httpserver.url_for("/api"), page_size, pages=pages, jitter=0.005)
+    assert lines == printed
     assert os.path.exists(data / BUILD_NAME)  # killed mid-rebuild
     snap = Snapshot(data)
     st = snap.status()
@@ -284,44 +303,8 @@ def test_killed_rebuild_leaves_the_old_snapshot_in_service(
     result = Syncer(snap, client, page_size=100).sync_once()
     snap.close()
     assert result.resynced
-    assert stored(data) == feed.expected()
-    assert not os.path.exists(data / BUILD_NAME)
-    check_consistent(data)
-
-
-def test_killed_export_load_leaves_the_old_snapshot_in_service(
-    feed: Feed, client: PlatformClient, httpserver: HTTPServer, tmp_path: Path
-) -> None:
-    data = tmp_path / "data"
-    for n in range(1, 31):
-        feed.add("upsert", n)
-    snap = Snapshot(data)
-    Syncer(snap, client, page_size=30).sync_once()
-    old = (snap.status(), stored(data))
-    snap.close()
-    # A new feed (410 for our cursor); the rebuild loads the export, which is large.
-    feed.epoch = 1
-    for n in range(31, 30_031):
-        feed.add("upsert", n)
-    feed.export = True
-    feed.delay = 0.02
-    # Killed after the first batch of 10,000 exported entries was written.
-    lines = run_and_kill(data, httpserver.url_for("/api"), 100, pages=1, jitter=0.01)
-    assert lines == ["10000"]
-    assert os.path.exists(data / BUILD_NAME)  # killed mid-load
-    snap = Snapshot(data)
-    st = snap.status()
-    assert (st.generation, st.cursor, st.entries) == (
-        old[0].generation,
-        old[0].cursor,
-        old[0].entries,
-    )
-    assert stored(data) == old[1]
-    feed.delay = 0.0
-    result = Syncer(snap, client).sync_once()
-    snap.close()
-    assert result.resynced
-    assert feed.export_requests == 3  # the first sync (404), the killed load, this one
+    # Each of the three syncers asked for the export once (404 when it is not served).
+    assert feed.export_requests == 3
     assert stored(data) == feed.expected()
     assert not os.path.exists(data / BUILD_NAME)
     check_consistent(data)
