@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -39,13 +39,14 @@ from ._exceptions import (
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
+from ._relations import LearntRelations
 from ._sync import Syncer, SyncResult
-from ._time import now
+from ._time import SHANGHAI, now
 from ._transports import BaseTransport
 from ._uploader import Uploader
 from ._version import __version__
 from .catalogue import CatalogStore, default_catalog
-from .decision import Verdict, decide, require_matter
+from .decision import _ROLE_NAMES, Verdict, decide, require_matter
 from .journal import Journal
 from .plugins import PluginHost
 from .snapshot import ImportResult
@@ -78,13 +79,45 @@ def _related_ids(profile: Profile | None) -> list[str] | None:
     return None if profile is None else [r.subject.id for r in profile.related]
 
 
-def _snapshot_reason(as_of: str) -> Reason:
+def _snapshot_reason(as_of: str, learnt: LearntRelations | None = None) -> Reason:
+    if learnt is None:
+        return Reason(
+            zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；"
+            "快照不含不良信用记录和关联人员信息，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
+            en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
+            "(degraded). The snapshot holds no adverse records and no related persons, so no "
+            "clean-years incentive applies. The decision is re-checked once the platform answers.",
+        )
     return Reason(
-        zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；快照不含不良信用记录"
-        "和关联人员信息，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
+        zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；快照不含不良信用记录，"
+        "不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
         en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
-        "(degraded). The snapshot holds no adverse records and no related persons, so no "
-        "clean-years incentive applies. The decision is re-checked once the platform answers.",
+        "(degraded). The snapshot holds no adverse records, so no clean-years incentive "
+        "applies. The decision is re-checked once the platform answers.",
+    )
+
+
+def _relations_reason(learnt: LearntRelations, checked_at: datetime) -> Reason:
+    """Names the learnt relations a snapshot decision used, and how old they are."""
+    day = learnt.as_of.astimezone(SHANGHAI).date().isoformat()
+    days = max(0, (checked_at - learnt.as_of).days)
+    if days == 0:
+        age_zh, age_en = "当天", "the same day"
+    else:
+        age_zh, age_en = f"{days} 天前", f"{days} day{'s' if days > 1 else ''} before this check"
+    people_zh = "、".join(
+        f"{_ROLE_NAMES[r.role][0]} {mask_id(r.subject_id)}" for r in learnt.relations
+    )
+    people_en = ", ".join(
+        f"{_ROLE_NAMES[r.role][1]} {mask_id(r.subject_id)}" for r in learnt.relations
+    )
+    return Reason(
+        zh=f"关联人员依据 {day} 从平台获知的关联关系（{age_zh}，来自当时的实时核查）："
+        f"{people_zh}；其名单信息取自本地快照。此后关联关系如有变更，本决定无从得知。",
+        en=f"Related persons are the relations as learnt from the platform on {day} "
+        f"({age_en}, from a live check then): {people_en}; their list "
+        "entries are from the local snapshot. A change of relations since then is not known "
+        "to this decision.",
     )
 
 
@@ -246,6 +279,7 @@ class CreditChecker:
             client=self.client,
             enabled=settings.offline,
             max_snapshot_age=settings.max_snapshot_age,
+            max_relation_age=settings.max_relation_age,
             sync_interval=min(settings.sync_interval, settings.catalog_refresh),
             breaker_threshold=settings.breaker_threshold,
             breaker_cooldown=settings.breaker_cooldown,
@@ -466,7 +500,9 @@ class CreditChecker:
         outcome = verdict.outcome
         reasons = list(verdict.reasons)
         if found.source == "snapshot" and profile is not None:
-            reasons.append(_snapshot_reason(profile.as_of.isoformat()))
+            reasons.append(_snapshot_reason(profile.as_of.isoformat(), found.relations))
+            if found.relations is not None:
+                reasons.append(_relations_reason(found.relations, checked_at))
         elif found.degraded and profile is not None:
             reasons.append(_stale_reason(profile.as_of.isoformat()))
         if (
@@ -505,6 +541,9 @@ class CreditChecker:
             "degraded_policy": self.settings.degraded_policy.get(matter.category, "default"),
             "profile": profile.model_dump(mode="json") if profile is not None else None,
         }
+        if found.relations is not None:
+            # The profile's related persons were learnt earlier, not fetched with it.
+            inputs["relations_as_of"] = found.relations.as_of.isoformat()
         decision = Decision(
             check_id=check_id,
             subject=subject,
@@ -527,6 +566,10 @@ class CreditChecker:
             self.journal.append(prepared[0].record, inputs=prepared[0].inputs)
         else:
             self.journal.append_many([(p.record, p.inputs) for p in prepared])
+        # Relations of every live profile, for deciding from the snapshot in an outage.
+        self._offline.learn_relations(
+            [p.found.profile for p in prepared if p.found.source == "live" and p.found.profile]
+        )
         decisions = []
         for p in prepared:
             decision, found = p.decision, p.found

@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "timeout": "CREDIT_CHECK_TIMEOUT",
     "allow_insecure_http": "CREDIT_CHECK_ALLOW_INSECURE_HTTP",
     "verify_tls": "CREDIT_CHECK_CA_BUNDLE",
+    "max_relation_age": "CREDIT_CHECK_MAX_RELATION_AGE",
 }
 
 _REQUIRED = ("base_url", "app_id", "app_secret", "agency_id")
@@ -78,6 +79,9 @@ class Settings(BaseModel):
     offline: bool = True
     #: A snapshot older than this is not used: the outcome is ``review`` instead.
     max_snapshot_age: float = Field(default=24 * 3600.0, gt=0)
+    #: Relations between an organisation and its persons (legal representative …) are
+    #: learnt from live profiles; from the snapshot, ones older than this are not used.
+    max_relation_age: float = Field(default=30 * 24 * 3600.0, gt=0)
     #: How often the background thread follows the change feed.
     sync_interval: float = Field(default=300.0, gt=0)
     #: A cached profile up to this old is used when the platform fails (degraded).
@@ -90,7 +94,9 @@ class Settings(BaseModel):
     #: Seconds between background probes while the breaker is open.
     breaker_cooldown: float = Field(default=15.0, gt=0)
 
-    @field_validator("max_snapshot_age", "sync_interval", "stale_cache_age", mode="before")
+    @field_validator(
+        "max_snapshot_age", "max_relation_age", "sync_interval", "stale_cache_age", mode="before"
+    )
     @classmethod
     def _seconds(cls, v: Any) -> Any:
         return v.total_seconds() if isinstance(v, timedelta) else v

@@ -25,9 +25,11 @@ from typing import Any
 
 from ._breaker import CircuitBreaker
 from ._client import PlatformClient
-from ._exceptions import PlatformError, ProblemError, RateLimitedError, ServerError
+from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedError, ServerError
 from ._followups import Followups
-from ._models import Profile, Source
+from ._ids import mask_id
+from ._models import Profile, Source, SubjectRef
+from ._relations import LearntRelations, RelationStore
 from ._sync import Syncer, SyncResult, SyncThread
 from ._time import now
 from .snapshot import Snapshot, SnapshotError
@@ -46,6 +48,9 @@ class Found:
     degraded: bool
     #: False from the snapshot: it holds no adverse records, so no clean-years incentive.
     clean_years_known: bool = True
+    #: From the snapshot: the relations learnt from live profiles that filled
+    #: ``profile.related`` (``None``: no relation known, ``related`` is empty).
+    relations: LearntRelations | None = None
 
 
 NONE = Found(None, "none", degraded=True)
@@ -61,6 +66,7 @@ class Offline:
         client: PlatformClient,
         enabled: bool,
         max_snapshot_age: float,
+        max_relation_age: float,
         sync_interval: float,
         breaker_threshold: int,
         breaker_cooldown: float,
@@ -68,8 +74,13 @@ class Offline:
         on_changes: Callable[[list[str]], None],
     ) -> None:
         self.max_snapshot_age = max_snapshot_age
+        self.max_relation_age = max_relation_age
         self.followups = Followups(data_dir / "followups.sqlite3")
         self.snapshot: Snapshot | None = Snapshot(data_dir) if enabled else None
+        # Only the snapshot decisions use learnt relations: without a snapshot, none are kept.
+        self.relations: RelationStore | None = (
+            RelationStore(data_dir / "relations.sqlite3") if enabled else None
+        )
         self.syncer: Syncer | None = (
             Syncer(self.snapshot, client, on_change=on_changes)
             if self.snapshot is not None
@@ -125,8 +136,41 @@ class Offline:
         except SnapshotError:
             return None
 
+    def learn_relations(self, profiles: list[Profile]) -> None:
+        """Keep the relations of live profiles for snapshot decisions; never raises.
+
+        A failure to store them costs only what a later outage could have known,
+        so it is logged, not raised into a check that is already journaled.
+        """
+        if self.relations is None or not profiles:
+            return
+        try:
+            self.relations.learn(profiles)
+        except JournalError as exc:
+            logger.warning(
+                "relations of %s not stored: %s",
+                ", ".join(mask_id(p.subject.id) for p in profiles[:3])
+                + (" …" if len(profiles) > 3 else ""),
+                exc,
+            )
+
+    def _learnt(self, subject_id: str) -> LearntRelations | None:
+        if self.relations is None:
+            return None
+        try:
+            return self.relations.known(subject_id, max_age=self.max_relation_age)
+        except JournalError as exc:
+            # Deciding without them is what the SDK did before it learnt any.
+            logger.warning("learnt relations unreadable: %s", exc)
+            return None
+
     def from_snapshot(self, subject_id: str, kind: Any) -> Found:
-        """A degraded profile from the snapshot, if it is there and young enough."""
+        """A degraded profile from the snapshot, if it is there and young enough.
+
+        Its ``related`` are the relations learnt from the subject's last live
+        profile (up to ``max_relation_age`` old), each person's entries taken
+        from the snapshot.
+        """
         if self.snapshot is None:
             return NONE
         try:
@@ -135,13 +179,18 @@ class Offline:
                 if age is not None:
                     logger.debug("snapshot too old to decide from (%s)", age)
                 return NONE
-            profile = self.snapshot.profile_for(subject_id, kind)
+            learnt = self._learnt(subject_id)
+            related = [
+                (r.role, SubjectRef.model_construct(id=r.subject_id, kind=r.kind, name=None))
+                for r in (learnt.relations if learnt is not None else ())
+            ]
+            profile = self.snapshot.profile_for(subject_id, kind, related=related)
         except SnapshotError as exc:
             logger.warning("snapshot unreadable: %s", exc)
             return NONE
         if profile is None:
             return NONE
-        return Found(profile, "snapshot", degraded=True, clean_years_known=False)
+        return Found(profile, "snapshot", degraded=True, clean_years_known=False, relations=learnt)
 
     def health(self) -> dict[str, Any]:
         """Breaker, snapshot, background thread and follow-ups, for a health page."""
@@ -183,6 +232,8 @@ class Offline:
             return
         if self.snapshot is not None:
             self.snapshot.close()
+        if self.relations is not None:
+            self.relations.close()
         self.followups.close()
 
 

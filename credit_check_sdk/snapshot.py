@@ -579,26 +579,25 @@ class Snapshot:
         # entries and the as_of reported with them come from the same state of the file.
         if len(ids) == 1:
             rows = self._query(
-                "SELECT key, value FROM meta WHERE key IN ('as_of', 'synced_at') "
-                "UNION ALL SELECT NULL, body FROM entries WHERE subject_id = ?",
+                "SELECT key, NULL, value FROM meta WHERE key IN ('as_of', 'synced_at') "
+                "UNION ALL SELECT NULL, subject_id, body FROM entries WHERE subject_id = ?",
                 (subject_id,),
             )
         else:
             rows = self._query(
-                "SELECT key, value FROM meta WHERE key IN ('as_of', 'synced_at') "
-                "UNION ALL SELECT NULL, body FROM entries "
+                "SELECT key, NULL, value FROM meta WHERE key IN ('as_of', 'synced_at') "
+                "UNION ALL SELECT NULL, subject_id, body FROM entries "
                 "WHERE subject_id IN (SELECT value FROM json_each(?))",
                 (json.dumps(ids),),
             )
-        meta = {k: v for k, v in rows if k is not None}
+        meta = {k: v for k, _holder, v in rows if k is not None}
         as_of = _dt(meta.get("as_of"))
         if as_of is None or not meta.get("synced_at"):
             return None
         by_subject: dict[str, list[ListEntry]] = {i: [] for i in ids}
-        for k, body in rows:
+        for k, holder, body in rows:
             if k is None:
-                entry = ListEntry.model_validate_json(body)
-                by_subject[entry.subject_id].append(entry)
+                by_subject[holder].append(ListEntry.model_validate_json(body))
         for entries in by_subject.values():
             entries.sort(key=lambda e: e.entry_id)
         # model_construct: every field is already typed and validated (the entries

@@ -387,6 +387,20 @@ class FakePlatform:
             if (role, person) not in links:
                 links.append((role, person))
 
+    def unrelate(self, organisation_id: str, person_id: str) -> None:
+        """Remove every link between an organisation and a person (a new legal representative).
+
+        >>> fake = FakePlatform()
+        >>> fake.relate("91442000MA4UJ2KQ57", "442000199001011233")
+        >>> fake.unrelate("91442000MA4UJ2KQ57", "442000199001011233")
+        >>> fake.profile("91442000MA4UJ2KQ57")["related"]
+        []
+        """
+        org, person = self._valid(organisation_id), self._valid(person_id)
+        with self._lock:
+            links = self._relations.get(org, [])
+            links[:] = [(role, other) for role, other in links if other != person]
+
     def set_catalog(self, catalog: Catalog) -> None:
         """Publish another catalogue (a new ``ETag``).
 

@@ -627,6 +627,139 @@ def test_the_relation_is_learnt_from_a_live_check_with_the_cache_off(
     assert events[0][2].outcome is Outcome.RESTRICTION
 
 
+# --- relations learnt from live profiles -------------------------------------------------
+
+
+def _text(decision: Decision) -> str:
+    return "\n".join(f"{r.zh}\n{r.en}" for r in decision.reasons)
+
+
+UNKNOWN_RELATIONS = "The snapshot holds no adverse records and no related persons"
+LEARNT = "relations as learnt from the platform on"
+
+
+def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
+    fake: FakePlatform, open_checker: OpenChecker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="credit_check_sdk")
+    company, stranger = _uscc(8), _uscc(9)
+    person = _ric("44010119850607002")
+    fake.add_entry(person, "black", "court_judgment_defaulter")
+    fake.relate(company, person, "legal_representative")
+    fake.relate(stranger, person, "legal_representative")  # never checked live
+    checker = open_checker()
+    checker.sync_snapshot()
+    live = checker.must_check(company, "subsidy")
+    assert live.source == "live"
+    assert live.outcome is Outcome.RESTRICTION
+    fake.outage()
+
+    offline = checker.must_check(company, "subsidy")
+    assert_from_snapshot(checker, offline, Outcome.RESTRICTION)
+    assert "P-SUB-RESTRICT" in measure_ids(offline)
+    text = _text(offline)
+    assert f"{LEARNT} {today().isoformat()}" in text
+    assert "legal representative 4401**********" in text
+    assert UNKNOWN_RELATIONS not in text
+    # The degraded decision is queued for the live re-check, as every other.
+    assert checker.health()["followups"]["pending"] == 1
+    # The journal keeps what it was decided from: the learnt relation and its date.
+    inputs = checker.journal.inputs_for(offline.check_id)
+    assert inputs is not None
+    assert inputs["profile"]["related"][0]["subject"]["id"] == person
+    assert inputs["relations_as_of"]
+
+    # A company whose relations the SDK never learnt is still decided without them.
+    unknown = checker.must_check(stranger, "subsidy")
+    assert_from_snapshot(checker, unknown, Outcome.NORMAL)
+    assert UNKNOWN_RELATIONS in _text(unknown)
+    assert LEARNT not in _text(unknown)
+    # Natural persons' ids never reach the log or the reasons in full.
+    assert person not in caplog.text
+    assert person not in text
+
+
+def test_relations_replaced_by_a_newer_live_profile(
+    fake: FakePlatform, open_checker: OpenChecker
+) -> None:
+    company = _uscc(10)
+    person = _ric("44010119850607003")
+    fake.add_entry(person, "black", "court_judgment_defaulter")
+    fake.relate(company, person, "legal_representative")
+    checker = open_checker()
+    checker.sync_snapshot()
+    assert checker.must_check(company, "subsidy").outcome is Outcome.RESTRICTION
+    fake.unrelate(company, person)  # a new legal representative, registered
+    assert checker.must_check(company, "subsidy").outcome is Outcome.NORMAL
+    fake.outage()
+
+    offline = checker.must_check(company, "subsidy")
+    assert_from_snapshot(checker, offline, Outcome.NORMAL)
+    assert LEARNT not in _text(offline)
+    assert UNKNOWN_RELATIONS in _text(offline)
+
+
+def test_relations_older_than_max_relation_age_are_not_used(
+    fake: FakePlatform, open_checker: OpenChecker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    company = _uscc(11)
+    person = _ric("44010119850607004")
+    fake.add_entry(person, "black", "court_judgment_defaulter")
+    fake.relate(company, person, "principal")
+    checker = open_checker(max_relation_age=timedelta(days=2))
+    checker.sync_snapshot()
+    assert checker.must_check(company, "subsidy").outcome is Outcome.RESTRICTION
+    fake.outage()
+    import credit_check_sdk._relations as relations_module
+
+    # One day later the relation is young enough ...
+    monkeypatch.setattr(relations_module, "now", lambda: now() + timedelta(days=1))
+    young = checker.must_check(company, "subsidy")
+    assert_from_snapshot(checker, young, Outcome.RESTRICTION)
+    assert LEARNT in _text(young)
+    # ... three days later it is not: decided as if no relation were known.
+    monkeypatch.setattr(relations_module, "now", lambda: now() + timedelta(days=3))
+    old = checker.must_check(company, "subsidy")
+    assert_from_snapshot(checker, old, Outcome.NORMAL)
+    assert LEARNT not in _text(old)
+    assert UNKNOWN_RELATIONS in _text(old)
+
+
+def test_relations_survive_a_restart_and_a_snapshot_rebuild(
+    fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
+) -> None:
+    company = _uscc(12)
+    person = _ric("44010119850607005")
+    fake.add_entry(person, "black", "court_judgment_defaulter")
+    fake.relate(company, person, "legal_representative")
+    data_dir = tmp_path / "restart"
+    first = open_checker(data_dir)
+    first.sync_snapshot()
+    assert first.must_check(company, "subsidy").source == "live"
+    first.close(timeout=1)
+
+    second = open_checker(data_dir)
+    before = second.health()["snapshot"]["path"]
+    fake.fail(410, times=1, path="lists/changes")
+    assert second.sync_snapshot().resynced is True
+    assert second.health()["snapshot"]["path"] != before  # a new snapshot generation
+    assert (data_dir / "relations.sqlite3").exists()
+    fake.outage()
+    offline = second.must_check(company, "subsidy")
+    assert_from_snapshot(second, offline, Outcome.RESTRICTION)
+    assert LEARNT in _text(offline)
+
+
+def test_without_the_offline_mode_no_relations_are_kept(
+    fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
+) -> None:
+    company = _uscc(13)
+    fake.relate(company, PERSON, "legal_representative")
+    checker = open_checker(tmp_path / "online-only", offline=False)
+    assert checker.must_check(company, "subsidy").source == "live"
+    assert not (tmp_path / "online-only" / "relations.sqlite3").exists()
+
+
 # --- the circuit breaker ----------------------------------------------------------------
 
 

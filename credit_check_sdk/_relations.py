@@ -1,0 +1,255 @@
+"""Relations learnt from live profiles, kept for deciding from the snapshot.
+
+The change feed carries list entries only, not who is the legal
+representative or principal of an organisation. A punishment that reaches a
+company through such a person (plan §三(七)) would be invisible offline, so
+every live profile's ``related`` list (role, person id and kind) is kept in
+``data_dir/relations.sqlite3``. When the platform is down, the snapshot
+decision takes the relations from here and each person's entries from the
+snapshot.
+
+The file is not part of any snapshot generation: it survives restarts and
+snapshot rebuilds. A subject's relations are replaced wholesale by every newer
+live profile, so a relation the platform no longer lists disappears. Relations
+older than the checker's ``max_relation_age`` are not used.
+
+>>> import tempfile, pathlib
+>>> store = RelationStore(pathlib.Path(tempfile.mkdtemp()) / "relations.sqlite3")
+>>> store.known("91442000MA4UJ2KQ57", max_age=86400) is None
+True
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from ._exceptions import JournalError
+from ._ids import SubjectKind, mask_id
+from ._models import Profile, RelatedRole
+from ._time import now
+
+__all__ = ["LearntRelation", "LearntRelations", "RelationStore"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS learnt (
+    subject_id  TEXT PRIMARY KEY,
+    as_of       TEXT NOT NULL,
+    as_of_ts    REAL NOT NULL,
+    learnt_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS relations (
+    subject_id   TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    related_id   TEXT NOT NULL,
+    related_kind TEXT NOT NULL,
+    PRIMARY KEY (subject_id, role, related_id)
+) WITHOUT ROWID;
+"""
+
+_ROLES: frozenset[str] = frozenset({"legal_representative", "principal", "responsible_person"})
+
+
+@dataclass(frozen=True)
+class LearntRelation:
+    """One person linked to an organisation, as a live profile listed it."""
+
+    role: RelatedRole
+    subject_id: str
+    kind: SubjectKind
+
+
+@dataclass(frozen=True)
+class LearntRelations:
+    """A subject's relations from its newest live profile.
+
+    ``as_of`` is the profile's ``as_of`` (the platform's time the relations
+    held); ``learnt_at`` when the SDK stored them.
+    """
+
+    subject_id: str
+    as_of: datetime
+    learnt_at: datetime
+    relations: tuple[LearntRelation, ...]
+
+
+class RelationStore:
+    """Learnt relations on one SQLite file (WAL); safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        self._pid = os.getpid()
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL survives a crash of the process; what an OS crash loses is learnt
+            # again from the next live profile of the subject.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # Forked: an SQLite connection must not cross fork(); open our own.
+            self._lock = threading.Lock()
+            self._conn = self._open()
+        return self._conn
+
+    def learn(self, profiles: Iterable[Profile]) -> int:
+        """Replace each subject's relations with those of its live profile (one transaction).
+
+        A profile older than what is stored for its subject is ignored (two
+        threads may finish fetching out of order). A subject with no relations
+        and none stored is not written. Returns how many subjects were written.
+
+        >>> import tempfile, pathlib
+        >>> from credit_check_sdk.testing import FakePlatform
+        >>> fake = FakePlatform()
+        >>> fake.relate("91442000MA4UJ2KQ57", "442000199001011233")
+        >>> profile = Profile.model_validate(fake.profile("91442000MA4UJ2KQ57"))
+        >>> store = RelationStore(pathlib.Path(tempfile.mkdtemp()) / "relations.sqlite3")
+        >>> store.learn([profile])
+        1
+        >>> store.known("91442000MA4UJ2KQ57", max_age=86400).relations[0].role
+        'legal_representative'
+        >>> store.close()
+        """
+        latest: dict[str, Profile] = {}
+        for profile in profiles:
+            seen = latest.get(profile.subject.id)
+            if seen is None or profile.as_of >= seen.as_of:
+                latest[profile.subject.id] = profile
+        if not latest:
+            return 0
+        learnt_at = now().isoformat()
+        written = 0
+        try:
+            with self._lock:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for subject_id, profile in latest.items():
+                        if self._replace(conn, subject_id, profile, learnt_at):
+                            written += 1
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+        return written
+
+    @staticmethod
+    def _replace(
+        conn: sqlite3.Connection, subject_id: str, profile: Profile, learnt_at: str
+    ) -> bool:
+        as_of_ts = profile.as_of.timestamp()
+        row = conn.execute(
+            "SELECT as_of_ts FROM learnt WHERE subject_id = ?", (subject_id,)
+        ).fetchone()
+        if row is None and not profile.related:
+            return False  # nothing to learn, nothing to forget
+        if row is not None and float(row[0]) > as_of_ts:
+            logger.debug("relations of %s: older profile ignored", mask_id(subject_id))
+            return False
+        conn.execute(
+            "INSERT INTO learnt (subject_id, as_of, as_of_ts, learnt_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (subject_id) DO UPDATE SET as_of = excluded.as_of, "
+            "as_of_ts = excluded.as_of_ts, learnt_at = excluded.learnt_at",
+            (subject_id, profile.as_of.isoformat(), as_of_ts, learnt_at),
+        )
+        conn.execute("DELETE FROM relations WHERE subject_id = ?", (subject_id,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO relations (subject_id, role, related_id, related_kind) "
+            "VALUES (?, ?, ?, ?)",
+            [(subject_id, r.role, r.subject.id, r.subject.kind) for r in profile.related],
+        )
+        return True
+
+    def known(
+        self, subject_id: str, *, max_age: float, at: datetime | None = None
+    ) -> LearntRelations | None:
+        """The subject's learnt relations, or ``None`` when none are known or they are
+        older than ``max_age`` seconds (at ``at``, default now).
+
+        >>> store.known("91442000MA4UJ2KQ57", max_age=30 * 86400)  # doctest: +SKIP
+        LearntRelations(subject_id='91442000MA4UJ2KQ57', ...)
+        """
+        rows = self._query(
+            "SELECT l.as_of, l.learnt_at, r.role, r.related_id, r.related_kind "
+            "FROM learnt l JOIN relations r ON r.subject_id = l.subject_id "
+            "WHERE l.subject_id = ? ORDER BY r.role, r.related_id",
+            (subject_id,),
+        )
+        if not rows:
+            return None
+        as_of = datetime.fromisoformat(rows[0][0])
+        age = ((at or now()) - as_of).total_seconds()
+        if age > max_age:
+            logger.debug(
+                "relations of %s learnt %s are older than %s s; not used",
+                mask_id(subject_id),
+                as_of.isoformat(),
+                max_age,
+            )
+            return None
+        relations = tuple(
+            LearntRelation(cast(RelatedRole, role), related_id, _kind(kind))
+            for _as_of, _learnt_at, role, related_id, kind in rows
+            if role in _ROLES
+        )
+        if not relations:
+            return None
+        return LearntRelations(
+            subject_id=subject_id,
+            as_of=as_of,
+            learnt_at=datetime.fromisoformat(rows[0][1]),
+            relations=relations,
+        )
+
+    def counts(self) -> dict[str, int]:
+        """How many subjects have relations on record, and how many relations.
+
+        >>> store.counts()  # doctest: +SKIP
+        {'subjects': 12, 'relations': 15}
+        """
+        ((subjects, relations),) = self._query(
+            "SELECT (SELECT COUNT(DISTINCT subject_id) FROM relations), "
+            "(SELECT COUNT(*) FROM relations)",
+            (),
+        )
+        return {"subjects": int(subjects), "relations": int(relations)}
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._conn.close()
+
+
+def _kind(value: str) -> SubjectKind:
+    return "natural_person" if value == "natural_person" else "legal_entity"
