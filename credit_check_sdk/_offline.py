@@ -210,11 +210,18 @@ class Offline:
                 }
             except SnapshotError as exc:
                 snapshot = {"error": str(exc), "usable": False}
+        relations: dict[str, Any] | None = None
+        if self.relations is not None:
+            try:
+                relations = {**self.relations.counts(), "max_age_seconds": self.max_relation_age}
+            except JournalError as exc:
+                relations = {"error": str(exc)}
         return {
             "breaker": self.breaker.snapshot(),
             "snapshot": snapshot,
             "background": self.thread.stats(),
             "followups": self.followups.counts(),
+            "relations": relations,
             "checked_at": now().isoformat(),
         }
 

@@ -652,6 +652,7 @@ def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
     live = checker.must_check(company, "subsidy")
     assert live.source == "live"
     assert live.outcome is Outcome.RESTRICTION
+    assert checker.health()["relations"]["subjects"] == 1
     fake.outage()
 
     offline = checker.must_check(company, "subsidy")
@@ -758,6 +759,7 @@ def test_without_the_offline_mode_no_relations_are_kept(
     checker = open_checker(tmp_path / "online-only", offline=False)
     assert checker.must_check(company, "subsidy").source == "live"
     assert not (tmp_path / "online-only" / "relations.sqlite3").exists()
+    assert checker.health()["relations"] is None
 
 
 # --- the circuit breaker ----------------------------------------------------------------
