@@ -20,15 +20,12 @@ crash forgets them:
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import JournalError
 from ._ids import SubjectKind
+from ._localstore import LocalStore
 from ._time import now
 
 __all__ = ["Followups", "PendingRecheck", "Watch"]
@@ -89,43 +86,24 @@ class Watch:
     last_outcome: str | None
 
 
-class Followups:
-    """The re-check queue and the watches, on one SQLite file (WAL)."""
+class Followups(LocalStore):
+    """The re-check queue and the watches, on one SQLite file (WAL).
+
+    ``synchronous=NORMAL`` in WAL mode survives a crash of the process; what an
+    OS crash could lose of the re-check queue is queued again from the journal
+    (``synchronous=FULL``), the record of truth, when the checker opens.
+    """
+
+    SCHEMA = _SCHEMA
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._lock = threading.Lock()
-        self._conn = self._open()
+        super().__init__(path)
         # Consulted on every live check: kept in memory so that the common case (no
         # watch on the subject) costs no query.
         self._watched = {r[0] for r in self._run("SELECT DISTINCT subject_id FROM watches")}
 
-    def _open(self) -> sqlite3.Connection:
-        self._pid = os.getpid()
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a crash of the process; what an OS crash
-            # could lose of the re-check queue is queued again from the journal
-            # (synchronous=FULL), the record of truth, when the checker opens.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc
-        return conn
-
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if self._pid != os.getpid():
-            # Forked: an SQLite connection must not cross fork(); open our own.
-            self._lock = threading.Lock()
-            self._conn = self._open()
-        try:
-            with self._lock:
-                return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+        return self._query(sql, params)
 
     # -- re-checks -------------------------------------------------------------------
 
@@ -286,8 +264,3 @@ class Followups:
             for w in self.watches()
             if w.subject_id in subject_ids or subject_ids.intersection(w.related_ids)
         ]
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._conn.close()

@@ -23,17 +23,14 @@ True
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from ._exceptions import JournalError
 from ._ids import SubjectKind, mask_id
+from ._localstore import LocalStore
 from ._models import Profile, RelatedRole
 from ._time import now
 
@@ -83,35 +80,14 @@ class LearntRelations:
     relations: tuple[LearntRelation, ...]
 
 
-class RelationStore:
-    """Learnt relations on one SQLite file (WAL); safe to share between threads."""
+class RelationStore(LocalStore):
+    """Learnt relations on one SQLite file (WAL); safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._lock = threading.Lock()
-        self._conn = self._open()
+    ``synchronous=NORMAL`` survives a crash of the process; what an OS crash
+    loses is learnt again from the next live profile of the subject.
+    """
 
-    def _open(self) -> sqlite3.Connection:
-        self._pid = os.getpid()
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL survives a crash of the process; what an OS crash loses is learnt
-            # again from the next live profile of the subject.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():
-            # Forked: an SQLite connection must not cross fork(); open our own.
-            self._lock = threading.Lock()
-            self._conn = self._open()
-        return self._conn
+    SCHEMA = _SCHEMA
 
     def learn(self, profiles: Iterable[Profile]) -> int:
         """Replace each subject's relations with those of its live profile (one transaction).
@@ -141,20 +117,16 @@ class RelationStore:
             return 0
         learnt_at = now().isoformat()
         written = 0
-        try:
-            with self._lock:
-                conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for subject_id, profile in latest.items():
-                        if self._replace(conn, subject_id, profile, learnt_at):
-                            written += 1
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for subject_id, profile in latest.items():
+                    if self._replace(conn, subject_id, profile, learnt_at):
+                        written += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         return written
 
     @staticmethod
@@ -237,18 +209,6 @@ class RelationStore:
             (),
         )
         return {"subjects": int(subjects), "relations": int(relations)}
-
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return self._connection().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._conn.close()
 
 
 def _kind(value: str) -> SubjectKind:
