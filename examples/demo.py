@@ -9,8 +9,10 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
 3. a subsidy applicant restricted because its legal representative is blacklisted;
 4. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-5. a platform outage: checks go on from the local snapshot of the lists, and a
-   bidder blacklisted during the outage is caught by the re-check afterwards;
+5. a platform outage: checks go on from the local snapshot of the lists (and
+   from a profile fetched within the hour: step 3's subsidy applicant is still
+   restricted through its legal representative), and a bidder blacklisted
+   during the outage is caught by the re-check afterwards;
 6. the journal uploaded to the platform and its hash chain verified.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
@@ -216,8 +218,15 @@ def outage(checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]) 
     for who in (listed, late):
         d = checker.must_check(who.id, "procurement", operator="wang.l", department="市财政局")
         rows.append((who.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
+    # Step 3's applicant again: its profile, fetched minutes ago, answers before the
+    # snapshot (stale_cache_age), legal representative included. Later than that, the
+    # snapshot answers with the relations kept from that live check (max_relation_age).
+    again = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
+    d = checker.must_check(again.id, "subsidy", operator="chen.y", department="市财政局")
+    rows.append((again.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
     console.print(_decisions("5. Platform outage / 平台中断：依据本地名单快照", rows))
     _reasons(rows[1][1])
+    _reasons(rows[2][1])
     sandbox.admin("PUT", "/faults", json={"outage": False})
     done = checker.recheck_pending()
     console.print(f"platform back: {done} degraded decisions re-checked live")

@@ -45,3 +45,8 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "credit points" in text
     assert "tolerance" in text
     assert "suspended" in text
+    # During the outage, step 3's applicant is still restricted through its legal
+    # representative (a degraded decision, re-checked afterwards with the others).
+    outage = text[text.index("5. Platform outage") : text.index("6. Journal")]
+    assert "P-SUB-RESTRICT" in outage
+    assert "legal representative 4420**********" in " ".join(outage.split())
