@@ -626,13 +626,17 @@ class CreditChecker:
         self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
         return syncer.sync_once(timeout, progress=progress)
 
-    def import_snapshot(self, path: str | Path) -> ImportResult:
+    def import_snapshot(
+        self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
+    ) -> ImportResult:
         """Seed the snapshot from a list export file carried in by hand (gzip NDJSON).
+
+        ``progress(loaded, count)`` is called after each batch of entries.
 
         >>> checker.import_snapshot("/media/usb/lists-export.ndjson.gz")  # doctest: +SKIP
         """
         self._ensure_open()
-        return self._require_syncer().import_file(path)
+        return self._require_syncer().import_file(path, progress=progress)
 
     def _require_syncer(self) -> Syncer:
         if self._offline.syncer is None:

@@ -54,8 +54,21 @@ def _status(args: argparse.Namespace, out: Console) -> int:
 def _import(args: argparse.Namespace, out: Console) -> int:
     from .cli import data_dir_from
 
-    with Snapshot(data_dir_from(args)) as snapshot, out.status(f"importing {args.file} …"):
-        result = snapshot.import_export(args.file)
+    with (
+        Snapshot(data_dir_from(args)) as snapshot,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} entries"),
+            TimeElapsedColumn(),
+            console=out,
+        ) as bar,
+    ):
+        task = bar.add_task(f"importing {args.file}", total=None)
+        result = snapshot.import_export(
+            args.file, progress=lambda done, count: bar.update(task, completed=done, total=count)
+        )
     out.print(
         f"imported {result.entries:,} entries as of {result.as_of.isoformat()} "
         f"in {result.seconds:.1f} s; later syncs continue from cursor {result.cursor}"

@@ -192,7 +192,9 @@ class Syncer:
                 )
                 return self._rebuild(tally, timeout, stop)
 
-    def import_file(self, path: str | Path) -> ImportResult:
+    def import_file(
+        self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
+    ) -> ImportResult:
         """Seed or replace the snapshot from a list export file (gzip NDJSON).
 
         Later syncs continue from the export's cursor.
@@ -201,7 +203,7 @@ class Syncer:
         ImportResult(entries=1000000, cursor='s1000000', ...)
         """
         with self._lock:
-            return self.snapshot.import_export(path)
+            return self.snapshot.import_export(path, progress=progress)
 
     # --- internals ------------------------------------------------------------------
 

@@ -759,7 +759,12 @@ class Snapshot:
             lock.release()
             raise
 
-    def import_export(self, source: str | Path | IO[bytes]) -> ImportResult:
+    def import_export(
+        self,
+        source: str | Path | IO[bytes],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportResult:
         """Load a list export (gzip NDJSON) as a new generation, then swap it in.
 
         The first line is ``{"cursor", "as_of", "count"}``, then one ListEntry
@@ -767,7 +772,9 @@ class Snapshot:
         ``count`` (or that is truncated, or repeats an entry id) is refused with
         :class:`SnapshotImportError` and the snapshot in service is untouched.
         Plain (not gzipped) NDJSON is accepted too. Memory use does not grow with
-        the number of entries.
+        the number of entries. ``progress(loaded, count)`` is called after each
+        batch of entries is written (its exceptions are not caught: raising
+        abandons the import).
 
         >>> result = snap.import_export("lists-export.ndjson.gz")  # doctest: +SKIP
         >>> result.entries, result.cursor  # doctest: +SKIP
@@ -786,7 +793,7 @@ class Snapshot:
                 raw = source
             builder = self.begin_rebuild(wait=self._busy_timeout)
             try:
-                header = builder._load_export(raw)
+                header = builder._load_export(raw, progress=progress)
                 generation = builder.commit()
             except BaseException:
                 builder.abort()
@@ -1186,9 +1193,16 @@ class SnapshotBuilder:
         self._check_open()
         return ExportLoader(self, on_stored=on_stored, stop=stop)
 
-    def _load_export(self, stream: IO[bytes]) -> ExportHeader:
+    def _load_export(
+        self, stream: IO[bytes], *, progress: Callable[[int, int], None] | None = None
+    ) -> ExportHeader:
         """Read an export from ``stream`` into the file; its header once checked."""
-        loader = self.export_loader()
+
+        def stored(_subject_ids: list[str]) -> None:
+            if progress is not None and loader.header is not None:
+                progress(loader.loaded, loader.header.count)
+
+        loader = self.export_loader(on_stored=stored if progress else None)
         try:
             while chunk := stream.read(_READ_CHUNK):
                 loader.write(chunk)

@@ -406,3 +406,11 @@ def test_a_damaged_pointer_is_an_error_not_an_empty_snapshot(snap: Snapshot) -> 
     fresh = Snapshot(snap.dir)
     with pytest.raises(SnapshotError):
         fresh.entries_for(COMPANY)
+
+
+def test_import_reports_progress_per_batch(snap: Snapshot) -> None:
+    seen: list[tuple[int, int]] = []
+    data = export_bytes([entry(i) for i in range(1, 25_001)])
+    result = snap.import_export(io.BytesIO(data), progress=lambda n, total: seen.append((n, total)))
+    assert result.entries == 25_000
+    assert seen == [(10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]
