@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from credit_check_sdk._client import ChangesPage
 from credit_check_sdk.snapshot import (
@@ -414,3 +417,48 @@ def test_import_reports_progress_per_batch(snap: Snapshot) -> None:
     result = snap.import_export(io.BytesIO(data), progress=lambda n, total: seen.append((n, total)))
     assert result.entries == 25_000
     assert seen == [(10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]
+
+
+_CHANGE = st.tuples(
+    st.sampled_from(["upsert", "delete"]),
+    st.integers(1, 5),  # entry number: few, so that changes collide
+    st.sampled_from([COMPANY, OTHER]),
+    st.sampled_from(["active", "repaired", "objection_pending"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(_CHANGE, max_size=30), cuts=st.lists(st.integers(1, 8), max_size=10))
+def test_any_changes_in_any_pages_end_as_applying_them_one_by_one(
+    changes: list[tuple[str, int, str, str]], cuts: list[int]
+) -> None:
+    seqd = [(seq, op, entry(n, subject, status=status)) for seq, (op, n, subject, status)
+            in enumerate(changes, start=1)]  # fmt: skip
+    model: dict[str, dict[str, Any]] = {}
+    for _seq, op, e in seqd:
+        if op == "upsert":
+            model[e["entry_id"]] = e
+        else:
+            model.pop(e["entry_id"], None)
+    pages, at = [], 0
+    for cut in [*cuts, len(seqd)]:
+        pages.append(seqd[at : at + cut])
+        at += cut
+    with tempfile.TemporaryDirectory() as tmp:
+        incremental = Snapshot(Path(tmp) / "a")
+        rebuilt = Snapshot(Path(tmp) / "b")
+        builder = rebuilt.begin_rebuild()
+        for i, chunk in enumerate(pages):
+            done = i == len(pages) - 1
+            incremental.apply(page(chunk, cursor=f"c{i}", has_more=not done))
+            builder.apply(page(chunk, cursor=f"c{i}", has_more=not done))
+        builder.commit()
+        for snap in (incremental, rebuilt):
+            got = {
+                e.entry_id: (e.subject_id, e.status)
+                for s in (COMPANY, OTHER)
+                for e in snap.entries_for(s)
+            }
+            assert got == {k: (v["subject_id"], v["status"]) for k, v in model.items()}
+            assert snap.status().entries == len(model)
+            snap.close()
