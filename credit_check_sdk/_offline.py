@@ -234,6 +234,8 @@ class Offline:
         """
         stopped = self.thread.stop(timeout)
         self.breaker.close()
+        if self.syncer is not None:
+            self.syncer.close()
         if not stopped:
             logger.info("background pass still running at close; its files stay open")
             return

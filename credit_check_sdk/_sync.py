@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +115,75 @@ def fetch_changes(
     return client.list_changes(cursor, limit=limit, timeout=timeout)
 
 
+class _Pending:
+    """The result of one job of a :class:`_Prefetcher`, once it is done."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def run(self, fn: Callable[..., Any], arg: Any) -> None:
+        try:
+            self._value = fn(arg)
+        except BaseException as exc:  # handed to the waiting caller, raised there
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+_Job = tuple[Callable[..., Any], Any, _Pending]
+
+
+class _Prefetcher:
+    """One long-lived daemon thread that runs jobs in order (fetches of the next page).
+
+    Long-lived so that its HTTP session (the transport keeps one per thread)
+    is reused from page to page and pass to pass; a daemon, so that a request
+    in flight never holds up the process's exit; started again in a forked
+    child, where it does not exist.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def close(self) -> None:
+        """Let the thread end after the job it is running (if any); a later submit restarts it."""
+        with self._lock:
+            if self._pid == os.getpid():
+                self._jobs.put(None)
+                self._pid = None
+
+    def submit(self, fn: Callable[..., Any], arg: Any) -> _Pending:
+        pending = _Pending()
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._jobs = queue.SimpleQueue()  # a parent's queue may hold its jobs
+                threading.Thread(
+                    target=self._run,
+                    args=(self._jobs,),
+                    name="credit-check-feed-prefetch",
+                    daemon=True,
+                ).start()
+            self._jobs.put((fn, arg, pending))
+        return pending
+
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue[_Job | None]) -> None:
+        while (job := jobs.get()) is not None:
+            fn, arg, pending = job
+            pending.run(fn, arg)
+
+
 class Syncer:
     """Brings a :class:`Snapshot` up to date with the platform's change feed.
 
@@ -158,6 +228,7 @@ class Syncer:
         self.use_export = use_export
         self.export_timeout = export_timeout
         self._lock = threading.Lock()
+        self._prefetch = _Prefetcher()
 
     def sync_once(
         self,
@@ -192,6 +263,13 @@ class Syncer:
                 )
                 return self._rebuild(tally, timeout, stop)
 
+    def close(self) -> None:
+        """Stop the prefetch thread once its request (if any) is done; the syncer stays usable.
+
+        >>> syncer.close()  # doctest: +SKIP
+        """
+        self._prefetch.close()
+
     def import_file(
         self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
     ) -> ImportResult:
@@ -210,16 +288,33 @@ class Syncer:
     def _follow(
         self, cursor: str, tally: _Tally, timeout: float | None, stop: threading.Event | None
     ) -> SyncResult:
-        while True:
+        for page in self._pages(cursor, timeout):
             if stop is not None and stop.is_set():
                 return self._result(tally, resynced=False, complete=False)
-            page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
             applied = self.snapshot.apply_changes(page)
             tally.add(applied)
             self._notify([c.entry.subject_id for c in applied], tally)
-            cursor = page.next_cursor
+        return self._result(tally, resynced=False, complete=True)
+
+    def _pages(self, cursor: str | None, timeout: float | None) -> Iterator[ChangesPage]:
+        """Pages from ``cursor`` until ``has_more`` is false.
+
+        The next page is fetched (and parsed) by the prefetch thread while the
+        caller applies this one: the platform's time and the local writes
+        overlap. A fetch's error is raised where its page would have been.
+        """
+
+        def fetch(at: str | None) -> ChangesPage:
+            return fetch_changes(self.client, at, limit=self.page_size, timeout=timeout)
+
+        pending = self._prefetch.submit(fetch, cursor)
+        while True:
+            page = pending.result()
             if not page.has_more:
-                return self._result(tally, resynced=False, complete=True)
+                yield page
+                return
+            pending = self._prefetch.submit(fetch, page.next_cursor)
+            yield page
 
     def _rebuild(
         self, tally: _Tally, timeout: float | None, stop: threading.Event | None
@@ -236,17 +331,13 @@ class Syncer:
                     return self._result(tally, resynced=False, complete=False)
                 if cursor is not None:
                     source = "the list export and the change feed"
-            while True:
+            for page in self._pages(cursor, timeout):
                 if stop is not None and stop.is_set():
                     builder.abort()
                     return self._result(tally, resynced=False, complete=False)
-                page = fetch_changes(self.client, cursor, limit=self.page_size, timeout=timeout)
                 applied = builder.apply_changes(page)
                 tally.add(applied)
                 self._notify([c.entry.subject_id for c in applied], tally)
-                cursor = page.next_cursor
-                if not page.has_more:
-                    break
             generation = builder.commit()
         logger.info(
             "snapshot: rebuilt from %s, %d changes (generation %d)",

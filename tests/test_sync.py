@@ -6,6 +6,9 @@ import gzip
 import json
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -560,3 +563,50 @@ def test_a_damaged_export_falls_back_to_the_feed(
     assert result.applied == 29  # counted once: the discarded export load is not included
     assert feed.requests[0] is None  # the feed was read from its start
     assert state_of(snap) == norm(feed.expected())
+
+
+FORKER = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, {root!r})
+    from credit_check_sdk._client import PlatformClient
+    from credit_check_sdk._sync import Syncer
+    from credit_check_sdk.snapshot import Snapshot
+
+    snap = Snapshot(sys.argv[2])
+    client = PlatformClient(sys.argv[1], "app", "secret", max_attempts=1, timeout=5)
+    syncer = Syncer(snap, client, page_size=3)
+    assert syncer.sync_once().complete  # several pages: the prefetch thread runs
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            # The parent's prefetch thread does not exist here: it must start anew.
+            code = 0 if syncer.sync_once().complete else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert syncer.sync_once().complete, "parent after fork"
+    syncer.close()
+    snap.close()
+    client.close()
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+).format(root=str(Path(__file__).resolve().parents[1]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_syncs_with_its_own_prefetch_thread(
+    feed: Feed, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    for i in range(1, 11):
+        feed.upsert(entry(i))
+    done = subprocess.run(
+        [sys.executable, "-c", FORKER, httpserver.url_for("/api"), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert feed.requests[-2:] == ["s10", "s10"]  # the child's pass, then the parent's
