@@ -923,8 +923,8 @@ class ExportLoader:
     call :meth:`finish`, which checks that the stream was complete and that it
     held ``count`` entries. Every line is validated as a ``ListEntry`` and
     stored as sent; rows are inserted ``IMPORT_BATCH`` at a time, and
-    ``on_stored`` receives the subject ids of each batch once it is written. Memory stays flat
-    however large the export.
+    ``on_stored`` receives the subject ids of each batch once it is written.
+    Memory stays flat however large the export.
 
     It is also the ``sink`` of a streamed ``GET /v1/lists/export``
     (:meth:`PlatformClient.export_lists`): the export is loaded while it
@@ -949,10 +949,13 @@ class ExportLoader:
         self._builder = builder
         self._on_stored = on_stored
         self._stop = stop
-        self._magic = b""
+        self._reset()
+
+    def _reset(self) -> None:
+        self._magic = b""  # the first bytes, until two tell gzip from plain
         self._plain: bool | None = None  # None until the first two bytes tell
         self._inflate: Any = None  # a zlib decompressor (its type is not importable)
-        self._tail = b""
+        self._tail = b""  # the start of a line not yet complete
         self._line_no = 0
         self.header: ExportHeader | None = None
         self._pending: list[str] = []  # lines not yet stored (fewer than a batch)
@@ -964,16 +967,17 @@ class ExportLoader:
         """Take the next bytes of the export; complete lines are validated and stored."""
         if self._stop is not None and self._stop.is_set():
             raise LoadStoppedError("the export load was asked to stop")
-        if self._inflate is None and self._plain is None:
+        taken = len(data)
+        if self._plain is None:
             self._magic += data
             if len(self._magic) < 2:
-                return len(data)
+                return taken
             data, self._magic = self._magic, b""
             self._plain = not data.startswith(_GZIP_MAGIC)
             if not self._plain:
                 self._inflate = zlib.decompressobj(wbits=31)
         self._take(self._inflated(data) if self._inflate is not None else data)
-        return len(data)
+        return taken
 
     def seek(self, offset: int, whence: int = 0) -> int:
         """Only rewinding to the start is possible; :meth:`truncate` then discards the load."""
@@ -987,14 +991,7 @@ class ExportLoader:
             raise io.UnsupportedOperation("an export load can only be emptied")
         if self._seen:
             self._builder._discard_rows()
-        self._magic = b""
-        self._plain = None
-        self._inflate = None
-        self._tail = b""
-        self._line_no = 0
-        self.header = None
-        self._pending = []
-        self._seen = 0
+        self._reset()
         return 0
 
     @property
@@ -1116,9 +1113,7 @@ class ExportLoader:
                     f"{exc.error_count()} error(s)",
                     path=where,
                 ) from exc
-        raise AssertionError(
-            "unreachable: a line failed as a batch but not alone"
-        )  # pragma: no cover
+        raise AssertionError("a line that failed validation passed it again")  # pragma: no cover
 
 
 class LoadStoppedError(SnapshotError):

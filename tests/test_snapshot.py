@@ -248,7 +248,7 @@ def test_an_export_pushed_in_any_pieces_loads_the_same(
     with snap.begin_rebuild() as builder:
         loader = builder.export_loader(on_stored=got.append)
         for at in range(0, len(data), piece):
-            loader.write(data[at : at + piece])
+            assert loader.write(data[at : at + piece]) == len(data[at : at + piece])
         header = loader.finish()
         builder.commit()
     assert (header.cursor, header.count, loader.loaded) == ("x9", 40, 40)
