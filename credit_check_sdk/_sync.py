@@ -10,8 +10,7 @@ feed is followed from the export's cursor into the same builder, and the
 result is swapped in only once it is complete: the snapshot in service keeps
 answering throughout. A platform that does not serve the export (404, 405,
 501), or serves one that fails its checks, is rebuilt from the start of the
-feed instead. :class:`SyncThread` runs
-the syncer in the background.
+feed instead. :class:`SyncThread` runs the syncer in the background.
 
 >>> syncer = Syncer(snapshot, client)  # doctest: +SKIP
 >>> result = syncer.sync_once(timeout=30)  # doctest: +SKIP
@@ -29,6 +28,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,30 +115,7 @@ def fetch_changes(
     return client.list_changes(cursor, limit=limit, timeout=timeout)
 
 
-class _Pending:
-    """The result of one job of a :class:`_Prefetcher`, once it is done."""
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-    def run(self, fn: Callable[..., Any], arg: Any) -> None:
-        try:
-            self._value = fn(arg)
-        except BaseException as exc:  # handed to the waiting caller, raised there
-            self._error = exc
-        finally:
-            self._done.set()
-
-    def result(self) -> Any:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-_Job = tuple[Callable[..., Any], Any, _Pending]
+_Job = tuple[Callable[[Any], Any], Any, "Future[Any]"]
 
 
 class _Prefetcher:
@@ -162,8 +139,8 @@ class _Prefetcher:
                 self._jobs.put(None)
                 self._pid = None
 
-    def submit(self, fn: Callable[..., Any], arg: Any) -> _Pending:
-        pending = _Pending()
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future[Any]:
+        pending: Future[Any] = Future()
         with self._lock:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -181,7 +158,10 @@ class _Prefetcher:
     def _run(jobs: queue.SimpleQueue[_Job | None]) -> None:
         while (job := jobs.get()) is not None:
             fn, arg, pending = job
-            pending.run(fn, arg)
+            try:
+                pending.set_result(fn(arg))
+            except BaseException as exc:  # handed to the waiting caller, raised there
+                pending.set_exception(exc)
 
 
 class Syncer:
@@ -288,13 +268,25 @@ class Syncer:
     def _follow(
         self, cursor: str, tally: _Tally, timeout: float | None, stop: threading.Event | None
     ) -> SyncResult:
+        complete = self._apply_pages(self.snapshot.apply_changes, cursor, tally, timeout, stop)
+        return self._result(tally, resynced=False, complete=complete)
+
+    def _apply_pages(
+        self,
+        apply: Callable[[ChangesPage], list[Change]],
+        cursor: str | None,
+        tally: _Tally,
+        timeout: float | None,
+        stop: threading.Event | None,
+    ) -> bool:
+        """Apply pages from ``cursor`` to the end of the feed; ``False`` if stopped first."""
         for page in self._pages(cursor, timeout):
             if stop is not None and stop.is_set():
-                return self._result(tally, resynced=False, complete=False)
-            applied = self.snapshot.apply_changes(page)
+                return False
+            applied = apply(page)
             tally.add(applied)
             self._notify([c.entry.subject_id for c in applied], tally)
-        return self._result(tally, resynced=False, complete=True)
+        return True
 
     def _pages(self, cursor: str | None, timeout: float | None) -> Iterator[ChangesPage]:
         """Pages from ``cursor`` until ``has_more`` is false.
@@ -331,13 +323,9 @@ class Syncer:
                     return self._result(tally, resynced=False, complete=False)
                 if cursor is not None:
                     source = "the list export and the change feed"
-            for page in self._pages(cursor, timeout):
-                if stop is not None and stop.is_set():
-                    builder.abort()
-                    return self._result(tally, resynced=False, complete=False)
-                applied = builder.apply_changes(page)
-                tally.add(applied)
-                self._notify([c.entry.subject_id for c in applied], tally)
+            if not self._apply_pages(builder.apply_changes, cursor, tally, timeout, stop):
+                builder.abort()
+                return self._result(tally, resynced=False, complete=False)
             generation = builder.commit()
         logger.info(
             "snapshot: rebuilt from %s, %d changes (generation %d)",
