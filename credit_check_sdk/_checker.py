@@ -251,17 +251,7 @@ class CreditChecker:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
-        self.client = PlatformClient(
-            settings.base_url,
-            settings.app_id,
-            settings.app_secret.get_secret_value(),
-            transport=transport,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response_bytes=settings.max_response_bytes,
-            allow_insecure_http=settings.allow_insecure_http,
-            verify_tls=settings.verify_tls,
-        )
+        self.client = PlatformClient.from_settings(settings, transport=transport)
         self.journal = Journal(self.data_dir / "journal.sqlite3")
         self._cache = ProfileCache(
             maxsize=settings.cache_size, ttl=settings.cache_ttl, keep=settings.stale_cache_age

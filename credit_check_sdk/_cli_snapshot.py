@@ -113,13 +113,7 @@ def _download(args: argparse.Namespace, out: Console) -> int:
     # Written beside the target and renamed when complete: a broken download
     # never leaves a file that looks like an export.
     part = target.with_name(target.name + ".part")
-    client = PlatformClient(
-        settings.base_url,
-        settings.app_id,
-        settings.app_secret.get_secret_value(),
-        connect_timeout=settings.connect_timeout,
-        allow_insecure_http=settings.allow_insecure_http,
-    )
+    client = PlatformClient.from_settings(settings)
     try:
         with Progress(
             SpinnerColumn(),

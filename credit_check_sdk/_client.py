@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -42,6 +42,9 @@ from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, ListEntry, Profile, RecordsReceipt
 from ._transports import BaseTransport, Request, Response, Sink
 from .signing import signed_headers
+
+if TYPE_CHECKING:
+    from ._config import Settings
 
 __all__ = ["BatchProfiles", "Change", "ChangesPage", "PlatformClient", "check_base_url"]
 
@@ -161,6 +164,26 @@ class PlatformClient:
         self.connect_timeout = connect_timeout
         self.max_attempts = max_attempts
         self.max_response_bytes = max_response_bytes
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: BaseTransport | None = None
+    ) -> PlatformClient:
+        """A client with the platform, credentials, time budget and TLS of ``settings``.
+
+        >>> client = PlatformClient.from_settings(Settings.build())  # doctest: +SKIP
+        """
+        return cls(
+            settings.base_url,
+            settings.app_id,
+            settings.app_secret.get_secret_value(),
+            transport=transport,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_response_bytes=settings.max_response_bytes,
+            allow_insecure_http=settings.allow_insecure_http,
+            verify_tls=settings.verify_tls,
+        )
 
     # -- plumbing ------------------------------------------------------------------
 

@@ -655,3 +655,25 @@ def test_a_batch_answer_without_the_person_is_refused(
     )
     with pytest.raises(InvalidResponseError):
         client.get_profile(PERSON)
+
+
+def test_a_client_from_settings_takes_the_budget_limits_and_tls_of_the_settings() -> None:
+    from credit_check_sdk import Settings
+    from credit_check_sdk._transports import RequestsTransport
+
+    settings = Settings.build(
+        base_url="https://credit.example/api",
+        app_id="app",
+        app_secret="secret",
+        agency_id="zs-fgj",
+        timeout=3.5,
+        connect_timeout=0.5,
+        max_response_bytes=65_536,
+        verify_tls="/etc/pki/agency-ca.pem",  # a private CA, as government networks use
+    )
+    client = PlatformClient.from_settings(settings)
+    assert client.base_url == "https://credit.example/api"
+    assert (client.timeout, client.connect_timeout, client.max_response_bytes) == (3.5, 0.5, 65_536)
+    assert isinstance(client._transport, RequestsTransport)
+    assert client._transport._verify == "/etc/pki/agency-ca.pem"
+    client.close()
