@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.resources
-import os
-import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from ._files import atomic_write
 from ._models import Catalog
 
 __all__ = ["CatalogStore", "default_catalog", "known_matters"]
@@ -57,36 +56,6 @@ def known_matters(catalog: Catalog) -> list[str]:
     ['bidding', 'honours']
     """
     return sorted(catalog.matters())
-
-
-def _fsync_dir(directory: Path) -> None:
-    # A rename is only durable once the directory entry itself is on disk.
-    # Windows cannot open a directory for fsync; there the rename is already
-    # as durable as the platform allows.
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _read_catalog(path: Path) -> Catalog | None:
@@ -179,16 +148,16 @@ class CatalogStore:
             )
         etag_path = self.directory / _ETAG
         with self._lock:
-            _atomic_write(self.directory / _VERSIONS / _version_file_name(catalog.version), raw)
+            atomic_write(self.directory / _VERSIONS / _version_file_name(catalog.version), raw)
             # Drop the old ETag before replacing the catalogue: a crash in
             # between then costs one full download, whereas an old ETag next
             # to a new catalogue (or the reverse) could make the platform's
             # 304 confirm the wrong version.
             with contextlib.suppress(FileNotFoundError):
                 etag_path.unlink()
-            _atomic_write(self.current_path, raw)
+            atomic_write(self.current_path, raw)
             if etag is not None:
-                _atomic_write(etag_path, etag.encode("utf-8"))
+                atomic_write(etag_path, etag.encode("utf-8"))
 
     def version(self, v: str) -> Catalog | None:
         """A catalogue version seen earlier, or None.

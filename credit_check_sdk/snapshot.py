@@ -64,6 +64,7 @@ from pydantic import ValidationError
 
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
+from ._files import atomic_write, fsync_dir
 from ._ids import SubjectKind
 from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
 from ._time import now as _now
@@ -166,17 +167,6 @@ class _Pointer:
 
 
 # --- small file helpers -----------------------------------------------------------
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX; Windows has no directory fsync)."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_file(path: Path) -> None:
@@ -843,14 +833,10 @@ class Snapshot:
             old, _ = self._read_pointer()
             target = _Pointer(f"snapshot.{generation}.sqlite3", generation)
             os.replace(built, self.dir / target.file)
-            _fsync_dir(self.dir)
-            tmp = self.dir / f"{POINTER_NAME}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"file": target.file, "generation": generation}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.pointer_path)  # the swap: atomic for every reader
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
+            # The swap: atomic for every reader.
+            pointer = {"file": target.file, "generation": generation}
+            atomic_write(self.pointer_path, json.dumps(pointer).encode())
             if self._writer is not None:
                 self._writer.conn.close()
                 self._writer = None
