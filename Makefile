@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 ## Benchmarks: prints tables; figures go into docs/benchmarks.md.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
