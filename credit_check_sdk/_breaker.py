@@ -2,8 +2,9 @@
 
 After ``threshold`` consecutive failures the breaker opens: checks stop calling
 the platform and decide at once from the snapshot (no timeout paid per check).
-While open, one background thread probes the platform every ``cooldown``
-seconds; the first answer closes the breaker. State changes are logged once
+While open, one background thread (a :class:`~credit_check_sdk._runner.Runner`,
+started again in a forked child at its first check) probes the platform every
+``cooldown`` seconds; the first answer closes the breaker. State changes are logged once
 each, never per check.
 
 >>> b = CircuitBreaker(threshold=2, cooldown=60, probe=lambda: True)
@@ -19,11 +20,12 @@ False
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Literal
+
+from ._fork import ShortLock
+from ._runner import Run, Runner
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 
@@ -47,14 +49,13 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self._probe = probe
         self._on_close = on_close
-        self._lock = threading.Lock()
+        self._lock = ShortLock()
         self._failures = 0
         self._state: BreakerState = "closed"
         self._opened_at: float | None = None
         self._last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._closed = False
+        self._probe_runner = Runner("credit-check-probe", self._run_probe)
 
     @property
     def state(self) -> BreakerState:
@@ -63,9 +64,11 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """Whether a check may call the platform now."""
-        if self._state == "open" and self._pid != os.getpid():
-            self._start_probe()  # forked while open: the probe thread stayed in the parent
-        return self._state == "closed"
+        if self._state == "open":
+            # Cheap when the probe runs; starts it in a child forked while open.
+            self._start_probe()
+            return False
+        return True
 
     def record_success(self) -> None:
         """A call answered: reset the failure count (and close, if open)."""
@@ -112,21 +115,13 @@ class CircuitBreaker:
         }
 
     def _start_probe(self) -> None:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = None
-                self._stop = threading.Event()
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(
-                target=self._run_probe, name="credit-check-probe", daemon=True
-            )
-            self._thread.start()
+        if not self._closed:
+            self._probe_runner.start()
 
-    def _run_probe(self) -> None:
-        while not self._stop.wait(self.cooldown):
-            if self._state != "open":
+    def _run_probe(self, run: Run) -> None:
+        while True:
+            run.wait(self.cooldown)
+            if run.stopping or self._state != "open":
                 return
             try:
                 answered = self._probe()
@@ -146,8 +141,6 @@ class CircuitBreaker:
             logger.exception("breaker close callback failed")
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the probe thread."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            thread.join(timeout)
+        """Stop the probe thread (waiting at most ``timeout`` for a probe in flight)."""
+        self._closed = True
+        self._probe_runner.stop(timeout)

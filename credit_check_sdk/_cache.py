@@ -8,11 +8,11 @@ offline snapshot is consulted.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from cachetools import TTLCache
 
+from ._fork import ShortLock
 from ._models import Profile
 
 __all__ = ["ProfileCache"]
@@ -34,7 +34,8 @@ class ProfileCache:
             maxsize=max(maxsize, 1), ttl=max(keep, 1e-9), timer=time.monotonic
         )
         # cachetools caches are not thread-safe; checks run on many threads at once.
-        self._lock = threading.Lock()
+        # A ShortLock: a fork waits until no thread is half-way through an update.
+        self._lock = ShortLock()
 
     def get(self, subject_id: str, max_age: float | None = None) -> Profile | None:
         """The cached profile if fetched at most ``max_age`` (default ``ttl``) seconds ago."""

@@ -15,7 +15,6 @@ outcome: without usable data the outcome is ``review``.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +35,7 @@ from ._exceptions import (
     InvalidSubjectError,
     PlatformError,
 )
+from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
@@ -150,7 +150,8 @@ class _Catalogs:
         self._store = store
         self._client = client
         self._refresh = refresh
-        self._lock = threading.Lock()
+        # Held across the catalogue request: a forked child gets a new one.
+        self._lock = LongLock()
         loaded = store.load()
         if loaded is None:
             self.current, self._etag = default_catalog(), None
@@ -279,7 +280,7 @@ class CreditChecker:
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
         self.plugins = plugins if plugins is not None else PluginHost()
-        self._recheck_lock = threading.Lock()
+        self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
         waiting = self._offline.followups.counts()

@@ -7,15 +7,16 @@ else from the ``CREDIT_CHECK_*`` environment variables.
 from __future__ import annotations
 
 import atexit
-import threading
 from typing import Any
 
 from ._checker import CreditChecker
+from ._fork import LongLock
 from ._models import Decision, Matter, Subject
 
 __all__ = ["configure", "default_checker", "must_check"]
 
-_lock = threading.Lock()
+# A forked child gets a new one (a thread of the parent may have held it at the fork).
+_lock = LongLock()
 _options: dict[str, Any] = {}
 _checker: CreditChecker | None = None
 

@@ -4,7 +4,7 @@ The re-check queue and watches (``followups.sqlite3``) and the relations learnt
 from live profiles (``relations.sqlite3``) are such files: WAL mode,
 ``synchronous=NORMAL`` (each store says why that is durable enough for what it
 holds), one connection behind a lock, and a new connection in a forked child
-(an SQLite connection must not cross ``fork()``).
+(an SQLite connection must not cross ``fork()``; the parent's is left open, unused).
 
 >>> import tempfile, pathlib
 >>> class Notes(LocalStore):
@@ -20,14 +20,13 @@ holds), one connection behind a lock, and a new connection in a forked child
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ._exceptions import JournalError
+from ._fork import ShortLock, after_fork_in_child
 
 __all__ = ["LocalStore"]
 
@@ -36,18 +35,30 @@ class LocalStore:
     """Base of the SDK's small SQLite stores; a subclass sets ``SCHEMA`` (idempotent DDL).
 
     Errors of the file surface as :class:`~credit_check_sdk.JournalError`
-    naming it.
+    naming it. Every use of the connection holds a
+    :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for it to end.
     """
 
     SCHEMA: ClassVar[str] = ""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.Lock()
-        self._conn = self._open()
+        self._lock = ShortLock()
+        # Connections inherited over fork stay referenced, never closed, in the child:
+        # closing one there could checkpoint or unlink the WAL under the parent.
+        self._abandoned: list[sqlite3.Connection] = []
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._conn = self._open()
+        after_fork_in_child(self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = ShortLock()
+        if self._conn is not None:
+            self._abandoned.append(self._conn)
+        self._conn = None  # opened again at the child's first use
 
     def _open(self) -> sqlite3.Connection:
-        self._pid = os.getpid()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
@@ -62,16 +73,13 @@ class LocalStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
         """This process's connection, held alone for the ``with`` block."""
-        if self._pid != os.getpid():
-            # Forked: checked before taking the lock, which a thread of the parent may
-            # have held at the fork and nobody in the child would ever release.
-            self._lock = threading.Lock()
-            self._conn = self._open()
-        try:
-            with self._lock:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._open()
+            try:
                 yield self._conn
-        except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: {exc}", path=self.path) from exc
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """One statement in its own (autocommit) transaction; its rows."""
@@ -81,4 +89,5 @@ class LocalStore:
     def close(self) -> None:
         """Close the file."""
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()

@@ -27,6 +27,7 @@ from ._breaker import CircuitBreaker
 from ._client import PlatformClient
 from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedError, ServerError
 from ._followups import Followups
+from ._fork import ShortLock
 from ._ids import mask_id
 from ._models import Profile, Source, SubjectRef
 from ._relations import LearntRelations, RelationStore
@@ -97,7 +98,7 @@ class Offline:
         # government network, short enough that close() is not held up for long.
         self.thread = SyncThread(self, interval=sync_interval, timeout=15.0)
         self._started = False
-        self._lock = threading.Lock()
+        self._lock = ShortLock()
 
     # -- the background pass -----------------------------------------------------------
 

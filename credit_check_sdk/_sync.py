@@ -21,12 +21,10 @@ feed instead. :class:`SyncThread` runs the syncer in the background.
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import random
 import threading
 import time
-import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,12 +34,15 @@ from typing import Any, Protocol
 
 from ._client import Change, ChangesPage, PlatformClient
 from ._exceptions import CursorExpiredError, PlatformError, ProblemError
+from ._fork import LongLock
 from ._ids import mask_ids_in
+from ._runner import Run, Runner
 from .snapshot import (
     ImportResult,
     LoadStoppedError,
     Snapshot,
     SnapshotBuilder,
+    SnapshotBusyError,
     SnapshotImportError,
 )
 
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 #: The platform serves at most this many changes a page (``limit`` maximum).
 MAX_PAGE = 5000
+
+#: Seconds between looks at another process's rebuild.
+_REBUILD_POLL = 0.2
 
 #: Statuses by which a platform says it does not serve the list export at all.
 _NO_EXPORT = frozenset({404, 405, 501})
@@ -123,45 +127,45 @@ class _Prefetcher:
 
     Long-lived so that its HTTP session (the transport keeps one per thread)
     is reused from page to page and pass to pass; a daemon, so that a request
-    in flight never holds up the process's exit; started again in a forked
-    child, where it does not exist.
+    in flight never holds up the process's exit; a :class:`Runner`, so that a
+    forked child starts its own at its first fetch.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: deque[_Job] = deque()
+        self._runner = Runner("credit-check-feed-prefetch", self._work, on_child=self._forget)
+
+    def _forget(self) -> None:
+        # A parent's jobs are waited for by the parent's threads, which are not here.
+        self._jobs = deque()
 
     def close(self) -> None:
         """Let the thread end after the job it is running (if any); a later submit restarts it."""
-        with self._lock:
-            if self._pid == os.getpid():
-                self._jobs.put(None)
-                self._pid = None
+        self._runner.stop(timeout=0)
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future[Any]:
         pending: Future[Any] = Future()
-        with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._jobs = queue.SimpleQueue()  # a parent's queue may hold its jobs
-                threading.Thread(
-                    target=self._run,
-                    args=(self._jobs,),
-                    name="credit-check-feed-prefetch",
-                    daemon=True,
-                ).start()
-            self._jobs.put((fn, arg, pending))
+        self._jobs.append((fn, arg, pending))
+        self._runner.start()
+        self._runner.wake()
         return pending
 
-    @staticmethod
-    def _run(jobs: queue.SimpleQueue[_Job | None]) -> None:
-        while (job := jobs.get()) is not None:
-            fn, arg, pending = job
+    def _work(self, run: Run) -> None:
+        jobs = self._jobs
+        while not run.stopping:
+            try:
+                fn, arg, pending = jobs.popleft()
+            except IndexError:
+                run.wait(None)
+                continue
             try:
                 pending.set_result(fn(arg))
             except BaseException as exc:  # handed to the waiting caller, raised there
                 pending.set_exception(exc)
+        # Closed: whoever still waits for a fetch learns it will not come (unless a
+        # submit since has started the next thread, which runs them).
+        while jobs and not self._runner.wanted:
+            jobs.popleft()[2].cancel()
 
 
 class Syncer:
@@ -181,6 +185,11 @@ class Syncer:
     large list set several times faster than paging the feed from the start;
     ``export_timeout`` bounds that one download.
 
+    Processes sharing a ``data_dir`` rebuild one at a time. A pass that finds
+    another process rebuilding waits up to ``rebuild_wait`` seconds for it and
+    then follows the feed from the other's result; a pass that waited in vain
+    ends quietly, incomplete (``complete=False``), and the next one looks again.
+
     >>> syncer = Syncer(snapshot, client, on_change=watches.notify)  # doctest: +SKIP
     >>> syncer.sync_once(timeout=30).resynced  # doctest: +SKIP
     False
@@ -196,6 +205,7 @@ class Syncer:
         on_change: OnChange | None = None,
         use_export: bool = True,
         export_timeout: float = 1800.0,
+        rebuild_wait: float = 120.0,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE}, not {page_size}")
@@ -207,7 +217,9 @@ class Syncer:
         self._on_change = on_change
         self.use_export = use_export
         self.export_timeout = export_timeout
-        self._lock = threading.Lock()
+        self.rebuild_wait = rebuild_wait
+        # Held for a whole pass, requests included: a forked child gets a new one.
+        self._lock = LongLock()
         self._prefetch = _Prefetcher()
 
     def sync_once(
@@ -231,17 +243,19 @@ class Syncer:
         with self._lock:
             self._call_progress = progress or self._on_progress
             tally = _Tally()
-            cursor = self.snapshot.cursor()
-            if cursor is None:
-                return self._rebuild(tally, timeout, stop)
+            # status() looks at the pointer now: another process may have swapped a
+            # new generation in a moment ago.
+            status = self.snapshot.status()
+            if status.cursor is None:
+                return self._rebuild(tally, timeout, stop, status.generation)
             try:
-                return self._follow(cursor, tally, timeout, stop)
+                return self._follow(status.cursor, tally, timeout, stop)
             except CursorExpiredError:
                 logger.warning(
                     "snapshot: the change-feed cursor has expired (410); rebuilding, "
                     "the current snapshot stays in service meanwhile"
                 )
-                return self._rebuild(tally, timeout, stop)
+                return self._rebuild(tally, timeout, stop, status.generation)
 
     def close(self) -> None:
         """Stop the prefetch thread once its request (if any) is done; the syncer stays usable.
@@ -308,10 +322,57 @@ class Syncer:
             pending = self._prefetch.submit(fetch, page.next_cursor)
             yield page
 
+    def _begin_rebuild(
+        self, stop: threading.Event | None, generation: int
+    ) -> SnapshotBuilder | str | None:
+        """The build lock as a builder; or the cursor of a snapshot that another process
+        rebuilt since ``generation`` was in service; or ``None`` (stopped, or waited
+        ``rebuild_wait`` in vain).
+
+        Another process rebuilding is normal (several workers of one server share a
+        ``data_dir``): wait for it, quietly, and take its result.
+        """
+        deadline = time.monotonic() + self.rebuild_wait
+        waiting = False
+        while True:
+            try:
+                builder = self.snapshot.begin_rebuild(wait=0)
+            except SnapshotBusyError:
+                if not waiting:
+                    logger.info(
+                        "snapshot: another process is rebuilding the snapshot in %s; "
+                        "waiting for its result",
+                        self.snapshot.dir,
+                    )
+                    waiting = True
+                if time.monotonic() >= deadline:
+                    logger.info("snapshot: the other rebuild is still running; trying later")
+                    return None
+                if stop is not None:
+                    if stop.wait(_REBUILD_POLL):
+                        return None
+                else:
+                    time.sleep(_REBUILD_POLL)
+                continue
+            status = self.snapshot.status()
+            if status.generation != generation and status.cursor is not None:
+                builder.abort()  # someone else's new generation: follow it instead
+                logger.info(
+                    "snapshot: generation %d was rebuilt by another process; following it",
+                    status.generation,
+                )
+                return status.cursor
+            return builder
+
     def _rebuild(
-        self, tally: _Tally, timeout: float | None, stop: threading.Event | None
+        self, tally: _Tally, timeout: float | None, stop: threading.Event | None, generation: int
     ) -> SyncResult:
-        builder: SnapshotBuilder = self.snapshot.begin_rebuild()
+        claimed = self._begin_rebuild(stop, generation)
+        if claimed is None:
+            return self._result(tally, resynced=False, complete=False)
+        if isinstance(claimed, str):
+            return self._follow(claimed, tally, timeout, stop)
+        builder = claimed
         with builder:  # leaving by an exception discards the half-built file
             cursor: str | None = None
             source = "the change feed"
@@ -403,18 +464,6 @@ class Syncer:
 
 # --- background runner ----------------------------------------------------------------
 
-_THREADS: weakref.WeakSet[SyncThread] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for runner in list(_THREADS):
-        runner._reset_after_fork()
-
-
-# The sync thread does not exist in a forked child, and a lock it held would stay
-# held there: reset, and let the next start()/wake() start a thread in the child.
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
 
 class SyncPass(Protocol):
     """What :class:`SyncThread` runs: a :class:`Syncer`, or anything with its ``sync_once``."""
@@ -431,9 +480,10 @@ class SyncThread:
     Never raises into the caller: failures are logged once when the state
     changes (working → failing, one error kind → another, failing → working),
     not at every attempt, and retried with jittered backoff (from
-    ``min_backoff`` doubling up to ``interval``). In a forked child the thread
-    is started again by the next :meth:`start`, :meth:`wake` or
-    :meth:`ensure_running`. ``timeout`` bounds each request of a pass.
+    ``min_backoff`` doubling up to ``interval``). The thread is a
+    :class:`~credit_check_sdk._runner.Runner`: in a forked child it is started
+    again by the next :meth:`start`, :meth:`wake` or :meth:`ensure_running`.
+    ``timeout`` bounds each request of a pass.
 
     >>> runner = SyncThread(syncer, interval=300)  # doctest: +SKIP
     >>> runner.start()                              # doctest: +SKIP
@@ -462,62 +512,29 @@ class SyncThread:
         self.failures = 0  # consecutive
         self.passes = 0
         self._state: str | None = None  # "ok" or the failing error's class name
-        self._wanted = False
-        self._init_runtime()
-        _THREADS.add(self)
-
-    def _init_runtime(self) -> None:
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-
-    def _reset_after_fork(self) -> None:
-        self._init_runtime()
+        self._runner = Runner("credit-check-snapshot-sync", self._run)
 
     def start(self) -> None:
         """Start the thread (a first pass runs at once); no-op when it is running."""
-        self._wanted = True
-        self.ensure_running()
+        self._runner.start()
 
     def ensure_running(self) -> None:
         """Start the thread again if it should run but does not (after a fork); cheap."""
-        if not self._wanted:
-            return
-        pid = os.getpid()
-        with self._lock:
-            if self._thread is not None and self._pid == pid and self._thread.is_alive():
-                return
-            self._pid = pid
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._stop,), name="credit-check-snapshot-sync", daemon=True
-            )
-            self._thread.start()
+        if self._runner.wanted:
+            self._runner.start()
 
     def wake(self) -> None:
         """Run a pass now instead of at the next interval; returns at once."""
-        self.ensure_running()
-        self._wake.set()
+        self._runner.wake()
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop after the current page; ``True`` when the thread has ended within ``timeout``."""
-        self._wanted = False
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        self._wake.set()
-        if thread is None or thread is threading.current_thread():
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._runner.stop(timeout)
 
     @property
     def running(self) -> bool:
         """Whether the thread is alive in this process."""
-        thread = self._thread
-        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+        return self._runner.running
 
     def stats(self) -> dict[str, Any]:
         """For health pages: running, passes, consecutive failures, last error and success."""
@@ -529,21 +546,20 @@ class SyncThread:
             "last_success": self.last_success,
         }
 
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
+    def _run(self, run: Run) -> None:
+        while not run.stopping:
             delay = self.interval
             try:
-                result = self.syncer.sync_once(self.timeout, stop=stop)
+                result = self.syncer.sync_once(self.timeout, stop=run.stop_event)
             except Exception as exc:
-                if stop.is_set():
+                if run.stopping:
                     break  # closing: a pass cut short by the close is not a failure
                 delay = self._failed(exc)
             else:
                 self._succeeded(result)
-            if stop.is_set():
+            if run.stopping:
                 break
-            self._wake.wait(delay)
-            self._wake.clear()
+            run.wait(delay)
 
     def _succeeded(self, result: SyncResult) -> None:
         self.passes += 1

@@ -6,7 +6,10 @@ platform's answer names it (accepted, duplicate or rejected). Anything else
 records pending on disk, to be sent again later; the platform is idempotent
 by record id, so a resend shows up there as a duplicate, never twice.
 
-One daemon thread per process does the sending. The caller of
+One daemon thread per process does the sending (a :class:`~credit_check_sdk._runner.Runner`,
+started again in a forked child). Processes sharing one journal claim each
+batch before sending it, so that they do not all send the same records (see
+:mod:`credit_check_sdk._claims`). The caller of
 :meth:`Uploader.notify` never waits for the network and never sees an
 exception; :meth:`Uploader.flush` and :meth:`Uploader.close` wait at most
 their ``timeout``.
@@ -30,15 +33,18 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import threading
 import time
-import weakref
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ._exceptions import JournalError, RateLimitedError
+from ._fork import ShortLock
 from ._ids import mask_ids_in
 from ._models import RecordsReceipt
+from ._runner import Run, Runner
 from .journal import Journal
 
 __all__ = ["Uploader"]
@@ -50,17 +56,13 @@ Send = Callable[[list[dict[str, Any]]], RecordsReceipt]
 #: The platform takes at most this many records per request (records:batch maxItems).
 MAX_BATCH = 1000
 
-_UPLOADERS: weakref.WeakSet[Uploader] = weakref.WeakSet()
+#: How often flush() looks again at records another process is sending.
+_FLUSH_POLL = 0.05
 
 
-def _after_fork_in_child() -> None:
-    for uploader in list(_UPLOADERS):
-        uploader._reset_after_fork()
-
-
-# The worker thread does not exist in a forked child and any lock it held is
-# stuck there; reset so that the child's first notify() starts afresh.
-os.register_at_fork(after_in_child=_after_fork_in_child)
+def _owner_name() -> str:
+    """Who claims records: host and process, plus a token that differs after every fork."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Uploader:
@@ -72,6 +74,11 @@ class Uploader:
     ``max_backoff``; "full jitter"), and never less than a 429's
     ``Retry-After``. ``on_rejected(id, detail)`` is called for each record
     the platform refuses; the record stays in the journal, marked ``rejected``.
+
+    Processes sharing the journal do not send the same records: each batch is
+    claimed first (:meth:`Journal.claim_pending`) for ``lease`` seconds, longer
+    than a send may take; a process killed while sending leaves its claim to
+    expire, and then another takes the records.
 
     >>> up = Uploader(journal, send, interval=5.0)  # doctest: +SKIP
     >>> journal.append(record); up.notify()          # doctest: +SKIP
@@ -86,18 +93,22 @@ class Uploader:
         batch_size: int = MAX_BATCH,
         max_backoff: float = 300.0,
         min_backoff: float = 1.0,
+        lease: float = 120.0,
         on_rejected: Callable[[str, str], None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}, not {batch_size}")
         if interval <= 0 or min_backoff <= 0 or max_backoff < min_backoff:
             raise ValueError("interval and min_backoff must be > 0 and max_backoff >= min_backoff")
+        if lease <= 0:
+            raise ValueError("lease must be > 0")
         self._journal = journal
         self._send = send
         self._interval = interval
         self._batch_size = batch_size
         self._max_backoff = max_backoff
         self._min_backoff = min_backoff
+        self._lease = lease
         self._on_rejected = on_rejected
         self._accepted = 0
         self._duplicates = 0
@@ -106,22 +117,16 @@ class Uploader:
         self._last_error: str | None = None
         self._closed = False
         self._init_runtime()
-        _UPLOADERS.add(self)
+        self._runner = Runner("credit-check-uploader", self._work, on_child=self._init_runtime)
 
     def _init_runtime(self) -> None:
-        """Per-process state: locks, events, the thread, the backoff."""
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        """Per-process state (again in a forked child): claim owner, waiters, backoff."""
+        self._owner = _owner_name()
+        self._lock = ShortLock()
         self._waiters: list[threading.Event] = []
         self._failures = 0  # consecutive
         self._not_before = 0.0  # monotonic time before which nothing is sent
         self._hard_not_before = 0.0  # the platform's Retry-After; flush() waits for it too
-
-    def _reset_after_fork(self) -> None:
-        self._init_runtime()
 
     # --- public ---------------------------------------------------------------------
 
@@ -130,13 +135,9 @@ class Uploader:
 
         >>> up.notify()  # doctest: +SKIP
         """
-        try:
-            if self._closed:
-                return
-            self._ensure_started()
-            self._wake.set()
-        except Exception:
-            logger.exception("uploader: notify failed (records stay pending in the journal)")
+        if not self._closed:
+            self._runner.start()
+            self._runner.wake()
 
     def flush(self, timeout: float = 10.0) -> int:
         """Upload pending records now; return how many are still pending.
@@ -144,26 +145,46 @@ class Uploader:
         The sending happens in the worker thread; this waits at most
         ``timeout`` seconds for it, even when the network hangs. A pending
         ``Retry-After`` from the platform is honoured (then fewer or no
-        records are sent). Returns -1 when the journal cannot be read.
+        records are sent). Records another process is sending are waited for
+        (they are marked when the platform has answered it, or taken over
+        when its claim expires). Returns -1 when the journal cannot be read.
 
         >>> up.flush(timeout=10)  # doctest: +SKIP
         0
         """
         deadline = time.monotonic() + max(0.0, timeout)
-        if not self._closed:
+        try:
+            upto = self._journal._head_seq()
+        except JournalError:
+            return self._pending_count()
+        while not self._closed:
             done = threading.Event()
             with self._lock:
                 self._waiters.append(done)
-            self._ensure_started()
-            self._wake.set()
-            done.wait(max(0.0, deadline - time.monotonic()))
+            self._runner.start()
+            self._runner.wake()
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                break
+            if self._failures:
+                break  # the platform fails: the records wait for the backoff
+            try:
+                left = self._journal._pending_count(upto, claimed_by_others=self._owner)
+            except JournalError:
+                break
+            remaining = deadline - time.monotonic()
+            if not left or remaining <= 0:
+                break
+            # Pending records another process claimed: it is sending them (or was
+            # killed, and the next pass takes them once its claim has expired).
+            time.sleep(min(_FLUSH_POLL, remaining))
         return self._pending_count()
 
     def close(self, timeout: float = 5.0) -> None:
         """A last best-effort flush, then stop the thread; returns within ``timeout``.
 
         A ``send`` that hangs is left to the daemon thread; its records stay
-        pending in the journal. The journal itself is not closed.
+        pending in the journal (claimed until the lease ends). The journal
+        itself is not closed.
 
         >>> up.close(timeout=5)  # doctest: +SKIP
         """
@@ -172,18 +193,18 @@ class Uploader:
         deadline = time.monotonic() + max(0.0, timeout)
         # Flush with most of the time; keep a little to let the thread exit.
         self.flush(timeout=max(0.0, timeout * 0.9))
-        thread = self._thread if self._pid == os.getpid() else None
         self._closed = True
-        self._stop.set()
-        self._wake.set()
-        if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                logger.warning(
-                    "uploader: still sending at close; unsent records stay pending in %s",
-                    self._journal.path,
-                )
-        _UPLOADERS.discard(self)
+        if not self._runner.stop(max(0.0, deadline - time.monotonic())):
+            logger.warning(
+                "uploader: still sending at close; unsent records stay pending in %s",
+                self._journal.path,
+            )
+            return
+        try:
+            # What this process claimed and did not send is for the others now.
+            self._journal.release_claims(self._owner)
+        except JournalError as exc:
+            logger.debug("uploader: claims not released at close: %s", exc)
 
     @property
     def rejected_count(self) -> int:
@@ -209,41 +230,23 @@ class Uploader:
 
     # --- worker -----------------------------------------------------------------------
 
-    def _ensure_started(self) -> None:
-        pid = os.getpid()
-        with self._lock:
-            if self._closed:
-                return
-            if self._thread is not None and self._pid == pid and self._thread.is_alive():
-                return
-            # First use, or a forked child (the parent's thread does not exist here),
-            # or the thread died (it should not: the loop catches everything).
-            self._pid = pid
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._run, name="credit-check-uploader", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self) -> None:
-        stop = self._stop
-        while not stop.is_set():
+    def _work(self, run: Run) -> None:
+        while not run.stopping:
             now = time.monotonic()
             with self._lock:
                 flushing = bool(self._waiters)
             # A flush overrides our own backoff but not the platform's Retry-After.
             not_before = self._hard_not_before if flushing else self._not_before
             if now < not_before:
-                self._wake.wait(not_before - now)
-                self._wake.clear()
+                run.wait(not_before - now)
                 continue
             with self._lock:
                 waiters, self._waiters = self._waiters, []
             # The pass reads the journal after this point, so it covers every
-            # notify() so far; a later one sets the event again.
-            self._wake.clear()
+            # notify() so far; a later one wakes the thread again.
+            run.clear_wake()
             try:
-                self._pass()
+                self._pass(run)
             except Exception:
                 # _pass handles its own failures; this is the last guard that
                 # keeps the thread alive.
@@ -251,20 +254,21 @@ class Uploader:
             finally:
                 for w in waiters:
                     w.set()
-            if stop.is_set():
+            if run.stopping:
                 break
             with self._lock:
                 more = bool(self._waiters)
             if not more:
-                self._wake.wait(self._interval)
-                self._wake.clear()
+                run.wait(self._interval)
 
-    def _pass(self) -> None:
-        """Send every pending record once, batch by batch, oldest first."""
+    def _pass(self, run: Run) -> None:
+        """Claim and send pending records, batch by batch, oldest first, until none is free."""
         after = 0
-        while not self._stop.is_set():
+        while not run.stopping:
             try:
-                rows = self._journal._pending_rows(self._batch_size, after_seq=after)
+                rows = self._journal.claim_pending(
+                    self._batch_size, self._owner, self._lease, after_seq=after
+                )
             except JournalError as exc:
                 self._failed(exc)
                 return
@@ -277,6 +281,7 @@ class Uploader:
                 if not isinstance(receipt, RecordsReceipt):
                     receipt = RecordsReceipt.model_validate(receipt)
             except Exception as exc:
+                self._release([r["id"] for r in batch])
                 self._failed(exc)
                 return
             try:
@@ -294,6 +299,13 @@ class Uploader:
             self._failures = 0
             self._not_before = self._hard_not_before = 0.0
             self._last_error = None
+
+    def _release(self, ids: list[str]) -> None:
+        """Give up the claims on ``ids``: another process may send them before our backoff ends."""
+        try:
+            self._journal.release_claims(self._owner, ids)
+        except JournalError as exc:
+            logger.debug("uploader: claims not released (they expire): %s", exc)
 
     def _apply(self, batch: list[dict[str, Any]], receipt: RecordsReceipt) -> None:
         sent = {r["id"] for r in batch}
@@ -317,8 +329,10 @@ class Uploader:
                     self._on_rejected(r.id, r.detail)
                 except Exception:
                     logger.exception("uploader: on_rejected callback failed for record %s", r.id)
-        named = len(set(accepted) | set(duplicates) | {r.id for r in rejected})
+        named_ids = set(accepted) | set(duplicates) | {r.id for r in rejected}
+        named = len(named_ids)
         if named < len(sent):
+            self._release([i for i in sent if i not in named_ids])
             logger.warning(
                 "uploader: the platform's answer left %d of %d records unmentioned;"
                 " they stay pending",
@@ -349,7 +363,7 @@ class Uploader:
 
     def _pending_count(self) -> int:
         try:
-            return self._journal.counts()["pending"]
+            return self._journal._pending_count()
         except JournalError:
             logger.exception("uploader: cannot count pending records")
             return -1

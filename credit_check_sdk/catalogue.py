@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.resources
-import threading
 from pathlib import Path
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from ._files import atomic_write
+from ._fork import ShortLock
 from ._models import Catalog
 
 __all__ = ["CatalogStore", "default_catalog", "known_matters"]
@@ -94,7 +94,7 @@ class CatalogStore:
         self.directory = Path(directory)
         # Serialises writers in this process; os.replace keeps readers and
         # other processes safe without a lock.
-        self._lock = threading.Lock()
+        self._lock = ShortLock()  # a fork waits for a catalogue being written
 
     @property
     def current_path(self) -> Path:

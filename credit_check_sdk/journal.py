@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import sqlite3
-import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +41,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from . import _claims
 from ._exceptions import InvalidRequestError, JournalError
+from ._fork import ShortLock, region
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -68,14 +70,13 @@ _STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejecte
 #: 4: indexes only, for the monthly report: ``records_check_id`` covers
 #: ``(check_id, type, action, at)``, ``records_type_at`` also holds ``id``, and the
 #: partial ``records_overrides`` lists not_applied / overridden actions by check.
-SCHEMA_VERSION = 4
+#: 5: upload claims (``claimed_by``, ``claimed_until``), so that processes sharing the
+#: file do not upload the same records (see :mod:`credit_check_sdk._claims`).
+SCHEMA_VERSION = 5
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
 _PAGE = 500
-
-# SQLite's default limit on host parameters is 999 on old builds; stay below it.
-_MAX_PARAMS = 500
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -465,9 +466,11 @@ class Journal:
         # a connection per thread makes every writer fight for SQLite's file lock
         # through its sleeping busy handler, which is far slower than queueing
         # on a Python lock and committing the queued records together.
-        self._lock = threading.Lock()
+        # ShortLocks: every SQLite call happens with one held, so a fork waits for
+        # it to end (SQLite's C mutexes must not be held by a thread at fork).
+        self._lock = ShortLock()
         self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
+        self._queue_lock = ShortLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
@@ -538,6 +541,8 @@ class Journal:
                     self._run_script(conn, _BACKFILL_V3)
             if version < 4:
                 self._run_script(conn, _SCHEMA_V4)
+            if version < 5:
+                self._run_script(conn, _claims.CLAIM_COLUMNS_SQL)
             if version < SCHEMA_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -580,8 +585,10 @@ class Journal:
         return self._conn
 
     def _reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        # No ShortLock is held at a fork (the fork waits for them); new ones all the same,
+        # in case the fork did not wait (it was made from inside the SDK's own work).
+        self._lock = ShortLock()
+        self._queue_lock = ShortLock()
         self._queue = []
         if self._conn is not None:
             self._abandoned.append(self._conn)
@@ -821,8 +828,52 @@ class Journal:
         )
         return [(seq, json.loads(body)) for seq, body in rows]
 
+    def claim_pending(
+        self, limit: int, owner: str, lease: float, *, after_seq: int = 0
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Claim up to ``limit`` pending records for ``owner`` for ``lease`` seconds.
+
+        ``(seq, record)`` pairs, oldest first, after ``after_seq``. Records under
+        another owner's live claim are skipped: processes sharing the journal
+        do not upload the same records. A claim ends with :meth:`mark`,
+        :meth:`mark_rejected`, :meth:`release_claims`, or when its lease runs out
+        (a process killed while sending). See :mod:`credit_check_sdk._claims`.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> [r["id"] for _, r in j.claim_pending(10, "host:1", lease=60)]
+        ['c1']
+        >>> j.claim_pending(10, "host:2", lease=60)
+        []
+        >>> j.close()
+        """
+        now = time.time()
+        with self._bookkeeping() as conn:
+            return _claims.claim(
+                conn, limit, owner, lease_until=now + lease, now=now, after_seq=after_seq
+            )
+
+    def release_claims(self, owner: str, ids: list[str] | None = None) -> None:
+        """Give up ``owner``'s claims on ``ids`` (all of them when ``None``).
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+        >>> _ = j.claim_pending(10, "host:1", lease=60)
+        >>> j.release_claims("host:1"); len(j.claim_pending(10, "host:2", lease=60))
+        1
+        >>> j.close()
+        """
+        with self._bookkeeping() as conn:
+            _claims.release(conn, owner, ids)
+
     def mark(self, ids: list[str], state: Literal["accepted", "duplicate"]) -> None:
         """Record that the platform took ``ids`` (``accepted``) or already had them (``duplicate``).
+
+        Clears their claims. Written without an ``fsync`` of its own (see
+        :mod:`credit_check_sdk._claims`): a mark lost to a power cut only
+        sends the record again, and the platform answers ``duplicate``.
 
         >>> import tempfile, os
         >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
@@ -834,12 +885,8 @@ class Journal:
         if state not in ("accepted", "duplicate"):
             raise InvalidRequestError(f"state must be 'accepted' or 'duplicate', not {state!r}")
         now = _utc_text(datetime.now(timezone.utc))
-        ids = list(ids)
-        for start in range(0, len(ids), _MAX_PARAMS):
-            chunk = ids[start : start + _MAX_PARAMS]
-            marks = ",".join("?" * len(chunk))
-            sql = f"UPDATE records SET upload_state = ?, upload_detail = NULL, uploaded_at = ? WHERE id IN ({marks})"  # noqa: E501, S608 - only "?" placeholders are interpolated; one line keeps the noqa on it
-            self._write(sql, (state, now, *chunk))
+        with self._bookkeeping() as conn:
+            _claims.mark(conn, list(ids), state, now)
 
     def mark_rejected(self, id: str, detail: str) -> None:
         """Record that the platform refused record ``id``, and why; it stays in the journal.
@@ -852,16 +899,61 @@ class Journal:
         >>> j.close()
         """
         now = _utc_text(datetime.now(timezone.utc))
-        self._write(
-            "UPDATE records SET upload_state = 'rejected', upload_detail = ?, uploaded_at = ?"
-            " WHERE id = ?",
-            (detail, now, id),
-        )
+        with self._bookkeeping() as conn:
+            _claims.mark_rejected(conn, id, detail, now)
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held alone, committing without an ``fsync`` of its own.
+
+        For upload claims and marks only. ``synchronous=NORMAL`` in WAL mode
+        leaves the commit in the WAL unsynced; the next record's commit
+        (``FULL``) syncs the WAL file, and this with it. Check records never
+        go through here.
+        """
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: write failed: {exc}", path=self.path
+                ) from exc
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: write failed: {exc}", path=self.path
+                ) from exc
+            finally:
+                try:
+                    conn.execute("PRAGMA synchronous = FULL")
+                except sqlite3.Error:
+                    # Never append a record on a connection left at NORMAL: the next
+                    # write opens a new one (FULL), this one is left for the collector.
+                    logger.exception("journal %s: connection dropped", self.path)
+                    self._abandoned.append(conn)
+                    self._conn = None
 
     def upload_state(self, id: str) -> tuple[str, str | None] | None:
         """``(upload_state, upload_detail)`` of record ``id``, or None when there is none."""
         rows = self._query("SELECT upload_state, upload_detail FROM records WHERE id = ?", (id,))
         return (rows[0][0], rows[0][1]) if rows else None
+
+    def _pending_count(self, upto_seq: int | None = None, *, claimed_by_others: str = "") -> int:
+        """Pending records (up to sequence number ``upto_seq``); with ``claimed_by_others``
+        an owner's name, only those another owner has claimed."""
+        sql = "SELECT COUNT(*) FROM records WHERE upload_state = 'pending' AND seq <= ?"
+        params: tuple[Any, ...] = (upto_seq if upto_seq is not None else 2**63 - 1,)
+        if claimed_by_others:
+            sql += " AND claimed_by IS NOT NULL AND claimed_by != ?"
+            params += (claimed_by_others,)
+        return int(self._query(sql, params)[0][0])
+
+    def _head_seq(self) -> int:
+        """The sequence number of the newest record (0 when empty)."""
+        rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM records", ())
+        return int(rows[0][0])
 
     def counts(self) -> dict[str, int]:
         """How many records are in each upload state (every state listed, zeros included)."""
@@ -1320,6 +1412,11 @@ class Journal:
         """
         if self._closed:
             raise JournalError(f"journal {self.path} is closed", path=self.path)
+        # One region for the whole view: a fork waits until the reader is done with it.
+        with region():
+            yield from self._snapshot_view()
+
+    def _snapshot_view(self) -> Iterator[sqlite3.Connection]:
         try:
             uri = Path(self.path).resolve().as_uri() + "?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout, isolation_level=None)

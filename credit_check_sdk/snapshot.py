@@ -65,6 +65,7 @@ from pydantic import ValidationError
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
 from ._files import atomic_write, fsync_dir
+from ._fork import ShortLock, region
 from ._ids import SubjectKind
 from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
 from ._time import now as _now
@@ -407,7 +408,9 @@ class Snapshot:
         _INSTANCES.add(self)
 
     def _init_runtime(self) -> None:
-        self._state_lock = threading.Lock()  # guards _current/_world/_stamp/_pool
+        # Both are taken inside a region only (the ShortLock is one): a fork waits until
+        # neither is held, and no SQLite call of the snapshot is in flight.
+        self._state_lock = ShortLock()  # guards _current/_world/_stamp/_pool
         self._write_lock = threading.RLock()  # one writer (apply, swap) at a time
         self._current: _Pointer | None = None
         self._stamp: tuple[int, int, int] | None = None
@@ -491,8 +494,9 @@ class Snapshot:
             idle, self._pool = self._pool, []
         # Idle connections to the old file are not in use: close them now, so its
         # disk space is freed once in-flight readers finish.
-        for reader in idle:
-            reader.conn.close()
+        with region():
+            for reader in idle:
+                reader.conn.close()
         if pointer is not None:
             logger.info("snapshot: generation %d in service", pointer.generation)
 
@@ -522,10 +526,14 @@ class Snapshot:
             if reader.world == self._world and len(self._pool) < _MAX_IDLE_READERS:
                 self._pool.append(reader)
                 return
-        reader.conn.close()
+            reader.conn.close()
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run one read statement on the file in service; ``[]`` when there is none."""
+        with region():
+            return self._query_in_region(sql, params)
+
+    def _query_in_region(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
             reader = self._checkout()
             if reader is None:
@@ -698,11 +706,7 @@ class Snapshot:
             self._writer.conn.close()
             self._writer = None
         if current is None:
-            # First data without a rebuild: start an empty generation that is not
-            # yet "synced" (profile_for stays None until a page completes the feed).
-            builder = self.begin_rebuild(wait=self._busy_timeout)
-            builder._commit(require_complete=False, mark_synced=False)
-            return self._writer_conn()
+            raise SnapshotError("no snapshot generation is in service", path=str(self.dir))
         path = self._data_path(current)
         try:
             conn = _connect(path, create=False, busy_timeout=self._busy_timeout)
@@ -732,12 +736,31 @@ class Snapshot:
 
     def apply_changes(self, page: ChangesPage) -> list[Change]:
         """Like :meth:`apply`, but return the changes actually applied (for watchers)."""
-        with self._write_lock:
+        with self._state_lock:
+            current = self._current
+        if current is None:
+            self._first_generation()
+        with region(), self._write_lock:
             conn = self._writer_conn()
             try:
                 return _apply_page(conn, page)
             except sqlite3.Error as exc:
                 raise SnapshotError(f"snapshot apply failed: {exc}", path=str(self.dir)) from exc
+
+    def _first_generation(self) -> None:
+        """First data without a rebuild: start an empty generation that is not yet
+        "synced" (profile_for stays None until a page completes the feed).
+
+        Outside any region: it may wait for another rebuild's lock.
+        """
+        builder = self.begin_rebuild(wait=self._busy_timeout)
+        self._refresh(force=True)
+        with self._state_lock:
+            current = self._current
+        if current is not None:
+            builder.abort()  # made by another process while we waited for the lock
+            return
+        builder._commit(require_complete=False, mark_synced=False)
 
     # --- rebuilding ---------------------------------------------------------------
 
@@ -829,7 +852,7 @@ class Snapshot:
 
         Caller holds the build lock, so no other swap runs in any process.
         """
-        with self._write_lock:
+        with region(), self._write_lock:
             old, _ = self._read_pointer()
             target = _Pointer(f"snapshot.{generation}.sqlite3", generation)
             os.replace(built, self.dir / target.file)
@@ -861,15 +884,16 @@ class Snapshot:
     def close(self) -> None:
         """Close every connection this snapshot holds; in-flight reads finish first."""
         self._closed = True
-        with self._write_lock:
-            if self._writer is not None:
-                self._writer.conn.close()
-                self._writer = None
-        with self._state_lock:
-            idle, self._pool = self._pool, []
-            self._world += 1  # readers handed back later are closed, not pooled
-        for reader in idle:
-            reader.conn.close()
+        with region():
+            with self._write_lock:
+                if self._writer is not None:
+                    self._writer.conn.close()
+                    self._writer = None
+            with self._state_lock:
+                idle, self._pool = self._pool, []
+                self._world += 1  # readers handed back later are closed, not pooled
+            for reader in idle:
+                reader.conn.close()
 
     def __enter__(self) -> Snapshot:
         return self
@@ -1147,17 +1171,26 @@ class SnapshotBuilder:
         for suffix in ("", "-journal", "-wal", "-shm"):
             _remove(Path(f"{self.path}{suffix}"))  # left by a rebuild that crashed
         try:
-            self._conn = _connect(self.path, create=True, busy_timeout=10.0)
-            # Nothing reads this file and a crash discards it, so it is written
-            # without a rollback journal or fsyncs; it is fsynced once, at commit.
-            self._conn.execute("PRAGMA journal_mode = OFF")
-            self._conn.execute("PRAGMA synchronous = OFF")
-            self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB, whatever the size
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with region():
+                self._conn = self._create()
         except sqlite3.Error as exc:
             self._release()
             raise SnapshotError(f"cannot create {self.path}: {exc}", path=str(self.path)) from exc
+
+    def _create(self) -> sqlite3.Connection:
+        conn = _connect(self.path, create=True, busy_timeout=10.0)
+        try:
+            # Nothing reads this file and a crash discards it, so it is written
+            # without a rollback journal or fsyncs; it is fsynced once, at commit.
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB, whatever the size
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def apply(self, page: ChangesPage) -> int:
         """Apply one page of a feed read from the start (no cursor); the changes applied.
@@ -1171,7 +1204,8 @@ class SnapshotBuilder:
         """Like :meth:`apply`, returning the changes applied."""
         self._check_open()
         try:
-            fresh = _apply_page(self._conn, page)
+            with region():
+                fresh = _apply_page(self._conn, page)
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
         self._complete = not page.has_more
@@ -1209,6 +1243,10 @@ class SnapshotBuilder:
 
     def _insert_rows(self, rows: list[tuple[str, str, str]]) -> None:
         self._check_open()
+        with region():
+            self._insert_rows_in_region(rows)
+
+    def _insert_rows_in_region(self, rows: list[tuple[str, str, str]]) -> None:
         try:
             self._conn.execute("BEGIN")
             self._conn.executemany(
@@ -1228,27 +1266,32 @@ class SnapshotBuilder:
         """Empty the file again (an export download that is being retried)."""
         self._check_open()
         try:
-            self._conn.execute("DELETE FROM entries")
-            self._conn.execute("DELETE FROM meta")
+            with region():
+                self._conn.execute("DELETE FROM entries")
+                self._conn.execute("DELETE FROM meta")
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
         self._complete = False
 
     def _set_export_meta(self, header: ExportHeader) -> None:
         try:
-            _set_meta(
-                self._conn,
-                {
-                    "cursor": header.cursor,
-                    "as_of": header.as_of.isoformat(),
-                    "feed_as_of": header.as_of.isoformat(),
-                    "entries": str(header.count),
-                    "last_seq": "0",  # the header does not say; the feed from cursor is newer
-                },
-            )
+            with region():
+                self._set_meta_in_region(header)
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
         self._complete = True
+
+    def _set_meta_in_region(self, header: ExportHeader) -> None:
+        _set_meta(
+            self._conn,
+            {
+                "cursor": header.cursor,
+                "as_of": header.as_of.isoformat(),
+                "feed_as_of": header.as_of.isoformat(),
+                "entries": str(header.count),
+                "last_seq": "0",  # the header does not say; the feed from cursor is newer
+            },
+        )
 
     def commit(self) -> int:
         """Swap the new snapshot into service; its generation number.
@@ -1259,6 +1302,11 @@ class SnapshotBuilder:
         return self._commit(require_complete=True, mark_synced=True)
 
     def _commit(self, *, require_complete: bool, mark_synced: bool) -> int:
+        # One region: the index build, the close and the swap (a fork waits for them).
+        with region():
+            return self._commit_in_region(require_complete, mark_synced)
+
+    def _commit_in_region(self, require_complete: bool, mark_synced: bool) -> int:
         self._check_open()
         if require_complete and not self._complete:
             raise SnapshotError(
@@ -1297,7 +1345,7 @@ class SnapshotBuilder:
         if self._done:
             return
         self._done = True
-        with contextlib.suppress(sqlite3.Error):
+        with region(), contextlib.suppress(sqlite3.Error):
             self._conn.close()
         for suffix in ("", "-journal", "-wal", "-shm"):
             _remove(Path(f"{self.path}{suffix}"))

@@ -42,6 +42,8 @@ def expected(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 def downgrade_to_schema_2(path: Path) -> None:
     """What an older SDK left: no report columns, no record_measures, user_version 2."""
     conn = sqlite3.connect(path, isolation_level=None)
+    for column in ("claimed_by", "claimed_until"):  # schema 5
+        conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
     conn.execute("DROP TABLE record_measures")
     conn.execute("DROP INDEX records_type_at")
     conn.execute("DROP INDEX records_overrides")  # schema 4
@@ -81,7 +83,7 @@ def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
     assert after.wire() == before.wire()
     assert after.details == before.details
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
 
 
