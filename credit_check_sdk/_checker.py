@@ -950,6 +950,9 @@ class CreditChecker:
     def flush(self, timeout: float = 10.0) -> int:
         """Upload pending journal records now; returns how many are still pending.
 
+        Counted among the records in the journal when the flush began (other
+        threads and processes sharing the journal may append meanwhile).
+
         >>> checker.flush(timeout=10)  # doctest: +SKIP
         0
         """

@@ -37,11 +37,21 @@ with the next record's); the records themselves stay fully durable.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["CLAIM_COLUMNS_SQL", "claim", "mark", "mark_rejected", "release"]
+__all__ = [
+    "CLAIM_COLUMNS_SQL",
+    "claim",
+    "claimants",
+    "mark",
+    "mark_rejected",
+    "owner_is_gone",
+    "release",
+]
 
 # SQLite's default limit on host parameters is 999 on old builds; stay below it.
 _MAX_PARAMS = 500
@@ -152,3 +162,35 @@ def mark_rejected(conn: sqlite3.Connection, id: str, detail: str, at: str) -> No
         " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         (detail, at, id),
     )
+
+
+def claimants(conn: sqlite3.Connection, but: str) -> list[str]:
+    """Owners other than ``but`` holding claims on pending records."""
+    rows = conn.execute(
+        "SELECT DISTINCT claimed_by FROM records WHERE upload_state = 'pending'"
+        " AND claimed_by IS NOT NULL AND claimed_by != ?",
+        (but,),
+    ).fetchall()
+    return [str(owner) for (owner,) in rows]
+
+
+def owner_is_gone(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:token``) names a process of this host that has ended.
+
+    Its claims need not wait for their lease. Unsure (another host, a pid in use
+    again, no permission to ask) means not gone: the lease decides.
+
+    >>> owner_is_gone(f"{socket.gethostname()}:{os.getpid()}:x")
+    False
+    """
+    host, _, rest = owner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -30,6 +30,7 @@ their ``timeout``.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import random
@@ -37,6 +38,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +60,27 @@ MAX_BATCH = 1000
 
 #: How often flush() looks again at records another process is sending.
 _FLUSH_POLL = 0.05
+
+
+#: Seconds a process's exit waits for a send in flight (whose records it would otherwise
+#: leave claimed, to be sent again after the lease).
+EXIT_WAIT = 2.0
+
+_LIVE: weakref.WeakSet[Uploader] = weakref.WeakSet()
+
+
+def _at_exit() -> None:
+    for uploader in list(_LIVE):
+        uploader._leave(EXIT_WAIT)
+
+
+try:
+    # Called by threading._shutdown(): at interpreter exit and at the end of a
+    # multiprocessing child, before daemon threads are dropped (atexit covers only
+    # the first). The stdlib's concurrent.futures uses the same hook.
+    threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
+except (AttributeError, RuntimeError):  # pragma: no cover - other Pythons
+    atexit.register(_at_exit)
 
 
 def _owner_name() -> str:
@@ -118,6 +141,7 @@ class Uploader:
         self._closed = False
         self._init_runtime()
         self._runner = Runner("credit-check-uploader", self._work, on_child=self._init_runtime)
+        _LIVE.add(self)
 
     def _init_runtime(self) -> None:
         """Per-process state (again in a forked child): claim owner, waiters, backoff."""
@@ -147,7 +171,9 @@ class Uploader:
         ``Retry-After`` from the platform is honoured (then fewer or no
         records are sent). Records another process is sending are waited for
         (they are marked when the platform has answered it, or taken over
-        when its claim expires). Returns -1 when the journal cannot be read.
+        when its claim expires). The count is of the records that were in the
+        journal when the flush began: others append meanwhile in a shared
+        journal. Returns -1 when the journal cannot be read.
 
         >>> up.flush(timeout=10)  # doctest: +SKIP
         0
@@ -156,7 +182,8 @@ class Uploader:
         try:
             upto = self._journal._head_seq()
         except JournalError:
-            return self._pending_count()
+            logger.exception("uploader: cannot read the journal")
+            return -1
         while not self._closed:
             done = threading.Event()
             with self._lock:
@@ -174,10 +201,15 @@ class Uploader:
             remaining = deadline - time.monotonic()
             if not left or remaining <= 0:
                 break
-            # Pending records another process claimed: it is sending them (or was
-            # killed, and the next pass takes them once its claim has expired).
+            # Pending records another process claimed: it is sending them, or it has
+            # ended without (its claims are released now when it ran on this host,
+            # else the next pass takes them once they have expired).
+            try:
+                self._journal.release_claims_of_ended_processes(self._owner)
+            except JournalError as exc:
+                logger.debug("uploader: cannot look at other claims: %s", exc)
             time.sleep(min(_FLUSH_POLL, remaining))
-        return self._pending_count()
+        return self._pending_count(upto)
 
     def close(self, timeout: float = 5.0) -> None:
         """A last best-effort flush, then stop the thread; returns within ``timeout``.
@@ -205,6 +237,19 @@ class Uploader:
             self._journal.release_claims(self._owner)
         except JournalError as exc:
             logger.debug("uploader: claims not released at close: %s", exc)
+        _LIVE.discard(self)
+
+    def _leave(self, timeout: float) -> None:
+        """The process is ending: let a send in flight finish and be marked (within
+        ``timeout``), then give up this process's claims. Never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._runner.stop(timeout):
+                self._journal.release_claims(self._owner)
+        except Exception as exc:  # at exit: nothing to raise into
+            logger.debug("uploader: claims not released at exit: %s", exc)
 
     @property
     def rejected_count(self) -> int:
@@ -361,9 +406,9 @@ class Uploader:
             delay,
         )
 
-    def _pending_count(self) -> int:
+    def _pending_count(self, upto_seq: int | None = None) -> int:
         try:
-            return self._journal._pending_count()
+            return self._journal._pending_count(upto_seq)
         except JournalError:
             logger.exception("uploader: cannot count pending records")
             return -1

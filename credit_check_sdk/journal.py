@@ -868,6 +868,28 @@ class Journal:
         with self._bookkeeping() as conn:
             _claims.release(conn, owner, ids)
 
+    def release_claims_of_ended_processes(self, owner: str) -> int:
+        """Release the claims of other owners whose process on this host has ended
+        (killed while sending); how many owners were released. Others wait for their lease.
+
+        >>> import tempfile, os
+        >>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+        >>> j.release_claims_of_ended_processes("host:1:a")
+        0
+        >>> j.close()
+        """
+        with self._lock:
+            try:
+                others = _claims.claimants(self._connection(), owner)
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: read failed: {exc}", path=self.path
+                ) from exc
+        gone = [other for other in others if _claims.owner_is_gone(other)]
+        for other in gone:
+            self.release_claims(other)
+        return len(gone)
+
     def mark(self, ids: list[str], state: Literal["accepted", "duplicate"]) -> None:
         """Record that the platform took ``ids`` (``accepted``) or already had them (``duplicate``).
 
