@@ -58,6 +58,10 @@ Send = Callable[[list[dict[str, Any]]], RecordsReceipt]
 #: The platform takes at most this many records per request (records:batch maxItems).
 MAX_BATCH = 1000
 
+#: Seconds between a notify() and the upload it asks for, so that the records of
+#: checks made meanwhile go in the same request (flush() does not wait for it).
+LINGER = 0.5
+
 #: How often flush() looks again at records another process is sending.
 _FLUSH_POLL = 0.05
 
@@ -117,14 +121,15 @@ class Uploader:
         max_backoff: float = 300.0,
         min_backoff: float = 1.0,
         lease: float = 120.0,
+        linger: float = LINGER,
         on_rejected: Callable[[str, str], None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}, not {batch_size}")
         if interval <= 0 or min_backoff <= 0 or max_backoff < min_backoff:
             raise ValueError("interval and min_backoff must be > 0 and max_backoff >= min_backoff")
-        if lease <= 0:
-            raise ValueError("lease must be > 0")
+        if lease <= 0 or linger < 0:
+            raise ValueError("lease must be > 0 and linger >= 0")
         self._journal = journal
         self._send = send
         self._interval = interval
@@ -132,6 +137,7 @@ class Uploader:
         self._max_backoff = max_backoff
         self._min_backoff = min_backoff
         self._lease = lease
+        self._linger = linger
         self._on_rejected = on_rejected
         self._accepted = 0
         self._duplicates = 0
@@ -151,6 +157,7 @@ class Uploader:
         self._failures = 0  # consecutive
         self._not_before = 0.0  # monotonic time before which nothing is sent
         self._hard_not_before = 0.0  # the platform's Retry-After; flush() waits for it too
+        self._notified_at: float | None = None  # the first notify() since the last pass
 
     # --- public ---------------------------------------------------------------------
 
@@ -160,6 +167,8 @@ class Uploader:
         >>> up.notify()  # doctest: +SKIP
         """
         if not self._closed:
+            if self._notified_at is None:
+                self._notified_at = time.monotonic()
             self._runner.start()
             self._runner.wake()
 
@@ -280,8 +289,15 @@ class Uploader:
             now = time.monotonic()
             with self._lock:
                 flushing = bool(self._waiters)
-            # A flush overrides our own backoff but not the platform's Retry-After.
-            not_before = self._hard_not_before if flushing else self._not_before
+            # A flush overrides our own backoff and the linger, not the platform's Retry-After.
+            if flushing:
+                not_before = self._hard_not_before
+            else:
+                not_before = self._not_before
+                noted = self._notified_at
+                if noted is not None:
+                    # Records appended within the linger go in one request.
+                    not_before = max(not_before, noted + self._linger)
             if now < not_before:
                 run.wait(not_before - now)
                 continue
@@ -290,6 +306,7 @@ class Uploader:
             # The pass reads the journal after this point, so it covers every
             # notify() so far; a later one wakes the thread again.
             run.clear_wake()
+            self._notified_at = None
             try:
                 self._pass(run)
             except Exception:
