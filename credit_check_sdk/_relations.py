@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterable
@@ -53,6 +54,10 @@ CREATE TABLE IF NOT EXISTS relations (
     PRIMARY KEY (subject_id, role, related_id)
 ) WITHOUT ROWID;
 """
+
+#: Unchanged relations are written again at most this often (seconds of profile time):
+#: every live check would otherwise take the file's write lock, in every process.
+_REWRITE_AFTER = 3600.0
 
 _ROLES: frozenset[str] = frozenset({"legal_representative", "principal", "responsible_person"})
 
@@ -94,7 +99,9 @@ class RelationStore(LocalStore):
 
         A profile older than what is stored for its subject is ignored (two
         threads may finish fetching out of order). A subject with no relations
-        and none stored is not written. Returns how many subjects were written.
+        and none stored is not written, nor one whose relations are unchanged
+        since a profile less than an hour older (their age, as ``known()`` judges
+        it, lags by at most that). Returns how many subjects were written.
 
         >>> import tempfile, pathlib
         >>> from credit_check_sdk.testing import FakePlatform
@@ -113,6 +120,8 @@ class RelationStore(LocalStore):
             seen = latest.get(profile.subject.id)
             if seen is None or profile.as_of >= seen.as_of:
                 latest[profile.subject.id] = profile
+        for subject_id in self._unchanged(latest):
+            del latest[subject_id]
         if not latest:
             return 0
         learnt_at = now().isoformat()
@@ -128,6 +137,32 @@ class RelationStore(LocalStore):
                 conn.execute("ROLLBACK")
                 raise
         return written
+
+    def _unchanged(self, latest: dict[str, Profile]) -> list[str]:
+        """Subjects whose stored relations are those of their profile and were learnt from
+        a profile less than ``_REWRITE_AFTER`` older (a read; no write lock)."""
+        stored: dict[str, tuple[float, set[tuple[str, str, str]]]] = {}
+        for subject_id, as_of_ts, role, related_id, kind in self._query(
+            "SELECT l.subject_id, l.as_of_ts, r.role, r.related_id, r.related_kind "
+            "FROM learnt l LEFT JOIN relations r ON r.subject_id = l.subject_id "
+            "WHERE l.subject_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(latest)),),
+        ):
+            entry = stored.setdefault(subject_id, (float(as_of_ts), set()))
+            if role is not None:
+                entry[1].add((role, related_id, kind))
+        same = []
+        for subject_id, profile in latest.items():
+            if subject_id not in stored:
+                if not profile.related:
+                    same.append(subject_id)  # nothing to learn, nothing to forget
+                continue
+            as_of_ts, relations = stored[subject_id]
+            wanted = {(r.role, r.subject.id, r.subject.kind) for r in profile.related}
+            age = profile.as_of.timestamp() - as_of_ts
+            if relations == wanted and 0 <= age < _REWRITE_AFTER:
+                same.append(subject_id)
+        return same
 
     @staticmethod
     def _replace(

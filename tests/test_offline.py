@@ -1049,3 +1049,36 @@ def test_a_raising_callback_is_logged_and_isolated(
     assert all(r.exc_info is not None for r in failures)
     assert checker.must_check(BLACK, "bidding").outcome is Outcome.RESTRICTION
     assert checker.journal.verify().ok
+
+
+def test_unchanged_relations_are_not_rewritten_within_the_hour(
+    fake: FakePlatform, tmp_path: Path
+) -> None:
+    from credit_check_sdk._models import Profile
+    from credit_check_sdk._relations import RelationStore
+
+    company, person = _uscc(12), _ric("44010119850607005")
+    fake.relate(company, person, "legal_representative")
+    raw = fake.profile(company)
+    first = Profile.model_validate(raw)
+    store = RelationStore(tmp_path / "relations.sqlite3")
+    assert store.learn([first]) == 1
+    # The same relations, from a profile minutes newer: no write (no write lock taken).
+    later = Profile.model_validate({**raw, "as_of": (first.as_of + timedelta(minutes=5))})
+    assert store.learn([later]) == 0
+    known = store.known(company, max_age=86400)
+    assert known is not None
+    assert known.as_of == first.as_of
+    # Two hours newer: written again, so that their age stays close to the truth.
+    hours = Profile.model_validate({**raw, "as_of": (first.as_of + timedelta(hours=2))})
+    assert store.learn([hours]) == 1
+    # Changed relations: written at once.
+    fake.unrelate(company, person)
+    changed = Profile.model_validate(
+        {**fake.profile(company), "as_of": (first.as_of + timedelta(hours=2, minutes=1))}
+    )
+    assert store.learn([changed]) == 1
+    assert store.known(company, max_age=86400) is None  # no relation left
+    # A company with no relations and none stored: nothing to write.
+    assert store.learn([Profile.model_validate(fake.profile(_uscc(13)))]) == 0
+    store.close()
