@@ -31,6 +31,7 @@ False
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -184,11 +185,12 @@ class LongLock:
     True
     """
 
-    __slots__ = ("__weakref__", "_lock", "_reentrant")
+    __slots__ = ("__weakref__", "_holds", "_lock", "_reentrant")
 
     def __init__(self, *, reentrant: bool = False) -> None:
         self._reentrant = reentrant
         self._lock: threading.Lock | threading.RLock = self._new()
+        self._holds = 0  # acquisitions not yet released (changed with the lock held)
         _LONG_LOCKS.add(self)
 
     def _new(self) -> threading.Lock | threading.RLock:
@@ -196,25 +198,23 @@ class LongLock:
 
     def _reset(self) -> None:
         self._lock = self._new()
+        self._holds = 0
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock (as :meth:`threading.Lock.acquire`)."""
-        return self._lock.acquire(blocking, timeout)
+        taken = self._lock.acquire(blocking, timeout)
+        if taken:
+            self._holds += 1
+        return taken
 
     def release(self) -> None:
         """Release the lock."""
+        self._holds -= 1
         self._lock.release()
 
     def locked(self) -> bool:
-        """Whether the lock is held (for a reentrant one: by any thread, as far as known)."""
-        lock = self._lock
-        if isinstance(lock, type(threading.Lock())):
-            return lock.locked()
-        # RLock has no locked() before Python 3.13: try it without waiting.
-        if lock.acquire(blocking=False):
-            lock.release()
-            return False
-        return True
+        """Whether some thread holds the lock."""
+        return self._holds > 0
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -228,7 +228,9 @@ class LongLock:
         self.release()
 
 
-_CHILD_HOOKS: list[weakref.WeakMethod[Callable[[], None]] | Callable[[], None]] = []
+# Insertion-ordered; a bound method's entry leaves when its object goes away.
+_CHILD_HOOKS: dict[int, weakref.WeakMethod[Callable[[], None]] | Callable[[], None]] = {}
+_hook_ids = itertools.count()
 
 
 def after_fork_in_child(hook: Callable[[], None]) -> None:
@@ -239,10 +241,11 @@ def after_fork_in_child(hook: Callable[[], None]) -> None:
 
     >>> after_fork_in_child(lambda: None)
     """
+    key = next(_hook_ids)
     if hasattr(hook, "__self__") and hasattr(hook, "__func__"):
-        _CHILD_HOOKS.append(weakref.WeakMethod(hook))
+        _CHILD_HOOKS[key] = weakref.WeakMethod(hook, lambda _ref: _CHILD_HOOKS.pop(key, None))
     else:
-        _CHILD_HOOKS.append(hook)
+        _CHILD_HOOKS[key] = hook
 
 
 def _before_fork() -> None:
@@ -291,17 +294,14 @@ def _after_fork_in_child() -> None:
         _gate.local.depth = depth
     for lock in list(_LONG_LOCKS):
         lock._reset()
-    live: list[weakref.WeakMethod[Callable[[], None]] | Callable[[], None]] = []
-    for entry in _CHILD_HOOKS:
+    for entry in list(_CHILD_HOOKS.values()):
         hook = entry() if isinstance(entry, weakref.WeakMethod) else entry
         if hook is None:
             continue
-        live.append(entry)
         try:
             hook()
         except Exception:
             logger.exception("after-fork reset failed in the child")
-    _CHILD_HOOKS[:] = live
 
 
 os.register_at_fork(
