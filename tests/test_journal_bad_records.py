@@ -1,4 +1,4 @@
-"""A record that cannot be stored fails alone, in its caller's thread, never a whole group commit."""
+"""A record that cannot be stored fails alone, in its caller's thread, not a whole group commit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from credit_check_sdk._exceptions import InvalidRequestError, JournalError
 from credit_check_sdk.journal import MAX_RECORD_BYTES, Journal
-
 from tests.test_journal import check_record
 
 LONE_SURROGATE = json.loads('"\\ud800"')
