@@ -48,6 +48,7 @@ __all__ = [
     "check_instance",
     "check_iterable",
     "check_number",
+    "check_reasons",
     "check_text",
     "check_texts",
 ]
@@ -178,6 +179,30 @@ def check_texts(
     return [
         check_text(item, f"{argument}[{i}]", max_length=max_length) for i, item in enumerate(value)
     ]
+
+
+def check_reasons(value: object, argument: str) -> dict[str, str]:
+    """A mapping of ids (one-line text) to reasons (non-blank text, may span lines), as
+    a flow's ``overrides`` takes them; ``None`` is no override.
+
+    >>> check_reasons({"B1": "评标委员会决定"}, "overrides")
+    {'B1': '评标委员会决定'}
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ArgumentTypeError(
+            f"{argument} must map ids to reasons, not {_type_name(value)}", argument=argument
+        )
+    checked: dict[str, str] = {}
+    for key, reason in value.items():
+        key = check_text(key, f"{argument} (an id)")
+        if reason is None or (isinstance(reason, str) and not reason.strip()):
+            raise InvalidArgumentError(f"the override of {key} needs a reason", argument=argument)
+        checked[key] = check_text(
+            reason, f"{argument}[{key!r}]", max_length=LONG_TEXT, multiline=True
+        )
+    return checked
 
 
 def check_iterable(value: object, argument: str) -> Iterable[Any]:

