@@ -100,7 +100,7 @@ class Bidder:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.bid_id:
+        if self.bid_id == "":
             raise InvalidRequestError("a bidder needs a bid_id")
         check_text(self.bid_id, "bid_id")
         parties = tuple(check_iterable(self.parties, "parties"))

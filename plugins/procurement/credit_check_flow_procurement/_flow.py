@@ -65,7 +65,7 @@ class Supplier:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.supplier_id:
+        if self.supplier_id == "":
             raise InvalidRequestError("a supplier needs an id and at least one member")
         check_text(self.supplier_id, "supplier_id")
         members = tuple(check_iterable(self.members, "members"))

@@ -58,7 +58,7 @@ class SubsidyApplication:
         legal_representative: Subject | str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        if not application_id:
+        if application_id == "":
             raise InvalidRequestError("an application needs an application_id")
         check_text(application_id, "application_id")
         if data is not None and not isinstance(data, Mapping):
