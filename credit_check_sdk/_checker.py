@@ -38,6 +38,7 @@ from ._exceptions import (
     InvalidSubjectError,
     PlatformError,
 )
+from ._files import make_private_dir, wider_than_private
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
@@ -272,7 +273,7 @@ class CreditChecker:
         self.settings = settings
         self.data_dir: Path = settings.resolved_data_dir()
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)  # 0700: its files hold personal ids
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.client = PlatformClient.from_settings(settings, transport=transport)
@@ -728,12 +729,25 @@ class CreditChecker:
     def health(self) -> dict[str, Any]:
         """The platform breaker, the snapshot's age, background work and uploads.
 
+        ``file_modes`` lists ``data_dir`` and its SQLite files when others may
+        read them (they hold full personal ids; each with the ``chmod`` that
+        fixes it), and a warning is logged.
+
         >>> checker.health()["breaker"]["state"]  # doctest: +SKIP
         'closed'
         """
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
         report["catalog_version"] = self._catalogs.current.version
+        wider = wider_than_private(self.data_dir)
+        if wider:
+            logger.warning(
+                "%d files in %s can be read by others, yet hold personal ids: %s",
+                len(wider),
+                self.data_dir,
+                "; ".join(w["fix"] for w in wider),
+            )
+        report["file_modes"] = {"private": not wider, "wider": wider}
         return report
 
     def recheck_pending(self, limit: int = 100) -> int:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._exceptions import InvalidRequestError, JournalError
+from ._files import create_private_file, make_private_dir
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -487,7 +488,8 @@ class Journal:
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            create_private_file(self.path)  # 0600, and so its -wal and -shm: full RICs
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
