@@ -95,7 +95,7 @@ def test_an_existing_file_keeps_its_mode_and_health_warns(
 ) -> None:
     data_dir = tmp_path / "cc"
     data_dir.mkdir(mode=0o755)
-    os.chmod(data_dir, 0o755)
+    os.chmod(data_dir, 0o755)  # noqa: S103 - the too-wide mode whose warning is tested
     journal = data_dir / "journal.sqlite3"
     journal.touch(mode=0o644)
     os.chmod(journal, 0o644)  # as an older SDK or a copy left it
