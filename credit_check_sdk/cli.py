@@ -33,11 +33,18 @@ from rich.table import Table
 from ._checker import CreditChecker
 from ._config import ENV_VARS, Settings, default_data_dir
 from ._exceptions import ConfigurationError, CreditCheckError
-from ._ids import mask_id
+from ._ids import mask_id, mask_ids_in
 from ._models import Decision, Matter
 from ._version import __version__
 
-__all__ = ["add_settings", "data_dir_from", "decision_table", "main", "settings_from"]
+__all__ = [
+    "add_settings",
+    "data_dir_from",
+    "decision_table",
+    "main",
+    "sandbox_main",
+    "settings_from",
+]
 
 _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
 
@@ -100,6 +107,41 @@ def decision_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
+def _upload_status(checker: CreditChecker, check_ids: Sequence[str]) -> int:
+    """Exit status after the upload: 1 (saying why) when the platform rejected a record.
+
+    A check whose record the platform refuses was never reported back (实施情况反馈):
+    most often the agency id is not the one the platform knows the app by.
+    """
+    rejected: dict[str, list[str]] = {}
+    pending = 0
+    for check_id in check_ids:
+        state = checker.journal.upload_state(check_id)
+        if state is not None and state[0] == "rejected":
+            rejected.setdefault(state[1] or "no reason given", []).append(check_id)
+        elif state is not None and state[0] == "pending":
+            pending += 1
+    err = Console(stderr=True, soft_wrap=True)  # whole lines: easy to grep and to paste
+    if pending:
+        err.print(
+            f"credit-check: {pending} journal record(s) not uploaded yet; they stay in the "
+            "journal and go with the next upload (credit-check flush)"
+        )
+    for reason, ids in rejected.items():
+        err.print(
+            f"[red]credit-check: the platform rejected the journal record of "
+            f"{len(ids)} check(s) ({ids[0]}…): {escape(mask_ids_in(reason))}[/red]"
+        )
+    if rejected:
+        err.print(
+            f"[red]credit-check: records name agency id {escape(checker.settings.agency_id)!r}; "
+            f"is it the one the platform gave for app {escape(checker.settings.app_id)!r}? "
+            f"(--agency-id / ${ENV_VARS['agency_id']})[/red]"
+        )
+        return 1
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
     with CreditChecker(settings_from(args)) as checker:
         matter = Matter(
@@ -118,7 +160,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
                 out.print(f"• {reason.zh}\n  {reason.en}")
             out.print(f"check id: {decision.check_id}")
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return _upload_status(checker, [decision.check_id])
 
 
 def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
@@ -128,7 +170,7 @@ def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
         decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
         out.print(decision_table(decisions))
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return _upload_status(checker, [d.check_id for d in decisions])
 
 
 def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
@@ -171,6 +213,11 @@ def _cmd_sandbox(argv: list[str]) -> int:
         )
         return 2
     return int(sandbox_main(argv))
+
+
+def sandbox_main() -> int:
+    """Run ``credit-check-sandbox``: the same as ``credit-check sandbox``."""
+    return _cmd_sandbox(sys.argv[1:])
 
 
 def _parser() -> argparse.ArgumentParser:

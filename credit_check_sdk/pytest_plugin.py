@@ -43,7 +43,8 @@ Example (``test_approval.py``)::
 Loading the plugin, which pytest does in every test run of a project that has
 the SDK installed, imports only the package shell (its public names load on
 first use): the fake platform and the checker are imported by the fixtures that
-use them, the sandbox (and FastAPI) only by ``credit_sandbox``. Disable the plugin with ``pytest -p no:credit_check_sdk``.
+use them, the sandbox (and FastAPI) only by ``credit_sandbox``. Disable the
+plugin with ``pytest -p no:credit_check_sdk``.
 """
 
 from __future__ import annotations
