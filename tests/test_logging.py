@@ -216,3 +216,57 @@ def test_rechecks_and_rejected_uploads_log_no_full_id(
     messages = " ".join(r.getMessage() for r in everything.records)
     assert "outcome now restriction" in messages
     assert "reject" in messages
+
+
+# --- docs/logging.md ---------------------------------------------------------------
+
+LOGGING_PAGE = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
+
+
+def test_the_logging_page_names_every_logger_of_the_library() -> None:
+    import credit_check_sdk
+
+    page = LOGGING_PAGE.read_text(encoding="utf-8")
+    package = Path(credit_check_sdk.__file__).parent
+    for source in package.rglob("*.py"):
+        if "getLogger(__name__)" not in source.read_text(encoding="utf-8"):
+            continue
+        parts = source.relative_to(package.parent).with_suffix("").parts
+        name = ".".join(p for p in parts if p != "__init__")
+        if name.startswith("credit_check_sdk.sandbox"):
+            name = "credit_check_sdk.sandbox.*"  # the server, one row
+        elif name == "credit_check_sdk":
+            continue  # the package's own logger: the NullHandler
+        assert f"`{name}`" in page, f"docs/logging.md does not name the logger {name}"
+
+
+def test_the_json_logging_example_writes_the_check_fields(tmp_path: Path) -> None:
+    import json
+    import re
+
+    page = LOGGING_PAGE.read_text(encoding="utf-8")
+    [example] = re.findall(r'```python title="json_logging.py"\n(.*?)```', page, re.S)
+    app = example + textwrap.dedent(f"""
+        from credit_check_sdk.testing import FakePlatform
+
+        fake = FakePlatform()
+        fake.add_entry("{PERSON}", "black", "wage_arrears")
+        with fake.checker({str(tmp_path / "sdk")!r}) as checker:
+            checker.must_check("{PERSON}", "subsidy")
+        """)
+    done = subprocess.run(
+        [sys.executable, "-c", app], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    [check] = [line for line in lines if "check_id" in line]
+    assert check["logger"] == "credit_check_sdk._checker"
+    assert check["subject"] == "4420**********2010"
+    assert (check["matter"], check["outcome"], check["source"], check["degraded"]) == (
+        "subsidy",
+        "restriction",
+        "live",
+        False,
+    )
+    assert PERSON not in done.stderr

@@ -67,7 +67,8 @@ class SandboxProcess:
     Args:
         seed_size: subjects to seed (small is fast: 2,000 seed in well under a second).
         seed: random seed of the data.
-        app_id, app_secret: the agency credentials the sandbox accepts.
+        app_id: the agency's app id the sandbox accepts.
+        app_secret: its signing secret.
         agency_id: the agency id its journal records must name (default: ``app_id``).
         admin: enable the ``/_sandbox`` admin endpoints (default on).
         db_path: database file; default a fresh one in a temporary directory.
