@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def test_a_check_line_carries_its_fields_in_extra(caplog: pytest.LogCaptureFixtu
 def test_a_degraded_check_says_so_in_extra(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="credit_check_sdk")
     fake = FakePlatform()
-    with fake.checker(timeout=0.5) as checker:
+    with fake.checker(timeout=0.5, offline=False) as checker:  # no snapshot to decide from
         checker.must_check(COMPANY, "bidding")  # cached: decides during the outage
         caplog.clear()
         fake.outage()
@@ -209,7 +210,11 @@ def test_rechecks_and_rejected_uploads_log_no_full_id(
         assert degraded.degraded
         fake.add_entry(PERSON, "black", "wage_arrears")
         fake.outage(False)
-        assert checker.recheck_pending() == 1
+        checker.recheck_pending()  # or the background pass did it already
+        deadline = time.monotonic() + 30
+        while not any("outcome now" in r.getMessage() for r in everything.records):
+            assert time.monotonic() < deadline, "the degraded check was not re-checked"
+            time.sleep(0.05)
         checker.flush(timeout=10)
         assert checker.upload_stats()["rejected"] >= 3
     _assert_no_full_ids(everything.records, PERSON)
