@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from . import _claims
 from ._exceptions import InvalidRequestError, JournalError
+from ._files import create_private_file, make_private_dir
 from ._fork import ShortLock, region
 
 __all__ = [
@@ -77,6 +78,11 @@ SCHEMA_VERSION = 5
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
 _PAGE = 500
+
+#: The largest record (canonical JSON, in bytes) the journal takes: records are
+#: uploaded up to 1,000 to a request, and a check or action record is a few KB.
+MAX_RECORD_BYTES = 256 * 1024
+
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -486,7 +492,8 @@ class Journal:
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            create_private_file(self.path)  # 0600, and so its -wal and -shm: full RICs
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
@@ -681,6 +688,23 @@ class Journal:
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
+        # Everything that could fail for this one record fails here, in the caller's
+        # thread: a group commit writes the records of other threads too, and one that
+        # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
+        # fail the whole batch.
+        try:
+            size = len(canonical_json(clean))
+            if inputs_text is not None:
+                inputs_text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"record holds text that is not valid Unicode (position {exc.start}:"
+                f" {exc.reason}); a lone surrogate cannot be stored or uploaded"
+            ) from exc
+        if size > MAX_RECORD_BYTES:
+            raise InvalidRequestError(
+                f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
+            )
         kind = clean.get("type")
         if kind not in ("check", "action"):
             raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
