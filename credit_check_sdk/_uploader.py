@@ -66,8 +66,8 @@ LINGER = 0.5
 _FLUSH_POLL = 0.05
 
 
-#: Seconds a process's exit waits for a send in flight (whose records it would otherwise
-#: leave claimed, to be sent again after the lease).
+#: Seconds a process's exit waits to upload what is pending (and for a send in flight,
+#: whose records it would otherwise leave claimed, to be sent again after the lease).
 EXIT_WAIT = 2.0
 
 _LIVE: weakref.WeakSet[Uploader] = weakref.WeakSet()
@@ -249,16 +249,25 @@ class Uploader:
         _LIVE.discard(self)
 
     def _leave(self, timeout: float) -> None:
-        """The process is ending: let a send in flight finish and be marked (within
-        ``timeout``), then give up this process's claims. Never raises."""
+        """The process is ending (and this uploader was not closed): upload what is
+        pending and let a send in flight finish, within ``timeout``, then give up this
+        process's claims. Never raises.
+
+        Runs before ``atexit`` handlers, so a ``checker.close()`` registered there finds
+        the uploader closed and the records sent.
+        """
         if self._closed:
             return
-        self._closed = True
         try:
-            if self._runner.stop(timeout):
+            if self._runner.running:
+                self.flush(timeout=timeout)
+            self._closed = True
+            if self._runner.stop(max(0.1, timeout / 4)):
                 self._journal.release_claims(self._owner)
         except Exception as exc:  # at exit: nothing to raise into
-            logger.debug("uploader: claims not released at exit: %s", exc)
+            logger.debug("uploader: not finished at exit: %s", exc)
+        finally:
+            self._closed = True
 
     @property
     def rejected_count(self) -> int:
