@@ -101,6 +101,9 @@ class Uploader:
     ``max_backoff``; "full jitter"), and never less than a 429's
     ``Retry-After``. ``on_rejected(id, detail)`` is called for each record
     the platform refuses; the record stays in the journal, marked ``rejected``.
+    A :meth:`notify` is answered ``linger`` seconds later (0.5 by default), so
+    that the records of the checks made meanwhile go in the same request;
+    :meth:`flush` does not wait for it.
 
     Processes sharing the journal do not send the same records: each batch is
     claimed first (:meth:`Journal.claim_pending`) for ``lease`` seconds, longer
@@ -166,10 +169,13 @@ class Uploader:
 
         >>> up.notify()  # doctest: +SKIP
         """
-        if not self._closed:
-            if self._notified_at is None:
-                self._notified_at = time.monotonic()
-            self._runner.start()
+        if self._closed:
+            return
+        self._runner.start()
+        if self._notified_at is None:
+            # The first notify since the last pass starts the linger; the records of
+            # later ones go in the same pass, without waking the thread again.
+            self._notified_at = time.monotonic()
             self._runner.wake()
 
     def flush(self, timeout: float = 10.0) -> int:
