@@ -20,6 +20,7 @@ Each writes a JSON summary to ``CONFIG["out"]``.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -250,6 +251,13 @@ def run_worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # As an application would: warnings and errors (with their tracebacks) on stderr,
+    # which the tests read; the snapshot sync's INFO lines too (another process's
+    # rebuild waited for).
+    logging.basicConfig(
+        level=logging.WARNING, format="%(process)d %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("credit_check_sdk._sync").setLevel(logging.INFO)
     mode, config = sys.argv[1], json.loads(sys.argv[2])
     summary = {"fork": run_fork, "mp": run_mp, "worker": run_worker}[mode](config)
     Path(config["out"]).write_text(json.dumps(summary))
