@@ -14,6 +14,7 @@ outcome: without usable data the outcome is ``review``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from ._exceptions import (
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
+from ._refusals import refusal_reason
 from ._relations import LearntRelations
 from ._sync import Syncer, SyncResult
 from ._time import SHANGHAI, now
@@ -385,6 +387,7 @@ class CreditChecker:
                 found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found and subj.id not in wanted:
                 wanted.append(subj.id)
+        refusal: Reason | None = None
         for start in range(0, len(wanted), _BATCH):
             chunk = wanted[start : start + _BATCH]
             if not self._offline.breaker.allow():
@@ -393,6 +396,7 @@ class CreditChecker:
                 batch = self.client.get_profiles(chunk)
             except PlatformError as exc:
                 self._platform_failed(exc)
+                refusal = refusal_reason(exc) or refusal
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
             self._offline.breaker.record_success()
@@ -405,7 +409,7 @@ class CreditChecker:
                 subj,
                 mat,
                 catalog,
-                found.get(subj.id) or self._fallback(subj),
+                found.get(subj.id) or self._fallback(subj, refusal),
                 operator=operator,
                 department=department,
             )
@@ -427,18 +431,24 @@ class CreditChecker:
             except PlatformError as exc:
                 self._platform_failed(exc)
                 logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
+                return self._fallback(subject, refusal=refusal_reason(exc))
             else:
                 self._offline.breaker.record_success()
                 self._cache.put(profile)
                 return Found(profile, "live", degraded=False)
         return self._fallback(subject)
 
-    def _fallback(self, subject: Subject) -> Found:
-        """A recent cached profile, then the snapshot, else nothing (``review``)."""
+    def _fallback(self, subject: Subject, refusal: Reason | None = None) -> Found:
+        """A recent cached profile, then the snapshot, else nothing (``review``).
+
+        ``refusal``: the platform refused the credentials or clock; the decision says so.
+        """
         stale = self._cache.get(subject.id, max_age=self.settings.stale_cache_age)
         if stale is not None:
-            return Found(stale, "cache", degraded=True)
-        return self._offline.from_snapshot(subject.id, subject.kind)
+            found = Found(stale, "cache", degraded=True)
+        else:
+            found = self._offline.from_snapshot(subject.id, subject.kind)
+        return found if refusal is None else dataclasses.replace(found, refusal=refusal)
 
     def _platform_failed(self, exc: PlatformError) -> None:
         if platform_failed(exc):
@@ -489,6 +499,8 @@ class CreditChecker:
         )
         outcome = verdict.outcome
         reasons = list(verdict.reasons)
+        if found.refusal is not None:
+            reasons.insert(0, found.refusal)  # a misconfiguration first: a person must act
         if found.source == "snapshot" and profile is not None:
             reasons.append(_snapshot_reason(profile.as_of.isoformat(), found.relations))
             if found.relations is not None:
@@ -706,6 +718,7 @@ class CreditChecker:
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
         report["catalog_version"] = self._catalogs.current.version
+        report["configuration"] = self.client.configuration()
         return report
 
     def recheck_pending(self, limit: int = 100) -> int:
@@ -968,6 +981,9 @@ class CreditChecker:
             return
         self._closed = True
         started = time.monotonic()
+        # No upload, sync or probe stays inside a request past the close (a tenth is kept
+        # for the threads to finish once their request ends).
+        self.client.end_requests(within=timeout * 0.9)
         try:
             self._offline.close(timeout=timeout / 2)
             self._uploader.close(timeout=max(0.0, timeout - (time.monotonic() - started)))

@@ -3,19 +3,23 @@
 Every request is signed as the contract fixes it (:mod:`credit_check_sdk.signing`).
 Retries (tenacity, exponential backoff with full jitter) happen only on
 connection faults, timeouts, 429 (after ``Retry-After``) and 5xx, and never past
-the call's deadline. Problem documents become the typed errors of
-:mod:`credit_check_sdk._exceptions`; answers are validated with the pydantic
-models, so a malformed answer is an :class:`InvalidResponseError`, never a
-clean profile.
+the call's deadline, which bounds every attempt's whole exchange. Problem
+documents become the typed errors of :mod:`credit_check_sdk._exceptions`;
+answers must have the contract's media type and are validated with the
+pydantic models, so a malformed answer is an :class:`InvalidResponseError`,
+never a clean profile. Refusals of the credentials or the clock (401, 403) are
+kept for ``health()`` and logged at ERROR once a minute (:mod:`._refusals`).
 """
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import json
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -29,9 +33,12 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ._config import mask_password
 from ._exceptions import (
+    AuthenticationError,
     ConfigurationError,
     InvalidResponseError,
+    PlatformError,
     ProblemError,
     RateLimitedError,
     ServerError,
@@ -40,19 +47,36 @@ from ._exceptions import (
 )
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, ListEntry, Profile, RecordsReceipt
+from ._refusals import Refusals, refusal_kind
 from ._transports import BaseTransport, Request, Response, Sink
+from ._transports.base import check_media_type, media_type
 from .signing import signed_headers
 
 if TYPE_CHECKING:
     from ._config import Settings
 
-__all__ = ["BatchProfiles", "Change", "ChangesPage", "PlatformClient", "check_base_url"]
+__all__ = [
+    "EXPORT_TYPES",
+    "JSON_TYPES",
+    "BatchProfiles",
+    "Change",
+    "ChangesPage",
+    "PlatformClient",
+    "check_base_url",
+]
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+#: Media types of a JSON answer (``platform-api.yaml``: ``application/json``).
+JSON_TYPES = ("application/json",)
+#: Media types of a problem document whose fields are read (servers often say plain JSON).
+_PROBLEM_TYPES = ("application/problem+json", "application/json")
+#: Media types of the list export: NDJSON as the contract names it, or the gzip file.
+EXPORT_TYPES = ("application/x-ndjson", "application/gzip", "application/x-gzip")
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
@@ -131,8 +155,9 @@ class PlatformClient:
     """Talks to the platform for one app id.
 
     >>> from credit_check_sdk._transports import MockTransport, Response
+    >>> ok = Response(200, {"Content-Type": "application/json"}, b'{"status":"ok","time":"x"}')
     >>> client = PlatformClient("http://127.0.0.1:8700/api", "app", "secret",
-    ...     transport=MockTransport(lambda r: Response(200, {}, b'{"status":"ok","time":"x"}')))
+    ...     transport=MockTransport(lambda r: ok))
     >>> client.health()["status"]
     'ok'
     """
@@ -150,6 +175,9 @@ class PlatformClient:
         max_response_bytes: int = 8 * 1024 * 1024,
         allow_insecure_http: bool = False,
         verify_tls: bool | str = True,
+        proxy: str | None = None,
+        max_export_bytes: int = 16 * 1024**3,
+        max_export_line_bytes: int = 1024 * 1024,
     ) -> None:
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._base_path = urlsplit(self.base_url).path
@@ -158,12 +186,19 @@ class PlatformClient:
         if transport is None:
             from ._transports import RequestsTransport
 
-            transport = RequestsTransport(verify=verify_tls)
+            transport = RequestsTransport(verify=verify_tls, proxy=proxy)
         self._transport = transport
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_attempts = max_attempts
         self.max_response_bytes = max_response_bytes
+        self.max_export_bytes = max_export_bytes
+        #: Longest line of the list export its loader takes (a ListEntry is ~1 KB).
+        self.max_export_line_bytes = max_export_line_bytes
+        self.refusals = Refusals()
+        # Set by end_requests(): no request runs past it, and retry waits end early.
+        self._end_by = float("inf")
+        self._ending = threading.Event()
 
     @classmethod
     def from_settings(
@@ -183,6 +218,9 @@ class PlatformClient:
             max_response_bytes=settings.max_response_bytes,
             allow_insecure_http=settings.allow_insecure_http,
             verify_tls=settings.verify_tls,
+            proxy=settings.proxy,
+            max_export_bytes=settings.max_export_bytes,
+            max_export_line_bytes=settings.max_export_line_bytes,
         )
 
     # -- plumbing ------------------------------------------------------------------
@@ -200,15 +238,23 @@ class PlatformClient:
         sink: Sink | None = None,
         max_bytes: int | None = None,
         read_timeout: float | None = None,
+        accept: Sequence[str] = JSON_TYPES,
     ) -> Response:
         """Send one signed request with retries within ``timeout`` seconds in all.
 
         ``path`` is relative to the base URL (``/v1/...``). Statuses in ``ok``
-        are returned; any other raises the matching :class:`ProblemError`.
-        ``read_timeout`` bounds each wait for bytes (default: the whole budget).
+        are returned, when their media type is one of ``accept``; any other
+        status raises the matching :class:`ProblemError`. ``timeout`` bounds
+        everything (connecting, sending, the answer's headers and body, the
+        retries); ``read_timeout`` bounds each wait for bytes (default: the
+        whole budget).
         """
         budget = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
+        started = time.monotonic()
+
+        def deadline() -> float:
+            return min(started + budget, self._end_by)
+
         body = (
             b""
             if json_body is None
@@ -217,6 +263,7 @@ class PlatformClient:
         full_path = self._base_path + path
         qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
         url = self.base_url + path + (f"?{qs}" if qs else "")
+        route = f"{method} {path}"
 
         def attempt() -> Response:
             hdrs = signed_headers(
@@ -227,7 +274,7 @@ class PlatformClient:
                 query=query,
                 body=body,
             )
-            hdrs["Accept"] = "application/json"
+            hdrs["Accept"] = ", ".join(accept)
             if body:
                 hdrs["Content-Type"] = "application/json; charset=utf-8"
             if headers:
@@ -239,19 +286,25 @@ class PlatformClient:
                 body,
                 connect_timeout=self.connect_timeout,
                 read_timeout=budget if read_timeout is None else min(read_timeout, budget),
-                deadline=deadline,
+                deadline=deadline(),
                 max_bytes=self.max_response_bytes if max_bytes is None else max_bytes,
                 sink=sink,
+                accept=tuple(accept),
             )
             if sink is not None:
                 sink.seek(0)
                 sink.truncate()
             response = self._transport.handle_request(req)
-            if sink is not None and response.body and 200 <= response.status < 300:
-                sink.write(response.body)  # the transport did not stream it
             if response.status in ok:
+                # Again here: a transport other than the default may not check it.
+                check_media_type(req, response.status, response.headers)
+                if sink is not None and response.body and 200 <= response.status < 300:
+                    sink.write(response.body)  # the transport did not stream it
+                self.refusals.answered(route)
                 return response
-            raise self._problem(method, url, response)
+            problem = self._problem(method, url, response)
+            self.refusals.record(problem, route)
+            raise problem
 
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
@@ -259,10 +312,29 @@ class PlatformClient:
             wait=self._wait(deadline),
             reraise=True,
             before_sleep=self._log_retry(method, path),
+            sleep=self._sleep,
         )
         return retrying(attempt)
 
-    def _wait(self, deadline: float) -> Any:
+    def _sleep(self, seconds: float) -> None:
+        # A retry's wait, cut short when end_requests() is called.
+        self._ending.wait(seconds)
+
+    def end_requests(self, within: float) -> None:
+        """Shutting down: every request, those in flight included, ends within ``within`` s.
+
+        Requests in flight are cut at that time (their sockets shut), retry waits
+        end, and requests made later get no more time than is left.
+        :meth:`CreditChecker.close` calls it, so that no upload or sync holds
+        a thread inside a request past the close's timeout.
+
+        >>> client.end_requests(within=4.5)  # doctest: +SKIP
+        """
+        self._end_by = min(self._end_by, time.monotonic() + max(0.0, within))
+        self._transport.end_requests(self._end_by)
+        self._ending.set()
+
+    def _wait(self, deadline: Callable[[], float]) -> Any:
         jitter = wait_random_exponential(multiplier=0.05, max=2.0)
 
         def wait(state: RetryCallState) -> float:
@@ -270,7 +342,7 @@ class PlatformClient:
             delay = jitter(state)
             if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
                 delay = exc.retry_after
-            if time.monotonic() + delay >= deadline:
+            if time.monotonic() + delay >= deadline():
                 # Waiting would spend the rest of the budget: give up now with the last error.
                 assert exc is not None  # noqa: S101 - tenacity only waits after a failure
                 raise exc
@@ -294,12 +366,15 @@ class PlatformClient:
 
     def _problem(self, method: str, url: str, response: Response) -> ProblemError:
         doc: dict[str, Any] = {}
-        try:
-            parsed = json.loads(response.body or b"{}")
-            if isinstance(parsed, dict):
-                doc = parsed
-        except ValueError:
-            pass
+        # Only a JSON body is read as a problem document: a gateway's HTML error page
+        # still maps by its status, with no title or detail taken from it.
+        if media_type(response.headers)[0] in _PROBLEM_TYPES:
+            try:
+                parsed = json.loads(response.body or b"{}")
+                if isinstance(parsed, dict):
+                    doc = parsed
+            except ValueError:
+                pass
         title = doc.get("title") if isinstance(doc.get("title"), str) else None
         detail = doc.get("detail") if isinstance(doc.get("detail"), str) else None
         kind = doc.get("type") if isinstance(doc.get("type"), str) else None
@@ -308,26 +383,25 @@ class PlatformClient:
             + (f" {title}" if title else "")
             + (f": {detail}" if detail else "")
         )
+        fields: dict[str, Any] = {
+            "title": title,
+            "detail": detail,
+            "type": kind,
+            "method": method,
+            "url": url,
+        }
         cls = problem_class(response.status)
         if cls is RateLimitedError:
-            return RateLimitedError(
-                message,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-                title=title,
-                detail=detail,
-                type=kind,
-                method=method,
-                url=url,
-            )
-        return cls(
-            message,
-            status=response.status,
-            title=title,
-            detail=detail,
-            type=kind,
-            method=method,
-            url=url,
-        )
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            return RateLimitedError(message, retry_after=retry_after, **fields)
+        if cls is AuthenticationError:
+            skew = _clock_skew(response.headers.get("Date"))
+            error = AuthenticationError(message, clock_skew=skew, **fields)
+            if skew is not None and refusal_kind(error) == "clock":
+                message += f" (the platform's clock is {skew:+.0f} s from this machine's)"
+                error = AuthenticationError(message, clock_skew=skew, **fields)
+            return error
+        return cls(message, status=response.status, **fields)
 
     @staticmethod
     def _parse(model: type[M], response: Response, what: str) -> M:
@@ -353,6 +427,21 @@ class PlatformClient:
     def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         """``GET /v1/health``."""
         return self._json(self.request("GET", "/v1/health", timeout=timeout), "health")
+
+    def answers(self, *, timeout: float | None = None) -> bool:
+        """Whether the platform answers at all (the circuit breaker's probe); never raises.
+
+        A refusal of the credentials or clock (401, 403) is an answer: the
+        platform is up, and checks should reach it and report the refusal.
+
+        >>> client.answers(timeout=5)  # doctest: +SKIP
+        True
+        """
+        try:
+            self.health(timeout=timeout)
+        except PlatformError as exc:
+            return refusal_kind(exc) is not None
+        return True
 
     def get_profile(self, subject_id: str, *, timeout: float | None = None) -> Profile:
         """One subject's profile, for a validated, normalised id.
@@ -439,25 +528,33 @@ class PlatformClient:
         *,
         timeout: float = 600.0,
         read_timeout: float | None = None,
-        max_bytes: int = 16 * 1024**3,
+        max_bytes: int | None = None,
     ) -> None:
         """``GET /v1/lists/export``: write the gzip NDJSON export into ``sink`` as it arrives.
 
         ``timeout`` bounds the whole download, ``read_timeout`` each wait for
-        bytes. ``sink`` is a binary file, or an
+        bytes, ``max_bytes`` its size as sent (default ``max_export_bytes``).
+        The answer must be ``application/x-ndjson`` (or a gzip file type).
+        A loader without its own ``max_line_bytes`` takes ``max_export_line_bytes``.
+        ``sink`` is a binary file, or an
         :class:`~credit_check_sdk.snapshot.ExportLoader` that loads the export
         into a snapshot rebuild while it downloads.
 
         >>> with open("lists.ndjson.gz", "wb") as f:  # doctest: +SKIP
         ...     client.export_lists(f)
         """
+        from .snapshot import ExportLoader  # here: the snapshot module imports this one
+
+        if isinstance(sink, ExportLoader) and sink.max_line_bytes is None:
+            sink.max_line_bytes = self.max_export_line_bytes
         self.request(
             "GET",
             "/v1/lists/export",
             timeout=timeout,
             read_timeout=read_timeout,
             sink=sink,
-            max_bytes=max_bytes,
+            max_bytes=self.max_export_bytes if max_bytes is None else max_bytes,
+            accept=EXPORT_TYPES,
         )
 
     def post(
@@ -482,9 +579,34 @@ class PlatformClient:
         """A signed ``GET`` whose answer is a JSON object."""
         return self._json(self.request("GET", path, query=query, timeout=timeout), path)
 
+    def configuration(self) -> dict[str, Any]:
+        """For ``health()``: the platform's refusal in force (if any) and the proxy in use.
+
+        >>> client.configuration()["refused"]  # doctest: +SKIP
+        'clock'
+        """
+        proxy = self._transport.proxy_for(self.base_url)
+        return {
+            **self.refusals.health(),
+            "proxy": mask_password(proxy) if proxy else None,
+        }
+
     def close(self) -> None:
         """Release the transport's connections."""
         self._transport.close()
+
+
+def _clock_skew(date: str | None) -> float | None:
+    """The platform's clock minus this machine's, from an answer's ``Date``; None if unreadable."""
+    if not date:
+        return None
+    try:
+        stamp = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    if stamp.tzinfo is None:
+        return None
+    return stamp.timestamp() - time.time()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -28,7 +28,7 @@ from ._client import PlatformClient
 from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedError, ServerError
 from ._followups import Followups
 from ._ids import mask_id
-from ._models import Profile, Source, SubjectRef
+from ._models import Profile, Reason, Source, SubjectRef
 from ._relations import LearntRelations, RelationStore
 from ._sync import Syncer, SyncResult, SyncThread
 from ._time import now
@@ -51,6 +51,8 @@ class Found:
     #: From the snapshot: the relations learnt from live profiles that filled
     #: ``profile.related`` (``None``: no relation known, ``related`` is empty).
     relations: LearntRelations | None = None
+    #: Why the platform refused the request (credentials, permission, clock), if it did.
+    refusal: Reason | None = None
 
 
 NONE = Found(None, "none", degraded=True)
@@ -90,7 +92,8 @@ class Offline:
         self.breaker = CircuitBreaker(
             threshold=breaker_threshold,
             cooldown=breaker_cooldown,
-            probe=lambda: bool(client.health(timeout=min(5.0, breaker_cooldown))),
+            # A refusal of the credentials or clock is an answer: the platform is up.
+            probe=lambda: client.answers(timeout=min(5.0, breaker_cooldown)),
             on_close=self.wake,
         )
         # Per request of a background pass: long enough for a 5000-entry page on a slow

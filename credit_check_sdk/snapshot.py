@@ -66,6 +66,7 @@ from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
 from ._files import atomic_write, fsync_dir
 from ._ids import SubjectKind
+from ._inflate import GZIP_MAGIC, Inflater
 from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
 from ._time import now as _now
 
@@ -883,10 +884,14 @@ class Snapshot:
         self.close()
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-# Bytes read from a file per step when importing: the decompressed lines of one
-# step are held at once, so this bounds memory, not the entries.
+# Bytes read from a file per step when importing.
 _READ_CHUNK = 1024 * 1024
+# Inflated bytes handed on at a time: however small the gzip input, no more exists at once.
+_INFLATE_CHUNK = 64 * 1024
+#: The longest export line taken by default (a ListEntry line is about 1 KB).
+MAX_LINE_BYTES = 1024 * 1024
+# Validated lines are stored once this many bytes of them wait (or IMPORT_BATCH lines).
+_BATCH_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -908,9 +913,13 @@ class ExportLoader:
     first two bytes. Write the bytes in any pieces with :meth:`write`, then
     call :meth:`finish`, which checks that the stream was complete and that it
     held ``count`` entries. Every line is validated as a ``ListEntry`` and
-    stored as sent; rows are inserted ``IMPORT_BATCH`` at a time, and
-    ``on_stored`` receives the subject ids of each batch once it is written.
-    Memory stays flat however large the export.
+    stored as sent; rows are inserted ``IMPORT_BATCH`` at a time (or 8 MiB of
+    them), and ``on_stored`` receives the subject ids of each batch once it is
+    written. Memory stays flat however large the export, and however hostile:
+    gzip is inflated 64 KiB at a time, and a line longer than
+    ``max_line_bytes`` refuses the export (:class:`SnapshotImportError`) as
+    soon as it passes the limit (default :data:`MAX_LINE_BYTES`, or the
+    client's ``max_export_line_bytes``).
 
     It is also the ``sink`` of a streamed ``GET /v1/lists/export``
     (:meth:`PlatformClient.export_lists`): the export is loaded while it
@@ -931,20 +940,26 @@ class ExportLoader:
         *,
         on_stored: OnStored | None = None,
         stop: threading.Event | None = None,
+        max_line_bytes: int | None = None,
     ) -> None:
         self._builder = builder
         self._on_stored = on_stored
         self._stop = stop
+        #: The longest line taken; ``None``: :data:`MAX_LINE_BYTES`, or the setting
+        #: ``max_export_line_bytes`` when :meth:`PlatformClient.export_lists` loads it.
+        self.max_line_bytes = max_line_bytes
         self._reset()
 
     def _reset(self) -> None:
         self._magic = b""  # the first bytes, until two tell gzip from plain
         self._plain: bool | None = None  # None until the first two bytes tell
-        self._inflate: Any = None  # a zlib decompressor (its type is not importable)
-        self._tail = b""  # the start of a line not yet complete
+        self._inflate: Inflater | None = None
+        self._tail: list[bytes] = []  # the start of a line not yet complete, in pieces
+        self._tail_size = 0
         self._line_no = 0
         self.header: ExportHeader | None = None
         self._pending: list[str] = []  # lines not yet stored (fewer than a batch)
+        self._pending_size = 0
         self._seen = 0
 
     # The file-like surface PlatformClient.request uses for a sink.
@@ -959,10 +974,19 @@ class ExportLoader:
             if len(self._magic) < 2:
                 return taken
             data, self._magic = self._magic, b""
-            self._plain = not data.startswith(_GZIP_MAGIC)
+            self._plain = not data.startswith(GZIP_MAGIC)
             if not self._plain:
-                self._inflate = zlib.decompressobj(wbits=31)
-        self._take(self._inflated(data) if self._inflate is not None else data)
+                self._inflate = Inflater(chunk=_INFLATE_CHUNK)
+        if self._inflate is None:
+            self._take(data)
+            return taken
+        try:
+            for piece in self._inflate.feed(data):
+                self._take(piece)
+        except zlib.error as exc:
+            raise SnapshotImportError(
+                f"export is not a valid gzip stream: {exc}", path=str(self._builder.path)
+            ) from exc
         return taken
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -996,15 +1020,15 @@ class ExportLoader:
             self._plain = True
             self._take(self._magic)
             self._magic = b""
-        if self._inflate is not None and not self._inflate.eof:
+        if self._inflate is not None and not self._inflate.complete:
             raise SnapshotImportError(
                 "export is truncated (the gzip stream ends early)", path=where
             )
         if self._tail:
-            tail, self._tail = self._tail, b""
+            tail, self._tail, self._tail_size = b"".join(self._tail), [], 0
             self._add_lines(self._decode(tail))
         if self._pending:
-            pending, self._pending = self._pending, []
+            pending, self._pending, self._pending_size = self._pending, [], 0
             self._store(pending)
         if self.header is None:
             raise SnapshotImportError("export is empty: no header line", path=where)
@@ -1019,26 +1043,38 @@ class ExportLoader:
 
     # -- internals -----------------------------------------------------------------
 
-    def _inflated(self, data: bytes) -> bytes:
-        inflate = self._inflate
-        out = [inflate.decompress(data)]
-        while inflate.eof and inflate.unused_data:
-            # Another gzip member follows (concatenated .gz files are one stream).
-            rest = inflate.unused_data
-            inflate = self._inflate = zlib.decompressobj(wbits=31)
-            out.append(inflate.decompress(rest))
-        return b"".join(out)
-
     def _take(self, data: bytes) -> None:
         if not data:
             return
-        buf = self._tail + data
-        cut = buf.rfind(b"\n")
+        limit = self.max_line_bytes or MAX_LINE_BYTES
+        cut = data.rfind(b"\n")
         if cut < 0:
-            self._tail = buf
+            self._tail.append(data)
+            self._tail_size += len(data)
+            if self._tail_size > limit:
+                self._too_long(0, limit)
             return
-        block, self._tail = buf[:cut], buf[cut + 1 :]
+        if self._tail_size + data.find(b"\n") > limit:
+            self._too_long(0, limit)
+        self._tail.append(data[:cut])
+        block = b"".join(self._tail)
+        rest = data[cut + 1 :]
+        self._tail, self._tail_size = ([rest], len(rest)) if rest else ([], 0)
+        if len(block) > limit:
+            # Only a block this long can hold a line this long: find it.
+            for at, line in enumerate(block.split(b"\n")):
+                if len(line) > limit:
+                    self._too_long(at, limit)
+        if self._tail_size > limit:
+            self._too_long(block.count(b"\n") + 1, limit)
         self._add_lines(self._decode(block))
+
+    def _too_long(self, lines_on: int, limit: int) -> NoReturn:
+        line_no = self._line_no + len(self._pending) + lines_on + 1
+        raise SnapshotImportError(
+            f"export line {line_no} is longer than {limit} bytes; refused (max_export_line_bytes)",
+            path=str(self._builder.path),
+        )
 
     def _decode(self, block: bytes) -> list[str]:
         # One decode per block, cut at a newline, so no character is split.
@@ -1058,9 +1094,12 @@ class ExportLoader:
             at += 1
             if first:
                 self.header = _parse_header(first, str(self._builder.path))
-        self._pending.extend(lines[at:] if at else lines)
-        while len(self._pending) >= IMPORT_BATCH:
+        taken = lines[at:] if at else lines
+        self._pending.extend(taken)
+        self._pending_size += sum(map(len, taken))
+        while len(self._pending) >= IMPORT_BATCH or self._pending_size >= _BATCH_BYTES:
             batch, self._pending = self._pending[:IMPORT_BATCH], self._pending[IMPORT_BATCH:]
+            self._pending_size = sum(map(len, self._pending))
             self._store(batch)
 
     def _store(self, batch: list[str]) -> None:
@@ -1178,7 +1217,11 @@ class SnapshotBuilder:
         return fresh
 
     def export_loader(
-        self, *, on_stored: OnStored | None = None, stop: threading.Event | None = None
+        self,
+        *,
+        on_stored: OnStored | None = None,
+        stop: threading.Event | None = None,
+        max_line_bytes: int | None = None,
     ) -> ExportLoader:
         """A loader to push a list export into this (empty) rebuild; see :class:`ExportLoader`.
 
@@ -1188,7 +1231,7 @@ class SnapshotBuilder:
         >>> loader = builder.export_loader()  # doctest: +SKIP
         """
         self._check_open()
-        return ExportLoader(self, on_stored=on_stored, stop=stop)
+        return ExportLoader(self, on_stored=on_stored, stop=stop, max_line_bytes=max_line_bytes)
 
     def _load_export(
         self, stream: IO[bytes], *, progress: Callable[[int, int], None] | None = None

@@ -23,7 +23,7 @@ from credit_check_sdk import (
     RequestTimeoutError,
     ServerError,
 )
-from credit_check_sdk._client import PlatformClient
+from credit_check_sdk._client import EXPORT_TYPES, PlatformClient
 from credit_check_sdk._exceptions import (
     BadRequestError,
     ConflictError,
@@ -322,7 +322,7 @@ def test_change_feed_limits_and_expired_cursors(fake: FakePlatform, client: Plat
 def test_export(fake: FakePlatform, client: PlatformClient) -> None:
     fake.add_entry(ORG, "black", "finance")
     fake.add_entry(ORG2, "red", "integrity_model")
-    response = client.request("GET", "/v1/lists/export")
+    response = client.request("GET", "/v1/lists/export", accept=EXPORT_TYPES)
     lines = gzip.decompress(response.body).decode().splitlines()
     head = json.loads(lines[0])
     assert head["count"] == 2
