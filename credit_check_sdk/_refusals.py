@@ -99,6 +99,28 @@ def _skew_words(skew: float | None) -> tuple[str, str]:
     )
 
 
+def _advice(kind: RefusalKind, skew: float | None) -> tuple[str, str]:
+    """What was refused and what to do, in Chinese and English."""
+    if kind == "clock":
+        zh, en = _skew_words(skew)
+        return (
+            f"平台拒绝了请求时间：{zh}。请校准本机时钟（NTP）。",
+            f"The platform refused the request time: {en}. Set the clock right (NTP).",
+        )
+    if kind == "credentials":
+        return (
+            "平台拒绝了本系统的凭据（401，签名无效）：请核对 app_id 与 app_secret "
+            "（CREDIT_CHECK_APP_ID、CREDIT_CHECK_APP_SECRET）。",
+            "The platform refused this app's credentials (401, bad signature): check "
+            "app_id and app_secret (CREDIT_CHECK_APP_ID, CREDIT_CHECK_APP_SECRET).",
+        )
+    return (
+        "平台拒绝了本系统的访问权限（403）：请向平台确认此 app_id 的授权。",
+        "The platform refused this app permission for the request (403): ask the "
+        "platform's operators what this app id may do.",
+    )
+
+
 def refusal_reason(exc: BaseException) -> Reason | None:
     """The words a decision carries when the platform refused the request; else ``None``.
 
@@ -108,30 +130,11 @@ def refusal_reason(exc: BaseException) -> Reason | None:
     kind = refusal_kind(exc)
     if kind is None:
         return None
-    tail_zh = "本次依据离线数据降级决定（无可用数据时须人工核查），修正后自动恢复实时核查。"
-    tail_en = (
-        "This check was decided as in an outage (degraded, or review without usable data); "
-        "live checks resume once it is corrected."
-    )
-    if kind == "clock":
-        skew = exc.clock_skew if isinstance(exc, AuthenticationError) else None
-        zh, en = _skew_words(skew)
-        return Reason(
-            zh=f"平台拒绝了请求时间：{zh}。请校准本机时钟（NTP）。{tail_zh}",
-            en=f"The platform refused the request time: {en}. Set the clock right (NTP). "
-            + tail_en,
-        )
-    if kind == "credentials":
-        return Reason(
-            zh="平台拒绝了本系统的凭据（401，签名无效）：请核对 app_id 与 app_secret "
-            f"（CREDIT_CHECK_APP_ID、CREDIT_CHECK_APP_SECRET）。{tail_zh}",
-            en="The platform refused this app's credentials (401, bad signature): check "
-            "app_id and app_secret (CREDIT_CHECK_APP_ID, CREDIT_CHECK_APP_SECRET). " + tail_en,
-        )
+    zh, en = _advice(kind, exc.clock_skew if isinstance(exc, AuthenticationError) else None)
     return Reason(
-        zh=f"平台拒绝了本系统的访问权限（403）：请向平台确认此 app_id 的授权。{tail_zh}",
-        en="The platform refused this app permission for the request (403): ask the "
-        "platform's operators what this app id may do. " + tail_en,
+        zh=zh + "本次依据离线数据降级决定（无可用数据时须人工核查），修正后自动恢复实时核查。",
+        en=en + " This check was decided as in an outage (degraded, or review without "
+        "usable data); live checks resume once it is corrected.",
     )
 
 
@@ -199,13 +202,14 @@ class Refusals:
             if due:
                 self._logged[kind] = clock
         if due:
-            reason = refusal_reason(exc)
             logger.error(
-                "the platform refused %s (%d%s): %s",
+                "%s (%s -> %d%s) Until it is put right, checks decide without the platform "
+                "(degraded, or review); this is logged once every %g s while it lasts.",
+                _advice(kind, skew)[1],
                 mask_ids_in(route),
                 status,
                 f" {mask_ids_in(detail)}" if detail else "",
-                reason.en if reason is not None else kind,
+                self.log_every,
             )
 
     def answered(self, route: str) -> None:

@@ -14,6 +14,13 @@ message naming the flag and the variable.
     credit-check journal stats
     credit-check catalog
     credit-check sandbox --port 8700
+
+Exit status: 0 done; 1 done in part (records still pending, problems found,
+invalid rows); 2 a setting or an argument is wrong, or the SDK failed; 3 the
+platform refused this app's credentials or permission (401, 403); 4 the
+platform refused this machine's clock (more than 300 s off). A check that the
+platform refused still journals its ``review`` (or degraded) decision and
+prints it before exiting 3 or 4.
 """
 
 from __future__ import annotations
@@ -35,9 +42,17 @@ from ._config import ENV_VARS, Settings, default_data_dir
 from ._exceptions import ConfigurationError, CreditCheckError
 from ._ids import mask_id
 from ._models import Decision, Matter
+from ._refusals import exit_status, refusal_kind
 from ._version import __version__
 
-__all__ = ["add_settings", "data_dir_from", "decision_table", "main", "settings_from"]
+__all__ = [
+    "add_settings",
+    "data_dir_from",
+    "decision_table",
+    "main",
+    "refused_status",
+    "settings_from",
+]
 
 _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
 
@@ -100,6 +115,28 @@ def decision_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
+def refused_status(checker: CreditChecker, status: int = 0) -> int:
+    """``status``, or 3 / 4 when the platform refused this app's credentials or the clock."""
+    last = checker.client.refusals.last
+    refused = exit_status(last.kind) if last is not None else None
+    if refused is None:
+        return status
+    Console(stderr=True).print(f"[red]credit-check: {escape(_refusal_line(checker))}[/red]")
+    return refused
+
+
+def _refusal_line(checker: CreditChecker) -> str:
+    last = checker.client.refusals.last
+    if last is None:
+        return ""
+    what = {
+        "credentials": "the app id or secret (CREDIT_CHECK_APP_ID, CREDIT_CHECK_APP_SECRET)",
+        "permission": "this app's permission",
+        "clock": "this machine's clock (more than 300 s off the platform's)",
+    }[last.kind]
+    return f"the platform refused {what}: {last.status} {last.detail or ''}".rstrip()
+
+
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
     with CreditChecker(settings_from(args)) as checker:
         matter = Matter(
@@ -118,7 +155,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
                 out.print(f"• {reason.zh}\n  {reason.en}")
             out.print(f"check id: {decision.check_id}")
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return refused_status(checker)
 
 
 def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
@@ -128,7 +165,7 @@ def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
         decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
         out.print(decision_table(decisions))
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return refused_status(checker)
 
 
 def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
@@ -136,7 +173,7 @@ def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
         remaining = checker.flush(timeout=args.timeout_seconds)
         out.print(f"pending after flush: {remaining}")
         out.print(checker.upload_stats())
-    return 0 if remaining == 0 else 1
+        return refused_status(checker, 0 if remaining == 0 else 1)
 
 
 def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
@@ -239,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CreditCheckError as exc:
         Console(stderr=True).print(f"[red]credit-check: {escape(str(exc))}[/red]")
-        return 2
+        return exit_status(refusal_kind(exc)) or 2
 
 
 if __name__ == "__main__":

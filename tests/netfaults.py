@@ -16,14 +16,20 @@ import email.utils
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qsl
+
+from requests.structures import CaseInsensitiveDict
 
 from credit_check_sdk.catalogue import default_catalog
+from credit_check_sdk.signing import verify
 
 ORG = "91442000MA4UJ2KQ57"
 NOW = "2026-11-29T08:00:00+08:00"
@@ -121,7 +127,8 @@ def client_gone(conn: Conn, wait: float = 0.0) -> bool:
     """Whether the client has closed its side (waits up to ``wait`` seconds to see)."""
     conn.sock.settimeout(wait if wait > 0 else 0.0001)
     try:
-        gone = conn.sock.recv(1, socket.MSG_PEEK) == b""
+        # Peeks at the TCP stream beneath TLS too (an SSLSocket refuses flags).
+        gone = socket.socket.recv(conn.sock, 1, socket.MSG_PEEK) == b""
     except (TimeoutError, BlockingIOError):
         gone = False
     except OSError:
@@ -241,7 +248,9 @@ def endless(size: int, ctype: str = "application/json", line: bytes = b"") -> Be
 
 
 def export_of(entries: list[dict[str, Any]], cursor: str = "s0") -> Behaviour:
-    head_line = {"cursor": cursor, "as_of": NOW, "count": len(entries)}
+    """The export of ``entries``, as of now (so a snapshot made from it is young)."""
+    as_of = datetime.now(timezone.utc).isoformat()
+    head_line = {"cursor": cursor, "as_of": as_of, "count": len(entries)}
     lines = [json.dumps(x, ensure_ascii=False) for x in (head_line, *entries)]
     data = gzip.compress(("\n".join(lines) + "\n").encode())
 
@@ -253,18 +262,43 @@ def export_of(entries: list[dict[str, Any]], cursor: str = "s0") -> Behaviour:
 
 
 def empty_feed(cursor: str = "s0") -> Behaviour:
-    return json_answer({"changes": [], "next_cursor": cursor, "has_more": False, "as_of": NOW})
+    as_of = datetime.now(timezone.utc).isoformat()
+    return json_answer({"changes": [], "next_cursor": cursor, "has_more": False, "as_of": as_of})
 
 
-def problem(status: int, detail: str, *, clock_offset: float = 0.0) -> Behaviour:
+def problem(status: int, detail: str, *, clock_offset: float = 0.0, date: bool = True) -> Behaviour:
     """A problem document, with the server's ``Date`` ``clock_offset`` seconds from ours."""
     doc = {"type": "about:blank", "title": "refused", "status": status, "detail": detail}
     body = json.dumps(doc).encode()
 
     def answer(conn: Conn, _request: RawRequest) -> None:
-        date = email.utils.formatdate(time.time() + clock_offset, usegmt=True)
-        headers = {"Content-Type": "application/problem+json", "Date": date}
+        headers = {"Content-Type": "application/problem+json"}
+        if date:
+            headers["Date"] = email.utils.formatdate(time.time() + clock_offset, usegmt=True)
         send_all(conn, head(status, headers, length=len(body), reason="Refused") + body)
+
+    return answer
+
+
+def skewed_platform(secret: str, clock_offset: float) -> Behaviour:
+    """A platform whose clock is ``clock_offset`` seconds from ours: it checks each
+    signature against its own clock (the contract's 300 s) and says what it thinks."""
+
+    def answer(conn: Conn, request: RawRequest) -> None:
+        path, _, query = request.target.partition("?")
+        why = verify(
+            CaseInsensitiveDict(request.headers),
+            secret=secret,
+            method=request.method,
+            path=path,
+            query=parse_qsl(query, keep_blank_values=True),
+            body=request.body,
+            now=time.time() + clock_offset,
+        )
+        if why is None:
+            json_answer({"status": "ok", "time": NOW})(conn, request)
+        else:
+            problem(401, why, clock_offset=clock_offset)(conn, request)
 
     return answer
 
@@ -288,8 +322,11 @@ class RawServer:
     Every connection gets its own thread and answers one request, then closes.
     """
 
-    def __init__(self, routes: dict[str, Behaviour] | None = None) -> None:
+    def __init__(
+        self, routes: dict[str, Behaviour] | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.routes: dict[str, Behaviour] = dict(routes or {})
+        self._tls = tls
         self.conns: list[Conn] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -299,7 +336,8 @@ class RawServer:
         self._thread.start()
 
     def url(self, path: str = "/api") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def requests_to(self, prefix: str) -> list[Conn]:
         with self._lock:
@@ -319,13 +357,17 @@ class RawServer:
 
     def _serve(self, conn: Conn) -> None:
         try:
+            if self._tls is not None:
+                conn.sock.settimeout(10)
+                conn.sock = self._tls.wrap_socket(conn.sock, server_side=True)
+                conn.sock.settimeout(None)
             request = read_request(conn.sock)
             if request is None:
                 return
             conn.requests.append(request)
             behaviour = self._route(request.path)
             behaviour(conn, request)
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         finally:
             with contextlib.suppress(OSError):
@@ -354,8 +396,10 @@ class RawServer:
 
 
 @contextlib.contextmanager
-def raw_server(routes: dict[str, Behaviour]) -> Iterator[RawServer]:
-    server = RawServer(routes)
+def raw_server(
+    routes: dict[str, Behaviour], *, tls: ssl.SSLContext | None = None
+) -> Iterator[RawServer]:
+    server = RawServer(routes, tls=tls)
     try:
         yield server
     finally:
