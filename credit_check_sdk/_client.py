@@ -13,12 +13,11 @@ kept for ``health()`` and logged at ERROR once a minute (:mod:`._refusals`).
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
 import json
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -33,10 +32,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ._config import mask_password
+from ._config import check_base_url, mask_password
 from ._exceptions import (
     AuthenticationError,
-    ConfigurationError,
     InvalidResponseError,
     PlatformError,
     ProblemError,
@@ -47,7 +45,7 @@ from ._exceptions import (
 )
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, ListEntry, Profile, RecordsReceipt
-from ._refusals import Refusals, refusal_kind
+from ._refusals import Refusals, clock_skew, refusal_kind
 from ._transports import BaseTransport, Request, Response, Sink
 from ._transports.base import check_media_type, media_type
 from .signing import signed_headers
@@ -69,52 +67,12 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-
 #: Media types of a JSON answer (``platform-api.yaml``: ``application/json``).
 JSON_TYPES = ("application/json",)
 #: Media types of a problem document whose fields are read (servers often say plain JSON).
 _PROBLEM_TYPES = ("application/problem+json", "application/json")
 #: Media types of the list export: NDJSON as the contract names it, or the gzip file.
 EXPORT_TYPES = ("application/x-ndjson", "application/gzip", "application/x-gzip")
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """Validate the platform's base URL; plain ``http`` only for loopback or when allowed.
-
-    >>> check_base_url("http://127.0.0.1:8700/api/")
-    'http://127.0.0.1:8700/api'
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"base_url {base_url!r} is not an http(s) URL",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"base_url {base_url!r} must not carry a query or fragment",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"base_url {base_url!r} uses plain http to a non-loopback host; use https, "
-            "or set allow_insecure_http=True if the network is trusted",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -314,7 +272,14 @@ class PlatformClient:
             before_sleep=self._log_retry(method, path),
             sleep=self._sleep,
         )
-        return retrying(attempt)
+        try:
+            return retrying(attempt)
+        except PlatformError as exc:
+            # tenacity's state holds the error and the error's traceback holds tenacity's
+            # frames: a cycle that would keep the failed attempt's locals (a refused body,
+            # say) alive until the garbage collector runs. Locals are not needed to show it.
+            traceback.clear_frames(exc.__traceback__)
+            raise
 
     def _sleep(self, seconds: float) -> None:
         # A retry's wait, cut short when end_requests() is called.
@@ -395,7 +360,7 @@ class PlatformClient:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             return RateLimitedError(message, retry_after=retry_after, **fields)
         if cls is AuthenticationError:
-            skew = _clock_skew(response.headers.get("Date"))
+            skew = clock_skew(response.headers.get("Date"))
             error = AuthenticationError(message, clock_skew=skew, **fields)
             if skew is not None and refusal_kind(error) == "clock":
                 message += f" (the platform's clock is {skew:+.0f} s from this machine's)"
@@ -594,19 +559,6 @@ class PlatformClient:
     def close(self) -> None:
         """Release the transport's connections."""
         self._transport.close()
-
-
-def _clock_skew(date: str | None) -> float | None:
-    """The platform's clock minus this machine's, from an answer's ``Date``; None if unreadable."""
-    if not date:
-        return None
-    try:
-        stamp = email.utils.parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        return None
-    if stamp.tzinfo is None:
-        return None
-    return stamp.timestamp() - time.time()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -7,6 +7,7 @@ start-up, not a silently ignored keyword.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -18,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["ENV_VARS", "Settings", "check_proxy", "default_data_dir", "mask_password"]
+__all__ = [
+    "ENV_VARS",
+    "Settings",
+    "check_base_url",
+    "check_proxy",
+    "default_data_dir",
+    "mask_password",
+]
 
 #: Setting name → environment variable. Every ``credit-check`` command and the
 #: module-level :func:`~credit_check_sdk.must_check` read these.
@@ -166,6 +174,47 @@ class Settings(BaseModel):
             raise ConfigurationError(
                 f"invalid setting {name!r}{hint}: {first['msg']}", setting=name, variable=env_var
             ) from exc
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate the platform's base URL; plain ``http`` only for loopback or when allowed.
+
+    >>> check_base_url("http://127.0.0.1:8700/api/")
+    'http://127.0.0.1:8700/api'
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url {base_url!r} is not an http(s) URL",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base_url {base_url!r} must not carry a query or fragment",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses plain http to a non-loopback host; use https, "
+            "or set allow_insecure_http=True if the network is trusted",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")

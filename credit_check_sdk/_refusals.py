@@ -28,6 +28,7 @@ the app's permissions.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_CREDENTIALS",
     "RefusalKind",
     "Refusals",
+    "clock_skew",
     "exit_status",
     "refusal_kind",
     "refusal_reason",
@@ -78,6 +80,19 @@ def refusal_kind(exc: BaseException) -> RefusalKind | None:
     if isinstance(exc, PermissionDeniedError):
         return "permission"
     return None
+
+
+def clock_skew(date: str | None) -> float | None:
+    """The platform's clock minus this machine's, from an answer's ``Date``; None if unreadable."""
+    if not date:
+        return None
+    try:
+        stamp = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    if stamp.tzinfo is None:
+        return None
+    return stamp.timestamp() - time.time()
 
 
 def exit_status(kind: RefusalKind | None) -> int | None:

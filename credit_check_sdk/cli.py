@@ -182,7 +182,7 @@ def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
         catalog = checker.catalog
         if args.json:
             out.print_json(catalog.model_dump_json())
-            return 0
+            return refused_status(checker)
         table = Table(title=f"Measures catalogue {catalog.version}")
         for col in ("id", "kind", "effect", "mandatory", "matters", "title"):
             table.add_column(col)
@@ -196,7 +196,7 @@ def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
                 m.title.zh,
             )
         out.print(table)
-    return 0
+        return refused_status(checker)
 
 
 def _cmd_sandbox(argv: list[str]) -> int:

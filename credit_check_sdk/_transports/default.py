@@ -196,6 +196,22 @@ class RequestsTransport(BaseTransport):
             )
         inflater = _inflater(raw, request, streaming=sink is not None)
         parts: list[bytes] = []
+        try:
+            return self._read_parts(raw, request, sink, exchange, inflater, parts)
+        finally:
+            # Whatever happens, the pieces go now: a traceback that keeps this frame
+            # alive (until the garbage collector breaks its cycle) must not keep them.
+            parts.clear()
+
+    def _read_parts(
+        self,
+        raw: requests.Response,
+        request: Request,
+        sink: Sink | None,
+        exchange: _deadline.Exchange,
+        inflater: Inflater | None,
+        parts: list[bytes],
+    ) -> bytes:
         size = 0
         while True:
             # read1 returns after at most one socket read; the raw bytes, inflated here.
