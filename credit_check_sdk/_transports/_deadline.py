@@ -33,6 +33,8 @@ __all__ = ["Exchange", "shorten", "watch", "watch_pools"]
 # After the deadline, the watchdog shuts the socket again at this interval until the
 # exchange ends: a connection still being made at the deadline has no socket yet.
 _REFIRE = 0.02
+# The watchdog thread ends after this many idle seconds.
+_IDLE_EXIT = 0.5
 
 
 class Exchange:
@@ -85,7 +87,10 @@ def _shut(conn: Any) -> None:
 
 
 class _Watchdog:
-    """One daemon thread per process that fires exchanges whose deadline has passed."""
+    """One daemon thread per process that fires exchanges whose deadline has passed.
+
+    It runs while requests are in flight, and ends half a second after the last.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -117,10 +122,18 @@ class _Watchdog:
             with self._cond:
                 now = time.monotonic()
                 due = [ex for ex in self._live if ex.deadline <= now]
+                if not self._live:
+                    # Idle: wait a little for the next request, then end (add() starts
+                    # the thread again), so that no thread outlives the SDK's work.
+                    self._cond.wait(_IDLE_EXIT)
+                    if not self._live:
+                        self._thread = None
+                        return
+                    continue
                 if not due:
                     # Computed and waited on under one lock hold: an add() cannot slip
                     # in between unseen.
-                    soonest = min((ex.deadline for ex in self._live), default=math.inf)
+                    soonest = min(ex.deadline for ex in self._live)
                     self._cond.wait(None if soonest == math.inf else soonest - now)
                     continue
             for exchange in due:

@@ -82,6 +82,7 @@ class RequestsTransport(BaseTransport):
             self._local = threading.local()
             self._sessions = []
             self._lock = threading.Lock()
+            self._exchanges = set()  # the parent's requests in flight are not this process's
             self._pid = os.getpid()
         # requests.Session is not documented as thread-safe; one per thread is.
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -147,7 +148,8 @@ class RequestsTransport(BaseTransport):
                     allow_redirects=False,
                     proxies=self.proxies_for(request.url),
                 )
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError) as exc:
+                # OSError: what requests raises for an unreadable CA bundle, among others.
                 raise _failure(exc, request, exchange.fired) from exc
             try:
                 ok = 200 <= raw.status_code < 300
