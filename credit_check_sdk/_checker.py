@@ -710,7 +710,8 @@ class CreditChecker:
         return self._offline.followups.unwatch(Subject.parse(subject).id, case_id)
 
     def health(self) -> dict[str, Any]:
-        """The platform breaker, the snapshot's age, background work and uploads.
+        """The platform breaker, the snapshot's age, background work, uploads, and
+        ``configuration``: a refusal of the credentials or clock in force, and the proxy.
 
         >>> checker.health()["breaker"]["state"]  # doctest: +SKIP
         'closed'
