@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,examples,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,dev]"
 	@for p in plugins/*/; do \
 		if [ -f "$$p/pyproject.toml" ]; then $(BIN)/python -m pip install --quiet -e "$$p" || exit 1; fi; \
 	done
@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 ## Benchmarks: prints tables; figures go into docs/benchmarks.md.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)

@@ -10,11 +10,13 @@ from ._checker import CreditChecker
 from ._config import Settings
 from ._default import configure, must_check
 from ._exceptions import (
+    ArgumentTypeError,
     AuthenticationError,
     ConfigurationError,
     ConnectError,
     CreditCheckError,
     CursorExpiredError,
+    InvalidArgumentError,
     InvalidRequestError,
     InvalidResponseError,
     InvalidSubjectError,
@@ -43,6 +45,7 @@ from ._models import (
 from ._version import __version__
 
 __all__ = [
+    "ArgumentTypeError",
     "AuthenticationError",
     "Catalog",
     "ConfigurationError",
@@ -53,6 +56,7 @@ __all__ = [
     "DecidedMeasure",
     "Decision",
     "Document",
+    "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
     "InvalidSubjectError",

@@ -45,11 +45,11 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from requests.structures import CaseInsensitiveDict
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from ._checker import CreditChecker
 from ._exceptions import ConnectError, InvalidResponseError, RequestTimeoutError
-from ._ids import SubjectKind, normalize_id
+from ._ids import SubjectKind, normalize_id, ric_problem
 from ._models import Catalog
 from ._time import now, today
 from ._transports import MockTransport, Request, Response
@@ -176,7 +176,7 @@ def _subject_kind(number: str) -> SubjectKind | None:
         return None
     if uscc.is_valid(number):
         return "legal_entity"
-    if ric.is_valid(number):
+    if ric_problem(number) is None:  # the SDK's own RIC rules: same ids accepted
         return "natural_person"
     return None
 

@@ -7,6 +7,7 @@ import inspect
 import credit_check_sdk
 
 EXPECTED = [
+    "ArgumentTypeError",
     "AuthenticationError",
     "Catalog",
     "ConfigurationError",
@@ -17,6 +18,7 @@ EXPECTED = [
     "DecidedMeasure",
     "Decision",
     "Document",
+    "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
     "InvalidSubjectError",
@@ -71,6 +73,16 @@ def test_invalid_subject_error_is_a_value_error() -> None:
     assert issubclass(credit_check_sdk.InvalidSubjectError, credit_check_sdk.CreditCheckError)
     assert issubclass(credit_check_sdk.UnknownMatterError, credit_check_sdk.CreditCheckError)
     assert issubclass(credit_check_sdk.PlatformError, credit_check_sdk.CreditCheckError)
+
+
+def test_argument_errors_are_request_errors_and_value_or_type_errors() -> None:
+    from credit_check_sdk import ArgumentTypeError, InvalidArgumentError, InvalidRequestError
+
+    assert issubclass(InvalidArgumentError, InvalidRequestError)
+    assert issubclass(InvalidArgumentError, ValueError)
+    assert issubclass(ArgumentTypeError, InvalidArgumentError)
+    assert issubclass(ArgumentTypeError, TypeError)
+    assert issubclass(ArgumentTypeError, credit_check_sdk.CreditCheckError)
 
 
 def test_outcome_is_a_str_enum_with_the_contract_values() -> None:

@@ -292,7 +292,7 @@ async def authenticate(request: Request) -> str:
         )
     else:
         fresh, batch = store.check_nonce(app_id, nonce)
-        if batch is not None:  # about once a second: on SQLite one short write, done here
+        if batch is not None:  # durable before answering: on SQLite one short write, done here
             if store.is_sqlite:
                 store.flush_nonces(batch)
             else:
