@@ -95,6 +95,21 @@ class _Prepared:
     found: Found
 
 
+def _check_log_fields(decision: Decision) -> dict[str, Any]:
+    """The ``extra`` of a check's log line: fields a JSON log formatter can index.
+
+    The subject id is masked like the message (a personal id never reaches a log).
+    """
+    return {
+        "check_id": decision.check_id,
+        "subject": mask_id(decision.subject.id),
+        "matter": decision.matter.category,
+        "outcome": decision.outcome.value,
+        "source": decision.source,
+        "degraded": decision.degraded,
+    }
+
+
 def _related_ids(profile: Profile | None) -> list[str] | None:
     return None if profile is None else [r.subject.id for r in profile.related]
 
@@ -625,6 +640,7 @@ class CreditChecker:
                 decision.outcome.value,
                 found.source,
                 ", degraded" if found.degraded else "",
+                extra=_check_log_fields(decision),
             )
             decision = self.plugins.annotate(decision)
             self.plugins.observe_decision(decision)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import credit_check_sdk
 
 EXPECTED = [
@@ -128,3 +130,15 @@ def test_the_exception_tree_names_every_error_the_sdk_defines() -> None:
     assert defined, "no errors found: the walk is broken"
     missing = sorted(name for name in defined if f" {name} " not in f" {tree} ".replace("\n", " "))
     assert not missing, f"add to the tree in _exceptions.py: {missing}"
+
+
+def test_the_public_names_resolve_lazily_to_their_private_modules() -> None:
+    # The package imports a name's module on first use: the table and __all__ agree.
+    from credit_check_sdk import _MODULE_OF
+
+    assert sorted([*_MODULE_OF, "__version__"]) == credit_check_sdk.__all__
+    for name, module in _MODULE_OF.items():
+        assert getattr(credit_check_sdk, name).__module__ == f"credit_check_sdk.{module}"
+    assert "CreditChecker" in dir(credit_check_sdk)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        _ = credit_check_sdk.nothing_here
