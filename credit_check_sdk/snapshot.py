@@ -509,19 +509,26 @@ class Snapshot:
             raise SnapshotError("snapshot is closed", path=str(self.dir))
         if time.monotonic() >= self._next_check:
             self._refresh()
-        with self._state_lock:
-            if self._pool:
-                return self._pool.pop()
-            current, world = self._current, self._world
-        if current is None:
-            return None
-        path = self._data_path(current)
-        try:
-            conn = _connect(path, create=False, busy_timeout=self._busy_timeout)
-            conn.execute("PRAGMA query_only = 1")
-        except sqlite3.Error as exc:
-            raise SnapshotError(f"snapshot {path}: cannot open: {exc}", path=str(path)) from exc
-        return _Reader(conn, world)
+        for attempt in (1, 2):
+            with self._state_lock:
+                if self._pool:
+                    return self._pool.pop()
+                current, world = self._current, self._world
+            if current is None:
+                return None
+            path = self._data_path(current)
+            try:
+                conn = _connect(path, create=False, busy_timeout=self._busy_timeout)
+                conn.execute("PRAGMA query_only = 1")
+            except sqlite3.Error as exc:
+                # Another process may have swapped generations and removed this file
+                # between our look at the pointer and the open: look again, once.
+                self._refresh(force=True)
+                if attempt == 1 and self._world != world:
+                    continue
+                raise SnapshotError(f"snapshot {path}: cannot open: {exc}", path=str(path)) from exc
+            return _Reader(conn, world)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _checkin(self, reader: _Reader) -> None:
         with self._state_lock:
