@@ -191,6 +191,8 @@ def seeded_subjects(sandbox: SandboxProcess, count: int) -> list[str]:
         params = {"limit": "5000", **({"cursor": cursor} if cursor else {})}
         page = sandbox.request("GET", "/v1/lists/changes", params=params).json()
         for change in page["changes"]:
+            if "entry" not in change:  # a relation change (contract v2)
+                continue
             sid = change["entry"]["subject_id"]
             if sid not in ids:
                 ids.append(sid)

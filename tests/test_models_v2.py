@@ -1,4 +1,5 @@
-"""Contract v2 on the wire: related parties both ways, relation changes, disclosures, report fields."""
+"""Contract v2 on the wire: related parties both ways, relation changes, disclosures,
+the report's new fields."""
 
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ def test_unknown_role_names_are_accepted_but_an_empty_one_is_not() -> None:
 
 def test_known_roles_have_their_of_forms() -> None:
     for role in ("senior_manager", "director", "shareholder", "registered_practitioner"):
-        assert role in KNOWN_ROLES and f"{role}_of" in KNOWN_ROLES
+        assert role in KNOWN_ROLES
+        assert f"{role}_of" in KNOWN_ROLES
 
 
 def test_a_changes_page_keeps_entry_and_relation_changes_apart_in_seq_order() -> None:
@@ -186,7 +188,9 @@ def _disclosure(**over: Any) -> dict[str, Any]:
 
 def test_a_disclosure_normalises_its_subject_id() -> None:
     d = Disclosure.model_validate(_disclosure(subject_id=" 91442000ma4uj2kq57"))
-    assert d.subject_id == ORG and d.content == {} and d.check_id is None
+    assert d.subject_id == ORG
+    assert d.content == {}
+    assert d.check_id is None
 
 
 @pytest.mark.parametrize(

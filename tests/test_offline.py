@@ -230,18 +230,19 @@ class PastFeed(FakePlatform):
     def _past() -> str:
         return (now() - timedelta(days=3)).isoformat(timespec="seconds")
 
-    def _list_changes(self, query: dict[str, str]) -> Any:
-        _status, _headers, body = super()._list_changes(query)
-        doc = json.loads(body)
-        doc["as_of"] = self._past()
-        return self._ok(doc)
-
-    def _export(self) -> Any:
-        status, headers, body = super()._export()
-        head, _, rest = gzip.decompress(body).partition(b"\n")
-        doc = json.loads(head)
-        doc["as_of"] = self._past()
-        return status, headers, gzip.compress(json.dumps(doc).encode() + b"\n" + rest)
+    def _exchange(self, *args: Any) -> Any:
+        ex = super()._exchange(*args)
+        path = args[1]
+        if ex.status == 200 and path.endswith("/lists/changes"):
+            doc = json.loads(ex.body)
+            doc["as_of"] = self._past()
+            ex.body = json.dumps(doc).encode()
+        elif ex.status == 200 and path.endswith("/lists/export"):
+            head, _, rest = gzip.decompress(ex.body).partition(b"\n")
+            doc = json.loads(head)
+            doc["as_of"] = self._past()
+            ex.body = gzip.compress(json.dumps(doc).encode() + b"\n" + rest)
+        return ex
 
 
 def test_a_snapshot_older_than_max_snapshot_age_gives_review(tmp_path: Path) -> None:

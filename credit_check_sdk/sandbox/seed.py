@@ -414,7 +414,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "updated_at",
         "deleted",
     ),
-    "changes": ("seq", "entry_id", "op", "changed_at"),
+    "changes": ("seq", "entry_id", "op", "changed_at", "relation"),
     "adverse_records": ("subject_id", "kind", "occurred_on", "detail"),
 }
 
@@ -782,12 +782,27 @@ def seed_database(
     # The change feed lists the entries in the order they last changed (updated_at is
     # fixed-width text, so one string orders as the pair would).
     b.entries.sort(key=lambda e: e[9] + e[0])  # updated_at, entry_id
-    change_rows = [(i, e[0], "upsert", e[9]) for i, e in enumerate(b.entries, start=1)]
+    change_rows: list[tuple[Any, ...]] = [
+        (i, e[0], "upsert", e[9], None) for i, e in enumerate(b.entries, start=1)
+    ]
+    # Then every relation, as a ``relate`` (contract v2): a snapshot filled from the feed
+    # can follow punishment from a company to its people and back.
+    b.relations = sorted(set(b.relations))
+    related_at = b.days[b.ref] + _TIMES[0]
+    change_rows.extend(
+        (
+            len(change_rows) + i,
+            db.relation_key(org, role, person),
+            "relate",
+            related_at,
+            f'{{"subject_id":"{org}","role":"{role}","related_id":"{person}","since":null}}',
+        )
+        for i, (org, role, person) in enumerate(b.relations, start=1)
+    )
     pending_id = SCENARIO_SUBJECTS["objection_pending"].id
     pending_entry = next(e[0] for e in b.entries if e[1] == pending_id)
     # Rows go in in primary-key order, which keeps SQLite's key indexes appending.
     b.subjects.sort(key=itemgetter(0))
-    b.relations.sort()
     b.entries.sort(key=itemgetter(0))
     built = time.perf_counter()
     seeded_at = db.now()
