@@ -99,12 +99,13 @@ class FakePlatform:
         agency_id: str = "test-agency",
         catalog: Catalog | None = None,
         verify_signatures: bool = True,
+        feed_relations: bool = True,
     ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.agency_id = agency_id
         #: The platform's data, in memory (the core's store).
-        self.store = MemoryStore()
+        self.store = MemoryStore(feed_relations=feed_relations)
         self._lock = self.store.lock
         counter = itertools.count(1)
         self.core = PlatformCore(
@@ -138,6 +139,16 @@ class FakePlatform:
     @verify_signatures.setter
     def verify_signatures(self, on: bool) -> None:
         self.core.verify_signatures = on
+
+    @property
+    def feed_relations(self) -> bool:
+        """Whether relations travel in the change feed and the export (contract v2; set
+        ``False`` to play a platform of contract v1, which sends list entries only)."""
+        return self.store.feed_relations
+
+    @feed_relations.setter
+    def feed_relations(self, on: bool) -> None:
+        self.store.feed_relations = on
 
     @property
     def records(self) -> dict[str, dict[str, Any]]:

@@ -642,6 +642,7 @@ LEARNT = "relations as learnt from the platform on"
 def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
     fake: FakePlatform, open_checker: OpenChecker, caplog: pytest.LogCaptureFixture
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     caplog.set_level(logging.DEBUG, logger="credit_check_sdk")
     company, stranger = _uscc(8), _uscc(9)
     person = _ric("44010119850607002")
@@ -684,6 +685,7 @@ def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
 def test_relations_replaced_by_a_newer_live_profile(
     fake: FakePlatform, open_checker: OpenChecker
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(10)
     person = _ric("44010119850607003")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -704,6 +706,7 @@ def test_relations_replaced_by_a_newer_live_profile(
 def test_relations_older_than_max_relation_age_are_not_used(
     fake: FakePlatform, open_checker: OpenChecker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(11)
     person = _ric("44010119850607004")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -730,6 +733,7 @@ def test_relations_older_than_max_relation_age_are_not_used(
 def test_relations_survive_a_restart_and_a_snapshot_rebuild(
     fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(12)
     person = _ric("44010119850607005")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -755,6 +759,7 @@ def test_relations_survive_a_restart_and_a_snapshot_rebuild(
 def test_without_the_offline_mode_no_relations_are_kept(
     fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(13)
     fake.relate(company, PERSON, "legal_representative")
     checker = open_checker(tmp_path / "online-only", offline=False)

@@ -47,7 +47,10 @@ class MemoryStore:
     ``upload_counts`` …); change the data through the platform, not through them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, feed_relations: bool = True) -> None:
+        #: Whether relation changes go into the feed and relations into the export (contract
+        #: v2); ``False`` plays a platform of contract v1, which sends entries only.
+        self.feed_relations = feed_relations
         self.lock = threading.RLock()
         self.subjects: dict[str, dict[str, Any]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
@@ -109,10 +112,11 @@ class MemoryStore:
         with self.lock:
             entries = [self.entries[k] for k in sorted(self.entries)]
             lines = [json_bytes(e) + b"\n" for e in entries]
-            lines += [
-                json_bytes({"relation": _relation(key, since)}) + b"\n"
-                for key, since in sorted(self.relations.items())
-            ]
+            if self.feed_relations:
+                lines += [
+                    json_bytes({"relation": _relation(key, since)}) + b"\n"
+                    for key, since in sorted(self.relations.items())
+                ]
             newest = len(self.changes)
         yield newest, len(entries), iter([b"".join(lines)])
 
@@ -217,6 +221,8 @@ class MemoryStore:
         """Add or re-date a relation; emit ``relate``."""
         key = (org_id, role, person_id)
         self.relations[key] = since
+        if not self.feed_relations:
+            return len(self.changes)
         return self._emit("relate", "relation", _relation(key, since))
 
     def unrelate(self, tx: Any, org_id: str, role: str, person_id: str) -> int | None:
@@ -225,6 +231,8 @@ class MemoryStore:
         if key not in self.relations:
             return None
         since = self.relations.pop(key)
+        if not self.feed_relations:
+            return len(self.changes)
         return self._emit("unrelate", "relation", _relation(key, since))
 
     def roles_between(self, tx: Any, org_id: str, person_id: str) -> list[str]:
