@@ -17,10 +17,10 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Discriminator, Tag, ValidationError, model_validator
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -171,6 +171,41 @@ class ChangesPage(BaseModel):
         entries = [i for i in items if not (isinstance(i, dict) and i.get("op") in _RELATION_OPS)]
         relations = [i for i in items if isinstance(i, dict) and i.get("op") in _RELATION_OPS]
         return {**data, "changes": entries, "relations": relations}
+
+
+def _change_kind(value: Any) -> str:
+    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
+    return "relation" if op in _RELATION_OPS else "entry"
+
+
+_AnyChange = Annotated[
+    Annotated[Change, Tag("entry")] | Annotated[RelationChange, Tag("relation")],
+    Discriminator(_change_kind),
+]
+
+
+class _FeedPage(BaseModel):
+    """A page as sent, entry and relation changes in one list: parsed straight from the
+    JSON bytes (a model validator on :class:`ChangesPage` would make pydantic build
+    Python objects first, which costs more than the parse), then split."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    changes: tuple[_AnyChange, ...]
+    next_cursor: str
+    has_more: bool
+    as_of: datetime
+
+    def split(self) -> ChangesPage:
+        entries = tuple(c for c in self.changes if isinstance(c, Change))
+        relations = tuple(c for c in self.changes if isinstance(c, RelationChange))
+        return ChangesPage.model_construct(
+            changes=entries,
+            relations=relations,
+            next_cursor=self.next_cursor,
+            has_more=self.has_more,
+            as_of=self.as_of,
+        )
 
 
 class BatchProfiles(BaseModel):
@@ -486,7 +521,7 @@ class PlatformClient:
         if cursor is not None:
             query.append(("cursor", cursor))
         response = self.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
-        return self._parse(ChangesPage, response, "lists/changes")
+        return self._parse(_FeedPage, response, "lists/changes").split()
 
     def export_lists(
         self,

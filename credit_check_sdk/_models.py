@@ -32,6 +32,7 @@ __all__ = [
     "MeasureEffect",
     "MeasureKind",
     "Outcome",
+    "Parameter",
     "Profile",
     "Reason",
     "RecordsReceipt",
@@ -231,12 +232,50 @@ class Measure(_Wire):
         return self
 
 
+class Parameter(_Wire):
+    """A number of the catalogue that the plan does not fix and the agency sets (a credit
+    bonus, a deadline, a term), with its unit and why it is the agency's choice.
+
+    >>> from credit_check_sdk.catalogue import default_catalog
+    >>> default_catalog().parameter("commitment_working_days")
+    10.0
+    """
+
+    value: float
+    unit: str
+    title: Title
+    basis: str
+
+
 class Catalog(_Wire):
-    """The measures catalogue (``GET /v1/catalog``)."""
+    """The measures catalogue (``GET /v1/catalog``).
+
+    ``parameters`` (the project's addition, ignored by clients that do not know
+    it) names the numbers the plan leaves to the agency: ``bonus_points`` (what
+    a ``bonus_points`` measure without its own ``points`` gives),
+    ``commitment_working_days`` (the deadline of a tolerance commitment) and
+    ``list_term_years`` (the sandbox's sample list term). See
+    :func:`credit_check_sdk.catalogue.with_parameters` to set them.
+    """
 
     version: str
     published_at: datetime
     measures: tuple[Measure, ...]
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+
+    def parameter(self, name: str, default: float | None = None) -> float:
+        """The value of parameter ``name``; ``default`` when the catalogue has none.
+
+        >>> from credit_check_sdk.catalogue import default_catalog
+        >>> default_catalog().parameter("bonus_points")
+        2.0
+        """
+        found = self.parameters.get(name)
+        if found is not None:
+            return found.value
+        if default is None:
+            raise KeyError(f"catalogue {self.version} has no parameter {name!r}")
+        return default
 
     def matters(self) -> frozenset[str]:
         """Every matter category some measure names.

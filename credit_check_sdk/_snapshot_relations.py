@@ -26,6 +26,7 @@ profiles (:mod:`credit_check_sdk._relations`).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
 
@@ -84,18 +85,21 @@ def apply_relation_changes(conn: sqlite3.Connection, changes: Sequence[RelationC
     """Apply relation changes in ``seq`` order, inside the caller's transaction."""
     if not changes:
         return
-    for change in sorted(changes, key=lambda c: c.seq):
-        r = change.relation
-        if change.op == "relate":
-            conn.execute(
+    # Runs of consecutive relates, or of unrelates, each one executemany (as the
+    # snapshot applies entries): the order of changes to the same relation is kept.
+    ordered = sorted(changes, key=lambda c: c.seq)
+    for op, run in itertools.groupby(ordered, key=lambda c: c.op):
+        batch = list(run)
+        if op == "relate":
+            conn.executemany(
                 "INSERT OR REPLACE INTO relations(subject_id, role, related_id, since, seq) "
                 "VALUES (?, ?, ?, ?, ?)",
-                _rows([(r, change.seq)])[0],
+                _rows((c.relation, c.seq) for c in batch),
             )
         else:
-            conn.execute(
+            conn.executemany(
                 "DELETE FROM relations WHERE subject_id = ? AND role = ? AND related_id = ?",
-                (r.subject_id, r.role, r.related_id),
+                [(c.relation.subject_id, c.relation.role, c.relation.related_id) for c in batch],
             )
     _mark(conn)
 

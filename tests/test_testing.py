@@ -265,20 +265,20 @@ def test_catalog_etag_and_304(fake: FakePlatform, client: PlatformClient) -> Non
     assert etag
     assert client.get_catalog(etag) is None
     assert client.get_catalog('"something-else"') is not None
-    newer = default_catalog().model_copy(update={"version": "2026.12.1"})
+    newer = default_catalog().model_copy(update={"version": "2027.01.1"})
     fake.set_catalog(newer)
     again = client.get_catalog(etag)
     assert again is not None
-    assert again[0].version == "2026.12.1"
+    assert again[0].version == "2027.01.1"
     assert again[1] != etag
 
 
 def test_a_checker_refreshes_its_catalogue_from_the_fake(
     fake: FakePlatform, make_checker: Callable[..., CreditChecker]
 ) -> None:
-    fake.set_catalog(default_catalog().model_copy(update={"version": "2026.12.1"}))
+    fake.set_catalog(default_catalog().model_copy(update={"version": "2027.01.1"}))
     checker = make_checker()
-    assert checker.must_check(ORG, "bidding").catalog_version == "2026.12.1"
+    assert checker.must_check(ORG, "bidding").catalog_version == "2027.01.1"
     assert checker.refresh_catalog() is False  # 304
     assert fake.requests.count(("GET", "/v1/catalog")) == 2
 

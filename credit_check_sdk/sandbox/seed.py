@@ -174,6 +174,7 @@ _AUTHORITIES: dict[str, tuple[str, ...]] = {
     "customs_advanced_certified": ("中华人民共和国中山海关",),
     "outstanding_volunteer": ("共青团中山市委员会",),
     "association_recommended": ("中山市工商业联合会",),
+    "media_recommended": ("中共中山市委宣传部",),
 }
 
 _BASIS: dict[str, str] = {
