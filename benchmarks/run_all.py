@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-QUICK = ["bench_decision.py", "bench_journal.py", "bench_checker.py"]
+QUICK = [
+    "bench_decision.py",
+    "bench_peers.py",
+    "bench_journal.py",
+    "bench_checker.py",
+]
 
 
 def main() -> int:

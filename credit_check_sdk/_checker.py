@@ -30,12 +30,15 @@ from ._cache import ProfileCache
 from ._client import PlatformClient
 from ._config import Settings
 from ._exceptions import (
+    ArgumentTypeError,
     CreditCheckError,
+    InvalidArgumentError,
     InvalidRequestError,
     InvalidResponseError,
     InvalidSubjectError,
     PlatformError,
 )
+from ._files import make_private_dir, wider_than_private
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
@@ -45,6 +48,15 @@ from ._time import SHANGHAI, now
 from ._transports import BaseTransport
 from ._uploader import Uploader
 from ._version import __version__
+from .arguments import (
+    LONG_TEXT,
+    check_choice,
+    check_flag,
+    check_instance,
+    check_iterable,
+    check_text,
+    check_texts,
+)
 from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
 from .journal import Journal
@@ -65,6 +77,12 @@ RecheckCallback = Callable[[str, Outcome, Decision], object]
 WatchCallback = Callable[[str, "Outcome | None", Decision], object]
 
 
+def _check_people(operator: object, department: object) -> None:
+    """``operator`` and ``department`` as a check record takes them (optional one-line text)."""
+    check_text(operator, "operator", optional=True)
+    check_text(department, "department", optional=True)
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A decided check not yet journaled."""
@@ -73,6 +91,21 @@ class _Prepared:
     inputs: dict[str, Any]
     decision: Decision
     found: Found
+
+
+def _check_log_fields(decision: Decision) -> dict[str, Any]:
+    """The ``extra`` of a check's log line: fields a JSON log formatter can index.
+
+    The subject id is masked like the message (a personal id never reaches a log).
+    """
+    return {
+        "check_id": decision.check_id,
+        "subject": mask_id(decision.subject.id),
+        "matter": decision.matter.category,
+        "outcome": decision.outcome.value,
+        "source": decision.source,
+        "degraded": decision.degraded,
+    }
 
 
 def _related_ids(profile: Profile | None) -> list[str] | None:
@@ -253,14 +286,21 @@ class CreditChecker:
         plugins: PluginHost | None = None,
         **options: Any,
     ) -> None:
+        if settings is not None:
+            check_instance(settings, "settings", Settings)
+        for name, callback in (("on_recheck_changed", on_recheck_changed), ("on_watch", on_watch)):
+            if callback is not None and not callable(callback):
+                raise ArgumentTypeError(f"{name} must be callable", argument=name)
+        if plugins is not None:
+            check_instance(plugins, "plugins", PluginHost)
         if settings is None:
             settings = Settings.build(**options)
         elif options:
-            settings = Settings.model_validate({**dict(settings), **options})
+            settings = Settings.build({}, **{**dict(settings), **options})
         self.settings = settings
         self.data_dir: Path = settings.resolved_data_dir()
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)  # 0700: its files hold personal ids
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.client = PlatformClient.from_settings(settings, transport=transport)
@@ -346,6 +386,8 @@ class CreditChecker:
         self._ensure_open()
         subj = Subject.parse(subject)
         mat = Matter.parse(matter)
+        _check_people(operator, department)
+        check_flag(fresh, "fresh")
         deadline = time.monotonic() + self.settings.timeout
         catalog = self._catalogs.get(deadline=deadline)
         require_matter(catalog, mat.category)
@@ -377,8 +419,10 @@ class CreditChecker:
         >>> ds = checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
         self._ensure_open()
+        _check_people(operator, department)
+        check_flag(fresh, "fresh")
         parsed: list[Subject] = []
-        for position, value in enumerate(subjects):
+        for position, value in enumerate(check_iterable(subjects, "subjects")):
             try:
                 parsed.append(Subject.parse(value))
             except InvalidSubjectError as exc:
@@ -600,6 +644,7 @@ class CreditChecker:
                 decision.outcome.value,
                 found.source,
                 ", degraded" if found.degraded else "",
+                extra=_check_log_fields(decision),
             )
             decision = self.plugins.annotate(decision)
             self.plugins.observe_decision(decision)
@@ -667,9 +712,8 @@ class CreditChecker:
         self._ensure_open()
         subj = Subject.parse(subject)
         mat = Matter.parse(matter)
+        case_id = check_text(case_id, "case_id")
         require_matter(self._catalogs.current, mat.category)
-        if not case_id:
-            raise InvalidRequestError("a watch needs the application's case_id")
         if mat.case_id is None:
             mat = mat.model_copy(update={"case_id": case_id})
         last_id, last_outcome = self._last_check_for_case(subj.id, case_id)
@@ -711,10 +755,15 @@ class CreditChecker:
         True
         """
         self._ensure_open()
-        return self._offline.followups.unwatch(Subject.parse(subject).id, case_id)
+        subj = Subject.parse(subject)
+        return self._offline.followups.unwatch(subj.id, check_text(case_id, "case_id"))
 
     def health(self) -> dict[str, Any]:
         """The platform breaker, the snapshot's age, background work and uploads.
+
+        ``file_modes`` lists ``data_dir`` and its SQLite files when others may
+        read them (they hold full personal ids; each with the ``chmod`` that
+        fixes it), and a warning is logged.
 
         >>> checker.health()["breaker"]["state"]  # doctest: +SKIP
         'closed'
@@ -722,6 +771,15 @@ class CreditChecker:
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
         report["catalog_version"] = self._catalogs.current.version
+        wider = wider_than_private(self.data_dir)
+        if wider:
+            logger.warning(
+                "%d files in %s can be read by others, yet hold personal ids: %s",
+                len(wider),
+                self.data_dir,
+                "; ".join(w["fix"] for w in wider),
+            )
+        report["file_modes"] = {"private": not wider, "wider": wider}
         return report
 
     def recheck_pending(self, limit: int = 100) -> int:
@@ -731,6 +789,8 @@ class CreditChecker:
         call it to hurry (e.g. from an operations page).
         """
         self._ensure_open()
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise ArgumentTypeError("limit must be an int", argument="limit")
         return self._run_rechecks(limit)
 
     def _maintain(self) -> None:
@@ -845,12 +905,14 @@ class CreditChecker:
         >>> checker.record_action(d.check_id, "applied", operator="u123")  # doctest: +SKIP
         """
         self._ensure_open()
-        if action not in _ACTIONS:
-            raise InvalidRequestError(
-                f"action must be one of {', '.join(_ACTIONS)}, not {action!r}"
-            )
+        check_id = check_text(check_id, "check_id")
+        check_choice(action, "action", _ACTIONS)
+        if measure_ids is not None:
+            measure_ids = check_texts(measure_ids, "measure_ids")
+        reason = check_text(reason, "reason", max_length=LONG_TEXT, optional=True, multiline=True)
+        operator = check_text(operator, "operator", optional=True)
         if action != "applied" and not (reason and reason.strip()):
-            raise InvalidRequestError(f"a {action} action needs a reason")
+            raise InvalidArgumentError(f"a {action} action needs a reason", argument="reason")
         check = self.journal.get(check_id)
         if check is None or check.get("type") != "check":
             raise InvalidRequestError(f"no check {check_id!r} in the journal")
@@ -903,8 +965,10 @@ class CreditChecker:
         ...                              "已履行判决", submitted_by="u123")  # doctest: +SKIP
         """
         self._ensure_open()
-        if not reason.strip():
-            raise InvalidRequestError("an objection needs a reason")
+        check_id = check_text(check_id, "check_id")
+        entry_id = check_text(entry_id, "entry_id")
+        reason = check_text(reason, "reason", max_length=LONG_TEXT, multiline=True)
+        submitted_by = check_text(submitted_by, "submitted_by")
         check = self.journal.get(check_id)
         if check is None or check.get("type") != "check":
             raise InvalidRequestError(f"no check {check_id!r} in the journal")
@@ -942,6 +1006,7 @@ class CreditChecker:
         'verifying'
         """
         self._ensure_open()
+        objection_id = check_text(objection_id, "objection_id")
         answer = self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
         status = answer.get("status")
         if status in ("verifying", "upheld", "rejected"):

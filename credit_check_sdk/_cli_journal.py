@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ._cells import csv_row
 from ._exceptions import InvalidRequestError
 from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
@@ -230,7 +231,9 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
         "matter_category": matter.get("category"),
         "matter_code": matter.get("code"),
         "case_id": matter.get("case_id"),
-        "subject_id": mask_id(subject["id"]) if subject.get("id") else None,
+        "subject_id": mask_id(str(subject["id"]), subject.get("kind"))
+        if subject.get("id")
+        else None,
         "subject_kind": subject.get("kind"),
         "outcome": record.get("outcome"),
         "measures": (
@@ -254,6 +257,9 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
 def export_records(records: Iterator[dict[str, Any]], fmt: str, sink: IO[str]) -> int:
     """Write records as JSON lines (verbatim: hashes verify) or CSV (personal ids masked).
 
+    In CSV, text that a spreadsheet would take for a formula (``=2+2``, ``@…``,
+    ``+…``, ``-…``) is written with a leading ``'``.
+
     >>> import io
     >>> buf = io.StringIO()
     >>> export_records(iter([{"type": "check", "id": "c1"}]), "jsonl", buf), buf.getvalue()
@@ -270,7 +276,7 @@ def export_records(records: Iterator[dict[str, Any]], fmt: str, sink: IO[str]) -
     writer = csv.writer(sink)
     writer.writerow(_CSV_COLUMNS)
     for record in records:
-        writer.writerow(_csv_row(record))
+        writer.writerow(csv_row(_csv_row(record)))  # text that Excel would evaluate: quoted
         n += 1
     return n
 

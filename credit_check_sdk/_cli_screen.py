@@ -4,6 +4,7 @@
 
     credit-check screen bidders.csv --matter bidding --out result.xlsx
     credit-check screen applicants.csv --matter licensing --json > result.json
+    credit-check screen applicants.csv --matter licensing --out result.csv
 
 The CSV is what a spreadsheet exports: UTF-8 with or without a byte-order
 mark, UTF-16 with one ("Unicode text"), or GBK/GB18030 (older Excel on a
@@ -19,7 +20,9 @@ the JSON) and in the workbook's "invalid rows" sheet, and the command exits
 with status 1. Blank lines are skipped and counted. Personal ids (RICs) are
 masked in every output.
 
-The workbook needs openpyxl (``pip install "credit-check-sdk[report]"``).
+The workbook needs openpyxl (``pip install "credit-check-sdk[report]"``); a
+``.csv`` result does not. Names and every other text from the input are
+written as text, never as a spreadsheet formula (see :mod:`._cells`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ._cells import append_row, csv_row
 from ._checker import CreditChecker
 from ._exceptions import CreditCheckError, InvalidSubjectError
 from ._ids import mask_id, mask_ids_in
@@ -61,6 +65,7 @@ __all__ = [
     "read_subjects",
     "register",
     "screen",
+    "write_csv",
     "write_xlsx",
 ]
 
@@ -229,7 +234,7 @@ def read_subjects(
         try:
             subject = Subject.parse(value)
         except InvalidSubjectError as exc:
-            found.invalid.append(InvalidRow(line, mask_ids_in(value), name, _why(value, exc)))
+            found.invalid.append(InvalidRow(line, _masked(value), name, _why(value, exc)))
             continue
         found.rows.append(ScreenRow(line, subject, name))
     if found is None:
@@ -238,12 +243,20 @@ def read_subjects(
     return found
 
 
+def _masked(value: str) -> str:
+    """What an invalid id cell held, as it may be shown: anything with a digit may be
+    (part of) a person's number, whatever its length, and is masked."""
+    if any(c.isdigit() for c in value):
+        return mask_id(value)
+    return mask_ids_in(value)
+
+
 def _why(value: str, exc: InvalidSubjectError) -> str:
     if not value:
         return "no id in this row / 缺少代码"
     if _SCIENTIFIC.match(value):
         return (
-            f"the spreadsheet turned the id into a number ({value}); format the column as "
+            f"the spreadsheet turned the id into a number ({_masked(value)}); format the column as "
             "text and export again / 表格已将号码转为数值，请将该列设为文本后重新导出"
         )
     return str(exc)
@@ -278,7 +291,7 @@ def screen(
 
 
 def _shown(subject: Subject) -> str:
-    return subject.id if subject.kind == "legal_entity" else mask_id(subject.id)
+    return mask_id(subject.id, subject.kind)
 
 
 def _measures(decision: Decision) -> str:
@@ -348,7 +361,8 @@ def write_xlsx(
         r = _result(row)
         d = row.decision
         assert d is not None  # noqa: S101 - screened rows have decisions
-        results.append(
+        append_row(  # names, reasons … as text, never a formula
+            results,
             [
                 r["line"],
                 r["id"],
@@ -358,14 +372,14 @@ def write_xlsx(
                 _reasons(d),
                 d.source + (" (degraded)" if d.degraded else ""),
                 d.check_id,
-            ]
+            ],
         )
         if d.outcome.value in ("restriction", "review"):
             results.cell(results.max_row, 4).fill = red
     bad = wb.create_sheet("无效行 invalid rows")
     bad.append(["line 行号", "value 内容", "name 名称", "reason 原因"])
     for item in invalid:
-        bad.append([item.line, item.value, item.name, item.reason])
+        append_row(bad, [item.line, item.value, item.name, item.reason])
     widths = {"A": 8, "B": 22, "C": 30, "D": 14, "E": 50, "F": 80, "G": 16, "H": 38}
     for sheet in (results, bad):
         for cell in sheet[1]:
@@ -383,6 +397,47 @@ def write_xlsx(
     target = Path(path)
     wb.save(target)
     return target
+
+
+def write_csv(rows: Sequence[ScreenRow], invalid: Sequence[InvalidRow], path: str | Path) -> Path:
+    """Write the results and then the invalid rows (outcome ``invalid``) as one CSV file.
+
+    UTF-8 with a byte-order mark, so that Excel and WPS read the Chinese text; text a
+    spreadsheet would evaluate (``=…``, ``+…``, ``-…``, ``@…``) starts with ``'``.
+    """
+    target = Path(path)
+    with target.open("w", encoding="utf-8-sig", newline="") as sink:
+        writer = csv.writer(sink)
+        writer.writerow(
+            ["line", "id", "name", "outcome", "measures", "reasons", "source", "check_id"]
+        )
+        for row in rows:
+            r = _result(row)
+            d = row.decision
+            assert d is not None  # noqa: S101 - screened rows have decisions
+            writer.writerow(
+                csv_row(
+                    [
+                        r["line"],
+                        r["id"],
+                        r["name"],
+                        r["outcome"],
+                        _measures(d),
+                        _reasons(d),
+                        d.source + (" (degraded)" if d.degraded else ""),
+                        d.check_id,
+                    ]
+                )
+            )
+        for item in invalid:
+            writer.writerow(
+                csv_row([item.line, item.value, item.name, "invalid", "", item.reason, "", ""])
+            )
+    return target
+
+
+def _writes_csv(out: str | None) -> bool:
+    return out is not None and out.lower().endswith(".csv")
 
 
 def _summary(rows: Sequence[ScreenRow]) -> dict[str, int]:
@@ -425,7 +480,7 @@ def _results_table(rows: Sequence[ScreenRow]) -> Table:
 def _cmd_screen(args: argparse.Namespace, out: Console) -> int:
     from .cli import settings_from
 
-    if args.out is not None:
+    if args.out is not None and not _writes_csv(args.out):
         try:
             _require_openpyxl()  # before anything is checked
         except ImportError as exc:
@@ -467,7 +522,9 @@ def _cmd_screen(args: argparse.Namespace, out: Console) -> int:
                 progress=lambda n: bar.advance(task, n),
             )
         remaining = checker.flush(timeout=args.flush_timeout)
-    if args.out is not None:
+    if _writes_csv(args.out):
+        written = write_csv(rows, found.invalid, args.out)
+    elif args.out is not None:
         written = write_xlsx(rows, found.invalid, args.out, matter=args.matter)
     counts = _summary(rows)
     if args.json:
@@ -516,7 +573,7 @@ def register(sub: Any) -> None:
     )
     screen_cmd.add_argument("file", help="CSV with a header row (UTF-8, UTF-8 with BOM or GBK)")
     screen_cmd.add_argument("--matter", required=True, help="matter category, e.g. bidding")
-    screen_cmd.add_argument("--out", help="write the results here (.xlsx; extra: report)")
+    screen_cmd.add_argument("--out", help="write the results here: .xlsx (extra: report) or .csv")
     screen_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
     screen_cmd.add_argument("--id-column", help="the id column's header (default: found by name)")
     screen_cmd.add_argument("--name-column", help="the name column's header (optional)")

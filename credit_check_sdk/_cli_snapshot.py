@@ -179,6 +179,14 @@ def _health(args: argparse.Namespace, out: Console) -> int:
     with CreditChecker(settings_from(args)) as checker:
         report: dict[str, Any] = checker.health()
     out.print_json(json.dumps(report, ensure_ascii=False, default=str))
+    for wider in report.get("file_modes", {}).get("wider", []):
+        out.print(
+            f"warning: {wider['path']} is {wider['mode']} but holds personal ids; "
+            f"run: {wider['fix']}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
     return 0
 
 

@@ -456,6 +456,16 @@ class PlatformClient:
             batch = self.get_profiles([subject_id], timeout=timeout)
             found = [p for p in batch.profiles if p.subject.id == subject_id]
             if not found:
+                refused = [i for i in batch.invalid if i.get("subject_id") == subject_id]
+                if refused:  # as the profile path would answer: a 400 for that id
+                    detail = mask_ids_in(str(refused[0].get("detail", "")))
+                    raise problem_class(400)(
+                        f"profiles:batch refused {mask_id(subject_id)}: {detail}",
+                        status=400,
+                        detail=detail,
+                        method="POST",
+                        url=self.base_url + "/v1/profiles:batch",
+                    )
                 raise InvalidResponseError(
                     "profiles:batch: the answer has no profile for the subject"
                 )

@@ -12,9 +12,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from ._exceptions import ConfigurationError
+from .arguments import check_text
 
 __all__ = ["ENV_VARS", "Settings", "default_data_dir"]
 
@@ -106,6 +115,35 @@ class Settings(BaseModel):
     def _base_url(cls, v: str) -> str:
         return v.strip()
 
+    @field_validator("base_url", "app_id", "agency_id", "department", mode="before")
+    @classmethod
+    def _text(cls, v: Any, info: ValidationInfo) -> Any:
+        # Text only, and text that every journal record and upload can carry (no bytes,
+        # no control characters or lone surrogates): agency_id is in every record.
+        return check_text(v, info.field_name or "setting", max_length=2048, optional=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _configuration_error(exc) from None
+
+    @classmethod
+    def check_partial(cls, values: Mapping[str, Any]) -> None:
+        """Check the settings given, as :func:`~credit_check_sdk.configure` takes them
+        before the rest may come from the environment.
+
+        >>> Settings.check_partial({"timeout": "soon"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        credit_check_sdk._exceptions.ConfigurationError: invalid setting 'timeout' ...
+        """
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise ConfigurationError(f"unknown setting {unknown[0]!r}", setting=unknown[0])
+        stand_in = {"base_url": "https://stand-in.invalid", "app_id": "a", "app_secret": "s"}
+        cls(**{**stand_in, "agency_id": "a", **{k: v for k, v in values.items() if v is not None}})
+
     def resolved_data_dir(self) -> Path:
         """``data_dir``, or the platform's per-user data folder (platformdirs)."""
         return self.data_dir if self.data_dir is not None else default_data_dir()
@@ -131,16 +169,19 @@ class Settings(BaseModel):
                     setting=name,
                     variable=ENV_VARS[name],
                 )
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = str(first["loc"][0]) if first["loc"] else "?"
-            env_var = ENV_VARS.get(name)
-            hint = f" (environment variable {env_var})" if env_var else ""
-            raise ConfigurationError(
-                f"invalid setting {name!r}{hint}: {first['msg']}", setting=name, variable=env_var
-            ) from exc
+        return cls(**values)
+
+
+def _configuration_error(exc: ValidationError) -> ConfigurationError:
+    """The first problem pydantic found, naming the setting and its environment variable."""
+    first = exc.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    env_var = ENV_VARS.get(name)
+    hint = f" (environment variable {env_var})" if env_var else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return ConfigurationError(
+        f"invalid setting {name!r}{hint}: {message}", setting=name, variable=env_var
+    )
 
 
 def _from_env(name: str, raw: str) -> Any:

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from ._checker import CreditChecker
+from ._config import Settings
 from ._models import Decision, Matter, Subject
 
 __all__ = ["configure", "default_checker", "must_check"]
@@ -23,11 +24,15 @@ _checker: CreditChecker | None = None
 def configure(**settings: Any) -> None:
     """Set the default checker's settings (the same keywords as :class:`CreditChecker`).
 
-    Replaces (and closes) a default checker already built.
+    Replaces (and closes) a default checker already built. The keywords are
+    checked now: an unknown one, or a value of the wrong type, raises
+    :class:`~credit_check_sdk.ConfigurationError` naming it (settings not given
+    may still come from the environment when the checker is built).
 
     >>> configure(base_url="https://credit.example/api", app_id="…", app_secret="…",
     ...           agency_id="zs-fgj", data_dir="/var/lib/credit-check")  # doctest: +SKIP
     """
+    Settings.check_partial(settings)
     global _checker
     with _lock:
         old, _checker = _checker, None

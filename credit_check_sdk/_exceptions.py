@@ -7,6 +7,8 @@
     ├── InvalidSubjectError (ValueError) a subject id fails normalisation or its checksum
     ├── UnknownMatterError (ValueError)  the catalogue has no measures for that matter category
     ├── InvalidRequestError (ValueError) an argument is wrong (unknown check id, missing reason …)
+    │   └── InvalidArgumentError         a public call's argument has a value it cannot take
+    │       └── ArgumentTypeError (TypeError)  … or is not of the type the call documents
     ├── JournalError                     the local journal cannot be written or read
     ├── SnapshotError                    the offline snapshot cannot be read or written (¹)
     │   ├── SnapshotBusyError            another rebuild or import is in progress
@@ -41,6 +43,7 @@ It is raised by calls that have no safe fallback (objections, reports …).
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -48,6 +51,7 @@ __all__ = [
     "ConnectError",
     "CreditCheckError",
     "CursorExpiredError",
+    "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
     "InvalidSubjectError",
@@ -113,6 +117,28 @@ class UnknownMatterError(CreditCheckError, ValueError):
 
 class InvalidRequestError(CreditCheckError, ValueError):
     """An argument to an SDK call is wrong (an unknown check id, a missing reason …)."""
+
+
+class InvalidArgumentError(InvalidRequestError):
+    """An argument of a public call has a value it cannot take (too long, a control
+    character, not one of the allowed values …); raised before anything is journaled
+    or sent. ``argument`` names the parameter.
+
+    >>> from credit_check_sdk.arguments import check_text
+    >>> check_text("a\\x00b", "operator")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    credit_check_sdk._exceptions.InvalidArgumentError: operator: a control character U+0000 ...
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of a public call is not of the documented type (``operator=123``,
+    ``b"bidding"`` as a matter …). Also a :class:`TypeError`."""
 
 
 class JournalError(CreditCheckError):

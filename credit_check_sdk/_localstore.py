@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ._exceptions import JournalError
+from ._files import create_private_file
 
 __all__ = ["LocalStore"]
 
@@ -49,13 +50,14 @@ class LocalStore:
     def _open(self) -> sqlite3.Connection:
         self._pid = os.getpid()
         try:
+            create_private_file(self.path)  # 0600, and so its -wal and -shm: personal ids
             conn = sqlite3.connect(
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(self.SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open {self.path}: {exc}", path=self.path) from exc
         return conn
 

@@ -11,9 +11,18 @@ import enum
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ._exceptions import InvalidArgumentError, InvalidSubjectError
 from ._ids import SubjectKind, validate_id
+from .arguments import (
+    NAME_TEXT,
+    SHORT_TEXT,
+    check_flag,
+    check_instance,
+    check_iterable,
+    check_text,
+)
 
 __all__ = [
     "AuthorityFeedback",
@@ -293,12 +302,25 @@ class Catalog(_Wire):
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def _build(self, what: str, fields: dict[str, Any]) -> None:
+        """pydantic's ``__init__`` with checked fields; anything it still refuses is an
+        :class:`InvalidArgumentError`, never a raw pydantic error."""
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or what
+            raise InvalidArgumentError(f"{what}.{where}: {first['msg']}", argument=where) from None
+
 
 class Subject(_Input):
     """Who is checked. The id is normalised and its checksum verified on creation.
 
     >>> Subject("91442000mA4UJ2KQ57 ")
     Subject(id='91442000MA4UJ2KQ57', kind='legal_entity', name=None)
+
+    A bad id raises :class:`InvalidSubjectError`; a bad ``kind`` or ``name``
+    :class:`InvalidArgumentError` (:class:`ArgumentTypeError` for a wrong type).
     """
 
     id: str
@@ -306,15 +328,27 @@ class Subject(_Input):
     name: str | None = None
 
     def __init__(self, id: str, kind: SubjectKind | None = None, name: str | None = None) -> None:
+        if kind is not None and kind not in ("legal_entity", "natural_person"):
+            raise InvalidSubjectError(
+                "kind must be legal_entity or natural_person", value="", reason="kind"
+            )
         number, inferred = validate_id(id, kind)
         # Positional construction (``Subject("9144…")``) reads better at call sites;
         # pydantic's own __init__ only takes keywords, hence the dict.
-        fields: dict[str, Any] = {"id": number, "kind": inferred, "name": name}
-        super().__init__(**fields)
+        fields: dict[str, Any] = {
+            "id": number,
+            "kind": inferred,
+            "name": check_text(name, "name", max_length=NAME_TEXT, optional=True),
+        }
+        self._build("Subject", fields)
 
     @classmethod
     def parse(cls, value: Subject | str, kind: SubjectKind | None = None) -> Subject:
-        """A :class:`Subject` from a string or an existing subject."""
+        """A :class:`Subject` from a string or an existing subject.
+
+        >>> Subject.parse("91442000MA4UJ2KQ57").kind
+        'legal_entity'
+        """
         if isinstance(value, Subject):
             return value
         return cls(value, kind)
@@ -331,8 +365,11 @@ class Document(_Input):
     statutory: bool = False
 
     def __init__(self, name: str, statutory: bool = False) -> None:
-        fields: dict[str, Any] = {"name": name, "statutory": statutory}
-        super().__init__(**fields)
+        fields: dict[str, Any] = {
+            "name": check_text(name, "document name", max_length=NAME_TEXT),
+            "statutory": check_flag(statutory, "statutory"),
+        }
+        self._build("Document", fields)
 
 
 class Matter(_Input):
@@ -357,22 +394,32 @@ class Matter(_Input):
         missing_documents: list[Document | str] | tuple[Document | str, ...] = (),
         commitment: bool = False,
     ) -> None:
-        docs = tuple(d if isinstance(d, Document) else Document(d) for d in missing_documents)
+        docs = tuple(
+            d if isinstance(d, Document) else Document(d)
+            for d in check_iterable(missing_documents, "missing_documents")
+        )
         fields: dict[str, Any] = {
-            "category": category.strip(),
-            "code": code,
-            "case_id": case_id,
+            "category": check_text(category, "category", max_length=SHORT_TEXT).strip(),
+            "code": check_text(code, "code", max_length=SHORT_TEXT, optional=True),
+            "case_id": check_text(case_id, "case_id", max_length=SHORT_TEXT, optional=True),
             "missing_documents": docs,
-            "commitment": commitment,
+            "commitment": check_flag(commitment, "commitment"),
         }
-        super().__init__(**fields)
+        self._build("Matter", fields)
 
     @classmethod
     def parse(cls, value: Matter | str) -> Matter:
-        """A :class:`Matter` from a category string or an existing matter."""
+        """A :class:`Matter` from a category string or an existing matter.
+
+        Anything else (``None``, ``b"bidding"``, a dict …) raises
+        :class:`ArgumentTypeError`.
+
+        >>> Matter.parse("bidding").category
+        'bidding'
+        """
         if isinstance(value, Matter):
             return value
-        return cls(value)
+        return cls(check_instance(value, "matter", str))
 
     def ref(self) -> dict[str, Any]:
         """The contract's ``MatterRef``: category, code and case id."""

@@ -33,11 +33,21 @@ from rich.table import Table
 from ._checker import CreditChecker
 from ._config import ENV_VARS, Settings, default_data_dir
 from ._exceptions import ConfigurationError, CreditCheckError
-from ._ids import mask_id
+from ._ids import mask_id, mask_ids_in
 from ._models import Decision, Matter
 from ._version import __version__
 
-__all__ = ["add_settings", "data_dir_from", "decision_table", "main", "settings_from"]
+__all__ = [
+    "EXIT_STATUS_1",
+    "add_settings",
+    "build_parser",
+    "data_dir_from",
+    "decision_table",
+    "main",
+    "sandbox_main",
+    "settings_from",
+    "subcommands",
+]
 
 _SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
 
@@ -49,6 +59,27 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_snapshot",
     "credit_check_sdk._cli_screen",
 )
+
+
+#: What exit status 1 means, for the commands that use it (0: done; 2: bad input,
+#: a missing setting or extra, or an error, with a message). Shown under each
+#: command's ``--help`` and on the documentation's command-line page.
+EXIT_STATUS_1 = {
+    "check": "the platform rejected the check's journal record (the message says why)",
+    "check-many": "the platform rejected the journal record of one of the checks",
+    "flush": "records are still pending when the timeout ends",
+    "journal verify": "the hash chain is broken, or (--columns) a stored column "
+    "disagrees with its record",
+    "journal explain": "the re-derived decision differs from the journal's "
+    "(2: it cannot be re-derived)",
+    "screen": "some rows of the file hold no valid subject id (listed by line number)",
+    "snapshot status": "there is no snapshot yet",
+}
+
+
+def _exit_status_epilog(command: str) -> str:
+    one = EXIT_STATUS_1.get(command)
+    return "exit status: 0 done" + (f"; 1 {one}" if one else "") + "; 2 bad input or an error"
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +131,41 @@ def decision_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
+def _upload_status(checker: CreditChecker, check_ids: Sequence[str]) -> int:
+    """Exit status after the upload: 1 (saying why) when the platform rejected a record.
+
+    A check whose record the platform refuses was never reported back (实施情况反馈):
+    most often the agency id is not the one the platform knows the app by.
+    """
+    rejected: dict[str, list[str]] = {}
+    pending = 0
+    for check_id in check_ids:
+        state = checker.journal.upload_state(check_id)
+        if state is not None and state[0] == "rejected":
+            rejected.setdefault(state[1] or "no reason given", []).append(check_id)
+        elif state is not None and state[0] == "pending":
+            pending += 1
+    err = Console(stderr=True, soft_wrap=True)  # whole lines: easy to grep and to paste
+    if pending:
+        err.print(
+            f"credit-check: {pending} journal record(s) not uploaded yet; they stay in the "
+            "journal and go with the next upload (credit-check flush)"
+        )
+    for reason, ids in rejected.items():
+        err.print(
+            f"[red]credit-check: the platform rejected the journal record of "
+            f"{len(ids)} check(s) ({ids[0]}…): {escape(mask_ids_in(reason))}[/red]"
+        )
+    if rejected:
+        err.print(
+            f"[red]credit-check: records name agency id {escape(checker.settings.agency_id)!r}; "
+            f"is it the one the platform gave for app {escape(checker.settings.app_id)!r}? "
+            f"(--agency-id / ${ENV_VARS['agency_id']})[/red]"
+        )
+        return 1
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
     with CreditChecker(settings_from(args)) as checker:
         matter = Matter(
@@ -118,7 +184,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
                 out.print(f"• {reason.zh}\n  {reason.en}")
             out.print(f"check id: {decision.check_id}")
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return _upload_status(checker, [decision.check_id])
 
 
 def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
@@ -128,7 +194,7 @@ def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
         decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
         out.print(decision_table(decisions))
         checker.flush(timeout=args.flush_timeout)
-    return 0
+        return _upload_status(checker, [d.check_id for d in decisions])
 
 
 def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
@@ -173,6 +239,11 @@ def _cmd_sandbox(argv: list[str]) -> int:
     return int(sandbox_main(argv))
 
 
+def sandbox_main() -> int:
+    """Run ``credit-check-sandbox``: the same as ``credit-check sandbox``."""
+    return _cmd_sandbox(sys.argv[1:])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit-check",
@@ -185,28 +256,40 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check one subject for one matter")
     check.add_argument("subject", help="USCC or RIC")
     check.add_argument("matter", help="matter category, e.g. bidding")
-    check.add_argument("--code")
-    check.add_argument("--case-id")
+    check.add_argument("--code", help="the matter's code in the agency's list of matters")
+    check.add_argument("--case-id", help="the application's case number, kept in the journal")
     check.add_argument("--missing", action="append", help="a missing non-statutory document")
     check.add_argument("--commitment", action="store_true", help="a written commitment was given")
-    check.add_argument("--operator")
-    check.add_argument("--json", action="store_true")
-    check.add_argument("--flush-timeout", type=float, default=5.0)
+    check.add_argument("--operator", help="the officer making the check (journaled)")
+    check.add_argument("--json", action="store_true", help="print the decision as JSON")
+    check.add_argument(
+        "--flush-timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for the record's upload before exiting (5)",
+    )
     add_settings(check)
 
     many = sub.add_parser("check-many", help="check every id in a file (one per line)")
-    many.add_argument("file")
-    many.add_argument("--matter", required=True)
-    many.add_argument("--operator")
-    many.add_argument("--flush-timeout", type=float, default=10.0)
+    many.add_argument("file", help="one USCC or RIC a line; lines starting with # are skipped")
+    many.add_argument("--matter", required=True, help="matter category, e.g. bidding")
+    many.add_argument("--operator", help="the officer making the checks (journaled)")
+    many.add_argument(
+        "--flush-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the records' upload before exiting (10)",
+    )
     add_settings(many)
 
     flush = sub.add_parser("flush", help="upload pending journal records now")
-    flush.add_argument("--timeout-seconds", type=float, default=30.0)
+    flush.add_argument(
+        "--timeout-seconds", type=float, default=30.0, help="how long to keep trying (30)"
+    )
     add_settings(flush)
 
     catalog = sub.add_parser("catalog", help="show the measures catalogue in force")
-    catalog.add_argument("--json", action="store_true")
+    catalog.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     add_settings(catalog)
 
     sub.add_parser("sandbox", help="run the sandbox platform (extra: sandbox)", add_help=False)
@@ -217,7 +300,37 @@ def _parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=_cmd_catalog)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command, subparser in subcommands(parser):
+        if not subcommands(subparser) and command != "sandbox":  # sandbox: its own parser
+            subparser.epilog = _exit_status_epilog(command)
     return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``credit-check`` argument parser, every command registered.
+
+    ``credit-check sandbox`` is parsed by :func:`credit_check_sdk.sandbox.cli.build_parser`.
+
+    >>> build_parser().parse_args(["check", "91442000MA4UC00019", "bidding"]).matter
+    'bidding'
+    """
+    return _parser()
+
+
+def subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every command below ``parser``, depth first, named as typed (``"journal verify"``).
+
+    >>> [name for name, _ in subcommands(build_parser())][:3]
+    ['check', 'check-many', 'flush']
+    """
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+    # argparse has no public way to list a parser's subcommands: its actions hold them.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append((name, sub))
+                found += [(f"{name} {inner}", p) for inner, p in subcommands(sub)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._exceptions import InvalidRequestError, JournalError
+from ._files import create_private_file, make_private_dir
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -73,6 +74,10 @@ SCHEMA_VERSION = 4
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
 _PAGE = 500
+
+#: The largest record (canonical JSON, in bytes) the journal takes: records are
+#: uploaded up to 1,000 to a request, and a check or action record is a few KB.
+MAX_RECORD_BYTES = 256 * 1024
 
 # SQLite's default limit on host parameters is 999 on old builds; stay below it.
 _MAX_PARAMS = 500
@@ -483,7 +488,8 @@ class Journal:
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            create_private_file(self.path)  # 0600, and so its -wal and -shm: full RICs
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
@@ -674,6 +680,23 @@ class Journal:
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
+        # Everything that could fail for this one record fails here, in the caller's
+        # thread: a group commit writes the records of other threads too, and one that
+        # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
+        # fail the whole batch.
+        try:
+            size = len(canonical_json(clean))
+            if inputs_text is not None:
+                inputs_text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"record holds text that is not valid Unicode (position {exc.start}:"
+                f" {exc.reason}); a lone surrogate cannot be stored or uploaded"
+            ) from exc
+        if size > MAX_RECORD_BYTES:
+            raise InvalidRequestError(
+                f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
+            )
         kind = clean.get("type")
         if kind not in ("check", "action"):
             raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")

@@ -40,9 +40,11 @@ Example (``test_approval.py``)::
         decision = credit_checker.must_check("91442000MA4UJ2KQ57", "bidding")
         assert decision.outcome == "restriction"
 
-Loading the plugin imports no more than ``import credit_check_sdk`` does: the
-fake platform is imported by the fixtures that use it, the sandbox (and FastAPI)
-only by ``credit_sandbox``. Disable the plugin with ``pytest -p no:credit_check_sdk``.
+Loading the plugin, which pytest does in every test run of a project that has
+the SDK installed, imports only the package shell (its public names load on
+first use): the fake platform and the checker are imported by the fixtures that
+use them, the sandbox (and FastAPI) only by ``credit_sandbox``. Disable the
+plugin with ``pytest -p no:credit_check_sdk``.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from ._cells import append_row
 from ._exceptions import InvalidRequestError, InvalidResponseError, JournalError
 from ._ids import mask_id
 from ._models import Catalog, Document, ListEntry, Matter, Outcome, Profile, Reason
@@ -1244,7 +1245,7 @@ def write_xlsx(report: MonthlyReport, details: ReportDetails | None, path: str |
             ws.column_dimensions[get_column_letter(i)].width = width
         count = 0
         for values in rows:
-            ws.append(list(values))
+            append_row(ws, values)  # user text as text, never a formula
             count += 1
             for cell in ws[ws.max_row]:
                 if isinstance(cell.value, bool):

@@ -65,7 +65,7 @@ from pydantic import ValidationError
 from . import _snapshot_relations as relations
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
-from ._files import atomic_write, fsync_dir
+from ._files import atomic_write, create_private_file, fsync_dir, make_private_dir
 from ._ids import SubjectKind
 from ._models import ListEntry, Profile, Related, RelatedRole, Relation, SubjectRef
 from ._time import now as _now
@@ -237,6 +237,11 @@ class _BuildLock:
 def _connect(path: Path, *, create: bool, busy_timeout: float) -> sqlite3.Connection:
     """Open ``path``; without ``create`` a missing file is an error rather than a new empty DB."""
     uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+    if create:
+        try:
+            create_private_file(path)  # 0600, and so its -wal and -shm: subject ids
+        except OSError as exc:  # reported as SQLite would report it, where callers expect it
+            raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
     conn = sqlite3.connect(
         uri,
         uri=True,
@@ -400,7 +405,7 @@ class Snapshot:
     ) -> None:
         self.dir = Path(data_dir)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.dir)
         except OSError as exc:
             raise SnapshotError(f"cannot create {self.dir}: {exc}", path=str(self.dir)) from exc
         self._recheck_every = recheck

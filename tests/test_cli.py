@@ -72,3 +72,57 @@ def test_a_bad_subject_id_is_refused_before_anything_is_sent(tmp_path: Path) -> 
         assert done.returncode == 2
         assert "not a valid USCC" in done.stderr or "neither a valid USCC" in done.stderr
         assert not [r for r in fake.requests if "profile" in r[1]]
+
+
+def test_check_exits_1_and_says_why_when_the_platform_rejects_its_record(
+    tmp_path: Path,
+) -> None:
+    # The platform knows the app as agency zs-fgj; records naming another agency are
+    # refused. The check itself is done, but it was never reported back.
+    with FakePlatform(agency_id="zs-fgj") as fake:
+        env = clean_env(
+            CREDIT_CHECK_BASE_URL=fake.serve(),
+            CREDIT_CHECK_APP_ID=fake.app_id,
+            CREDIT_CHECK_APP_SECRET=fake.app_secret,
+            CREDIT_CHECK_AGENCY_ID="not-the-agency",
+        )
+        wrong = run(
+            "check", "91442000MA4UJ2KQ57", "bidding", "--data-dir", str(tmp_path / "a"), env=env
+        )
+        assert wrong.returncode == 1, wrong.stderr
+        assert "normal" in wrong.stdout
+        assert "the platform rejected the journal record of 1 check(s)" in wrong.stderr
+        assert "not-the-agency" in wrong.stderr
+        assert "CREDIT_CHECK_AGENCY_ID" in wrong.stderr
+        assert not fake.records
+        ids = tmp_path / "ids.txt"
+        ids.write_text("91442000MA4UJ2KQ57\n91442000MA4UC00019\n", encoding="utf-8")
+        many = run(
+            "check-many", str(ids), "--matter", "bidding", "--data-dir", str(tmp_path / "b"),
+            env=env,
+        )  # fmt: skip
+        assert many.returncode == 1, many.stderr
+        assert "rejected the journal record of 2 check(s)" in many.stderr
+        right = run(
+            "check", "91442000MA4UJ2KQ57", "bidding", "--data-dir", str(tmp_path / "c"),
+            "--agency-id", "zs-fgj", env=env,
+        )  # fmt: skip
+        assert right.returncode == 0, right.stderr
+        assert right.stderr == ""
+        assert len(fake.records) == 1
+
+
+def test_credit_check_sandbox_is_installed_as_a_command() -> None:
+    from importlib.metadata import entry_points
+
+    [script] = [
+        e for e in entry_points(group="console_scripts") if e.name == "credit-check-sandbox"
+    ]
+    assert script.value == "credit_check_sdk.cli:sandbox_main"
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from credit_check_sdk.cli import sandbox_main; "
+         "sys.argv = ['credit-check-sandbox', '--help']; sys.exit(sandbox_main())"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--agency-id" in done.stdout

@@ -130,3 +130,18 @@ def test_each_outcome_reaches_its_end(
         assert checker.flush(timeout=10) == 0
     assert checked["check_id"] in fake.records
     assert checked["action_id"] in fake.records
+
+
+def test_the_example_script_prints_only_its_own_lines(tmp_path: Path) -> None:
+    # The script configures no logging: the SDK's warning about the broken profile
+    # (the "review" case) must not reach stderr through Python's last-resort handler.
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "bpmn_licensing" / "run.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    ends = [line.split(": ", 1)[1].split()[0] for line in done.stdout.splitlines()]
+    assert ends == ["green_channel", "tolerance", "normal", "restriction", "review"]

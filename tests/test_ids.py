@@ -6,7 +6,7 @@ tests check ``credit_check_sdk._ids`` against an independent construction.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
 from credit_check_sdk import InvalidSubjectError, Subject
-from credit_check_sdk._ids import SubjectKind, mask_id, mask_ids_in, normalize_id, validate_id
+from credit_check_sdk._ids import (
+    SubjectKind,
+    is_public_uscc,
+    mask_id,
+    mask_ids_in,
+    normalize_id,
+    ric_problem,
+    validate_id,
+)
+from credit_check_sdk._time import today
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # Region codes stdnum knows for every birth year drawn below (1990-2008).
@@ -263,3 +272,186 @@ def test_mask_ids_in_leaves_longer_runs_and_uscc_alone() -> None:
     assert mask_ids_in("91442000MA4UJ2KQ57") == "91442000MA4UJ2KQ57"
     long_run = "1" * 25
     assert mask_ids_in(long_run) == long_run
+
+
+# --- RICs by their GB 11643 structure, not by the history of region codes ---------------
+
+PROVINCES = sorted(
+    str(n)
+    for n in (*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
+              *range(61, 66), 71, 81, 82, 83)
+)  # fmt: skip
+
+
+def _with_check_digit(stem: str) -> str:
+    """GB 11643's check character, computed here from the standard's weights."""
+    total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(stem))
+    return stem + "10X98765432"[total % 11]
+
+
+@st.composite
+def structural_rics(draw: st.DrawFn) -> str:
+    """Any region code with a province prefix, any real birth date 1900..today."""
+    region = draw(st.sampled_from(PROVINCES)) + f"{draw(st.integers(0, 9999)):04d}"
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=today()))
+    return _with_check_digit(f"{region}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}")
+
+
+@given(structural_rics())
+def test_every_structurally_valid_ric_is_accepted(number: str) -> None:
+    assert validate_id(number, "natural_person") == (number, "natural_person")
+    assert ric_problem(number) is None
+    # Never shown whole, whichever way it is taken.
+    assert number not in mask_id(number)
+
+
+@given(structural_rics(), st.integers(1, 10))
+def test_a_wrong_check_digit_is_refused(number: str, shift: int) -> None:
+    wrong = "0123456789X"[("0123456789X".index(number[-1]) + shift) % 11]
+    bad = number[:-1] + wrong
+    with pytest.raises(InvalidSubjectError) as caught:
+        validate_id(bad, "natural_person")
+    assert caught.value.reason == "the check digit is wrong"
+    assert bad not in str(caught.value)
+    assert bad not in caught.value.value
+
+
+@given(
+    st.sampled_from(PROVINCES),
+    st.integers(1900, 2099),
+    st.integers(0, 99),
+    st.integers(0, 99),
+)
+def test_an_impossible_birth_date_is_refused(
+    province: str, year: int, month: int, day: int
+) -> None:
+    try:
+        date(year, month, day)
+    except ValueError:
+        pass
+    else:
+        assume(False)
+    number = _with_check_digit(f"{province}0101{year:04d}{month:02d}{day:02d}123")
+    with pytest.raises(InvalidSubjectError) as caught:
+        validate_id(number, "natural_person")
+    assert caught.value.reason == "the birth date is not a real date"
+
+
+@given(st.sampled_from(PROVINCES), st.dates(min_value=today() + timedelta(days=1)))
+def test_a_birth_date_in_the_future_is_refused(province: str, born: date) -> None:
+    assume(born.year <= 9999)
+    number = _with_check_digit(f"{province}0101{born:%Y%m%d}123")
+    with pytest.raises(InvalidSubjectError) as caught:
+        validate_id(number, "natural_person")
+    assert caught.value.reason == "the birth date is in the future"
+
+
+@given(st.dates(min_value=date(1000, 1, 1), max_value=date(1899, 12, 31)))
+def test_an_absurdly_old_birth_date_is_refused(born: date) -> None:
+    number = _with_check_digit(f"110101{born:%Y%m%d}123")
+    with pytest.raises(InvalidSubjectError, match="before 1900-01-01"):
+        validate_id(number, "natural_person")
+
+
+@given(st.integers(0, 99).map(lambda p: f"{p:02d}"))
+def test_a_region_code_without_a_province_is_refused(prefix: str) -> None:
+    assume(prefix not in PROVINCES)
+    number = _with_check_digit(f"{prefix}010119900101123")
+    with pytest.raises(InvalidSubjectError, match="no such province"):
+        validate_id(number, "natural_person")
+
+
+def test_a_region_code_since_renamed_is_accepted() -> None:
+    """python-stdnum refuses these: the code did not exist (or no longer did) at birth."""
+    for stem in ("44200019800101123", "13010219751231001"):
+        number = _with_check_digit(stem)
+        assert not ric.is_valid(number)  # what the counter clerk could not check before
+        assert validate_id(number) == (number, "natural_person")
+        assert Subject(number).kind == "natural_person"
+
+
+def test_the_check_digit_agrees_with_python_stdnum() -> None:
+    for stem in ("11010519491231002", "44200019900101123", "81000019991231000"):
+        assert _with_check_digit(stem)[-1] == ric.calc_check_digit(stem + "0")
+
+
+# --- masking ids of every length ---------------------------------------------------------
+
+# Of the shapes a personal number may take at a counter or in a spreadsheet.
+PERSONAL_SHAPES = [
+    "442000199001011234",  # a RIC
+    "44200019900101123",  # 17: one digit dropped
+    "4420001990010112345",  # 19: one too many
+    "44200019900101123456",  # 20
+    "442000900101123",  # the old 15-digit card
+    "44200019900I011234",  # a letter typo
+    "4420001990010112 3X".replace(" ", ""),  # with a check X
+    "442000200213011990",  # a RIC typo that passes GB 32100's check by chance
+]
+
+
+@pytest.mark.parametrize("number", PERSONAL_SHAPES)
+def test_a_personal_number_of_any_length_is_masked(number: str) -> None:
+    masked = mask_id(number)
+    assert len(masked) == len(number)
+    assert masked.count("*") >= len(number) // 2
+    assert number not in masked
+    assert number not in mask_ids_in(f"id {number}, refused")
+    assert masked in mask_ids_in(f"id {number}, refused")
+    assert number not in mask_ids_in(f"主体{number}查询失败")
+
+
+@pytest.mark.parametrize("number", PERSONAL_SHAPES)
+def test_an_invalid_subject_error_masks_the_number(number: str) -> None:
+    for kind in (None, "natural_person", "legal_entity"):
+        try:
+            validate_id(number, kind)  # type: ignore[arg-type]
+        except InvalidSubjectError as exc:
+            caught = exc
+        else:  # 442000200213011990 passes GB 32100: a legal entity, if said to be one
+            assert kind != "natural_person"
+            assert uscc.is_valid(number)
+            continue
+        assert number not in str(caught)
+        assert number not in caught.value
+        assert number not in repr(caught)
+
+
+@given(st.text("0123456789", min_size=14, max_size=24))
+def test_every_digit_run_of_id_length_is_masked_unless_a_public_uscc(digits: str) -> None:
+    masked = mask_ids_in(f"value {digits} end")
+    if is_public_uscc(digits):
+        assert digits in masked
+    else:
+        assert digits not in masked
+
+
+def test_a_non_string_id_is_masked_in_the_error() -> None:
+    with pytest.raises(InvalidSubjectError) as caught:
+        validate_id(442000199001011234)  # type: ignore[arg-type]
+    assert "442000199001011234" not in str(caught.value) + caught.value.value
+
+
+@given(usccs())
+def test_a_public_uscc_is_never_masked(number: str) -> None:
+    assert is_public_uscc(number)
+    assert mask_id(number) == number
+    assert mask_ids_in(f"企业 {number} 已核查") == f"企业 {number} 已核查"
+
+
+def test_all_digit_uscc_of_a_real_company_stays_whole() -> None:
+    for number in ("914403001922038216", "91440300708461136T"):
+        assert is_public_uscc(number)
+        assert mask_ids_in(f"checked {number}") == f"checked {number}"
+
+
+def test_an_id_valid_both_ways_is_masked_unless_said_to_be_a_legal_entity() -> None:
+    number = AMBIGUOUS[0]
+    assert mask_id(number) != number
+    assert mask_id(number, "natural_person") != number
+    assert mask_id(number, "legal_entity") == number
+
+
+def test_hashes_and_uuids_are_left_alone() -> None:
+    text = "check 3f2a9b1c-0d4e-4f5a-8b6c-7d8e9f0a1b2c hash " + "ab12" * 16
+    assert mask_ids_in(text) == text

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import credit_check_sdk
 
 EXPECTED = [
+    "ArgumentTypeError",
     "AuthenticationError",
     "Catalog",
     "ConfigurationError",
@@ -17,6 +20,7 @@ EXPECTED = [
     "DecidedMeasure",
     "Decision",
     "Document",
+    "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
     "InvalidSubjectError",
@@ -73,6 +77,16 @@ def test_invalid_subject_error_is_a_value_error() -> None:
     assert issubclass(credit_check_sdk.PlatformError, credit_check_sdk.CreditCheckError)
 
 
+def test_argument_errors_are_request_errors_and_value_or_type_errors() -> None:
+    from credit_check_sdk import ArgumentTypeError, InvalidArgumentError, InvalidRequestError
+
+    assert issubclass(InvalidArgumentError, InvalidRequestError)
+    assert issubclass(InvalidArgumentError, ValueError)
+    assert issubclass(ArgumentTypeError, InvalidArgumentError)
+    assert issubclass(ArgumentTypeError, TypeError)
+    assert issubclass(ArgumentTypeError, credit_check_sdk.CreditCheckError)
+
+
 def test_outcome_is_a_str_enum_with_the_contract_values() -> None:
     assert {o.value for o in credit_check_sdk.Outcome} == {
         "green_channel",
@@ -116,3 +130,15 @@ def test_the_exception_tree_names_every_error_the_sdk_defines() -> None:
     assert defined, "no errors found: the walk is broken"
     missing = sorted(name for name in defined if f" {name} " not in f" {tree} ".replace("\n", " "))
     assert not missing, f"add to the tree in _exceptions.py: {missing}"
+
+
+def test_the_public_names_resolve_lazily_to_their_private_modules() -> None:
+    # The package imports a name's module on first use: the table and __all__ agree.
+    from credit_check_sdk import _MODULE_OF
+
+    assert sorted([*_MODULE_OF, "__version__"]) == credit_check_sdk.__all__
+    for name, module in _MODULE_OF.items():
+        assert getattr(credit_check_sdk, name).__module__ == f"credit_check_sdk.{module}"
+    assert "CreditChecker" in dir(credit_check_sdk)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        _ = credit_check_sdk.nothing_here

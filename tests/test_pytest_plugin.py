@@ -6,6 +6,7 @@ in a subprocess, the way an agency's own test suite would run.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,6 +93,52 @@ def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedP
 def test_registered_as_a_pytest_plugin() -> None:
     [plugin] = [e for e in entry_points(group="pytest11") if e.name == "credit_check_sdk"]
     assert plugin.value == "credit_check_sdk.pytest_plugin"
+
+
+# Modules a project's test run must not pay for just because the SDK is installed.
+_HEAVY = (
+    "credit_check_sdk._checker",
+    "credit_check_sdk._models",
+    "credit_check_sdk.testing",
+    "credit_check_sdk.sandbox",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "requests",
+    "urllib3",
+    "pydantic",
+    "rich",
+    "tenacity",
+    "stdnum",
+)
+
+_IMPORT_THE_PLUGIN = f"""
+import json, logging, sys
+import pytest
+
+before = set(sys.modules)
+import credit_check_sdk.pytest_plugin
+print(json.dumps(sorted(set(sys.modules) - before)))
+print(json.dumps([m for m in {_HEAVY!r} if m in sys.modules]))
+"""
+
+
+def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    # What pytest does at start-up in any project with the SDK installed: import the
+    # plugin module. Beyond pytest itself, it brings the package shell and nothing else.
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_THE_PLUGIN],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    added, heavy = (json.loads(line) for line in done.stdout.splitlines())
+    assert heavy == []
+    assert added == [
+        "credit_check_sdk",
+        "credit_check_sdk._version",
+        "credit_check_sdk.pytest_plugin",
+    ]
 
 
 def test_the_fixtures_need_no_conftest(tmp_path: Path) -> None:

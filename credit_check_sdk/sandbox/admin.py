@@ -66,6 +66,7 @@ def admin_router() -> APIRouter:
         return {
             "meta": state.store.meta(),
             "app_id": s.app_id,
+            "agency_id": s.agency_id or s.app_id,
             "base_path": s.base_path,
             "rate_limit": state.rate(),
             "change_retention": str(s.change_retention),

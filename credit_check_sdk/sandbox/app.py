@@ -83,7 +83,9 @@ class SandboxSettings(BaseModel):
     ``int`` is a number of changes made since the cursor was issued, a
     ``timedelta`` its age; past either, the cursor gets ``410``. ``None``:
     cursors live until the database is reseeded. ``rate_limit`` is requests
-    per second per app id (``None``: unlimited).
+    per second per app id (``None``: unlimited). ``agency_id`` is the agency the
+    app's journal records, objections, commitments and reports must name
+    (``None``: the app id itself).
 
     >>> s = SandboxSettings(database_url="sqlite://", seed_size=100)
     >>> s.base_path, s.admin_enabled
@@ -95,6 +97,7 @@ class SandboxSettings(BaseModel):
     database_url: str = "sqlite:///credit-check-sandbox.db"
     app_id: str = "sandbox-agency"
     app_secret: str = "sandbox-secret"  # noqa: S105 - a documented demo credential, not a secret
+    agency_id: str | None = None
     seed: int = 20181130
     seed_size: int = Field(default=10_000, ge=0)
     reference_date: date | None = None
@@ -179,6 +182,7 @@ class SandboxState:
             self.store,
             app_id=settings.app_id,
             app_secret=settings.app_secret,
+            agency_id=settings.agency_id,
             clock=lambda: datetime.now(PLATFORM_TZ),
             cursors=GenerationCursors(
                 lambda: self.store.meta()["generation"], settings.change_retention
@@ -259,7 +263,7 @@ async def authenticate(request: Request) -> str:
         )
     else:
         fresh, batch = store.check_nonce(app_id, nonce)
-        if batch is not None:  # about once a second: on SQLite one short write, done here
+        if batch is not None:  # durable before answering: on SQLite one short write, done here
             if store.is_sqlite:
                 store.flush_nonces(batch)
             else:
@@ -281,8 +285,9 @@ async def authenticate(request: Request) -> str:
 
 
 def _caller(request: Request) -> str:
+    """The calling app's agency id: what its records, objections and reports must name."""
     app_id: str = request.state.app_id
-    return app_id
+    return _state(request).settings.agency_id or app_id
 
 
 def _body(request: Request) -> bytes:

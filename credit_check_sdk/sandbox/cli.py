@@ -3,12 +3,24 @@
 ::
 
     credit-check sandbox --port 8700 [--host 127.0.0.1] [--db FILE] [--seed N]
-        [--seed-size N] [--app-id ID --app-secret SECRET] [--admin]
-        [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N]
+        [--seed-size N] [--app-id ID --app-secret SECRET] [--agency-id ID]
+        [--admin] [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N]
 
-It prints the base URL, app id and secret, then ``SANDBOX_READY <base_url>``
-once it is listening (``--port 0`` picks a free port and prints the real
-one), so that scripts and test fixtures can wait for that line.
+Also ``credit-check-sandbox`` and ``python -m credit_check_sdk.sandbox``.
+
+Once it is listening it prints what a checker needs: the base URL, the app id and
+secret, and the agency id its journal records must name (records naming another
+agency are rejected), also as ``CREDIT_CHECK_*`` variables to paste into a shell;
+then ``SANDBOX_READY <base_url>`` (``--port 0`` picks a free port and prints the
+real one), so that scripts and test fixtures can wait for that line::
+
+    credit platform sandbox at http://127.0.0.1:8700/api
+    app id:     sandbox-agency
+    app secret: sandbox-secret
+    agency id:  sandbox-agency
+    export CREDIT_CHECK_BASE_URL=http://127.0.0.1:8700/api CREDIT_CHECK_APP_ID=sandbox-agency \
+        CREDIT_CHECK_APP_SECRET=sandbox-secret CREDIT_CHECK_AGENCY_ID=sandbox-agency
+    SANDBOX_READY http://127.0.0.1:8700/api
 
 ``--workers N`` serves from N processes sharing the listening socket and the
 database (seeded once, before they start); nonces are then claimed in the
@@ -24,12 +36,15 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from .._config import ENV_VARS
 
 __all__ = ["build_parser", "main", "worker_app"]
 
@@ -71,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app-id", default="sandbox-agency", help="the agency app id accepted")
     p.add_argument("--app-secret", default="sandbox-secret", help="its signing secret")
     p.add_argument(
+        "--agency-id",
+        default=None,
+        help="the agency id the app's journal records and reports must name (default: the app id)",
+    )
+    p.add_argument(
         "--admin",
         action="store_true",
         help="enable the unsigned, loopback-only /_sandbox admin endpoints",
@@ -96,6 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="server processes sharing the socket and the database (1)",
     )
     return p
+
+
+def _exports(base_url: str, app_id: str, app_secret: str, agency_id: str) -> str:
+    """The settings as one shell line, so that ``credit-check`` and ``must_check`` find them.
+
+    >>> _exports("http://127.0.0.1:8700/api", "a", "s", "zs-fgj").split()[-1]
+    'CREDIT_CHECK_AGENCY_ID=zs-fgj'
+    """
+    values = {
+        "base_url": base_url,
+        "app_id": app_id,
+        "app_secret": app_secret,
+        "agency_id": agency_id,
+    }
+    return "export " + " ".join(
+        f"{ENV_VARS[name]}={shlex.quote(value)}" for name, value in values.items()
+    )
 
 
 def worker_app() -> Any:
@@ -135,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url=_database_url(opts.db),
         app_id=opts.app_id,
         app_secret=opts.app_secret,
+        agency_id=opts.agency_id,
         seed=opts.seed,
         seed_size=opts.seed_size,
         admin_enabled=opts.admin,
@@ -177,15 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     shown_host = f"[{opts.host}]" if ":" in opts.host else opts.host
     base_url = f"http://{shown_host}:{port}{settings.base_path}"
 
+    agency_id = settings.agency_id or settings.app_id
+
     def announce() -> None:
         out = sys.stdout
         out.write(f"credit platform sandbox at {base_url}\n")
         out.write(f"app id:     {settings.app_id}\n")
         out.write(f"app secret: {settings.app_secret}\n")
+        out.write(f"agency id:  {agency_id}\n")
         if settings.admin_enabled:
             out.write(f"admin:      http://{shown_host}:{port}/_sandbox\n")
         if opts.workers > 1:
             out.write(f"workers:    {opts.workers}\n")
+        out.write(f"{_exports(base_url, settings.app_id, settings.app_secret, agency_id)}\n")
         out.write(f"SANDBOX_READY {base_url}\n")
         out.flush()
 

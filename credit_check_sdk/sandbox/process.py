@@ -67,14 +67,16 @@ class SandboxProcess:
     Args:
         seed_size: subjects to seed (small is fast: 2,000 seed in well under a second).
         seed: random seed of the data.
-        app_id, app_secret: the agency credentials the sandbox accepts.
+        app_id: the agency's app id the sandbox accepts.
+        app_secret: its signing secret.
+        agency_id: the agency id its journal records must name (default: ``app_id``).
         admin: enable the ``/_sandbox`` admin endpoints (default on).
         db_path: database file; default a fresh one in a temporary directory.
         extra_args: more command-line options (``["--rate-limit", "5"]`` …).
         ready_timeout: seconds to wait for ``SANDBOX_READY``.
 
     Attributes ``base_url`` (``http://127.0.0.1:PORT/api``), ``root_url``,
-    ``app_id``, ``app_secret`` and ``log_path`` are set once started.
+    ``app_id``, ``app_secret``, ``agency_id`` and ``log_path`` are set once started.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class SandboxProcess:
         seed: int = 20181130,
         app_id: str = "sandbox-agency",
         app_secret: str = "sandbox-secret",  # noqa: S107 - the sandbox's documented demo secret
+        agency_id: str | None = None,
         admin: bool = True,
         db_path: str | os.PathLike[str] | None = None,
         extra_args: Sequence[str] = (),
@@ -94,6 +97,7 @@ class SandboxProcess:
         self.seed = seed
         self.app_id = app_id
         self.app_secret = app_secret
+        self.agency_id = agency_id or app_id
         self.admin_enabled = admin
         self._db_path = Path(db_path) if db_path is not None else None
         self.extra_args = list(extra_args)
@@ -133,6 +137,8 @@ class SandboxProcess:
             self.app_id,
             "--app-secret",
             self.app_secret,
+            "--agency-id",
+            self.agency_id,
             "--log-level",
             "warning",
             *self.extra_args,
@@ -278,7 +284,7 @@ class SandboxProcess:
     def checker(self, data_dir: str | Path, **settings: Any) -> CreditChecker:
         """A :class:`~credit_check_sdk.CreditChecker` wired to this sandbox.
 
-        The sandbox knows an agency by its app id. ``settings`` override the
+        The checker files its records under the sandbox's agency id. ``settings`` override the
         defaults (``timeout=5.0``).
 
         >>> with SandboxProcess() as sandbox, sandbox.checker(tmp) as checker:  # doctest: +SKIP
@@ -291,7 +297,7 @@ class SandboxProcess:
             "base_url": self.base_url,
             "app_id": self.app_id,
             "app_secret": self.app_secret,
-            "agency_id": self.app_id,
+            "agency_id": self.agency_id,
             "data_dir": data_dir,
             "timeout": 5.0,
         }

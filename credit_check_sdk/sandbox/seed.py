@@ -615,6 +615,15 @@ def _load_core(
                     batch = []
             if batch:
                 conn.execute(table.insert(), batch)
+        if engine.dialect.name == "postgresql":
+            # The feed's seqs were given explicitly: its sequence must go on after them, or
+            # the next change would be given seq 1 again.
+            conn.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('changes', 'seq'), "
+                    "(SELECT coalesce(max(seq), 0) + 1 FROM changes), false)"
+                )
+            )
 
 
 def seed_database(

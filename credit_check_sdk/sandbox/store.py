@@ -123,8 +123,8 @@ _CLAIM_NONCE_SQLITE = (
     "WHERE nonces.seen_at < ?"
 )
 
-#: Nonces to write, and the start of the replay window.
-_NonceBatch = tuple[list[dict[str, Any]], float]
+#: Nonces to write, and the start of the replay window when older ones are due to go.
+_NonceBatch = tuple[list[dict[str, Any]], float | None]
 
 
 class Store(StoreWrites):
@@ -144,8 +144,7 @@ class Store(StoreWrites):
         self._nonce_lock = threading.Lock()
         self._nonces: dict[tuple[str, str], float] = {}
         self._nonce_order: collections.deque[tuple[float, tuple[str, str]]] = collections.deque()
-        self._pending_nonces: list[dict[str, Any]] = []
-        self._nonces_flushed = time.time()
+        self._nonces_expired = time.time()
         self._load_nonces()
 
     @contextlib.contextmanager
@@ -225,8 +224,9 @@ class Store(StoreWrites):
     def remember_nonce(self, app_id: str, nonce: str, now: float | None = None) -> bool:
         """Record a nonce; ``False`` when it was already seen within the replay window.
 
-        Checked in memory (loaded from the ``nonces`` table at start, so a restart
-        still refuses replays); new nonces are written to the table in batches.
+        Checked in memory (loaded from the ``nonces`` table at start); every new nonce
+        is written to the table before the request is answered, so a restart, even
+        after a crash, still refuses the replay of a request answered before it.
         With ``shared_nonces`` (several processes serve one database) every nonce is
         claimed in the table itself, so that a replay to another process is refused too.
         """
@@ -240,8 +240,10 @@ class Store(StoreWrites):
     def check_nonce(
         self, app_id: str, nonce: str, now: float | None = None
     ) -> tuple[bool, _NonceBatch | None]:
-        """:meth:`remember_nonce` in memory only (no database access, so cheap enough for an
-        event loop); also returns a batch for :meth:`flush_nonces` when one is due."""
+        """:meth:`remember_nonce`'s check, in memory (no database access, so cheap enough
+        for an event loop). A fresh nonce comes with the batch that :meth:`flush_nonces`
+        must write before the request is answered: the window is durable, never
+        only in memory (a replay after a restart would pass)."""
         clock = time.time() if now is None else now
         cutoff = clock - NONCE_TTL_SECONDS
         key = (app_id, nonce)
@@ -257,27 +259,28 @@ class Store(StoreWrites):
                 at, old = order.popleft()
                 if nonces.get(old) == at:
                     del nonces[old]
-            self._pending_nonces.append({"app_id": app_id, "nonce": nonce, "seen_at": clock})
-            if len(self._pending_nonces) < 200 and clock - self._nonces_flushed < 1.0:
-                return True, None
-            pending, self._pending_nonces = self._pending_nonces, []
-            self._nonces_flushed = clock
-        return True, (pending, cutoff)
+            expire: float | None = None
+            if clock - self._nonces_expired >= 1.0:  # rows out of the window: once a second
+                expire, self._nonces_expired = cutoff, clock
+        return True, ([{"app_id": app_id, "nonce": nonce, "seen_at": clock}], expire)
 
     def flush_nonces(self, batch: _NonceBatch) -> None:
-        """Write a batch of nonces from :meth:`check_nonce` to the ``nonces`` table."""
+        """Write a batch of nonces from :meth:`check_nonce` to the ``nonces`` table (and
+        forget those out of the window when the batch says so); committed on return."""
         pending, cutoff = batch
         n = db.nonces.c
         if self.is_sqlite:
             with self._cursor() as cur:
-                cur.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
+                if cutoff is not None:
+                    cur.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
                 cur.executemany(
                     _UPSERT_NONCE_SQLITE, [(p["app_id"], p["nonce"], p["seen_at"]) for p in pending]
                 )
                 cur.connection.commit()
             return
         with self.write() as conn:
-            conn.execute(db.nonces.delete().where(n.seen_at < cutoff))
+            if cutoff is not None:
+                conn.execute(db.nonces.delete().where(n.seen_at < cutoff))
             keys = [(p["app_id"], p["nonce"]) for p in pending]
             conn.execute(db.nonces.delete().where(sa.tuple_(n.app_id, n.nonce).in_(keys)))
             conn.execute(db.nonces.insert(), pending)

@@ -19,6 +19,14 @@ from credit_check_sdk import (
     Reason,
     Subject,
 )
+from credit_check_sdk.arguments import (
+    NAME_TEXT,
+    check_instance,
+    check_iterable,
+    check_number,
+    check_reasons,
+    check_text,
+)
 
 __all__ = [
     "AwardCheck",
@@ -68,7 +76,9 @@ class Party:
         object.__setattr__(self, "subject", _subject(subject))
         rep = _subject(legal_representative) if legal_representative is not None else None
         object.__setattr__(self, "legal_representative", rep)
-        object.__setattr__(self, "name", name)
+        object.__setattr__(
+            self, "name", check_text(name, "name", max_length=NAME_TEXT, optional=True)
+        )
 
     @property
     def label(self) -> str:
@@ -90,9 +100,14 @@ class Bidder:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "parties", tuple(self.parties))
-        if not self.bid_id:
+        if self.bid_id == "":
             raise InvalidRequestError("a bidder needs a bid_id")
+        check_text(self.bid_id, "bid_id")
+        parties = tuple(check_iterable(self.parties, "parties"))
+        for party in parties:
+            check_instance(party, "parties[]", Party)
+        object.__setattr__(self, "parties", parties)
+        check_text(self.name, "name", max_length=NAME_TEXT, optional=True)
         if not self.parties:
             raise InvalidRequestError(f"bid {self.bid_id} has no party")
 
@@ -128,6 +143,11 @@ class Tender:
     code: str
     case_id: str | None = None
     title: str | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.code, "code")
+        check_text(self.case_id, "case_id", optional=True)
+        check_text(self.title, "title", max_length=NAME_TEXT, optional=True)
 
     def matter(self, category: str = "bidding") -> Matter:
         """The matter each check is made for."""
@@ -285,6 +305,16 @@ class AwardCheck:
         return "credit could not be verified: " + ", ".join(self.unverified)
 
 
+def _arguments(tender: object, bidders: object, operator: object) -> list[Bidder]:
+    """The public calls' arguments, checked before anything is checked or journaled."""
+    check_instance(tender, "tender", Tender)
+    found = list(check_iterable(bidders, "bidders"))
+    for bidder in found:
+        check_instance(bidder, "bidders[]", Bidder)
+    check_text(operator, "operator", optional=True)
+    return found
+
+
 def _measures(decision: Decision, effects: tuple[str, ...]) -> list[DecidedMeasure]:
     return [m for m in decision.applied if m.effect in effects]
 
@@ -329,10 +359,8 @@ class BiddingFlow:
     matter_category = "bidding"
 
     def __init__(self, checker: CreditChecker, *, max_bonus: float = 3.0) -> None:
-        if max_bonus < 0:
-            raise InvalidRequestError(f"max_bonus must not be negative, not {max_bonus}")
-        self.checker = checker
-        self.max_bonus = max_bonus
+        self.checker = check_instance(checker, "checker", CreditChecker)
+        self.max_bonus = check_number(max_bonus, "max_bonus", minimum=0)
 
     def screen(
         self,
@@ -356,16 +384,14 @@ class BiddingFlow:
         >>> s = flow.screen(Tender("ZB-1"), bidders, operator="u1")  # doctest: +SKIP
         >>> print(s)  # doctest: +SKIP
         """
-        overrides = dict(overrides or {})
+        bidders = _arguments(tender, bidders, operator)
+        overrides = check_reasons(overrides, "overrides")
         ids = [b.bid_id for b in bidders]
         if len(set(ids)) != len(ids):
             raise InvalidRequestError("bid ids must be unique")
         unknown = sorted(set(overrides) - set(ids))
         if unknown:
             raise InvalidRequestError(f"override for unknown bid(s): {', '.join(unknown)}")
-        for bid_id, reason in overrides.items():
-            if not (reason and reason.strip()):
-                raise InvalidRequestError(f"the override of bid {bid_id} needs a reason")
         decisions = self._check(tender, bidders, operator)
         results = [self._judge(b, decisions, overrides.get(b.bid_id)) for b in bidders]
         action_ids = self._record(results, operator)
@@ -384,6 +410,7 @@ class BiddingFlow:
         >>> flow.confirm_award(Tender("ZB-1"), winner).allowed  # doctest: +SKIP
         True
         """
+        _arguments(tender, [check_instance(winner, "winner", Bidder)], operator)
         decisions = self._check(tender, [winner], operator, fresh=True)
         result = self._judge(winner, decisions, None)
         action_ids = self._record([result], operator)

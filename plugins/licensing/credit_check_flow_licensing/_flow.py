@@ -22,6 +22,16 @@ from credit_check_sdk import (
     Reason,
     Subject,
 )
+from credit_check_sdk.arguments import (
+    LONG_TEXT,
+    check_choice,
+    check_flag,
+    check_instance,
+    check_iterable,
+    check_number,
+    check_text,
+    check_texts,
+)
 
 from ._calendar import add_working_days
 from ._store import Commitment, CommitmentStore
@@ -93,9 +103,17 @@ class Application:
     commitment_signed: bool = False
 
     def __post_init__(self) -> None:
-        docs = tuple(d if isinstance(d, Document) else Document(d) for d in self.missing)
+        if not isinstance(self.applicant, Subject):
+            object.__setattr__(self, "applicant", Subject.parse(self.applicant))
+        check_text(self.matter_code, "matter_code")
+        check_text(self.case_id, "case_id")
+        docs = tuple(
+            d if isinstance(d, Document) else Document(d)
+            for d in check_iterable(self.missing, "missing")
+        )
         object.__setattr__(self, "missing", docs)
-        object.__setattr__(self, "submitted", tuple(self.submitted))
+        object.__setattr__(self, "submitted", tuple(check_texts(self.submitted, "submitted")))
+        check_flag(self.commitment_signed, "commitment_signed")
 
     def matter(self) -> Matter:
         """The matter to check: licensing, with the missing documents and the commitment."""
@@ -174,9 +192,10 @@ class LicensingFlow:
             ("tolerance_days", tolerance_days),
             ("standard_days", standard_days),
         ):
-            if value < 1:
-                raise InvalidRequestError(f"{name} must be at least 1, not {value}")
-        self.checker = checker
+            if isinstance(value, bool) or not isinstance(value, int):
+                check_instance(value, name, int)  # raises ArgumentTypeError
+            check_number(value, name, minimum=1)
+        self.checker = check_instance(checker, "checker", CreditChecker)
         self.green_channel_days = green_channel_days
         self.tolerance_days = tolerance_days
         self.standard_days = standard_days
@@ -207,6 +226,13 @@ class LicensingFlow:
         >>> acc.action  # doctest: +SKIP
         'not_applied'
         """
+        check_instance(application, "application", Application)
+        check_text(operator, "operator", optional=True)
+        if override is not None:
+            check_choice(override, "override", [m.value for m in Mode])
+        check_text(reason, "reason", max_length=LONG_TEXT, optional=True, multiline=True)
+        if on is not None:
+            check_instance(on, "on", date)
         chosen = Mode(override) if override is not None else None
         if chosen is not None and not (reason and reason.strip()):
             raise InvalidRequestError("an override of the decided mode needs the officer's reason")
@@ -305,10 +331,10 @@ class LicensingFlow:
 
         >>> flow.resolve(acc.commitment.commitment_id, "fulfilled")  # doctest: +SKIP
         """
-        if resolution not in ("fulfilled", "breached"):
-            raise InvalidRequestError(
-                f"resolution must be 'fulfilled' or 'breached', not {resolution!r}"
-            )
+        check_text(commitment_id, "commitment_id")
+        check_choice(resolution, "resolution", ("fulfilled", "breached"))
+        if on is not None:
+            check_instance(on, "on", date)
         commitment = self.store.get(commitment_id)
         if commitment is None:
             raise InvalidRequestError(f"no commitment {commitment_id!r}")
@@ -337,14 +363,15 @@ class LicensingFlow:
         >>> [c.case_id for c in flow.overdue(date(2026, 3, 5))]  # doctest: +SKIP
         ['ZS-XK-2026-0001']
         """
+        if today is not None:
+            check_instance(today, "today", date)
         return self.store.select(status="open", due_before=today or _today())
 
     def commitments(self, status: str | None = None) -> list[Commitment]:
         """Every commitment kept here (optionally only ``open``, ``fulfilled`` or ``breached``)."""
         if status is None:
             return self.store.select()
-        if status not in ("open", "fulfilled", "breached"):
-            raise InvalidRequestError(f"unknown commitment status {status!r}")
+        check_choice(status, "status", ("open", "fulfilled", "breached"))
         return self.store.select(status=status)  # type: ignore[arg-type]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -98,6 +99,9 @@ class CommitmentStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # Created 0600 before SQLite opens it (its journal files take the same mode):
+        # it holds the applicants' ids.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         with self._connect() as db:
             db.executescript(_SCHEMA)
 

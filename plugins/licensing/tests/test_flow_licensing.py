@@ -242,7 +242,7 @@ def test_resolution_reaches_the_platform(
     assert credit_fake_platform.commitments[broken]["status"] == "breached"
     # A breach is an adverse record: no more clean-years tolerance.
     assert credit_fake_platform.profile(COMPANY)["last_adverse_on"] == "2026-03-05"
-    with pytest.raises(InvalidRequestError, match="fulfilled' or 'breached"):
+    with pytest.raises(InvalidRequestError, match="one of fulfilled, breached"):
         flow.resolve(kept, "forgotten")
     with pytest.raises(InvalidRequestError, match="no commitment"):
         flow.resolve("nope", "fulfilled")

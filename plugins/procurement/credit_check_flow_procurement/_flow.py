@@ -14,6 +14,13 @@ from credit_check_sdk import (
     Outcome,
     Subject,
 )
+from credit_check_sdk.arguments import (
+    NAME_TEXT,
+    check_instance,
+    check_iterable,
+    check_reasons,
+    check_text,
+)
 
 __all__ = [
     "Basis",
@@ -58,8 +65,15 @@ class Supplier:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "members", tuple(self.members))
-        if not self.supplier_id or not self.members:
+        if self.supplier_id == "":
+            raise InvalidRequestError("a supplier needs an id and at least one member")
+        check_text(self.supplier_id, "supplier_id")
+        members = tuple(check_iterable(self.members, "members"))
+        for member in members:
+            check_instance(member, "members[]", Member)
+        object.__setattr__(self, "members", members)
+        check_text(self.name, "name", max_length=NAME_TEXT, optional=True)
+        if not self.members:
             raise InvalidRequestError("a supplier needs an id and at least one member")
 
     @classmethod
@@ -80,6 +94,10 @@ class Procurement:
 
     code: str
     case_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.code, "code")
+        check_text(self.case_id, "case_id", optional=True)
 
     def matter(self) -> Matter:
         """The matter each check is made for."""
@@ -164,6 +182,13 @@ def _basis(decision: Decision, role: Role, effects: tuple[str, ...]) -> list[Bas
     ]
 
 
+def _suppliers(value: object) -> list[Supplier]:
+    found = list(check_iterable(value, "suppliers"))
+    for supplier in found:
+        check_instance(supplier, "suppliers[]", Supplier)
+    return found
+
+
 class ProcurementFlow:
     """Credit checks in government procurement (政府采购, §三(二), §四(五)).
 
@@ -178,7 +203,7 @@ class ProcurementFlow:
     """
 
     def __init__(self, checker: CreditChecker) -> None:
-        self.checker = checker
+        self.checker = check_instance(checker, "checker", CreditChecker)
 
     def evaluate(
         self,
@@ -196,7 +221,10 @@ class ProcurementFlow:
 
         >>> q = flow.evaluate(Procurement("CG-1"), suppliers, operator="u1")  # doctest: +SKIP
         """
-        overrides = dict(overrides or {})
+        check_instance(procurement, "procurement", Procurement)
+        suppliers = _suppliers(suppliers)
+        check_text(operator, "operator", optional=True)
+        overrides = check_reasons(overrides, "overrides")
         ids = [s.supplier_id for s in suppliers]
         if len(set(ids)) != len(ids):
             raise InvalidRequestError("supplier ids must be unique")
@@ -218,6 +246,9 @@ class ProcurementFlow:
         >>> flow.confirm_contract(Procurement("CG-1"), chosen).may_sign  # doctest: +SKIP
         True
         """
+        check_instance(procurement, "procurement", Procurement)
+        check_instance(supplier, "supplier", Supplier)
+        check_text(operator, "operator", optional=True)
         decisions = self._check(procurement, [supplier], operator, fresh=True)
         result = self._judge(supplier, decisions, None)
         self._record((result,), operator)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from credit_check_sdk import (
+    ArgumentTypeError,
     CreditChecker,
     Decision,
     InvalidRequestError,
@@ -14,6 +15,12 @@ from credit_check_sdk import (
     Outcome,
     Reason,
     Subject,
+)
+from credit_check_sdk.arguments import (
+    check_instance,
+    check_iterable,
+    check_reasons,
+    check_text,
 )
 
 __all__ = ["ApplicationResult", "Progress", "RankKey", "SubsidyApplication", "SubsidyFlow",
@@ -51,8 +58,11 @@ class SubsidyApplication:
         legal_representative: Subject | str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        if not application_id:
+        if application_id == "":
             raise InvalidRequestError("an application needs an application_id")
+        check_text(application_id, "application_id")
+        if data is not None and not isinstance(data, Mapping):
+            raise ArgumentTypeError("data must be a mapping", argument="data")
         rep = Subject.parse(legal_representative) if legal_representative is not None else None
         object.__setattr__(self, "application_id", application_id)
         object.__setattr__(self, "applicant", Subject.parse(applicant))
@@ -139,8 +149,8 @@ class SubsidyFlow:
     """
 
     def __init__(self, checker: CreditChecker, *, rank_key: RankKey | None = None) -> None:
-        self.checker = checker
-        self.rank_key = rank_key
+        self.checker = check_instance(checker, "checker", CreditChecker)
+        self.rank_key = _rank_key(rank_key)
 
     def review(
         self,
@@ -164,8 +174,15 @@ class SubsidyFlow:
         >>> r = flow.review(apps, rank_key=lambda a: -a.data["score"],
         ...                 progress=lambda done, total: print(done, total))  # doctest: +SKIP
         """
-        apps = list(applications)
-        overrides = dict(overrides or {})
+        apps = list(check_iterable(applications, "applications"))
+        for app in apps:
+            check_instance(app, "applications[]", SubsidyApplication)
+        rank_key = _rank_key(rank_key)
+        if progress is not None and not callable(progress):
+            raise ArgumentTypeError("progress must be callable", argument="progress")
+        check_text(operator, "operator", optional=True)
+        check_text(matter_code, "matter_code", optional=True)
+        overrides = check_reasons(overrides, "overrides")
         ids = [a.application_id for a in apps]
         if len(set(ids)) != len(ids):
             raise InvalidRequestError("application ids must be unique")
@@ -217,6 +234,12 @@ class SubsidyFlow:
             self.checker.record_action(
                 decision.check_id, "applied", measure_ids=applied, operator=operator
             )
+
+
+def _rank_key(value: RankKey | None) -> RankKey | None:
+    if value is not None and not callable(value):
+        raise ArgumentTypeError("rank_key must be callable", argument="rank_key")
+    return value
 
 
 def _judge(
