@@ -373,12 +373,18 @@ class Store(StoreWrites):
         nearly as is."""
         marks = ",".join("?" * len(wanted))
         with self._cursor() as cur:
-            links = cur.execute(
-                "SELECT org_id, role, person_id FROM relations "  # noqa: S608 - placeholders only
-                f"WHERE org_id IN ({marks}) UNION "
-                f"SELECT org_id, role, person_id FROM relations WHERE person_id IN ({marks})",
-                wanted + wanted,
-            ).fetchall()
+            # UNION ALL, no sorting for duplicates: a relation between two wanted ids comes
+            # twice, and the dict keeps it once.
+            links = list(
+                dict.fromkeys(
+                    cur.execute(
+                        "SELECT org_id, role, person_id FROM relations "  # noqa: S608 - placeholders only
+                        f"WHERE org_id IN ({marks}) UNION ALL SELECT org_id, role, person_id "
+                        f"FROM relations WHERE person_id IN ({marks})",
+                        wanted + wanted,
+                    )
+                )
+            )
             owners = list(dict.fromkeys(wanted + [k[0] for k in links] + [k[2] for k in links]))
             owner_marks = ",".join("?" * len(owners))
             known = {
