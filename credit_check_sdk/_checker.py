@@ -114,7 +114,18 @@ def _related_ids(profile: Profile | None) -> list[str] | None:
     return None if profile is None else [r.subject.id for r in profile.related]
 
 
-def _snapshot_reason(as_of: str, learnt: LearntRelations | None = None) -> Reason:
+def _snapshot_reason(
+    as_of: str, learnt: LearntRelations | None = None, *, feed_relations: bool = False
+) -> Reason:
+    if feed_relations:
+        return Reason(
+            zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；关联关系取自快照"
+            "（平台变更推送），快照不含不良信用记录，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
+            en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
+            "(degraded), related parties as the change feed sent them. The snapshot holds no "
+            "adverse records, so no clean-years incentive applies. The decision is re-checked "
+            "once the platform answers.",
+        )
     if learnt is None:
         return Reason(
             zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；"
@@ -141,10 +152,11 @@ def _relations_reason(learnt: LearntRelations, checked_at: datetime) -> Reason:
     else:
         age_zh, age_en = f"{days} 天前", f"{days} day{'s' if days > 1 else ''} before this check"
     people_zh = "、".join(
-        f"{_ROLE_NAMES[r.role][0]} {mask_id(r.subject_id)}" for r in learnt.relations
+        f"{_ROLE_NAMES.get(r.role, (r.role,))[0]} {mask_id(r.subject_id)}" for r in learnt.relations
     )
     people_en = ", ".join(
-        f"{_ROLE_NAMES[r.role][1]} {mask_id(r.subject_id)}" for r in learnt.relations
+        f"{_ROLE_NAMES.get(r.role, (r.role, r.role))[1]} {mask_id(r.subject_id)}"
+        for r in learnt.relations
     )
     return Reason(
         zh=f"关联人员依据 {day} 从平台获知的关联关系（{age_zh}，来自当时的实时核查）："
@@ -546,7 +558,11 @@ class CreditChecker:
         if found.refusal is not None:
             reasons.insert(0, found.refusal)  # a misconfiguration first: a person must act
         if found.source == "snapshot" and profile is not None:
-            reasons.append(_snapshot_reason(profile.as_of.isoformat(), found.relations))
+            reasons.append(
+                _snapshot_reason(
+                    profile.as_of.isoformat(), found.relations, feed_relations=found.feed_relations
+                )
+            )
             if found.relations is not None:
                 reasons.append(_relations_reason(found.relations, checked_at))
         elif found.degraded and profile is not None:

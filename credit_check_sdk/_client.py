@@ -20,10 +20,10 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError, model_validator
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -44,7 +44,15 @@ from ._exceptions import (
     problem_class,
 )
 from ._ids import mask_id, mask_ids_in
-from ._models import Catalog, ListEntry, Profile, RecordsReceipt
+from ._models import (
+    Catalog,
+    Disclosure,
+    DisclosureReceipt,
+    ListEntry,
+    Profile,
+    RecordsReceipt,
+    Relation,
+)
 from ._refusals import Refusals, clock_skew, refusal_kind
 from ._transports import BaseTransport, Request, Response, Sink
 from ._transports.base import check_media_type, media_type
@@ -60,6 +68,7 @@ __all__ = [
     "Change",
     "ChangesPage",
     "PlatformClient",
+    "RelationChange",
     "check_base_url",
 ]
 
@@ -89,15 +98,90 @@ class Change(BaseModel):
     entry: ListEntry
 
 
+class RelationChange(BaseModel):
+    """One change-feed item of contract v2: a relation made (``relate``) or ended (``unrelate``)."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    seq: int
+    op: Literal["relate", "unrelate"]
+    relation: Relation
+
+
+_RELATION_OPS = frozenset(("relate", "unrelate"))
+
+
 class ChangesPage(BaseModel):
-    """One page of ``GET /v1/lists/changes``."""
+    """One page of ``GET /v1/lists/changes``.
+
+    The feed interleaves entry and relation changes; the page keeps them apart,
+    each in ``seq`` order: ``changes`` (entries, as in contract v1) and
+    ``relations`` (v2), which touch different things and are applied apart.
+
+    >>> page = ChangesPage.model_validate({"next_cursor": "s2", "has_more": False,
+    ...     "as_of": "2026-11-30T08:00:00+08:00", "changes": [{"seq": 2, "op": "relate",
+    ...     "relation": {"subject_id": "91442000MA4UJ2KQ57", "role": "director",
+    ...     "related_id": "442000199001011233"}}]})
+    >>> page.changes, page.relations[0].relation.role
+    ((), 'director')
+    """
 
     model_config = {"extra": "ignore", "frozen": True}
 
     changes: tuple[Change, ...]
+    relations: tuple[RelationChange, ...] = ()
     next_cursor: str
     has_more: bool
     as_of: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_relations(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "relations" in data:
+            return data
+        items = data.get("changes")
+        if not isinstance(items, list) or not any(
+            isinstance(i, dict) and i.get("op") in _RELATION_OPS for i in items
+        ):
+            return data
+        entries = [i for i in items if not (isinstance(i, dict) and i.get("op") in _RELATION_OPS)]
+        relations = [i for i in items if isinstance(i, dict) and i.get("op") in _RELATION_OPS]
+        return {**data, "changes": entries, "relations": relations}
+
+
+def _change_kind(value: Any) -> str:
+    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
+    return "relation" if op in _RELATION_OPS else "entry"
+
+
+_AnyChange = Annotated[
+    Annotated[Change, Tag("entry")] | Annotated[RelationChange, Tag("relation")],
+    Discriminator(_change_kind),
+]
+
+
+class _FeedPage(BaseModel):
+    """A page as sent, entry and relation changes in one list: parsed straight from the
+    JSON bytes (a model validator on :class:`ChangesPage` would make pydantic build
+    Python objects first, which costs more than the parse), then split."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    changes: tuple[_AnyChange, ...]
+    next_cursor: str
+    has_more: bool
+    as_of: datetime
+
+    def split(self) -> ChangesPage:
+        entries = tuple(c for c in self.changes if isinstance(c, Change))
+        relations = tuple(c for c in self.changes if isinstance(c, RelationChange))
+        return ChangesPage.model_construct(
+            changes=entries,
+            relations=relations,
+            next_cursor=self.next_cursor,
+            has_more=self.has_more,
+            as_of=self.as_of,
+        )
 
 
 class BatchProfiles(BaseModel):
@@ -495,7 +579,7 @@ class PlatformClient:
         if cursor is not None:
             query.append(("cursor", cursor))
         response = self.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
-        return self._parse(ChangesPage, response, "lists/changes")
+        return self._parse(_FeedPage, response, "lists/changes").split()
 
     def export_lists(
         self,
@@ -531,6 +615,28 @@ class PlatformClient:
             max_bytes=self.max_export_bytes if max_bytes is None else max_bytes,
             accept=EXPORT_TYPES,
         )
+
+    def disclose(
+        self, disclosure: Disclosure, *, timeout: float | None = None
+    ) -> DisclosureReceipt:
+        """``POST /v1/disclosures`` (双公示, §四(三)): publish a licensing or penalty decision.
+
+        Idempotent by ``disclosure_id``: a repeat gets the first receipt.
+
+        >>> receipt = client.disclose(Disclosure(disclosure_id="D-1", kind="licence",
+        ...     subject_id="91442000MA4UJ2KQ57", decision_no="中环许〔2026〕12号",
+        ...     decided_on="2026-11-02", title="排污许可"))  # doctest: +SKIP
+        >>> receipt.published_on  # doctest: +SKIP
+        datetime.date(2026, 11, 3)
+        """
+        response = self.request(
+            "POST",
+            "/v1/disclosures",
+            json_body=disclosure.model_dump(mode="json"),
+            ok=(200, 201),
+            timeout=timeout,
+        )
+        return self._parse(DisclosureReceipt, response, "disclosures")
 
     def post(
         self,

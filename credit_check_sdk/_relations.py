@@ -54,8 +54,6 @@ CREATE TABLE IF NOT EXISTS relations (
 ) WITHOUT ROWID;
 """
 
-_ROLES: frozenset[str] = frozenset({"legal_representative", "principal", "responsible_person"})
-
 
 @dataclass(frozen=True)
 class LearntRelation:
@@ -186,7 +184,6 @@ class RelationStore(LocalStore):
         relations = tuple(
             LearntRelation(cast(RelatedRole, role), related_id, _kind(kind))
             for _as_of, _learnt_at, role, related_id, kind in rows
-            if role in _ROLES
         )
         if not relations:
             return None

@@ -62,12 +62,13 @@ from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
+from . import _snapshot_relations as relations
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
 from ._files import atomic_write, create_private_file, fsync_dir, make_private_dir
 from ._ids import SubjectKind
 from ._inflate import GZIP_MAGIC, Inflater
-from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
+from ._models import ListEntry, Profile, Related, RelatedRole, Relation, SubjectRef
 from ._time import now as _now
 
 __all__ = [
@@ -102,7 +103,8 @@ IMPORT_BATCH = 10_000
 # still work, the extras are closed when they are handed back.
 _MAX_IDLE_READERS = 32
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS entries (
     entry_id TEXT PRIMARY KEY,
     subject_id TEXT NOT NULL,
@@ -111,6 +113,8 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+    + relations.RELATIONS_SCHEMA
+)
 _INDEX = "CREATE INDEX IF NOT EXISTS entries_subject ON entries(subject_id)"
 
 
@@ -288,11 +292,17 @@ def _apply_page(conn: sqlite3.Connection, page: ChangesPage) -> list[Change]:
         meta = _meta(conn)
         last_seq = int(meta.get("last_seq") or 0)
         fresh = sorted((c for c in page.changes if c.seq > last_seq), key=lambda c: c.seq)
+        fresh_relations = [r for r in page.relations if r.seq > last_seq]
         feed_as_of = _dt(meta.get("feed_as_of"))
-        if page.changes and not fresh:
+        if (page.changes or page.relations) and not (fresh or fresh_relations):
             conn.execute("ROLLBACK")
             return []
-        if not page.changes and feed_as_of is not None and page.as_of < feed_as_of:
+        if (
+            not page.changes
+            and not page.relations
+            and feed_as_of is not None
+            and page.as_of < feed_as_of
+        ):
             conn.execute("ROLLBACK")  # an old empty page, answered again: nothing to learn
             return []
         count = int(meta.get("entries") or 0)
@@ -313,8 +323,10 @@ def _apply_page(conn: sqlite3.Connection, page: ChangesPage) -> list[Change]:
             "entries": str(count),
             "feed_as_of": max(page.as_of, feed_as_of or page.as_of).isoformat(),
         }
-        if fresh:
-            updates["last_seq"] = str(fresh[-1].seq)
+        relations.apply_relation_changes(conn, fresh_relations)
+        if fresh or fresh_relations:
+            seqs = [c.seq for c in fresh[-1:]] + [r.seq for r in fresh_relations]
+            updates["last_seq"] = str(max(seqs))
         if not page.has_more:
             # Caught up: the data now reflects the feed as of the page's time. While
             # pages remain, the older as_of stays: it is still a true lower bound.
@@ -571,6 +583,33 @@ class Snapshot:
         entries.sort(key=lambda e: e.entry_id)
         return entries
 
+    def related_for(self, subject_id: str) -> list[tuple[RelatedRole, SubjectRef]] | None:
+        """The parties related to ``subject_id`` as the feed sent them, both ways: an
+        organisation's persons by role, a party's organisations by ``role_of``.
+
+        ``None`` when the platform has sent no relation into this snapshot (a
+        platform of contract v1): the caller then has no relations from here.
+        See :mod:`credit_check_sdk._snapshot_relations`.
+
+        >>> snap.related_for("442000199001011233")  # doctest: +SKIP
+        [('legal_representative_of', SubjectRef(id='91442000MA4UJ2KQ57', ...))]
+        """
+        try:
+            rows = self._query(
+                "SELECT NULL, NULL FROM meta WHERE key = 'relations' "
+                "UNION ALL SELECT role, related_id FROM relations WHERE subject_id = ? "
+                "UNION ALL SELECT role || '_of', subject_id FROM relations WHERE related_id = ?",
+                (subject_id, subject_id),
+            )
+        except SnapshotError:  # a file made before relations, not yet written to
+            return None
+        if not any(role is None for role, _ in rows):
+            return None
+        return [
+            (str(role), SubjectRef.model_construct(id=other, kind=relations.kind_of(other)))
+            for role, other in sorted(r for r in rows if r[0] is not None)
+        ]
+
     def profile_for(
         self,
         subject_id: str,
@@ -583,11 +622,10 @@ class Snapshot:
         Limits, which the decision must respect: the snapshot holds list
         entries only, so ``record_since`` and ``last_adverse_on`` are ``None``
         (call the decision engine with ``clean_years_known=False``: no
-        clean-years incentive is granted). The change feed carries no
-        relations between organisations and persons: ``related`` is empty
-        unless the caller names the persons (``(role, subject)`` pairs, e.g.
-        as learnt from earlier live profiles), whose entries then come from
-        the snapshot too. ``as_of`` is the snapshot's.
+        clean-years incentive is granted). ``related`` is empty unless the
+        caller names the related parties (``(role, subject)`` pairs: from
+        :meth:`related_for`, or as learnt from earlier live profiles), whose
+        entries then come from the snapshot too. ``as_of`` is the snapshot's.
 
         >>> p = snap.profile_for("91442000MA4UJ2KQ57", "legal_entity")  # doctest: +SKIP
         >>> p.as_of, [e.entry_id for e in p.entries]  # doctest: +SKIP
@@ -726,6 +764,7 @@ class Snapshot:
             # with it is never ahead of the data after a power cut.
             conn.execute("PRAGMA synchronous = FULL")
             _check_schema(conn, path)
+            relations.ensure_table(conn)  # a file made before the feed carried relations
         except sqlite3.Error as exc:
             raise SnapshotError(f"snapshot {path}: cannot open: {exc}", path=str(path)) from exc
         self._writer = _Reader(conn, world)
@@ -1121,6 +1160,8 @@ class ExportLoader:
         lines = [line for line in map(str.strip, batch) if line]
         if not lines:
             return
+        if any(map(relations.is_relation_line, lines)):
+            lines = self._store_relations(lines, first)
         # The hottest loop of a full sync: the model's validator is called directly,
         # and each model is dropped at once (holding a batch of them costs the
         # garbage collector more than the validation). The validated line is stored
@@ -1135,6 +1176,18 @@ class ExportLoader:
         self._seen += len(rows)
         if self._on_stored is not None:
             self._on_stored([row[1] for row in rows])
+
+    def _store_relations(self, lines: list[str], first: int) -> list[str]:
+        """Store the batch's relation lines (contract v2); the entry lines, to store next."""
+        found = [line for line in lines if relations.is_relation_line(line)]
+        parsed, bad = relations.parse_relation_lines(found)
+        if bad is not None:
+            raise SnapshotImportError(
+                f"export line {first + lines.index(found[bad])} is not a valid relation",
+                path=str(self._builder.path),
+            )
+        self._builder._insert_relations(parsed)
+        return [line for line in lines if not relations.is_relation_line(line)]
 
     def _refuse(self, batch: list[str], first: int) -> NoReturn:
         where = str(self._builder.path)
@@ -1279,10 +1332,18 @@ class SnapshotBuilder:
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
 
+    def _insert_relations(self, rows: Sequence[Relation]) -> None:
+        self._check_open()
+        try:
+            relations.store_relations(self._conn, rows)
+        except sqlite3.Error as exc:
+            raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
+
     def _discard_rows(self) -> None:
         """Empty the file again (an export download that is being retried)."""
         self._check_open()
         try:
+            relations.clear(self._conn)
             self._conn.execute("DELETE FROM entries")
             self._conn.execute("DELETE FROM meta")
         except sqlite3.Error as exc:
