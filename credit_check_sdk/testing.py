@@ -102,7 +102,6 @@ class FakePlatform:
         feed_relations: bool = True,
     ) -> None:
         self.app_id = app_id
-        self.app_secret = app_secret
         self.agency_id = agency_id
         #: The platform's data, in memory (the core's store).
         self.store = MemoryStore(feed_relations=feed_relations)
@@ -130,6 +129,15 @@ class FakePlatform:
         self._stopping = threading.Event()
 
     # -- what reached the platform -----------------------------------------------------
+
+    @property
+    def app_secret(self) -> str:
+        """The secret the platform holds for ``app_id`` (change it to play a rotated secret)."""
+        return self.core.app_secret
+
+    @app_secret.setter
+    def app_secret(self, secret: str) -> None:
+        self.core.app_secret = secret
 
     @property
     def verify_signatures(self) -> bool:
