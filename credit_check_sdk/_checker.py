@@ -14,6 +14,7 @@ outcome: without usable data the outcome is ``review``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -42,6 +43,7 @@ from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
+from ._refusals import refusal_reason
 from ._relations import LearntRelations
 from ._sync import Syncer, SyncResult
 from ._time import SHANGHAI, now
@@ -112,7 +114,18 @@ def _related_ids(profile: Profile | None) -> list[str] | None:
     return None if profile is None else [r.subject.id for r in profile.related]
 
 
-def _snapshot_reason(as_of: str, learnt: LearntRelations | None = None) -> Reason:
+def _snapshot_reason(
+    as_of: str, learnt: LearntRelations | None = None, *, feed_relations: bool = False
+) -> Reason:
+    if feed_relations:
+        return Reason(
+            zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；关联关系取自快照"
+            "（平台变更推送），快照不含不良信用记录，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
+            en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
+            "(degraded), related parties as the change feed sent them. The snapshot holds no "
+            "adverse records, so no clean-years incentive applies. The decision is re-checked "
+            "once the platform answers.",
+        )
     if learnt is None:
         return Reason(
             zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；"
@@ -139,10 +152,11 @@ def _relations_reason(learnt: LearntRelations, checked_at: datetime) -> Reason:
     else:
         age_zh, age_en = f"{days} 天前", f"{days} day{'s' if days > 1 else ''} before this check"
     people_zh = "、".join(
-        f"{_ROLE_NAMES[r.role][0]} {mask_id(r.subject_id)}" for r in learnt.relations
+        f"{_ROLE_NAMES.get(r.role, (r.role,))[0]} {mask_id(r.subject_id)}" for r in learnt.relations
     )
     people_en = ", ".join(
-        f"{_ROLE_NAMES[r.role][1]} {mask_id(r.subject_id)}" for r in learnt.relations
+        f"{_ROLE_NAMES.get(r.role, (r.role, r.role))[1]} {mask_id(r.subject_id)}"
+        for r in learnt.relations
     )
     return Reason(
         zh=f"关联人员依据 {day} 从平台获知的关联关系（{age_zh}，来自当时的实时核查）："
@@ -430,6 +444,7 @@ class CreditChecker:
                 found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found and subj.id not in wanted:
                 wanted.append(subj.id)
+        refusal: Reason | None = None
         for start in range(0, len(wanted), _BATCH):
             chunk = wanted[start : start + _BATCH]
             if not self._offline.breaker.allow():
@@ -438,6 +453,7 @@ class CreditChecker:
                 batch = self.client.get_profiles(chunk)
             except PlatformError as exc:
                 self._platform_failed(exc)
+                refusal = refusal_reason(exc) or refusal
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
             self._offline.breaker.record_success()
@@ -450,7 +466,7 @@ class CreditChecker:
                 subj,
                 mat,
                 catalog,
-                found.get(subj.id) or self._fallback(subj),
+                found.get(subj.id) or self._fallback(subj, refusal),
                 operator=operator,
                 department=department,
             )
@@ -472,18 +488,24 @@ class CreditChecker:
             except PlatformError as exc:
                 self._platform_failed(exc)
                 logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
+                return self._fallback(subject, refusal=refusal_reason(exc))
             else:
                 self._offline.breaker.record_success()
                 self._cache.put(profile)
                 return Found(profile, "live", degraded=False)
         return self._fallback(subject)
 
-    def _fallback(self, subject: Subject) -> Found:
-        """A recent cached profile, then the snapshot, else nothing (``review``)."""
+    def _fallback(self, subject: Subject, refusal: Reason | None = None) -> Found:
+        """A recent cached profile, then the snapshot, else nothing (``review``).
+
+        ``refusal``: the platform refused the credentials or clock; the decision says so.
+        """
         stale = self._cache.get(subject.id, max_age=self.settings.stale_cache_age)
         if stale is not None:
-            return Found(stale, "cache", degraded=True)
-        return self._offline.from_snapshot(subject.id, subject.kind)
+            found = Found(stale, "cache", degraded=True)
+        else:
+            found = self._offline.from_snapshot(subject.id, subject.kind)
+        return found if refusal is None else dataclasses.replace(found, refusal=refusal)
 
     def _platform_failed(self, exc: PlatformError) -> None:
         if platform_failed(exc):
@@ -534,8 +556,14 @@ class CreditChecker:
         )
         outcome = verdict.outcome
         reasons = list(verdict.reasons)
+        if found.refusal is not None:
+            reasons.insert(0, found.refusal)  # a misconfiguration first: a person must act
         if found.source == "snapshot" and profile is not None:
-            reasons.append(_snapshot_reason(profile.as_of.isoformat(), found.relations))
+            reasons.append(
+                _snapshot_reason(
+                    profile.as_of.isoformat(), found.relations, feed_relations=found.feed_relations
+                )
+            )
             if found.relations is not None:
                 reasons.append(_relations_reason(found.relations, checked_at))
         elif found.degraded and profile is not None:
@@ -744,7 +772,8 @@ class CreditChecker:
         return self._offline.followups.unwatch(subj.id, check_text(case_id, "case_id"))
 
     def health(self) -> dict[str, Any]:
-        """The platform breaker, the snapshot's age, background work and uploads.
+        """The platform breaker, the snapshot's age, background work, uploads, and
+        ``configuration``: a refusal of the credentials or clock in force, and the proxy.
 
         ``file_modes`` lists ``data_dir`` and its SQLite files when others may
         read them (they hold full personal ids; each with the ``chmod`` that
@@ -756,6 +785,7 @@ class CreditChecker:
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
         report["catalog_version"] = self._catalogs.current.version
+        report["configuration"] = self.client.configuration()
         wider = wider_than_private(self.data_dir)
         if wider:
             logger.warning(
@@ -1037,6 +1067,9 @@ class CreditChecker:
             return
         self._closed = True
         started = time.monotonic()
+        # No upload, sync or probe stays inside a request past the close (a tenth is kept
+        # for the threads to finish once their request ends).
+        self.client.end_requests(within=timeout * 0.9)
         try:
             self._offline.close(timeout=timeout / 2)
             self._uploader.close(timeout=max(0.0, timeout - (time.monotonic() - started)))

@@ -6,7 +6,7 @@
     credit-check snapshot import lists-export.ndjson.gz   # seed an air-gapped install
     credit-check snapshot status                          # entries, cursor, age
     credit-check sync                                     # bring the snapshot up to date now
-    credit-check health                                   # breaker, snapshot, uploads
+    credit-check health                                   # platform, breaker, snapshot, uploads
 """
 
 from __future__ import annotations
@@ -174,20 +174,23 @@ def _sync(args: argparse.Namespace, out: Console) -> int:
 
 
 def _health(args: argparse.Namespace, out: Console) -> int:
-    from .cli import settings_from
+    from .cli import refused_status, settings_from
 
     with CreditChecker(settings_from(args)) as checker:
+        # One signed request, so that a wrong secret or clock shows here (exit 3 or 4).
+        reachable = checker.client.answers(timeout=checker.settings.timeout)
         report: dict[str, Any] = checker.health()
-    out.print_json(json.dumps(report, ensure_ascii=False, default=str))
-    for wider in report.get("file_modes", {}).get("wider", []):
-        out.print(
-            f"warning: {wider['path']} is {wider['mode']} but holds personal ids; "
-            f"run: {wider['fix']}",
-            style="yellow",
-            markup=False,
-            highlight=False,
-        )
-    return 0
+        report["platform_answers"] = reachable
+        out.print_json(json.dumps(report, ensure_ascii=False, default=str))
+        for wider in report.get("file_modes", {}).get("wider", []):
+            out.print(
+                f"warning: {wider['path']} is {wider['mode']} but holds personal ids; "
+                f"run: {wider['fix']}",
+                style="yellow",
+                markup=False,
+                highlight=False,
+            )
+        return refused_status(checker)
 
 
 def register(sub: Any) -> None:

@@ -3,24 +3,27 @@
 Every request is signed as the contract fixes it (:mod:`credit_check_sdk.signing`).
 Retries (tenacity, exponential backoff with full jitter) happen only on
 connection faults, timeouts, 429 (after ``Retry-After``) and 5xx, and never past
-the call's deadline. Problem documents become the typed errors of
-:mod:`credit_check_sdk._exceptions`; answers are validated with the pydantic
-models, so a malformed answer is an :class:`InvalidResponseError`, never a
-clean profile.
+the call's deadline, which bounds every attempt's whole exchange. Problem
+documents become the typed errors of :mod:`credit_check_sdk._exceptions`;
+answers must have the contract's media type and are validated with the
+pydantic models, so a malformed answer is an :class:`InvalidResponseError`,
+never a clean profile. Refusals of the credentials or the clock (401, 403) are
+kept for ``health()`` and logged at ERROR once a minute (:mod:`._refusals`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
+import threading
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError, model_validator
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -29,9 +32,11 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ._config import check_base_url, mask_password
 from ._exceptions import (
-    ConfigurationError,
+    AuthenticationError,
     InvalidResponseError,
+    PlatformError,
     ProblemError,
     RateLimitedError,
     ServerError,
@@ -39,58 +44,44 @@ from ._exceptions import (
     problem_class,
 )
 from ._ids import mask_id, mask_ids_in
-from ._models import Catalog, ListEntry, Profile, RecordsReceipt
+from ._models import (
+    Catalog,
+    Disclosure,
+    DisclosureReceipt,
+    ListEntry,
+    Profile,
+    RecordsReceipt,
+    Relation,
+)
+from ._refusals import Refusals, clock_skew, refusal_kind
 from ._transports import BaseTransport, Request, Response, Sink
+from ._transports.base import check_media_type, media_type
 from .signing import signed_headers
 
 if TYPE_CHECKING:
     from ._config import Settings
 
-__all__ = ["BatchProfiles", "Change", "ChangesPage", "PlatformClient", "check_base_url"]
+__all__ = [
+    "EXPORT_TYPES",
+    "JSON_TYPES",
+    "BatchProfiles",
+    "Change",
+    "ChangesPage",
+    "PlatformClient",
+    "RelationChange",
+    "check_base_url",
+]
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """Validate the platform's base URL; plain ``http`` only for loopback or when allowed.
-
-    >>> check_base_url("http://127.0.0.1:8700/api/")
-    'http://127.0.0.1:8700/api'
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"base_url {base_url!r} is not an http(s) URL",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"base_url {base_url!r} must not carry a query or fragment",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"base_url {base_url!r} uses plain http to a non-loopback host; use https, "
-            "or set allow_insecure_http=True if the network is trusted",
-            setting="base_url",
-            variable="CREDIT_CHECK_BASE_URL",
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+#: Media types of a JSON answer (``platform-api.yaml``: ``application/json``).
+JSON_TYPES = ("application/json",)
+#: Media types of a problem document whose fields are read (servers often say plain JSON).
+_PROBLEM_TYPES = ("application/problem+json", "application/json")
+#: Media types of the list export: NDJSON as the contract names it, or the gzip file.
+EXPORT_TYPES = ("application/x-ndjson", "application/gzip", "application/x-gzip")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -107,15 +98,90 @@ class Change(BaseModel):
     entry: ListEntry
 
 
+class RelationChange(BaseModel):
+    """One change-feed item of contract v2: a relation made (``relate``) or ended (``unrelate``)."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    seq: int
+    op: Literal["relate", "unrelate"]
+    relation: Relation
+
+
+_RELATION_OPS = frozenset(("relate", "unrelate"))
+
+
 class ChangesPage(BaseModel):
-    """One page of ``GET /v1/lists/changes``."""
+    """One page of ``GET /v1/lists/changes``.
+
+    The feed interleaves entry and relation changes; the page keeps them apart,
+    each in ``seq`` order: ``changes`` (entries, as in contract v1) and
+    ``relations`` (v2), which touch different things and are applied apart.
+
+    >>> page = ChangesPage.model_validate({"next_cursor": "s2", "has_more": False,
+    ...     "as_of": "2026-11-30T08:00:00+08:00", "changes": [{"seq": 2, "op": "relate",
+    ...     "relation": {"subject_id": "91442000MA4UJ2KQ57", "role": "director",
+    ...     "related_id": "442000199001011233"}}]})
+    >>> page.changes, page.relations[0].relation.role
+    ((), 'director')
+    """
 
     model_config = {"extra": "ignore", "frozen": True}
 
     changes: tuple[Change, ...]
+    relations: tuple[RelationChange, ...] = ()
     next_cursor: str
     has_more: bool
     as_of: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_relations(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "relations" in data:
+            return data
+        items = data.get("changes")
+        if not isinstance(items, list) or not any(
+            isinstance(i, dict) and i.get("op") in _RELATION_OPS for i in items
+        ):
+            return data
+        entries = [i for i in items if not (isinstance(i, dict) and i.get("op") in _RELATION_OPS)]
+        relations = [i for i in items if isinstance(i, dict) and i.get("op") in _RELATION_OPS]
+        return {**data, "changes": entries, "relations": relations}
+
+
+def _change_kind(value: Any) -> str:
+    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
+    return "relation" if op in _RELATION_OPS else "entry"
+
+
+_AnyChange = Annotated[
+    Annotated[Change, Tag("entry")] | Annotated[RelationChange, Tag("relation")],
+    Discriminator(_change_kind),
+]
+
+
+class _FeedPage(BaseModel):
+    """A page as sent, entry and relation changes in one list: parsed straight from the
+    JSON bytes (a model validator on :class:`ChangesPage` would make pydantic build
+    Python objects first, which costs more than the parse), then split."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    changes: tuple[_AnyChange, ...]
+    next_cursor: str
+    has_more: bool
+    as_of: datetime
+
+    def split(self) -> ChangesPage:
+        entries = tuple(c for c in self.changes if isinstance(c, Change))
+        relations = tuple(c for c in self.changes if isinstance(c, RelationChange))
+        return ChangesPage.model_construct(
+            changes=entries,
+            relations=relations,
+            next_cursor=self.next_cursor,
+            has_more=self.has_more,
+            as_of=self.as_of,
+        )
 
 
 class BatchProfiles(BaseModel):
@@ -131,8 +197,9 @@ class PlatformClient:
     """Talks to the platform for one app id.
 
     >>> from credit_check_sdk._transports import MockTransport, Response
+    >>> ok = Response(200, {"Content-Type": "application/json"}, b'{"status":"ok","time":"x"}')
     >>> client = PlatformClient("http://127.0.0.1:8700/api", "app", "secret",
-    ...     transport=MockTransport(lambda r: Response(200, {}, b'{"status":"ok","time":"x"}')))
+    ...     transport=MockTransport(lambda r: ok))
     >>> client.health()["status"]
     'ok'
     """
@@ -150,6 +217,9 @@ class PlatformClient:
         max_response_bytes: int = 8 * 1024 * 1024,
         allow_insecure_http: bool = False,
         verify_tls: bool | str = True,
+        proxy: str | None = None,
+        max_export_bytes: int = 16 * 1024**3,
+        max_export_line_bytes: int = 1024 * 1024,
     ) -> None:
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._base_path = urlsplit(self.base_url).path
@@ -158,12 +228,19 @@ class PlatformClient:
         if transport is None:
             from ._transports import RequestsTransport
 
-            transport = RequestsTransport(verify=verify_tls)
+            transport = RequestsTransport(verify=verify_tls, proxy=proxy)
         self._transport = transport
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_attempts = max_attempts
         self.max_response_bytes = max_response_bytes
+        self.max_export_bytes = max_export_bytes
+        #: Longest line of the list export its loader takes (a ListEntry is ~1 KB).
+        self.max_export_line_bytes = max_export_line_bytes
+        self.refusals = Refusals()
+        # Set by end_requests(): no request runs past it, and retry waits end early.
+        self._end_by = float("inf")
+        self._ending = threading.Event()
 
     @classmethod
     def from_settings(
@@ -183,6 +260,9 @@ class PlatformClient:
             max_response_bytes=settings.max_response_bytes,
             allow_insecure_http=settings.allow_insecure_http,
             verify_tls=settings.verify_tls,
+            proxy=settings.proxy,
+            max_export_bytes=settings.max_export_bytes,
+            max_export_line_bytes=settings.max_export_line_bytes,
         )
 
     # -- plumbing ------------------------------------------------------------------
@@ -200,15 +280,23 @@ class PlatformClient:
         sink: Sink | None = None,
         max_bytes: int | None = None,
         read_timeout: float | None = None,
+        accept: Sequence[str] = JSON_TYPES,
     ) -> Response:
         """Send one signed request with retries within ``timeout`` seconds in all.
 
         ``path`` is relative to the base URL (``/v1/...``). Statuses in ``ok``
-        are returned; any other raises the matching :class:`ProblemError`.
-        ``read_timeout`` bounds each wait for bytes (default: the whole budget).
+        are returned, when their media type is one of ``accept``; any other
+        status raises the matching :class:`ProblemError`. ``timeout`` bounds
+        everything (connecting, sending, the answer's headers and body, the
+        retries); ``read_timeout`` bounds each wait for bytes (default: the
+        whole budget).
         """
         budget = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
+        started = time.monotonic()
+
+        def deadline() -> float:
+            return min(started + budget, self._end_by)
+
         body = (
             b""
             if json_body is None
@@ -217,6 +305,7 @@ class PlatformClient:
         full_path = self._base_path + path
         qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
         url = self.base_url + path + (f"?{qs}" if qs else "")
+        route = f"{method} {path}"
 
         def attempt() -> Response:
             hdrs = signed_headers(
@@ -227,7 +316,7 @@ class PlatformClient:
                 query=query,
                 body=body,
             )
-            hdrs["Accept"] = "application/json"
+            hdrs["Accept"] = ", ".join(accept)
             if body:
                 hdrs["Content-Type"] = "application/json; charset=utf-8"
             if headers:
@@ -239,19 +328,25 @@ class PlatformClient:
                 body,
                 connect_timeout=self.connect_timeout,
                 read_timeout=budget if read_timeout is None else min(read_timeout, budget),
-                deadline=deadline,
+                deadline=deadline(),
                 max_bytes=self.max_response_bytes if max_bytes is None else max_bytes,
                 sink=sink,
+                accept=tuple(accept),
             )
             if sink is not None:
                 sink.seek(0)
                 sink.truncate()
             response = self._transport.handle_request(req)
-            if sink is not None and response.body and 200 <= response.status < 300:
-                sink.write(response.body)  # the transport did not stream it
             if response.status in ok:
+                # Again here: a transport other than the default may not check it.
+                check_media_type(req, response.status, response.headers)
+                if sink is not None and response.body and 200 <= response.status < 300:
+                    sink.write(response.body)  # the transport did not stream it
+                self.refusals.answered(route)
                 return response
-            raise self._problem(method, url, response)
+            problem = self._problem(method, url, response)
+            self.refusals.record(problem, route)
+            raise problem
 
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
@@ -259,10 +354,36 @@ class PlatformClient:
             wait=self._wait(deadline),
             reraise=True,
             before_sleep=self._log_retry(method, path),
+            sleep=self._sleep,
         )
-        return retrying(attempt)
+        try:
+            return retrying(attempt)
+        except PlatformError as exc:
+            # tenacity's state holds the error and the error's traceback holds tenacity's
+            # frames: a cycle that would keep the failed attempt's locals (a refused body,
+            # say) alive until the garbage collector runs. Locals are not needed to show it.
+            traceback.clear_frames(exc.__traceback__)
+            raise
 
-    def _wait(self, deadline: float) -> Any:
+    def _sleep(self, seconds: float) -> None:
+        # A retry's wait, cut short when end_requests() is called.
+        self._ending.wait(seconds)
+
+    def end_requests(self, within: float) -> None:
+        """Shutting down: every request, those in flight included, ends within ``within`` s.
+
+        Requests in flight are cut at that time (their sockets shut), retry waits
+        end, and requests made later get no more time than is left.
+        :meth:`CreditChecker.close` calls it, so that no upload or sync holds
+        a thread inside a request past the close's timeout.
+
+        >>> client.end_requests(within=4.5)  # doctest: +SKIP
+        """
+        self._end_by = min(self._end_by, time.monotonic() + max(0.0, within))
+        self._transport.end_requests(self._end_by)
+        self._ending.set()
+
+    def _wait(self, deadline: Callable[[], float]) -> Any:
         jitter = wait_random_exponential(multiplier=0.05, max=2.0)
 
         def wait(state: RetryCallState) -> float:
@@ -270,7 +391,7 @@ class PlatformClient:
             delay = jitter(state)
             if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
                 delay = exc.retry_after
-            if time.monotonic() + delay >= deadline:
+            if time.monotonic() + delay >= deadline():
                 # Waiting would spend the rest of the budget: give up now with the last error.
                 assert exc is not None  # noqa: S101 - tenacity only waits after a failure
                 raise exc
@@ -294,12 +415,15 @@ class PlatformClient:
 
     def _problem(self, method: str, url: str, response: Response) -> ProblemError:
         doc: dict[str, Any] = {}
-        try:
-            parsed = json.loads(response.body or b"{}")
-            if isinstance(parsed, dict):
-                doc = parsed
-        except ValueError:
-            pass
+        # Only a JSON body is read as a problem document: a gateway's HTML error page
+        # still maps by its status, with no title or detail taken from it.
+        if media_type(response.headers)[0] in _PROBLEM_TYPES:
+            try:
+                parsed = json.loads(response.body or b"{}")
+                if isinstance(parsed, dict):
+                    doc = parsed
+            except ValueError:
+                pass
         title = doc.get("title") if isinstance(doc.get("title"), str) else None
         detail = doc.get("detail") if isinstance(doc.get("detail"), str) else None
         kind = doc.get("type") if isinstance(doc.get("type"), str) else None
@@ -308,26 +432,25 @@ class PlatformClient:
             + (f" {title}" if title else "")
             + (f": {detail}" if detail else "")
         )
+        fields: dict[str, Any] = {
+            "title": title,
+            "detail": detail,
+            "type": kind,
+            "method": method,
+            "url": url,
+        }
         cls = problem_class(response.status)
         if cls is RateLimitedError:
-            return RateLimitedError(
-                message,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-                title=title,
-                detail=detail,
-                type=kind,
-                method=method,
-                url=url,
-            )
-        return cls(
-            message,
-            status=response.status,
-            title=title,
-            detail=detail,
-            type=kind,
-            method=method,
-            url=url,
-        )
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            return RateLimitedError(message, retry_after=retry_after, **fields)
+        if cls is AuthenticationError:
+            skew = clock_skew(response.headers.get("Date"))
+            error = AuthenticationError(message, clock_skew=skew, **fields)
+            if skew is not None and refusal_kind(error) == "clock":
+                message += f" (the platform's clock is {skew:+.0f} s from this machine's)"
+                error = AuthenticationError(message, clock_skew=skew, **fields)
+            return error
+        return cls(message, status=response.status, **fields)
 
     @staticmethod
     def _parse(model: type[M], response: Response, what: str) -> M:
@@ -353,6 +476,21 @@ class PlatformClient:
     def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         """``GET /v1/health``."""
         return self._json(self.request("GET", "/v1/health", timeout=timeout), "health")
+
+    def answers(self, *, timeout: float | None = None) -> bool:
+        """Whether the platform answers at all (the circuit breaker's probe); never raises.
+
+        A refusal of the credentials or clock (401, 403) is an answer: the
+        platform is up, and checks should reach it and report the refusal.
+
+        >>> client.answers(timeout=5)  # doctest: +SKIP
+        True
+        """
+        try:
+            self.health(timeout=timeout)
+        except PlatformError as exc:
+            return refusal_kind(exc) is not None
+        return True
 
     def get_profile(self, subject_id: str, *, timeout: float | None = None) -> Profile:
         """One subject's profile, for a validated, normalised id.
@@ -441,7 +579,7 @@ class PlatformClient:
         if cursor is not None:
             query.append(("cursor", cursor))
         response = self.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
-        return self._parse(ChangesPage, response, "lists/changes")
+        return self._parse(_FeedPage, response, "lists/changes").split()
 
     def export_lists(
         self,
@@ -449,26 +587,56 @@ class PlatformClient:
         *,
         timeout: float = 600.0,
         read_timeout: float | None = None,
-        max_bytes: int = 16 * 1024**3,
+        max_bytes: int | None = None,
     ) -> None:
         """``GET /v1/lists/export``: write the gzip NDJSON export into ``sink`` as it arrives.
 
         ``timeout`` bounds the whole download, ``read_timeout`` each wait for
-        bytes. ``sink`` is a binary file, or an
+        bytes, ``max_bytes`` its size as sent (default ``max_export_bytes``).
+        The answer must be ``application/x-ndjson`` (or a gzip file type).
+        A loader without its own ``max_line_bytes`` takes ``max_export_line_bytes``.
+        ``sink`` is a binary file, or an
         :class:`~credit_check_sdk.snapshot.ExportLoader` that loads the export
         into a snapshot rebuild while it downloads.
 
         >>> with open("lists.ndjson.gz", "wb") as f:  # doctest: +SKIP
         ...     client.export_lists(f)
         """
+        from .snapshot import ExportLoader  # here: the snapshot module imports this one
+
+        if isinstance(sink, ExportLoader) and sink.max_line_bytes is None:
+            sink.max_line_bytes = self.max_export_line_bytes
         self.request(
             "GET",
             "/v1/lists/export",
             timeout=timeout,
             read_timeout=read_timeout,
             sink=sink,
-            max_bytes=max_bytes,
+            max_bytes=self.max_export_bytes if max_bytes is None else max_bytes,
+            accept=EXPORT_TYPES,
         )
+
+    def disclose(
+        self, disclosure: Disclosure, *, timeout: float | None = None
+    ) -> DisclosureReceipt:
+        """``POST /v1/disclosures`` (双公示, §四(三)): publish a licensing or penalty decision.
+
+        Idempotent by ``disclosure_id``: a repeat gets the first receipt.
+
+        >>> receipt = client.disclose(Disclosure(disclosure_id="D-1", kind="licence",
+        ...     subject_id="91442000MA4UJ2KQ57", decision_no="中环许〔2026〕12号",
+        ...     decided_on="2026-11-02", title="排污许可"))  # doctest: +SKIP
+        >>> receipt.published_on  # doctest: +SKIP
+        datetime.date(2026, 11, 3)
+        """
+        response = self.request(
+            "POST",
+            "/v1/disclosures",
+            json_body=disclosure.model_dump(mode="json"),
+            ok=(200, 201),
+            timeout=timeout,
+        )
+        return self._parse(DisclosureReceipt, response, "disclosures")
 
     def post(
         self,
@@ -491,6 +659,18 @@ class PlatformClient:
     ) -> dict[str, Any]:
         """A signed ``GET`` whose answer is a JSON object."""
         return self._json(self.request("GET", path, query=query, timeout=timeout), path)
+
+    def configuration(self) -> dict[str, Any]:
+        """For ``health()``: the platform's refusal in force (if any) and the proxy in use.
+
+        >>> client.configuration()["refused"]  # doctest: +SKIP
+        'clock'
+        """
+        proxy = self._transport.proxy_for(self.base_url)
+        return {
+            **self.refusals.health(),
+            "proxy": mask_password(proxy) if proxy else None,
+        }
 
     def close(self) -> None:
         """Release the transport's connections."""

@@ -6,11 +6,14 @@ start-up, not a silently ignored keyword.
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -25,7 +28,14 @@ from pydantic import (
 from ._exceptions import ConfigurationError
 from .arguments import check_text
 
-__all__ = ["ENV_VARS", "Settings", "default_data_dir"]
+__all__ = [
+    "ENV_VARS",
+    "Settings",
+    "check_base_url",
+    "check_proxy",
+    "default_data_dir",
+    "mask_password",
+]
 
 #: Setting name → environment variable. Every ``credit-check`` command and the
 #: module-level :func:`~credit_check_sdk.must_check` read these.
@@ -38,6 +48,7 @@ ENV_VARS: dict[str, str] = {
     "timeout": "CREDIT_CHECK_TIMEOUT",
     "allow_insecure_http": "CREDIT_CHECK_ALLOW_INSECURE_HTTP",
     "verify_tls": "CREDIT_CHECK_CA_BUNDLE",
+    "proxy": "CREDIT_CHECK_PROXY",
     "max_relation_age": "CREDIT_CHECK_MAX_RELATION_AGE",
 }
 
@@ -76,10 +87,19 @@ class Settings(BaseModel):
     #: How often the catalogue is refreshed (ETag, so usually a 304).
     catalog_refresh: float = Field(default=3600.0, gt=0)
     upload_interval: float = Field(default=5.0, gt=0)
+    #: Largest JSON answer (once inflated) read into memory; larger ones are refused.
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=1024)
+    #: Largest list export download (as sent); it streams to disk, so this bounds disk.
+    max_export_bytes: int = Field(default=16 * 1024**3, gt=1024)
+    #: Longest line of a list export (one entry is ~1 KB); a longer one refuses the export.
+    max_export_line_bytes: int = Field(default=1024 * 1024, ge=4096, le=64 * 1024 * 1024)
     allow_insecure_http: bool = False
     #: True, False, or the path of a CA bundle (government CAs are often private).
     verify_tls: bool | str = True
+    #: The proxy to reach the platform through (``http://host:3128``, credentials in the
+    #: URL if it needs them); ``None``: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the
+    #: environment; ``"direct"``: no proxy, whatever the environment says.
+    proxy: str | None = None
     department: str | None = None
 
     # -- offline mode ------------------------------------------------------------------
@@ -114,6 +134,19 @@ class Settings(BaseModel):
     @classmethod
     def _base_url(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _ca_bundle(cls, v: bool | str) -> bool | str:
+        # A missing bundle would fail every request later with a puzzling TLS error.
+        if isinstance(v, str) and not Path(v).exists():
+            raise ValueError(f"no CA bundle at {v!r} (a PEM file or a c_rehash'd folder)")
+        return v
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, v: str | None) -> str | None:
+        return check_proxy(v)
 
     @field_validator("base_url", "app_id", "agency_id", "department", mode="before")
     @classmethod
@@ -182,6 +215,88 @@ def _configuration_error(exc: ValidationError) -> ConfigurationError:
     return ConfigurationError(
         f"invalid setting {name!r}{hint}: {message}", setting=name, variable=env_var
     )
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate the platform's base URL; plain ``http`` only for loopback or when allowed.
+
+    >>> check_base_url("http://127.0.0.1:8700/api/")
+    'http://127.0.0.1:8700/api'
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url {base_url!r} is not an http(s) URL",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base_url {base_url!r} must not carry a query or fragment",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses plain http to a non-loopback host; use https, "
+            "or set allow_insecure_http=True if the network is trusted",
+            setting="base_url",
+            variable="CREDIT_CHECK_BASE_URL",
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy(proxy: str | None) -> str | None:
+    """``None``, ``"direct"``, or a proxy URL the transport can use.
+
+    >>> check_proxy("http://proxy.gov.example:3128")
+    'http://proxy.gov.example:3128'
+    """
+    if proxy is None:
+        return None
+    proxy = proxy.strip()
+    if proxy.lower() == "direct":
+        return "direct"
+    parts = urlsplit(proxy)
+    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
+        raise ValueError(
+            f"proxy must be 'direct' or a URL like http://proxy.example:3128 "
+            f"({', '.join(_PROXY_SCHEMES)}), not {mask_password(proxy)!r}"
+        )
+    if parts.scheme.lower().startswith("socks") and importlib.util.find_spec("socks") is None:
+        raise ValueError("a SOCKS proxy needs PySocks: pip install 'requests[socks]'")
+    return proxy
+
+
+def mask_password(url: str) -> str:
+    """``url`` with the password of its user part hidden.
+
+    >>> mask_password("http://user:pa55@proxy.gov.example:3128")
+    'http://user:***@proxy.gov.example:3128'
+    """
+    parts = urlsplit(url)
+    try:
+        if parts.password is None:
+            return url
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unreadable URL)"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}{port}"))
 
 
 def _from_env(name: str, raw: str) -> Any:

@@ -200,7 +200,28 @@ class BadRequestError(ProblemError):
 
 
 class AuthenticationError(ProblemError):
-    """401: bad or missing signature, clock skew over 300 s, or a replayed nonce."""
+    """401: bad or missing signature, clock skew over 300 s, or a replayed nonce.
+
+    ``clock_skew`` is the platform's clock minus this machine's, in seconds, as the
+    answer's ``Date`` header shows it (``None`` without one).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        clock_skew: float | None = None,
+        status: int = 401,
+        title: str | None = None,
+        detail: str | None = None,
+        type: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(
+            message, status=status, title=title, detail=detail, type=type, method=method, url=url
+        )
+        self.clock_skew = clock_skew
 
 
 class PermissionDeniedError(ProblemError):

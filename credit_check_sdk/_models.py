@@ -1,4 +1,4 @@
-"""Typed models: what crosses the wire (platform contract v1) and what the SDK returns.
+"""Typed models: what crosses the wire (platform contract v2) and what the SDK returns.
 
 Wire models ignore unknown fields (forward compatibility, as the contract asks)
 and refuse missing required ones. All models are frozen: a decision, once
@@ -25,9 +25,13 @@ from .arguments import (
 )
 
 __all__ = [
+    "AuthorityFeedback",
     "Catalog",
     "DecidedMeasure",
     "Decision",
+    "Disclosure",
+    "DisclosureCounts",
+    "DisclosureReceipt",
     "Document",
     "EntryStatus",
     "ListEntry",
@@ -37,11 +41,13 @@ __all__ = [
     "MeasureEffect",
     "MeasureKind",
     "Outcome",
+    "Parameter",
     "Profile",
     "Reason",
     "RecordsReceipt",
     "RejectedRecord",
     "Related",
+    "Relation",
     "Role",
     "Source",
     "Subject",
@@ -52,8 +58,24 @@ __all__ = [
 
 ListName = Literal["red", "black"]
 EntryStatus = Literal["active", "objection_pending", "repaired", "expired", "withdrawn"]
-Role = Literal["subject", "legal_representative", "principal", "responsible_person"]
-RelatedRole = Literal["legal_representative", "principal", "responsible_person"]
+#: How a related party stands to a profile's subject. Contract v2 names
+#: ``KNOWN_ROLES`` (and ``subject`` in a measure's trigger) but a client must accept
+#: names it does not know: a role is any non-empty string, and an unknown one
+#: counts only for a measure whose trigger names it.
+Role = str
+RelatedRole = str
+#: An organisation's persons (and organisations) by role (§三(二), §三(七)).
+ORGANISATION_ROLES: tuple[str, ...] = (
+    "legal_representative",
+    "principal",
+    "senior_manager",
+    "director",
+    "shareholder",
+    "responsible_person",
+    "registered_practitioner",
+)
+#: The same roles seen from the related party: the organisations a person holds them in.
+KNOWN_ROLES: tuple[str, ...] = ORGANISATION_ROLES + tuple(f"{r}_of" for r in ORGANISATION_ROLES)
 MeasureKind = Literal["punishment", "incentive"]
 MeasureEffect = Literal[
     "restrict",
@@ -65,7 +87,8 @@ MeasureEffect = Literal[
     "reduced_inspection",
 ]
 Source = Literal["live", "cache", "snapshot", "none"]
-MeasureStatus = Literal["applied", "suspended"]
+MeasureStatus = Literal["applied", "suspended", "blocked"]
+DisclosureKind = Literal["licence", "penalty"]
 
 
 class Outcome(str, enum.Enum):
@@ -122,11 +145,44 @@ class ListEntry(_Wire):
 
 
 class Related(_Wire):
-    """A person linked to an organisation, with that person's own entries (§三(七))."""
+    """A party linked to the profile's subject, with that party's own entries.
 
-    role: RelatedRole
+    In an organisation's profile: its persons by role (``legal_representative`` …,
+    §三(七)); in a person's profile: the organisations the person holds a role
+    in (``legal_representative_of`` …, §三(二)). Unknown role names are kept.
+
+    >>> r = Related.model_validate({"role": "legal_representative_of", "entries": [],
+    ...     "subject": {"id": "91442000MA4UJ2KQ57", "kind": "legal_entity"}})
+    >>> r.role
+    'legal_representative_of'
+    """
+
+    role: RelatedRole = Field(min_length=1)
     subject: SubjectRef
     entries: tuple[ListEntry, ...]
+
+
+class Relation(_Wire):
+    """A link from the change feed or the export: ``related_id`` is the ``role`` of ``subject_id``.
+
+    The organisation is always ``subject_id`` and the role has no ``_of``; the
+    related party's ``…_of`` side follows from it.
+
+    >>> r = Relation(subject_id="91442000MA4UJ2KQ57", role="legal_representative",
+    ...     related_id="442000199001011233", since="2020-01-01")
+    >>> r.inverse_role
+    'legal_representative_of'
+    """
+
+    subject_id: str
+    role: RelatedRole = Field(min_length=1)
+    related_id: str
+    since: date | None = None
+
+    @property
+    def inverse_role(self) -> str:
+        """The role as the related party's profile names it (``…_of``)."""
+        return self.role + "_of"
 
 
 class Profile(_Wire):
@@ -185,12 +241,50 @@ class Measure(_Wire):
         return self
 
 
+class Parameter(_Wire):
+    """A number of the catalogue that the plan does not fix and the agency sets (a credit
+    bonus, a deadline, a term), with its unit and why it is the agency's choice.
+
+    >>> from credit_check_sdk.catalogue import default_catalog
+    >>> default_catalog().parameter("commitment_working_days")
+    10.0
+    """
+
+    value: float
+    unit: str
+    title: Title
+    basis: str
+
+
 class Catalog(_Wire):
-    """The measures catalogue (``GET /v1/catalog``)."""
+    """The measures catalogue (``GET /v1/catalog``).
+
+    ``parameters`` (the project's addition, ignored by clients that do not know
+    it) names the numbers the plan leaves to the agency: ``bonus_points`` (what
+    a ``bonus_points`` measure without its own ``points`` gives),
+    ``commitment_working_days`` (the deadline of a tolerance commitment) and
+    ``list_term_years`` (the sandbox's sample list term). See
+    :func:`credit_check_sdk.catalogue.with_parameters` to set them.
+    """
 
     version: str
     published_at: datetime
     measures: tuple[Measure, ...]
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+
+    def parameter(self, name: str, default: float | None = None) -> float:
+        """The value of parameter ``name``; ``default`` when the catalogue has none.
+
+        >>> from credit_check_sdk.catalogue import default_catalog
+        >>> default_catalog().parameter("bonus_points")
+        2.0
+        """
+        found = self.parameters.get(name)
+        if found is not None:
+            return found.value
+        if default is None:
+            raise KeyError(f"catalogue {self.version} has no parameter {name!r}")
+        return default
 
     def matters(self) -> frozenset[str]:
         """Every matter category some measure names.
@@ -397,6 +491,61 @@ class Decision(_Input):
     def restricted(self) -> bool:
         """True when the outcome is ``restriction``."""
         return self.outcome is Outcome.RESTRICTION
+
+
+class Disclosure(_Input):
+    """A licensing or penalty decision for 双公示 (``POST /v1/disclosures``, §四(三)).
+
+    The platform publishes it on 信用中山; it is due within 7 working days of
+    ``decided_on``.
+
+    >>> d = Disclosure(disclosure_id="D-1", kind="licence", subject_id="91442000MA4UJ2KQ57",
+    ...     decision_no="中环许〔2026〕12号", decided_on="2026-11-02", title="排污许可")
+    >>> d.kind, d.check_id
+    ('licence', None)
+    """
+
+    disclosure_id: str = Field(min_length=1)
+    kind: DisclosureKind
+    subject_id: str
+    decision_no: str = Field(min_length=1)
+    decided_on: date
+    title: str = Field(min_length=1)
+    content: dict[str, Any] = Field(default_factory=dict)
+    check_id: str | None = None
+
+    @field_validator("subject_id")
+    @classmethod
+    def _valid_subject(cls, v: str) -> str:
+        return validate_id(v)[0]
+
+
+class DisclosureReceipt(_Wire):
+    """The platform's answer to ``POST /v1/disclosures``."""
+
+    disclosure_id: str
+    published_on: date
+
+
+class DisclosureCounts(_Wire):
+    """A monthly report's ``disclosures`` (v2): 双公示 made, on time, late, overdue."""
+
+    made: int = Field(ge=0)
+    on_time: int = Field(ge=0)
+    late: int = Field(ge=0)
+    overdue: int = Field(ge=0)
+
+
+class AuthorityFeedback(_Wire):
+    """A monthly report's ``by_authority`` item (v2, §四(八)): what became of one
+    listing authority's entries in the period's checks."""
+
+    authority: str
+    checks: int = Field(ge=0)
+    triggered: int = Field(ge=0)
+    applied: int = Field(ge=0)
+    not_applied: int = Field(ge=0)
+    overridden: int = Field(ge=0)
 
 
 class RejectedRecord(_Wire):

@@ -29,7 +29,7 @@ from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedE
 from ._followups import Followups
 from ._fork import ShortLock
 from ._ids import mask_id
-from ._models import Profile, Source, SubjectRef
+from ._models import Profile, Reason, Source, SubjectRef
 from ._relations import LearntRelations, RelationStore
 from ._sync import Syncer, SyncResult, SyncThread
 from ._time import now
@@ -52,6 +52,11 @@ class Found:
     #: From the snapshot: the relations learnt from live profiles that filled
     #: ``profile.related`` (``None``: no relation known, ``related`` is empty).
     relations: LearntRelations | None = None
+    #: Why the platform refused the request (credentials, permission, clock), if it did.
+    refusal: Reason | None = None
+    #: From the snapshot: ``profile.related`` are the relations of the change feed
+    #: (contract v2), which the snapshot keeps beside the entries.
+    feed_relations: bool = False
 
 
 NONE = Found(None, "none", degraded=True)
@@ -91,7 +96,8 @@ class Offline:
         self.breaker = CircuitBreaker(
             threshold=breaker_threshold,
             cooldown=breaker_cooldown,
-            probe=lambda: bool(client.health(timeout=min(5.0, breaker_cooldown))),
+            # A refusal of the credentials or clock is an answer: the platform is up.
+            probe=lambda: client.answers(timeout=min(5.0, breaker_cooldown)),
             on_close=self.wake,
         )
         # Per request of a background pass: long enough for a 5000-entry page on a slow
@@ -168,9 +174,10 @@ class Offline:
     def from_snapshot(self, subject_id: str, kind: Any) -> Found:
         """A degraded profile from the snapshot, if it is there and young enough.
 
-        Its ``related`` are the relations learnt from the subject's last live
-        profile (up to ``max_relation_age`` old), each person's entries taken
-        from the snapshot.
+        Its ``related`` are the relations the change feed sent (both ways), or,
+        from a platform that sends none, those learnt from the subject's last
+        live profile (up to ``max_relation_age`` old); each party's entries are
+        taken from the snapshot.
         """
         if self.snapshot is None:
             return NONE
@@ -180,18 +187,30 @@ class Offline:
                 if age is not None:
                     logger.debug("snapshot too old to decide from (%s)", age)
                 return NONE
-            learnt = self._learnt(subject_id)
-            related = [
-                (r.role, SubjectRef.model_construct(id=r.subject_id, kind=r.kind, name=None))
-                for r in (learnt.relations if learnt is not None else ())
-            ]
+            # The feed's relations when the platform sends them (contract v2); else
+            # those learnt from the subject's last live profile.
+            related = self.snapshot.related_for(subject_id)
+            from_feed = related is not None
+            learnt = None if from_feed else self._learnt(subject_id)
+            if related is None:
+                related = [
+                    (r.role, SubjectRef.model_construct(id=r.subject_id, kind=r.kind, name=None))
+                    for r in (learnt.relations if learnt is not None else ())
+                ]
             profile = self.snapshot.profile_for(subject_id, kind, related=related)
         except SnapshotError as exc:
             logger.warning("snapshot unreadable: %s", exc)
             return NONE
         if profile is None:
             return NONE
-        return Found(profile, "snapshot", degraded=True, clean_years_known=False, relations=learnt)
+        return Found(
+            profile,
+            "snapshot",
+            degraded=True,
+            clean_years_known=False,
+            relations=learnt,
+            feed_relations=from_feed,
+        )
 
     def health(self) -> dict[str, Any]:
         """Breaker, snapshot, background thread and follow-ups, for a health page."""

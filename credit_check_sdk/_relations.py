@@ -59,8 +59,6 @@ CREATE TABLE IF NOT EXISTS relations (
 #: every live check would otherwise take the file's write lock, in every process.
 _REWRITE_AFTER = 3600.0
 
-_ROLES: frozenset[str] = frozenset({"legal_representative", "principal", "responsible_person"})
-
 
 @dataclass(frozen=True)
 class LearntRelation:
@@ -221,7 +219,6 @@ class RelationStore(LocalStore):
         relations = tuple(
             LearntRelation(cast(RelatedRole, role), related_id, _kind(kind))
             for _as_of, _learnt_at, role, related_id, kind in rows
-            if role in _ROLES
         )
         if not relations:
             return None

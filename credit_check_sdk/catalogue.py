@@ -7,7 +7,7 @@ ever seen, so that a journaled decision can always be explained against the
 catalogue version it names. This module does no network I/O.
 
 >>> cat = default_catalog()
->>> sorted({"bidding", "licensing", "procurement", "subsidy"} - cat.matters())
+>>> sorted({"bidding", "licensing", "market_entry", "intermediary"} - cat.matters())
 []
 """
 
@@ -25,7 +25,7 @@ from ._files import atomic_write
 from ._fork import ShortLock
 from ._models import Catalog
 
-__all__ = ["CatalogStore", "default_catalog", "known_matters"]
+__all__ = ["CatalogStore", "default_catalog", "known_matters", "with_parameters"]
 
 _CURRENT = "catalog-current.json"
 _ETAG = "etag"
@@ -42,18 +42,53 @@ def default_catalog() -> Catalog:
     >>> default_catalog() is default_catalog()
     True
     >>> default_catalog().version
-    '2026.11.1'
+    '2026.12.1'
     """
     data = importlib.resources.files("credit_check_sdk").joinpath("data")
     raw = data.joinpath("catalog.json").read_bytes()
     return Catalog.model_validate_json(raw)
 
 
+def with_parameters(catalog: Catalog, **values: float) -> Catalog:
+    """``catalog`` with the agency's own values of its parameters (a new version name).
+
+    The plan leaves some numbers to the agency (§二(二) "规定期限", §二(三) "信用加分"
+    without a value): the catalogue names them as parameters with defaults, and an
+    agency that sets its own gets a catalogue whose ``bonus_points`` measures give
+    the new value. Unknown names are refused.
+
+    >>> cat = with_parameters(default_catalog(), bonus_points=3)
+    >>> [m.points for m in cat.measures if m.effect == "bonus_points"], cat.version
+    ([3.0], '2026.12.1+agency')
+    """
+    unknown = sorted(set(values) - set(catalog.parameters))
+    if unknown:
+        raise KeyError(f"catalogue {catalog.version} has no parameter {', '.join(unknown)}")
+    parameters = {
+        name: p.model_copy(update={"value": float(values[name])}) if name in values else p
+        for name, p in catalog.parameters.items()
+    }
+    measures = catalog.measures
+    if "bonus_points" in values:
+        points = float(values["bonus_points"])
+        measures = tuple(
+            m.model_copy(update={"points": points}) if m.effect == "bonus_points" else m
+            for m in measures
+        )
+    return catalog.model_copy(
+        update={
+            "version": catalog.version + "+agency",
+            "parameters": parameters,
+            "measures": measures,
+        }
+    )
+
+
 def known_matters(catalog: Catalog) -> list[str]:
     """The matter categories a catalogue names, sorted (for messages and menus).
 
     >>> known_matters(default_catalog())[:2]
-    ['bidding', 'honours']
+    ['bidding', 'concession']
     """
     return sorted(catalog.matters())
 
@@ -87,7 +122,7 @@ class CatalogStore:
     >>> cat = default_catalog()
     >>> store.save(cat, '"v1"', cat.model_dump_json().encode())
     >>> store.load()[1], store.version(cat.version).version
-    ('"v1"', '2026.11.1')
+    ('"v1"', '2026.12.1')
     """
 
     def __init__(self, directory: Path) -> None:

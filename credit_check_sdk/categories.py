@@ -10,7 +10,7 @@ are the ones the default catalogue, the sandbox platform and the docs use.
 
 from __future__ import annotations
 
-__all__ = ["BLACK", "RED", "category_name"]
+__all__ = ["BLACK", "INTEGRITY_TYPICAL", "RED", "category_name"]
 
 #: Red-list categories (守信激励对象), §二(一), §四(六).
 RED: dict[str, tuple[str, str]] = {
@@ -22,7 +22,22 @@ RED: dict[str, tuple[str, str]] = {
         "行业协会商会推荐诚信会员",
         "Member recommended by a trade association",
     ),
+    "media_recommended": (
+        "新闻媒体挖掘的诚信市场主体",
+        "Trustworthy market subject brought forward by the news media",
+    ),
 }
+
+#: The red-list categories the plan makes 诚信典型 (§二(一)): the platform's 诚信典型 list
+#: (``integrity_model``: 诚信道德模范, 信用状况良好的行政相对人 …), 优秀青年志愿者,
+#: 行业协会商会推荐的诚信会员 and 新闻媒体挖掘的诚信市场主体. Each opens what the plan grants
+#: 诚信典型 (green channel and tolerance, §二(二)).
+INTEGRITY_TYPICAL: tuple[str, ...] = (
+    "integrity_model",
+    "outstanding_volunteer",
+    "association_recommended",
+    "media_recommended",
+)
 
 #: Black-list categories (失信惩戒对象), §三(一), §三(三), §四(六).
 BLACK: dict[str, tuple[str, str]] = {

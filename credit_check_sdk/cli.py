@@ -14,6 +14,13 @@ message naming the flag and the variable.
     credit-check journal stats
     credit-check catalog
     credit-check sandbox --port 8700
+
+Exit status: 0 done; 1 done in part (records still pending, problems found,
+invalid rows); 2 a setting or an argument is wrong, or the SDK failed; 3 the
+platform refused this app's credentials or permission (401, 403); 4 the
+platform refused this machine's clock (more than 300 s off). A check that the
+platform refused still journals its ``review`` (or degraded) decision and
+prints it before exiting 3 or 4.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from ._config import ENV_VARS, Settings, default_data_dir
 from ._exceptions import ConfigurationError, CreditCheckError
 from ._ids import mask_id, mask_ids_in
 from ._models import Decision, Matter
+from ._refusals import exit_status, refusal_kind
 from ._version import __version__
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "data_dir_from",
     "decision_table",
     "main",
+    "refused_status",
     "sandbox_main",
     "settings_from",
     "subcommands",
@@ -77,9 +86,20 @@ EXIT_STATUS_1 = {
 }
 
 
-def _exit_status_epilog(command: str) -> str:
+def _exit_status_epilog(command: str, *, platform: bool = False) -> str:
     one = EXIT_STATUS_1.get(command)
-    return "exit status: 0 done" + (f"; 1 {one}" if one else "") + "; 2 bad input or an error"
+    refused = (
+        "; 3 the platform refused the app id, secret or permission; 4 it refused this "
+        "machine's clock"
+        if platform
+        else ""
+    )
+    return (
+        "exit status: 0 done"
+        + (f"; 1 {one}" if one else "")
+        + "; 2 bad input or an error"
+        + refused
+    )
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +149,28 @@ def decision_table(decisions: Sequence[Decision]) -> Table:
             d.source + (" (degraded)" if d.degraded else ""),
         )
     return table
+
+
+def refused_status(checker: CreditChecker, status: int = 0) -> int:
+    """``status``, or 3 / 4 when the platform refused this app's credentials or the clock."""
+    last = checker.client.refusals.last
+    refused = exit_status(last.kind) if last is not None else None
+    if refused is None:
+        return status
+    Console(stderr=True).print(f"[red]credit-check: {escape(_refusal_line(checker))}[/red]")
+    return refused
+
+
+def _refusal_line(checker: CreditChecker) -> str:
+    last = checker.client.refusals.last
+    if last is None:
+        return ""
+    what = {
+        "credentials": "the app id or secret (CREDIT_CHECK_APP_ID, CREDIT_CHECK_APP_SECRET)",
+        "permission": "this app's permission",
+        "clock": "this machine's clock (more than 300 s off the platform's)",
+    }[last.kind]
+    return f"the platform refused {what}: {last.status} {last.detail or ''}".rstrip()
 
 
 def _upload_status(checker: CreditChecker, check_ids: Sequence[str]) -> int:
@@ -184,7 +226,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
                 out.print(f"• {reason.zh}\n  {reason.en}")
             out.print(f"check id: {decision.check_id}")
         checker.flush(timeout=args.flush_timeout)
-        return _upload_status(checker, [decision.check_id])
+        return refused_status(checker, _upload_status(checker, [decision.check_id]))
 
 
 def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
@@ -194,7 +236,7 @@ def _cmd_check_many(args: argparse.Namespace, out: Console) -> int:
         decisions = checker.must_check_many(ids, args.matter, operator=args.operator)
         out.print(decision_table(decisions))
         checker.flush(timeout=args.flush_timeout)
-        return _upload_status(checker, [d.check_id for d in decisions])
+        return refused_status(checker, _upload_status(checker, [d.check_id for d in decisions]))
 
 
 def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
@@ -202,7 +244,7 @@ def _cmd_flush(args: argparse.Namespace, out: Console) -> int:
         remaining = checker.flush(timeout=args.timeout_seconds)
         out.print(f"pending after flush: {remaining}")
         out.print(checker.upload_stats())
-    return 0 if remaining == 0 else 1
+        return refused_status(checker, 0 if remaining == 0 else 1)
 
 
 def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
@@ -211,7 +253,7 @@ def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
         catalog = checker.catalog
         if args.json:
             out.print_json(catalog.model_dump_json())
-            return 0
+            return refused_status(checker)
         table = Table(title=f"Measures catalogue {catalog.version}")
         for col in ("id", "kind", "effect", "mandatory", "matters", "title"):
             table.add_column(col)
@@ -225,7 +267,7 @@ def _cmd_catalog(args: argparse.Namespace, out: Console) -> int:
                 m.title.zh,
             )
         out.print(table)
-    return 0
+        return refused_status(checker)
 
 
 def _cmd_sandbox(argv: list[str]) -> int:
@@ -302,7 +344,9 @@ def _parser() -> argparse.ArgumentParser:
         importlib.import_module(name).register(sub)
     for command, subparser in subcommands(parser):
         if not subcommands(subparser) and command != "sandbox":  # sandbox: its own parser
-            subparser.epilog = _exit_status_epilog(command)
+            # Commands that talk to the platform (they take its settings) can be refused.
+            platform = any(a.dest == "app_secret" for a in subparser._actions)
+            subparser.epilog = _exit_status_epilog(command, platform=platform)
     return parser
 
 
@@ -352,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CreditCheckError as exc:
         Console(stderr=True).print(f"[red]credit-check: {escape(str(exc))}[/red]")
-        return 2
+        return exit_status(refusal_kind(exc)) or 2
 
 
 if __name__ == "__main__":

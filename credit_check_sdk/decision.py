@@ -11,12 +11,23 @@ The rules are the platform contract's "Decision semantics" (see
 1. an entry is in force when ``active`` or ``objection_pending``, listed on or
    before the day, and not yet expired (the expiry day itself is out of force);
 2. a measure is triggered by an in-force entry of one of its roles matching its
-   list and categories, or by N clean years;
+   list and categories, or by N clean years: records held for N years, no
+   adverse record within them, and no black listing of the subject within them
+   either, even one repaired or expired since (a listing is an adverse record;
+   only a ``withdrawn`` one, a mistake, does not count) (§二(二): 连续三年无不良信用记录);
 3. a punishment whose every triggering entry is under objection is suspended
    (§五(三): 联合惩戒措施在信息核实期间暂不执行);
-4. black overrides red: no incentive while the subject, or a role the
-   incentive counts, has an in-force black entry;
+4. black overrides red (§一(一) 褒扬诚信、惩戒失信; §四(八)): no incentive (a)
+   while the subject, or a role the incentive counts, has an in-force black
+   entry, nor (b) in a check in which any punishment is triggered, applied or
+   suspended, whoever's entry triggered it: a subject is never restricted and
+   rewarded in one decision. Such an incentive is listed as ``blocked``;
 5. outcome: restriction > review > tolerance > green_channel > normal.
+
+Roles are strings: an entry of a related party counts for a measure only
+through a role the measure names, whatever the role (``legal_representative``
+of a company, ``legal_representative_of`` in a person's profile, or a role the
+SDK does not know yet).
 
 >>> from datetime import date
 >>> from credit_check_sdk.catalogue import default_catalog
@@ -56,7 +67,25 @@ _ROLE_NAMES: dict[str, tuple[str, str]] = {
     "subject": ("本主体", "the subject"),
     "legal_representative": ("法定代表人", "legal representative"),
     "principal": ("主要负责人", "principal"),
+    "senior_manager": ("高级管理人员", "senior manager"),
+    "director": ("董事", "director"),
+    "shareholder": ("股东", "shareholder"),
     "responsible_person": ("直接责任人员", "responsible person"),
+    "registered_practitioner": ("注册执业人员", "registered practitioner"),
+    # Seen from a person: the organisations the person holds the role in (§三(二)).
+    "legal_representative_of": (
+        "其担任法定代表人的单位",
+        "organisation whose legal representative",
+    ),
+    "principal_of": ("其担任主要负责人的单位", "organisation whose principal"),
+    "senior_manager_of": ("其担任高级管理人员的单位", "organisation whose senior manager"),
+    "director_of": ("其担任董事的单位", "organisation whose director"),
+    "shareholder_of": ("其为股东的单位", "organisation whose shareholder"),
+    "responsible_person_of": ("其负有直接责任的单位", "organisation whose responsible person"),
+    "registered_practitioner_of": (
+        "其为注册执业人员的单位",
+        "organisation whose registered practitioner",
+    ),
 }
 
 _LIST_ZH = {"black": "黑名单", "red": "红名单"}
@@ -132,6 +161,7 @@ class _Compiled:
         "applies",
         "basis",
         "blocked",
+        "blocked_by_punishment",
         "blocking_roles",
         "categories",
         "clean_granted",
@@ -194,6 +224,12 @@ class _Compiled:
             "），失信惩戒优先，黑名单主体不享受守信激励。",
             en + " not granted: in-force black-list entries (",
             "); black overrides red, no incentive while blacklisted.",
+        )
+        self.blocked_by_punishment = (
+            zh + "不予适用：本次核查已触发惩戒措施（",
+            "），失信惩戒优先，同一决定中不得既惩戒又激励。",
+            en + " not granted: this check triggers punishment (",
+            "); black overrides red, a subject is never restricted and rewarded in one decision.",
         )
         if measure.effect == "bonus_points" and measure.points is not None:
             self.points = (f"，加 {measure.points:g} 分", f", {measure.points:g} points")
@@ -467,19 +503,47 @@ def _incentive(
 
 
 @functools.lru_cache(maxsize=4096)
-def _blocked(c: _Compiled, b_zh: str, b_en: str) -> Reason:
+def _blocked(
+    c: _Compiled, entry_ids: tuple[str, ...], b_zh: str, b_en: str
+) -> tuple[DecidedMeasure, Reason]:
+    """Rule 4a: an incentive not granted for in-force black entries (described)."""
     pre_zh, post_zh, pre_en, post_en = c.blocked
-    return _reason(pre_zh + b_zh + post_zh, pre_en + b_en + post_en)
+    return _decided(c, "blocked", entry_ids), _reason(
+        pre_zh + b_zh + post_zh, pre_en + b_en + post_en
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _blocked_by_punishment(
+    c: _Compiled, entry_ids: tuple[str, ...], punished: tuple[str, ...]
+) -> tuple[DecidedMeasure, Reason]:
+    """Rule 4b: an incentive not granted in a check that triggers punishments (their ids)."""
+    pre_zh, post_zh, pre_en, post_en = c.blocked_by_punishment
+    return _decided(c, "blocked", entry_ids), _reason(
+        pre_zh + "、".join(punished) + post_zh, pre_en + ", ".join(punished) + post_en
+    )
 
 
 @functools.lru_cache(maxsize=4096)
 def _clean_grant(
-    c: _Compiled, subject_id: str, since: date | None, last: date | None, on: date
+    c: _Compiled,
+    subject_id: str,
+    since: date | None,
+    last: date | None,
+    listed: date | None,
+    on: date,
 ) -> tuple[DecidedMeasure, Reason] | None:
-    """A clean-years incentive (rule 2), or None when the years are not clean."""
+    """A clean-years incentive (rule 2), or None when the years are not clean.
+
+    ``listed`` is the newest ``listed_on`` of the subject's own black entries
+    other than withdrawn ones, in any other status: a listing within the years
+    is an adverse record even once repaired or expired (contract v2).
+    """
     n = c.clean_years or 0
     cutoff = years_before(on, n)
     if since is None or since > cutoff or (last is not None and last >= cutoff):
+        return None
+    if listed is not None and listed > cutoff:
         return None
     # A clean-years grant names no entry: the same measure for every subject.
     granted = c.clean_granted
@@ -574,9 +638,17 @@ def decide(
     by_key: dict[tuple[str, str], list[tuple[str, str, ListEntry]]] = {}
     black: dict[str, list[tuple[str, str, ListEntry]]] = {}
     in_force_statuses = _IN_FORCE_STATUSES
+    # Rule 2: the subject's newest black listing that was not withdrawn, in any status.
+    listed: date | None = None
     # Rule 1, as in in_force(), inlined: this loop runs for every entry of
     # every check.
     for e in profile.entries:
+        if (
+            e.list == "black"
+            and e.status != "withdrawn"
+            and (listed is None or e.listed_on > listed)
+        ):
+            listed = e.listed_on
         if e.status in in_force_statuses and e.listed_on <= on:
             exp = e.expires_on
             if exp is None or on < exp:
@@ -606,8 +678,11 @@ def decide(
     measures: list[DecidedMeasure] = []
     reasons: list[Reason] = []
     restricting: list[tuple[str, bool]] = []
-    green: list[str] = []
-    tolerance: list[str] = []
+    # Rule 4b: every punishment triggered, applied or suspended; and the incentives
+    # granted so far, as (place in measures, place in reasons, measure, entry ids),
+    # blocked at the end should any punishment be triggered.
+    punished: list[str] = []
+    granted: list[tuple[int, int, _Compiled, tuple[str, ...]]] = []
     clean_unknown: list[str] = []
     memo: dict[int, tuple[str, str]] = {}
     # Incentives sharing blocking roles share the description of their blockers.
@@ -635,7 +710,7 @@ def decide(
             if not clean_years_known:
                 clean_unknown.append(c.id)
                 continue
-            grant = _clean_grant(c, subject_id, since, last, on)
+            grant = _clean_grant(c, subject_id, since, last, listed, on)
             if grant is None:
                 continue
 
@@ -645,11 +720,13 @@ def decide(
             decided, reason = _punishment(c, suspended, _entry_ids(hits), who_zh, who_en)
             measures.append(decided)
             reasons.append(reason)
+            punished.append(c.id)
             if not suspended:
                 restricting.append((c.id, c.mandatory))
             continue
 
-        # An incentive: black overrides red (rule 4), suspended black entries included.
+        own_ids = _entry_ids(hits) if hits else ()
+        # An incentive: black overrides red (rule 4a), suspended black entries included.
         if black:
             roles = c.blocking_roles
             blocked = blocked_by.get(roles)
@@ -659,19 +736,31 @@ def decide(
                     blockers.extend(black.get(role, ()))
                 blocked = blocked_by[roles] = _describe(blockers, memo) if blockers else ()
             if blocked:
-                reasons.append(_blocked(c, blocked[0], blocked[1]))
+                decided, reason = _blocked(c, own_ids, blocked[0], blocked[1])
+                measures.append(decided)
+                reasons.append(reason)
                 continue
 
         if grant is None:
             why_zh, why_en = _describe(hits, memo)
-            grant = _incentive(c, _entry_ids(hits), why_zh, why_en)
+            grant = _incentive(c, own_ids, why_zh, why_en)
+        granted.append((len(measures), len(reasons), c, own_ids))
         measures.append(grant[0])
         reasons.append(grant[1])
-        effect = c.effect
-        if effect == "green_channel":
-            green.append(c.id)
-        elif effect == "tolerance":
-            tolerance.append(c.id)
+
+    # Rule 4b: no incentive in a check that triggers punishment, whoever's entry did.
+    green: list[str] = []
+    tolerance: list[str] = []
+    if punished:
+        punishing = tuple(punished)
+        for at_measure, at_reason, c, own_ids in granted:
+            measures[at_measure], reasons[at_reason] = _blocked_by_punishment(c, own_ids, punishing)
+    else:
+        for _, _, c, _ in granted:
+            if c.effect == "green_channel":
+                green.append(c.id)
+            elif c.effect == "tolerance":
+                tolerance.append(c.id)
 
     if clean_unknown:
         ids = "、".join(clean_unknown)

@@ -62,12 +62,14 @@ from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
+from . import _snapshot_relations as relations
 from ._client import Change, ChangesPage
 from ._exceptions import CreditCheckError
 from ._files import atomic_write, create_private_file, fsync_dir, make_private_dir
 from ._fork import ShortLock, region
 from ._ids import SubjectKind
-from ._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
+from ._inflate import GZIP_MAGIC, Inflater
+from ._models import ListEntry, Profile, Related, RelatedRole, Relation, SubjectRef
 from ._time import now as _now
 
 __all__ = [
@@ -102,7 +104,8 @@ IMPORT_BATCH = 10_000
 # still work, the extras are closed when they are handed back.
 _MAX_IDLE_READERS = 32
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS entries (
     entry_id TEXT PRIMARY KEY,
     subject_id TEXT NOT NULL,
@@ -111,6 +114,8 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+    + relations.RELATIONS_SCHEMA
+)
 _INDEX = "CREATE INDEX IF NOT EXISTS entries_subject ON entries(subject_id)"
 
 
@@ -288,11 +293,17 @@ def _apply_page(conn: sqlite3.Connection, page: ChangesPage) -> list[Change]:
         meta = _meta(conn)
         last_seq = int(meta.get("last_seq") or 0)
         fresh = sorted((c for c in page.changes if c.seq > last_seq), key=lambda c: c.seq)
+        fresh_relations = [r for r in page.relations if r.seq > last_seq]
         feed_as_of = _dt(meta.get("feed_as_of"))
-        if page.changes and not fresh:
+        if (page.changes or page.relations) and not (fresh or fresh_relations):
             conn.execute("ROLLBACK")
             return []
-        if not page.changes and feed_as_of is not None and page.as_of < feed_as_of:
+        if (
+            not page.changes
+            and not page.relations
+            and feed_as_of is not None
+            and page.as_of < feed_as_of
+        ):
             conn.execute("ROLLBACK")  # an old empty page, answered again: nothing to learn
             return []
         count = int(meta.get("entries") or 0)
@@ -313,8 +324,10 @@ def _apply_page(conn: sqlite3.Connection, page: ChangesPage) -> list[Change]:
             "entries": str(count),
             "feed_as_of": max(page.as_of, feed_as_of or page.as_of).isoformat(),
         }
-        if fresh:
-            updates["last_seq"] = str(fresh[-1].seq)
+        relations.apply_relation_changes(conn, fresh_relations)
+        if fresh or fresh_relations:
+            seqs = [c.seq for c in fresh[-1:]] + [r.seq for r in fresh_relations]
+            updates["last_seq"] = str(max(seqs))
         if not page.has_more:
             # Caught up: the data now reflects the feed as of the page's time. While
             # pages remain, the older as_of stays: it is still a true lower bound.
@@ -578,6 +591,33 @@ class Snapshot:
         entries.sort(key=lambda e: e.entry_id)
         return entries
 
+    def related_for(self, subject_id: str) -> list[tuple[RelatedRole, SubjectRef]] | None:
+        """The parties related to ``subject_id`` as the feed sent them, both ways: an
+        organisation's persons by role, a party's organisations by ``role_of``.
+
+        ``None`` when the platform has sent no relation into this snapshot (a
+        platform of contract v1): the caller then has no relations from here.
+        See :mod:`credit_check_sdk._snapshot_relations`.
+
+        >>> snap.related_for("442000199001011233")  # doctest: +SKIP
+        [('legal_representative_of', SubjectRef(id='91442000MA4UJ2KQ57', ...))]
+        """
+        try:
+            rows = self._query(
+                "SELECT NULL, NULL FROM meta WHERE key = 'relations' "
+                "UNION ALL SELECT role, related_id FROM relations WHERE subject_id = ? "
+                "UNION ALL SELECT role || '_of', subject_id FROM relations WHERE related_id = ?",
+                (subject_id, subject_id),
+            )
+        except SnapshotError:  # a file made before relations, not yet written to
+            return None
+        if not any(role is None for role, _ in rows):
+            return None
+        return [
+            (str(role), SubjectRef.model_construct(id=other, kind=relations.kind_of(other)))
+            for role, other in sorted(r for r in rows if r[0] is not None)
+        ]
+
     def profile_for(
         self,
         subject_id: str,
@@ -590,11 +630,10 @@ class Snapshot:
         Limits, which the decision must respect: the snapshot holds list
         entries only, so ``record_since`` and ``last_adverse_on`` are ``None``
         (call the decision engine with ``clean_years_known=False``: no
-        clean-years incentive is granted). The change feed carries no
-        relations between organisations and persons: ``related`` is empty
-        unless the caller names the persons (``(role, subject)`` pairs, e.g.
-        as learnt from earlier live profiles), whose entries then come from
-        the snapshot too. ``as_of`` is the snapshot's.
+        clean-years incentive is granted). ``related`` is empty unless the
+        caller names the related parties (``(role, subject)`` pairs: from
+        :meth:`related_for`, or as learnt from earlier live profiles), whose
+        entries then come from the snapshot too. ``as_of`` is the snapshot's.
 
         >>> p = snap.profile_for("91442000MA4UJ2KQ57", "legal_entity")  # doctest: +SKIP
         >>> p.as_of, [e.entry_id for e in p.entries]  # doctest: +SKIP
@@ -729,6 +768,7 @@ class Snapshot:
             # with it is never ahead of the data after a power cut.
             conn.execute("PRAGMA synchronous = FULL")
             _check_schema(conn, path)
+            relations.ensure_table(conn)  # a file made before the feed carried relations
         except sqlite3.Error as exc:
             raise SnapshotError(f"snapshot {path}: cannot open: {exc}", path=str(path)) from exc
         self._writer = _Reader(conn, world)
@@ -919,10 +959,14 @@ class Snapshot:
         self.close()
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-# Bytes read from a file per step when importing: the decompressed lines of one
-# step are held at once, so this bounds memory, not the entries.
+# Bytes read from a file per step when importing.
 _READ_CHUNK = 1024 * 1024
+# Inflated bytes handed on at a time: however small the gzip input, no more exists at once.
+_INFLATE_CHUNK = 64 * 1024
+#: The longest export line taken by default (a ListEntry line is about 1 KB).
+MAX_LINE_BYTES = 1024 * 1024
+# Validated lines are stored once this many bytes of them wait (or IMPORT_BATCH lines).
+_BATCH_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -944,9 +988,13 @@ class ExportLoader:
     first two bytes. Write the bytes in any pieces with :meth:`write`, then
     call :meth:`finish`, which checks that the stream was complete and that it
     held ``count`` entries. Every line is validated as a ``ListEntry`` and
-    stored as sent; rows are inserted ``IMPORT_BATCH`` at a time, and
-    ``on_stored`` receives the subject ids of each batch once it is written.
-    Memory stays flat however large the export.
+    stored as sent; rows are inserted ``IMPORT_BATCH`` at a time (or 8 MiB of
+    them), and ``on_stored`` receives the subject ids of each batch once it is
+    written. Memory stays flat however large the export, and however hostile:
+    gzip is inflated 64 KiB at a time, and a line longer than
+    ``max_line_bytes`` refuses the export (:class:`SnapshotImportError`) as
+    soon as it passes the limit (default :data:`MAX_LINE_BYTES`, or the
+    client's ``max_export_line_bytes``).
 
     It is also the ``sink`` of a streamed ``GET /v1/lists/export``
     (:meth:`PlatformClient.export_lists`): the export is loaded while it
@@ -967,20 +1015,26 @@ class ExportLoader:
         *,
         on_stored: OnStored | None = None,
         stop: threading.Event | None = None,
+        max_line_bytes: int | None = None,
     ) -> None:
         self._builder = builder
         self._on_stored = on_stored
         self._stop = stop
+        #: The longest line taken; ``None``: :data:`MAX_LINE_BYTES`, or the setting
+        #: ``max_export_line_bytes`` when :meth:`PlatformClient.export_lists` loads it.
+        self.max_line_bytes = max_line_bytes
         self._reset()
 
     def _reset(self) -> None:
         self._magic = b""  # the first bytes, until two tell gzip from plain
         self._plain: bool | None = None  # None until the first two bytes tell
-        self._inflate: Any = None  # a zlib decompressor (its type is not importable)
-        self._tail = b""  # the start of a line not yet complete
+        self._inflate: Inflater | None = None
+        self._tail: list[bytes] = []  # the start of a line not yet complete, in pieces
+        self._tail_size = 0
         self._line_no = 0
         self.header: ExportHeader | None = None
         self._pending: list[str] = []  # lines not yet stored (fewer than a batch)
+        self._pending_size = 0
         self._seen = 0
 
     # The file-like surface PlatformClient.request uses for a sink.
@@ -995,10 +1049,19 @@ class ExportLoader:
             if len(self._magic) < 2:
                 return taken
             data, self._magic = self._magic, b""
-            self._plain = not data.startswith(_GZIP_MAGIC)
+            self._plain = not data.startswith(GZIP_MAGIC)
             if not self._plain:
-                self._inflate = zlib.decompressobj(wbits=31)
-        self._take(self._inflated(data) if self._inflate is not None else data)
+                self._inflate = Inflater(chunk=_INFLATE_CHUNK)
+        if self._inflate is None:
+            self._take(data)
+            return taken
+        try:
+            for piece in self._inflate.feed(data):
+                self._take(piece)
+        except zlib.error as exc:
+            raise SnapshotImportError(
+                f"export is not a valid gzip stream: {exc}", path=str(self._builder.path)
+            ) from exc
         return taken
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -1032,15 +1095,15 @@ class ExportLoader:
             self._plain = True
             self._take(self._magic)
             self._magic = b""
-        if self._inflate is not None and not self._inflate.eof:
+        if self._inflate is not None and not self._inflate.complete:
             raise SnapshotImportError(
                 "export is truncated (the gzip stream ends early)", path=where
             )
         if self._tail:
-            tail, self._tail = self._tail, b""
+            tail, self._tail, self._tail_size = b"".join(self._tail), [], 0
             self._add_lines(self._decode(tail))
         if self._pending:
-            pending, self._pending = self._pending, []
+            pending, self._pending, self._pending_size = self._pending, [], 0
             self._store(pending)
         if self.header is None:
             raise SnapshotImportError("export is empty: no header line", path=where)
@@ -1055,26 +1118,38 @@ class ExportLoader:
 
     # -- internals -----------------------------------------------------------------
 
-    def _inflated(self, data: bytes) -> bytes:
-        inflate = self._inflate
-        out = [inflate.decompress(data)]
-        while inflate.eof and inflate.unused_data:
-            # Another gzip member follows (concatenated .gz files are one stream).
-            rest = inflate.unused_data
-            inflate = self._inflate = zlib.decompressobj(wbits=31)
-            out.append(inflate.decompress(rest))
-        return b"".join(out)
-
     def _take(self, data: bytes) -> None:
         if not data:
             return
-        buf = self._tail + data
-        cut = buf.rfind(b"\n")
+        limit = self.max_line_bytes or MAX_LINE_BYTES
+        cut = data.rfind(b"\n")
         if cut < 0:
-            self._tail = buf
+            self._tail.append(data)
+            self._tail_size += len(data)
+            if self._tail_size > limit:
+                self._too_long(0, limit)
             return
-        block, self._tail = buf[:cut], buf[cut + 1 :]
+        if self._tail_size + data.find(b"\n") > limit:
+            self._too_long(0, limit)
+        self._tail.append(data[:cut])
+        block = b"".join(self._tail)
+        rest = data[cut + 1 :]
+        self._tail, self._tail_size = ([rest], len(rest)) if rest else ([], 0)
+        if len(block) > limit:
+            # Only a block this long can hold a line this long: find it.
+            for at, line in enumerate(block.split(b"\n")):
+                if len(line) > limit:
+                    self._too_long(at, limit)
+        if self._tail_size > limit:
+            self._too_long(block.count(b"\n") + 1, limit)
         self._add_lines(self._decode(block))
+
+    def _too_long(self, lines_on: int, limit: int) -> NoReturn:
+        line_no = self._line_no + len(self._pending) + lines_on + 1
+        raise SnapshotImportError(
+            f"export line {line_no} is longer than {limit} bytes; refused (max_export_line_bytes)",
+            path=str(self._builder.path),
+        )
 
     def _decode(self, block: bytes) -> list[str]:
         # One decode per block, cut at a newline, so no character is split.
@@ -1094,9 +1169,12 @@ class ExportLoader:
             at += 1
             if first:
                 self.header = _parse_header(first, str(self._builder.path))
-        self._pending.extend(lines[at:] if at else lines)
-        while len(self._pending) >= IMPORT_BATCH:
+        taken = lines[at:] if at else lines
+        self._pending.extend(taken)
+        self._pending_size += sum(map(len, taken))
+        while len(self._pending) >= IMPORT_BATCH or self._pending_size >= _BATCH_BYTES:
             batch, self._pending = self._pending[:IMPORT_BATCH], self._pending[IMPORT_BATCH:]
+            self._pending_size = sum(map(len, self._pending))
             self._store(batch)
 
     def _store(self, batch: list[str]) -> None:
@@ -1106,6 +1184,8 @@ class ExportLoader:
         lines = [line for line in map(str.strip, batch) if line]
         if not lines:
             return
+        if any(map(relations.is_relation_line, lines)):
+            lines = self._store_relations(lines, first)
         # The hottest loop of a full sync: the model's validator is called directly,
         # and each model is dropped at once (holding a batch of them costs the
         # garbage collector more than the validation). The validated line is stored
@@ -1120,6 +1200,18 @@ class ExportLoader:
         self._seen += len(rows)
         if self._on_stored is not None:
             self._on_stored([row[1] for row in rows])
+
+    def _store_relations(self, lines: list[str], first: int) -> list[str]:
+        """Store the batch's relation lines (contract v2); the entry lines, to store next."""
+        found = [line for line in lines if relations.is_relation_line(line)]
+        parsed, bad = relations.parse_relation_lines(found)
+        if bad is not None:
+            raise SnapshotImportError(
+                f"export line {first + lines.index(found[bad])} is not a valid relation",
+                path=str(self._builder.path),
+            )
+        self._builder._insert_relations(parsed)
+        return [line for line in lines if not relations.is_relation_line(line)]
 
     def _refuse(self, batch: list[str], first: int) -> NoReturn:
         where = str(self._builder.path)
@@ -1224,7 +1316,11 @@ class SnapshotBuilder:
         return fresh
 
     def export_loader(
-        self, *, on_stored: OnStored | None = None, stop: threading.Event | None = None
+        self,
+        *,
+        on_stored: OnStored | None = None,
+        stop: threading.Event | None = None,
+        max_line_bytes: int | None = None,
     ) -> ExportLoader:
         """A loader to push a list export into this (empty) rebuild; see :class:`ExportLoader`.
 
@@ -1234,7 +1330,7 @@ class SnapshotBuilder:
         >>> loader = builder.export_loader()  # doctest: +SKIP
         """
         self._check_open()
-        return ExportLoader(self, on_stored=on_stored, stop=stop)
+        return ExportLoader(self, on_stored=on_stored, stop=stop, max_line_bytes=max_line_bytes)
 
     def _load_export(
         self, stream: IO[bytes], *, progress: Callable[[int, int], None] | None = None
@@ -1274,11 +1370,20 @@ class SnapshotBuilder:
         except sqlite3.Error as exc:
             raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
 
+    def _insert_relations(self, rows: Sequence[Relation]) -> None:
+        self._check_open()
+        try:
+            with region():
+                relations.store_relations(self._conn, rows)
+        except sqlite3.Error as exc:
+            raise SnapshotError(f"rebuild failed: {exc}", path=str(self.path)) from exc
+
     def _discard_rows(self) -> None:
         """Empty the file again (an export download that is being retried)."""
         self._check_open()
         try:
             with region():
+                relations.clear(self._conn)
                 self._conn.execute("DELETE FROM entries")
                 self._conn.execute("DELETE FROM meta")
         except sqlite3.Error as exc:

@@ -34,6 +34,12 @@ site: each section is what `credit-check COMMAND --help` prints.
 | 0 | done |
 | 1 | the command ran and found a problem it names (the table below) |
 | 2 | bad input (an id, a file, a flag), a missing setting or extra, or an error |
+| 3 | the platform refused the app id, secret or permission (401, 403) |
+| 4 | the platform refused this machine's clock (more than 300 s off): set it (NTP) |
+
+Statuses 3 and 4 come from the commands that talk to the platform (those that
+take the platform settings); a refused `check` still prints and journals its
+decision first.
 
 | command | exit status 1 means |
 |---|---|

@@ -10,7 +10,7 @@ import pytest
 
 from credit_check_sdk import categories
 from credit_check_sdk._models import Catalog
-from credit_check_sdk.catalogue import CatalogStore, default_catalog, known_matters
+from credit_check_sdk.catalogue import CatalogStore, default_catalog, known_matters, with_parameters
 
 PLAN = "《中山市建立完善守信联合激励和失信联合惩戒制度的实施方案》"
 
@@ -92,10 +92,87 @@ class TestDefaultCatalog:
             "principal",
         )
         assert by_id["I-LIC-GREEN-CLEAN3"].trigger.clean_years == 3
-        assert by_id["I-LIC-GREEN"].trigger.categories == ("integrity_model",)
+        # §二(一): every red-list source it names is 诚信典型, and §二(二) gives 诚信典型
+        # the green channel and tolerance.
+        assert by_id["I-LIC-GREEN"].trigger.categories == categories.INTEGRITY_TYPICAL
+        assert by_id["I-LIC-TOLERANCE"].trigger.categories == categories.INTEGRITY_TYPICAL
+        assert set(categories.INTEGRITY_TYPICAL) <= set(by_id["I-HON-PRIORITY"].trigger.categories)
+        assert "media_recommended" in categories.RED
 
     def test_has_recommended_punishment(self) -> None:
         assert any(m.kind == "punishment" and not m.mandatory for m in self.cat.measures)
+
+    def test_covers_every_matter_the_plan_names(self) -> None:
+        # Contract v2, change 1: §二(二)-(五), §三(二), §四(五).
+        named = {
+            "licensing": "§二(二)",
+            "procurement": "§四(五)",
+            "bidding": "§三(二)",
+            "subsidy": "§三(二)",
+            "intermediary": "§四(五)",
+            "project_approval": "§三(二)",
+            "concession": "§三(二)",
+            "market_entry": "§三(二)",
+            "honours": "§三(二)",
+            "inspection": "§二(四)",
+            "investment_policy": "§二(三)",
+        }
+        assert set(named) <= self.cat.matters()
+        for matter, section in named.items():
+            bases = [m.basis for m in self.cat.measures if matter in m.matters]
+            assert any(section in b for b in bases), matter
+
+    def test_the_force_of_each_measure_is_said_to_be_the_agencys(self) -> None:
+        # §四(六) defines 强制性 and 推荐性 but classifies no measure: the catalogue says so,
+        # and no basis presents the agency's classification as the plan's.
+        for m in self.cat.measures:
+            assert "本机关" in m.basis, m.id
+            assert ("列为强制性措施为本机关" in m.basis) is m.mandatory, m.id
+            assert "（推荐性措施，§四(六)）" not in m.basis, m.id
+
+    def test_numbers_the_plan_does_not_fix_are_parameters(self) -> None:
+        params = self.cat.parameters
+        assert params["bonus_points"].value == 2.0
+        assert params["commitment_working_days"].value == 10.0
+        assert params["commitment_working_days"].unit == "working_days"
+        assert params["list_term_years"].value == 3.0
+        for p in params.values():
+            assert "本机关" in p.basis or "沙箱" in p.basis
+            assert p.title.zh
+            assert p.title.en
+        (points,) = [m for m in self.cat.measures if m.effect == "bonus_points"]
+        assert points.points == params["bonus_points"].value
+        assert "bonus_points" in points.basis
+
+    def test_an_agency_sets_its_own_parameters(self) -> None:
+        mine = with_parameters(self.cat, bonus_points=1.5, commitment_working_days=5)
+        assert mine.version == self.cat.version + "+agency"
+        assert mine.parameter("commitment_working_days") == 5.0
+        assert [m.points for m in mine.measures if m.effect == "bonus_points"] == [1.5]
+        assert self.cat.parameter("bonus_points") == 2.0  # the default is untouched
+        with pytest.raises(KeyError, match="no parameter"):
+            with_parameters(self.cat, surprise=1)
+        with pytest.raises(KeyError, match="no parameter"):
+            self.cat.parameter("surprise")
+        assert self.cat.parameter("surprise", 7.0) == 7.0
+
+    def test_person_side_roles_only_where_the_plan_punishes_people_for_a_company(self) -> None:
+        of_roles = {
+            m.id: {r for r in m.trigger.roles if r.endswith("_of")} for m in self.cat.measures
+        }
+        assert of_roles["P-ENTRY-BAR"] == {
+            "legal_representative_of",
+            "principal_of",
+            "responsible_person_of",
+        }
+        assert of_roles["P-HON-EXCLUDE-PERSON"] == {
+            "legal_representative_of",
+            "principal_of",
+            "senior_manager_of",
+            "responsible_person_of",
+        }
+        others = {mid for mid, roles in of_roles.items() if roles}
+        assert others == {"P-ENTRY-BAR", "P-HON-EXCLUDE-PERSON"}
 
 
 # --- the store -----------------------------------------------------------------------
@@ -129,13 +206,13 @@ class TestCatalogStore:
     def test_versions_kept(self, tmp_path: Path) -> None:
         store = CatalogStore(tmp_path)
         c1, r1 = _variant("2026.11.1")
-        c2, r2 = _variant("2026.12.1")
+        c2, r2 = _variant("2027.01.1")
         store.save(c1, '"1"', r1)
         store.save(c2, '"2"', r2)
         assert store.load() == (c2, '"2"')
         assert store.version("2026.11.1") == c1
-        assert store.version("2026.12.1") == c2
-        assert store.versions() == ["2026.11.1", "2026.12.1"]
+        assert store.version("2027.01.1") == c2
+        assert store.versions() == ["2026.11.1", "2027.01.1"]
 
     def test_no_etag_removes_old_one(self, tmp_path: Path) -> None:
         store = CatalogStore(tmp_path)

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -657,10 +658,14 @@ def test_a_batch_answer_without_the_person_is_refused(
         client.get_profile(PERSON)
 
 
-def test_a_client_from_settings_takes_the_budget_limits_and_tls_of_the_settings() -> None:
+def test_a_client_from_settings_takes_the_budget_limits_and_tls_of_the_settings(
+    tmp_path: Path,
+) -> None:
     from credit_check_sdk import Settings
     from credit_check_sdk._transports import RequestsTransport
 
+    ca = tmp_path / "agency-ca.pem"  # a private CA, as government networks use
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
     settings = Settings.build(
         base_url="https://credit.example/api",
         app_id="app",
@@ -669,11 +674,15 @@ def test_a_client_from_settings_takes_the_budget_limits_and_tls_of_the_settings(
         timeout=3.5,
         connect_timeout=0.5,
         max_response_bytes=65_536,
-        verify_tls="/etc/pki/agency-ca.pem",  # a private CA, as government networks use
+        verify_tls=str(ca),
+        proxy="http://proxy.gov.example:3128",
+        max_export_line_bytes=65_536,
     )
     client = PlatformClient.from_settings(settings)
     assert client.base_url == "https://credit.example/api"
     assert (client.timeout, client.connect_timeout, client.max_response_bytes) == (3.5, 0.5, 65_536)
     assert isinstance(client._transport, RequestsTransport)
-    assert client._transport._verify == "/etc/pki/agency-ca.pem"
+    assert client._transport._verify == str(ca)
+    assert client._transport.proxy_for(client.base_url) == "http://proxy.gov.example:3128"
+    assert client.max_export_line_bytes == 65_536
     client.close()

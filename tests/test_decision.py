@@ -310,7 +310,11 @@ class TestObjection:
     def test_suspended_does_not_block_other_outcomes_but_blocks_incentives(self) -> None:
         p = profile(entry("B", status="objection_pending"), entry("R", "red", "integrity_model"))
         v = decide(p, BASIC, Matter("m"), on=D)
-        assert ids(v) == [("P-R", "suspended", ("B",))]
+        assert ids(v) == [
+            ("P-R", "suspended", ("B",)),
+            ("I-G", "blocked", ("R",)),
+            ("I-T", "blocked", ("R",)),
+        ]
         assert v.outcome is Outcome.NORMAL
 
 
@@ -321,7 +325,12 @@ class TestBlackOverridesRed:
     def test_black_on_subject_blocks_incentive(self) -> None:
         p = profile(entry("B"), entry("R", "red", "integrity_model"))
         v = decide(p, BASIC, Matter("m"), on=D)
-        assert ids(v) == [("P-R", "applied", ("B",))]
+        # Contract v2, rule 4: the blocked incentive is listed, with the red entry behind it.
+        assert ids(v) == [
+            ("P-R", "applied", ("B",)),
+            ("I-G", "blocked", ("R",)),
+            ("I-T", "blocked", ("R",)),
+        ]
         assert "I-G" in text(v)
         assert "不予适用" in text(v)
 
@@ -330,7 +339,7 @@ class TestBlackOverridesRed:
         cat = catalog(GREEN)
         p = profile(entry("B"), entry("R", "red", "integrity_model"))
         v = decide(p, cat, Matter("m"), on=D)
-        assert v.measures == ()
+        assert ids(v) == [("I-G", "blocked", ("R",))]
         assert v.outcome is Outcome.NORMAL
         assert "black overrides red" in text(v)
 
@@ -338,7 +347,7 @@ class TestBlackOverridesRed:
         cat = catalog(GREEN)
         p = profile(entry("B", status="objection_pending"), entry("R", "red", "integrity_model"))
         v = decide(p, cat, Matter("m"), on=D)
-        assert v.measures == ()
+        assert ids(v) == [("I-G", "blocked", ("R",))]
         assert v.outcome is Outcome.NORMAL
 
     def test_expired_black_does_not_block(self) -> None:
@@ -357,15 +366,19 @@ class TestBlackOverridesRed:
         assert ids(v) == [("I-G", "applied", ("R",))]
         v = decide(profile(red, rel=(rep,)), catalog(counted), Matter("m"), on=D)
         assert v.outcome is Outcome.NORMAL
-        assert v.measures == ()
+        assert ids(v) == [("I-G2", "blocked", ("R",))]
         assert PERSON_MASKED in text(v)
 
     def test_black_blocks_clean_years_incentive(self) -> None:
         clean = measure("I-C", "green_channel", lst=None, clean_years=3)
-        p = profile(entry("B"), last_adverse_on=None)
+        p = profile(entry("B"), last_adverse_on=None, record_since=date(2000, 1, 1))
         v = decide(p, catalog(clean), Matter("m"), on=D)
+        # The listing itself is within the three years: the years are not clean (rule 2).
         assert v.measures == ()
         assert v.outcome is Outcome.NORMAL
+        old = entry("B", listed_on=date(2020, 1, 10))
+        v = decide(profile(old, last_adverse_on=None), catalog(clean), Matter("m"), on=D)
+        assert ids(v) == [("I-C", "blocked", ())]  # clean years, but an in-force black entry
 
 
 # --- clean years ------------------------------------------------------------------------
@@ -486,14 +499,14 @@ class TestOutcome:
     def test_restriction_beats_tolerance(self) -> None:
         rep = related("legal_representative", PERSON, entry("B-P", subject_id=PERSON))
         m = Matter("m", missing_documents=["场地证明"], commitment=True)
-        # The incentives count only the subject, so they are granted; the
-        # punishment reaches the legal representative and wins.
+        # The incentives count only the subject, but the punishment reaches the legal
+        # representative: no incentive in a check that punishes (contract v2, rule 4b).
         v = decide(profile(RED, rel=(rep,)), BASIC, m, on=D)
         assert v.outcome is Outcome.RESTRICTION
         assert ids(v) == [
             ("P-R", "applied", ("B-P",)),
-            ("I-G", "applied", ("R",)),
-            ("I-T", "applied", ("R",)),
+            ("I-G", "blocked", ("R",)),
+            ("I-T", "blocked", ("R",)),
         ]
 
     @pytest.mark.parametrize("mandatory", [True, False])
@@ -690,9 +703,15 @@ def test_properties(p: Profile, matter: Matter, on: date, known: bool) -> None:
         assert v.outcome is not Outcome.RESTRICTION
     assert v.outcome is not Outcome.REVIEW
     subject_black = any(e.list == "black" and in_force(e, on) for e in p.entries)
+    granted = [m for m in v.measures if m.kind == "incentive" and m.status == "applied"]
     if subject_black:
-        assert not [m for m in v.measures if m.kind == "incentive"]
+        assert not granted
         assert v.outcome in (Outcome.RESTRICTION, Outcome.NORMAL)
+    # Rule 4b: never restricted and rewarded in one decision.
+    if any(m.kind == "punishment" for m in v.measures):
+        assert not granted
+    for m in v.measures:
+        assert (m.status == "blocked") <= (m.kind == "incentive")
     if not known:
         assert not any(m.id.endswith("CLEAN3") for m in v.measures)
     for m in v.measures:
@@ -702,3 +721,122 @@ def test_properties(p: Profile, matter: Matter, on: date, known: bool) -> None:
     order = [x.id for x in default_catalog().measures]
     got = [m.id for m in v.measures]
     assert got == sorted(got, key=order.index)
+
+
+# --- contract v2: the rules as the plan has them -----------------------------------------
+
+
+class TestContractV2CleanYears:
+    """§二(二) 连续三年无不良信用记录: a black listing within the years is an adverse record,
+    even once repaired (§五(二)) or expired; a withdrawn one was a mistake (§五(三))."""
+
+    @pytest.mark.parametrize(
+        ("status", "listed_on", "granted"),
+        [
+            ("repaired", date(2025, 11, 1), False),  # repaired last year: not clean
+            ("expired", date(2024, 1, 1), False),
+            ("active", date(2030, 1, 1), False),  # listed after the day: still not clean
+            ("withdrawn", date(2025, 11, 1), True),  # a mistaken listing does not count
+            ("repaired", date(2023, 11, 30), True),  # on D - 3 years: not later than it
+            ("repaired", date(2023, 12, 1), False),
+            ("repaired", date(2019, 5, 1), True),  # repaired long ago
+        ],
+    )
+    def test_listings_within_the_years(self, status: str, listed_on: date, granted: bool) -> None:
+        listing = entry("B", status=status, listed_on=listed_on, expires_on=date(2026, 1, 1))
+        # The platform's last_adverse_on says nothing of the listing: the entry alone decides.
+        p = profile(listing, record_since=date(2010, 1, 1), last_adverse_on=None)
+        v = decide(p, catalog(CLEAN3), Matter("m"), on=D)
+        assert (v.outcome is Outcome.GREEN_CHANNEL) is granted
+        assert ids(v) == ([("I-C3", "applied", ())] if granted else [])
+
+    def test_a_persons_listing_does_not_spoil_the_companys_years(self) -> None:
+        rep = related(
+            "legal_representative",
+            PERSON,
+            entry("B-P", status="repaired", subject_id=PERSON, listed_on=date(2025, 11, 1)),
+        )
+        p = profile(rel=(rep,), record_since=date(2010, 1, 1), last_adverse_on=None)
+        assert decide(p, catalog(CLEAN3), Matter("m"), on=D).outcome is Outcome.GREEN_CHANNEL
+
+    def test_the_default_catalogue_green_channel(self) -> None:
+        repaired = entry(
+            "BL-R", category="safety_production", status="repaired", listed_on=date(2025, 12, 1)
+        )
+        p = profile(repaired, record_since=date(2005, 1, 1), last_adverse_on=None)
+        v = decide(p, default_catalog(), Matter("licensing"), on=D)
+        assert v.outcome is Outcome.NORMAL
+        assert not [m for m in v.measures if m.status == "applied"]
+
+
+class TestContractV2NoRewardWithPunishment:
+    """Black overrides red also through a related party (§三(二), §三(七) with §二(三)):
+    a subject is never restricted and rewarded in one decision."""
+
+    def _company(self) -> Profile:
+        rep = related("legal_representative", PERSON, entry("BL-P", "black", "wage_arrears"))
+        tax_a = entry("RL-A", "red", "tax_credit_a", expires_on=date(2027, 6, 1))
+        return profile(tax_a, rel=(rep,), last_adverse_on=None)
+
+    def test_bidding_points_are_blocked_beside_the_exclusion(self) -> None:
+        v = decide(self._company(), default_catalog(), Matter("bidding"), on=D)
+        assert v.outcome is Outcome.RESTRICTION
+        by_id = {m.id: m for m in v.measures}
+        assert by_id["P-BID-EXCLUDE"].status == "applied"
+        assert by_id["I-BID-POINTS"].status == "blocked"
+        assert by_id["I-BID-POINTS"].entry_ids == ("RL-A",)
+        assert "P-BID-EXCLUDE" in text(v)
+        assert "同一决定中不得既惩戒又激励" in text(v)
+
+    def test_subsidy_priority_is_blocked_beside_the_restriction(self) -> None:
+        v = decide(self._company(), default_catalog(), Matter("subsidy"), on=D)
+        by_id = {m.id: m.status for m in v.measures}
+        assert by_id["P-SUB-RESTRICT"] == "applied"
+        assert by_id["I-SUB-PRIORITY"] == "blocked"
+
+    def test_a_suspended_or_recommended_punishment_blocks_too(self) -> None:
+        advised = measure("P-A", "strict_review", roles=("legal_representative",), mandatory=False)
+        rep = related("legal_representative", PERSON, entry("B-P", status="objection_pending"))
+        v = decide(profile(RED, rel=(rep,)), catalog(advised, GREEN), Matter("m"), on=D)
+        assert ids(v) == [("P-A", "suspended", ("B-P",)), ("I-G", "blocked", ("R",))]
+        assert v.outcome is Outcome.NORMAL
+
+    def test_without_punishment_the_incentive_stands(self) -> None:
+        v = decide(profile(RED), catalog(PUNISH, GREEN), Matter("m"), on=D)
+        assert ids(v) == [("I-G", "applied", ("R",))]
+        assert v.outcome is Outcome.GREEN_CHANNEL
+
+
+class TestContractV2Roles:
+    """Related parties both ways (§三(二), §三(七)); a role counts only where a measure
+    names it, known to the SDK or not."""
+
+    def test_an_unknown_role_triggers_only_measures_that_name_it(self) -> None:
+        sup = related("supervisor", PERSON, entry("B-S", subject_id=PERSON))
+        p = profile(rel=(sup,))
+        assert decide(p, BASIC, Matter("m"), on=D).measures == ()
+        naming = measure("P-SUP", "restrict", roles=("supervisor",))
+        v = decide(p, catalog(naming), Matter("m"), on=D)
+        assert ids(v) == [("P-SUP", "applied", ("B-S",))]
+        assert "supervisor" in text(v)
+
+    def test_an_organisation_reaches_a_person_through_an_of_role(self) -> None:
+        company_entry = entry("B-C", subject_id=COMPANY)
+        of = Related(
+            role="legal_representative_of",
+            subject=SubjectRef(id=COMPANY, kind="legal_entity"),
+            entries=(company_entry,),
+        )
+        person = Profile(
+            subject=SubjectRef(id=PERSON, kind="natural_person"),
+            as_of=datetime(2026, 11, 29, 8, tzinfo=TZ),
+            record_since=None,
+            last_adverse_on=None,
+            entries=(),
+            related=(of,),
+        )
+        barred = measure("P-ENTRY", "restrict", roles=("legal_representative_of",))
+        v = decide(person, catalog(barred, PUNISH), Matter("m"), on=D)
+        # Only the measure naming the _of role sees the company's entry.
+        assert ids(v) == [("P-ENTRY", "applied", ("B-C",))]
+        assert "其担任法定代表人的单位" in text(v)

@@ -166,9 +166,10 @@ def test_repaired_and_expired_entries_do_not_punish(checker: CreditChecker, name
 def test_black_overrides_red(checker: CreditChecker) -> None:
     d = checker.must_check(S["red_and_black"], "licensing")
     assert d.outcome is Outcome.RESTRICTION
-    assert not any(m.kind == "incentive" for m in d.measures)
+    assert not any(m.kind == "incentive" for m in d.applied)
     bidding = checker.must_check(S["red_and_black"], "bidding")
-    assert "I-BID-POINTS" not in by_id(bidding)
+    # Listed, but blocked (contract v2, rule 4): never restricted and rewarded at once.
+    assert by_id(bidding)["I-BID-POINTS"].status == "blocked"
     assert bidding.outcome is Outcome.RESTRICTION
 
 
@@ -191,6 +192,8 @@ def seeded_subjects(sandbox: SandboxProcess, count: int) -> list[str]:
         params = {"limit": "5000", **({"cursor": cursor} if cursor else {})}
         page = sandbox.request("GET", "/v1/lists/changes", params=params).json()
         for change in page["changes"]:
+            if "entry" not in change:  # a relation change (contract v2)
+                continue
             sid = change["entry"]["subject_id"]
             if sid not in ids:
                 ids.append(sid)

@@ -259,14 +259,14 @@ def test_explain_rederives_a_real_checkers_decisions(tmp_path: Path) -> None:
         assert m.entries[0].category == "court_judgment_defaulter"
         assert m.basis
         # A newer catalogue from the platform: decisions name it, explain finds it on disk.
-        newer = default_catalog().model_copy(update={"version": "2026.12.1"})
+        newer = default_catalog().model_copy(update={"version": "2027.01.1"})
         fake.set_catalog(newer)
         assert checker.refresh_catalog()
         d2 = checker.must_check(ORG, "bidding")
-        assert checker.journal.get(d2.check_id)["catalog_version"] == "2026.12.1"  # type: ignore[index]
+        assert checker.journal.get(d2.check_id)["catalog_version"] == "2027.01.1"  # type: ignore[index]
         e2 = explain(checker.journal, CatalogStore(tmp_path / "catalog"), d2.check_id)
         assert e2.matches is True
-        assert e2.catalog_version == "2026.12.1"
+        assert e2.catalog_version == "2027.01.1"
         assert explain(checker.journal, None, d2.check_id).matches is None
         assert explain(checker.journal, [newer], d2.check_id).matches is True
         with pytest.raises(InvalidRequestError):

@@ -230,18 +230,19 @@ class PastFeed(FakePlatform):
     def _past() -> str:
         return (now() - timedelta(days=3)).isoformat(timespec="seconds")
 
-    def _list_changes(self, query: dict[str, str]) -> Any:
-        _status, _headers, body = super()._list_changes(query)
-        doc = json.loads(body)
-        doc["as_of"] = self._past()
-        return self._ok(doc)
-
-    def _export(self) -> Any:
-        status, headers, body = super()._export()
-        head, _, rest = gzip.decompress(body).partition(b"\n")
-        doc = json.loads(head)
-        doc["as_of"] = self._past()
-        return status, headers, gzip.compress(json.dumps(doc).encode() + b"\n" + rest)
+    def _exchange(self, *args: Any) -> Any:
+        ex = super()._exchange(*args)
+        path = args[1]
+        if ex.status == 200 and path.endswith("/lists/changes"):
+            doc = json.loads(ex.body)
+            doc["as_of"] = self._past()
+            ex.body = json.dumps(doc).encode()
+        elif ex.status == 200 and path.endswith("/lists/export"):
+            head, _, rest = gzip.decompress(ex.body).partition(b"\n")
+            doc = json.loads(head)
+            doc["as_of"] = self._past()
+            ex.body = gzip.compress(json.dumps(doc).encode() + b"\n" + rest)
+        return ex
 
 
 def test_a_snapshot_older_than_max_snapshot_age_gives_review(tmp_path: Path) -> None:
@@ -641,6 +642,7 @@ LEARNT = "relations as learnt from the platform on"
 def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
     fake: FakePlatform, open_checker: OpenChecker, caplog: pytest.LogCaptureFixture
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     caplog.set_level(logging.DEBUG, logger="credit_check_sdk")
     company, stranger = _uscc(8), _uscc(9)
     person = _ric("44010119850607002")
@@ -683,6 +685,7 @@ def test_a_learnt_legal_representative_restricts_a_subsidy_offline(
 def test_relations_replaced_by_a_newer_live_profile(
     fake: FakePlatform, open_checker: OpenChecker
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(10)
     person = _ric("44010119850607003")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -703,6 +706,7 @@ def test_relations_replaced_by_a_newer_live_profile(
 def test_relations_older_than_max_relation_age_are_not_used(
     fake: FakePlatform, open_checker: OpenChecker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(11)
     person = _ric("44010119850607004")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -729,6 +733,7 @@ def test_relations_older_than_max_relation_age_are_not_used(
 def test_relations_survive_a_restart_and_a_snapshot_rebuild(
     fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(12)
     person = _ric("44010119850607005")
     fake.add_entry(person, "black", "court_judgment_defaulter")
@@ -754,6 +759,7 @@ def test_relations_survive_a_restart_and_a_snapshot_rebuild(
 def test_without_the_offline_mode_no_relations_are_kept(
     fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
 ) -> None:
+    fake.feed_relations = False  # a platform of contract v1: relations from live checks only
     company = _uscc(13)
     fake.relate(company, PERSON, "legal_representative")
     checker = open_checker(tmp_path / "online-only", offline=False)

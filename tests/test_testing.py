@@ -6,6 +6,7 @@ import gzip
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -23,11 +24,12 @@ from credit_check_sdk import (
     RequestTimeoutError,
     ServerError,
 )
-from credit_check_sdk._client import PlatformClient
+from credit_check_sdk._client import EXPORT_TYPES, PlatformClient
 from credit_check_sdk._exceptions import (
     BadRequestError,
     ConflictError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
 )
@@ -79,6 +81,11 @@ def signed(fake: FakePlatform, method: str, path: str, body: bytes = b"", **kw: 
         body=body,
         **kw,
     )
+
+
+def u(name: str) -> str:
+    """A record id (a UUID, as the contract's records have) standing for ``name``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 def record(fake: FakePlatform, rid: str, **changes: Any) -> dict[str, Any]:
@@ -239,9 +246,10 @@ def test_batch(fake: FakePlatform, client: PlatformClient) -> None:
 
 
 def test_batch_limits(fake: FakePlatform, client: PlatformClient) -> None:
-    for ids in ([], [ORG] * 201):
-        with pytest.raises(BadRequestError):
-            client.request("POST", "/v1/profiles:batch", json_body={"subject_ids": ids})
+    with pytest.raises(BadRequestError):
+        client.request("POST", "/v1/profiles:batch", json_body={"subject_ids": []})
+    with pytest.raises(PayloadTooLargeError):
+        client.request("POST", "/v1/profiles:batch", json_body={"subject_ids": [ORG] * 201})
     body = client.post("/v1/profiles:batch", {"subject_ids": [ORG] * 200}, ok=(200,))
     assert len(body["profiles"]) == 200
 
@@ -257,20 +265,20 @@ def test_catalog_etag_and_304(fake: FakePlatform, client: PlatformClient) -> Non
     assert etag
     assert client.get_catalog(etag) is None
     assert client.get_catalog('"something-else"') is not None
-    newer = default_catalog().model_copy(update={"version": "2026.12.1"})
+    newer = default_catalog().model_copy(update={"version": "2027.01.1"})
     fake.set_catalog(newer)
     again = client.get_catalog(etag)
     assert again is not None
-    assert again[0].version == "2026.12.1"
+    assert again[0].version == "2027.01.1"
     assert again[1] != etag
 
 
 def test_a_checker_refreshes_its_catalogue_from_the_fake(
     fake: FakePlatform, make_checker: Callable[..., CreditChecker]
 ) -> None:
-    fake.set_catalog(default_catalog().model_copy(update={"version": "2026.12.1"}))
+    fake.set_catalog(default_catalog().model_copy(update={"version": "2027.01.1"}))
     checker = make_checker()
-    assert checker.must_check(ORG, "bidding").catalog_version == "2026.12.1"
+    assert checker.must_check(ORG, "bidding").catalog_version == "2027.01.1"
     assert checker.refresh_catalog() is False  # 304
     assert fake.requests.count(("GET", "/v1/catalog")) == 2
 
@@ -322,7 +330,7 @@ def test_change_feed_limits_and_expired_cursors(fake: FakePlatform, client: Plat
 def test_export(fake: FakePlatform, client: PlatformClient) -> None:
     fake.add_entry(ORG, "black", "finance")
     fake.add_entry(ORG2, "red", "integrity_model")
-    response = client.request("GET", "/v1/lists/export")
+    response = client.request("GET", "/v1/lists/export", accept=EXPORT_TYPES)
     lines = gzip.decompress(response.body).decode().splitlines()
     head = json.loads(lines[0])
     assert head["count"] == 2
@@ -334,42 +342,44 @@ def test_export(fake: FakePlatform, client: PlatformClient) -> None:
 
 
 def test_records_batch(fake: FakePlatform, client: PlatformClient) -> None:
-    good = [record(fake, "r1"), record(fake, "r2")]
-    missing = {k: v for k, v in record(fake, "r3").items() if k not in ("outcome", "source")}
-    foreign = record(fake, "r4", agency_id="another-agency")
-    forged = {**record(fake, "r5"), "outcome": "restriction"}
+    good = [record(fake, u("r1")), record(fake, u("r2"))]
+    missing = {k: v for k, v in record(fake, u("r3")).items() if k not in ("outcome", "source")}
+    foreign = record(fake, u("r4"), agency_id="another-agency")
+    forged = {**record(fake, u("r5")), "outcome": "restriction"}
     receipt = client.upload_records([*good, missing, foreign, forged])
-    assert receipt.accepted == ("r1", "r2")
+    assert receipt.accepted == (u("r1"), u("r2"))
     assert receipt.duplicates == ()
     rejected = {r.id: r.detail for r in receipt.rejected}
-    assert set(rejected) == {"r3", "r4", "r5"}
-    assert "outcome" in rejected["r3"]
-    assert "source" in rejected["r3"]
-    assert "agency" in rejected["r4"]
-    assert "hash" in rejected["r5"]
-    again = client.upload_records([good[0], record(fake, "r6")])
-    assert again.accepted == ("r6",)
-    assert again.duplicates == ("r1",)
-    assert set(fake.records) == {"r1", "r2", "r6"}
-    assert fake.upload_counts["r1"] == 2
-    assert fake.upload_counts["r2"] == 1
+    assert set(rejected) == {u("r3"), u("r4"), u("r5")}
+    assert "outcome" in rejected[u("r3")]
+    assert "source" in rejected[u("r3")]
+    assert "agency" in rejected[u("r4")]
+    assert "hash" in rejected[u("r5")]
+    again = client.upload_records([good[0], record(fake, u("r6"))])
+    assert again.accepted == (u("r6"),)
+    assert again.duplicates == (u("r1"),)
+    assert set(fake.records) == {u("r1"), u("r2"), u("r6")}
+    assert fake.upload_counts[u("r1")] == 2
+    assert fake.upload_counts[u("r2")] == 1
 
 
 def test_an_action_record_needs_its_own_fields(fake: FakePlatform, client: PlatformClient) -> None:
     action: dict[str, Any] = {
         "type": "action",
-        "id": "a1",
-        "check_id": "r1",
+        "id": u("a1"),
+        "check_id": u("r1"),
         "agency_id": fake.agency_id,
         "acted_at": "2026-11-29T08:05:00+08:00",
         "action": "applied",
         "prev_hash": None,
     }
     receipt = client.upload_records([{**action, "hash": canonical_hash(action)}])
-    assert receipt.rejected[0].id == "a1"
+    assert receipt.rejected[0].id == u("a1")
     assert "measure_ids" in receipt.rejected[0].detail
     action["measure_ids"] = []
-    assert client.upload_records([{**action, "hash": canonical_hash(action)}]).accepted == ("a1",)
+    assert client.upload_records([{**action, "hash": canonical_hash(action)}]).accepted == (
+        u("a1"),
+    )
 
 
 def test_reports_are_versioned(fake: FakePlatform, client: PlatformClient) -> None:
@@ -520,9 +530,9 @@ def test_malformed_records_answer_still_stores_them(
 ) -> None:
     fake.malformed("missing_fields", path="records:batch", times=1)
     with pytest.raises(InvalidResponseError):
-        client.upload_records([record(fake, "r1")])
-    assert "r1" in fake.records  # the platform took it; only the answer was lost
-    assert client.upload_records([record(fake, "r1")]).duplicates == ("r1",)
+        client.upload_records([record(fake, u("r1"))])
+    assert u("r1") in fake.records  # the platform took it; only the answer was lost
+    assert client.upload_records([record(fake, u("r1"))]).duplicates == (u("r1"),)
 
 
 def test_delay_in_memory_times_out_like_a_transport(

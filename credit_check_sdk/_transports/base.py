@@ -21,7 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
-__all__ = ["BaseTransport", "Request", "Response", "Sink"]
+from .._exceptions import InvalidResponseError
+
+__all__ = ["BaseTransport", "Request", "Response", "Sink", "check_media_type", "media_type"]
 
 
 class Sink(Protocol):
@@ -49,7 +51,8 @@ class Request:
     response body the transport will read. With ``sink`` set, a successful
     (2xx) body is written there as it arrives instead of being kept in memory
     (large list exports); transports that cannot stream may return the body
-    and the client writes it.
+    and the client writes it. ``accept`` names the media types a 2xx answer
+    may have (empty: any); see :func:`check_media_type`.
     """
 
     method: str
@@ -61,6 +64,7 @@ class Request:
     deadline: float | None = None
     max_bytes: int = 8 * 1024 * 1024
     sink: Sink | None = None
+    accept: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -75,6 +79,52 @@ class Request:
     def remaining(self) -> float | None:
         """Seconds left before ``deadline``; ``None`` when there is none."""
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+def media_type(headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """The ``Content-Type`` without parameters, lowercased, and its ``charset`` (or None).
+
+    >>> media_type({"Content-Type": "Application/JSON; charset=UTF-8"})
+    ('application/json', 'utf-8')
+    """
+    value = CaseInsensitiveDict(headers).get("Content-Type") or ""
+    kind, *params = value.split(";")
+    charset = None
+    for param in params:
+        name, _, arg = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = arg.strip().strip('"').lower()
+    return kind.strip().lower(), charset
+
+
+def check_media_type(request: Request, status: int, headers: Mapping[str, str]) -> None:
+    """Refuse a 2xx answer whose media type ``request.accept`` does not name.
+
+    A platform that answers a profile request with ``text/html`` is not speaking
+    the contract, even when the page happens to parse as JSON (a captive portal,
+    a gateway's error page): :class:`~credit_check_sdk.InvalidResponseError`.
+    Answers without a body (204, 304) and requests without ``accept`` pass; a
+    ``charset`` other than UTF-8 is refused (the contract is UTF-8 throughout).
+
+    >>> check_media_type(Request("GET", "http://x/", accept=("application/json",)), 200,
+    ...                  {"Content-Type": "application/json; charset=utf-8"})
+    """
+    if not request.accept or not 200 <= status < 300 or status in (204, 304):
+        return
+    kind, charset = media_type(headers)
+    if kind not in request.accept:
+        raise InvalidResponseError(
+            f"the answer is {kind or 'without a Content-Type'}, "
+            f"not {' or '.join(request.accept)} as the contract fixes",
+            method=request.method,
+            url=request.url,
+        )
+    if charset is not None and charset not in ("utf-8", "utf8"):
+        raise InvalidResponseError(
+            f"the answer is in {charset}, not UTF-8 as the contract fixes",
+            method=request.method,
+            url=request.url,
+        )
 
 
 class Response:
@@ -96,14 +146,28 @@ class BaseTransport:
 
     Raise :class:`~credit_check_sdk.ConnectError` when no connection could be
     made or it broke, :class:`~credit_check_sdk.RequestTimeoutError` when a timeout
-    or the deadline ran out, and
+    or the deadline ran out (the deadline bounds the whole exchange: connecting,
+    sending, the headers and the body), and
     :class:`~credit_check_sdk.InvalidResponseError` when the body is larger
-    than ``request.max_bytes``. Anything else is the client's business.
+    than ``request.max_bytes`` or a 2xx answer's media type is not one of
+    ``request.accept`` (:func:`check_media_type`, before a byte of it reaches a
+    sink). Anything else is the client's business.
     """
 
     def handle_request(self, request: Request) -> Response:
         """Send ``request``; return the response with its body read."""
         raise NotImplementedError
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to ``url`` would go through (``None``: straight there)."""
+        return None
+
+    def end_requests(self, by: float) -> None:
+        """End every request in flight by ``by`` (``time.monotonic()``): shutting down.
+
+        The client also gives requests made later no deadline past it; a
+        transport that cannot cut a request in flight may do nothing here.
+        """
 
     def close(self) -> None:
         """Release connections."""

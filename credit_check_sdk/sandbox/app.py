@@ -4,55 +4,55 @@
 >>> app.state.sandbox.store.profile("91442000MA4UC00019", "legal_entity")["entries"][0]["category"]
 'court_judgment_defaulter'
 
-Everything under ``base_path`` (``/api``) is signed as the contract says and
-answers errors as RFC 9457 problem documents. With ``admin_enabled`` the
-unsigned, loopback-only ``/_sandbox/…`` endpoints change the data and inject
-faults (see the module :mod:`credit_check_sdk.sandbox` and the README).
+The contract's rules are the platform core's (:mod:`credit_check_sdk._platform`,
+the same that FakePlatform runs); this module is the HTTP side: routes,
+streaming the export, faults, counters, rate limits and the nonce store's fast
+path. Everything under ``base_path`` (``/api``) is signed as the contract says
+and answers errors as RFC 9457 problem documents. With ``admin_enabled`` the
+unsigned, loopback-only ``/_sandbox/…`` endpoints (:mod:`.admin`) change the
+data and inject faults.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import hashlib
-import http
-import itertools
 import json
 import logging
 import math
 import queue
 import random
-import re
 import threading
 import time
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from datetime import date, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._exceptions import InvalidSubjectError
-from .._ids import mask_id, mask_ids_in, normalize_id, validate_id
-from ..categories import BLACK, RED
-from ..signing import verify
-from . import _inputs as inp
+from .._ids import mask_ids_in
+from .._platform import (
+    PLATFORM_TZ,
+    GenerationCursors,
+    PlatformCore,
+    Refusal,
+    parse_limit,
+    problem_document,
+)
 from . import db
-from .seed import SCENARIO_SUBJECTS, seed_database
-from .store import Store, entry_json, json_bytes
+from .admin import admin_router, read_admin_body
+from .seed import seed_database
+from .store import Store, json_bytes
 
 __all__ = [
     "Faults",
@@ -66,14 +66,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_PROBLEM_BASE = "https://credit.example/problems/"
-_MAX_BATCH_PROFILES = 200
-_MAX_RECORDS = 1000
-_MAX_CHANGES = 5000
 #: Uncompressed NDJSON handed to zlib at a time by the export (fewer, larger calls).
 _EXPORT_CHUNK = 1024 * 1024
-_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+
+#: An error answered as an RFC 9457 problem document: the platform core's refusal.
+Problem = Refusal
+
+#: A change-feed cursor's parts ``(generation, seq, head, issued)`` (for tests and tools).
+_decode_cursor = GenerationCursors.parse
 
 
 class SandboxSettings(BaseModel):
@@ -109,45 +109,15 @@ class SandboxSettings(BaseModel):
     shared_nonces: bool = False
 
 
-class Problem(Exception):  # noqa: N818 - named after the RFC 9457 document it becomes
-    """An error answered as an RFC 9457 problem document.
-
-    >>> Problem(404, "no such objection").status
-    404
-    """
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        slug: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.slug = slug
-        self.headers = headers or {}
-
-
 def problem_response(
     status: int, detail: str, *, slug: str | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
+) -> Response:
     """A ``application/problem+json`` response."""
-    title = (
-        http.HTTPStatus(status).phrase
-        if status in http.HTTPStatus._value2member_map_
-        else ("Error")
-    )
-    body = {
-        "type": _PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    return JSONResponse(
-        body, status_code=status, headers=headers, media_type="application/problem+json"
+    return Response(
+        problem_document(status, detail, slug),
+        status_code=status,
+        headers=headers,
+        media_type="application/problem+json",
     )
 
 
@@ -208,6 +178,16 @@ class SandboxState:
         self.settings = settings
         self.engine = db.make_engine(settings.database_url)
         self.store = Store(self.engine, shared_nonces=settings.shared_nonces)
+        self.core = PlatformCore(
+            self.store,
+            app_id=settings.app_id,
+            app_secret=settings.app_secret,
+            agency_id=settings.agency_id,
+            clock=lambda: datetime.now(PLATFORM_TZ),
+            cursors=GenerationCursors(
+                lambda: self.store.meta()["generation"], settings.change_retention
+            ),
+        )
         self.faults = Faults()
         self.limiter = RateLimiter()
         self._counters: dict[str, dict[str, int]] = {}
@@ -250,7 +230,8 @@ class SandboxState:
             body = json.dumps(
                 default_catalog().model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
             ).encode()
-            self._catalog = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            self.core.set_catalog(body)
+            self._catalog = (body, self.core.catalog(None)[2])
         return self._catalog
 
 
@@ -271,20 +252,7 @@ async def authenticate(request: Request) -> str:
     path = raw_path.split(b"?", 1)[0].decode("latin-1")
     query = request.scope.get("query_string", b"").decode("utf-8", "replace")
     pairs = parse_qsl(query, keep_blank_values=True)
-    app_id = request.headers.get("X-App-Id", "")
-    secret = state.settings.app_secret if app_id == state.settings.app_id else None
-    why = verify(
-        request.headers,
-        secret=secret or "",
-        method=request.method,
-        path=path,
-        query=pairs,
-        body=body,
-    )
-    if why is None and secret is None:
-        why = "unknown app id"
-    if why is not None:
-        raise Problem(401, why, slug="bad-signature")
+    app_id = state.core.check_signature(request.method, path, pairs, request.headers, body)
     nonce = request.headers["X-Nonce"]
     store = state.store
     if store.shared_nonces:  # claimed in the database: a replay to another worker is refused
@@ -301,12 +269,12 @@ async def authenticate(request: Request) -> str:
             else:
                 await run_in_threadpool(store.flush_nonces, batch)
     if not fresh:
-        raise Problem(401, "nonce already used within the last 600 s", slug="replayed-nonce")
+        raise state.core.replayed()
     rate = state.rate()
     if rate is not None:
         wait = state.limiter.take(app_id, rate)
         if wait is not None:
-            raise Problem(
+            raise Refusal(
                 429,
                 f"more than {rate:g} requests per second from {app_id}",
                 slug="rate-limited",
@@ -325,68 +293,6 @@ def _caller(request: Request) -> str:
 def _body(request: Request) -> bytes:
     body: bytes = request.state.body
     return body
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _parse(model: type[_M], body: bytes) -> _M:
-    if not body:
-        raise Problem(400, "a JSON request body is required", slug="bad-body")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise Problem(400, inp.describe_errors(exc), slug="bad-body") from None
-
-
-def _resolve_id(raw: str, store: Store | None = None) -> tuple[str, str]:
-    """``validate_id``; an all-digit id valid both as USCC and RIC takes the kind on record,
-    else ``natural_person`` (the path carries no kind, and 18 digits are mostly a RIC).
-
-    With a ``store``, an id on record is taken with its recorded kind: every subject was
-    validated when stored (as that kind), and checking a RIC's region code again costs far
-    more than looking the id up.
-    """
-    if store is not None and isinstance(raw, str):
-        number = normalize_id(raw)
-        if len(number) == 18:
-            known = store.kind_of(number)
-            if known is not None:
-                return number, known
-    try:
-        return validate_id(raw)
-    except InvalidSubjectError as exc:
-        if exc.reason != "ambiguous":
-            raise
-        number = normalize_id(raw)
-        known = store.kind_of(number) if store is not None else None
-        return number, known or "natural_person"
-
-
-def _subject(raw: str, store: Store | None = None) -> tuple[str, str]:
-    try:
-        return _resolve_id(raw, store)
-    except InvalidSubjectError as exc:
-        raise Problem(400, str(exc), slug="invalid-subject") from None
-
-
-# --- cursors ----------------------------------------------------------------------
-
-
-def _encode_cursor(generation: str, seq: int, head: int) -> str:
-    raw = f"v1:{generation}:{seq}:{head}:{int(time.time())}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, int, int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, generation, seq, head, issued = raw.split(":")
-        if version != "v1":
-            raise ValueError(version)
-        return generation, int(seq), int(head), int(issued)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "malformed cursor; start again without one", slug="bad-cursor") from None
 
 
 # --- middleware: faults and counters --------------------------------------------
@@ -462,116 +368,40 @@ def _api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
 
     @router.post("/profiles:batch")
-    def batch_profiles(request: Request) -> dict[str, Any]:
-        body = _body(request)
-        try:
-            raw = json.loads(body) if body else None
-        except ValueError:
-            raise Problem(400, "the body is not JSON", slug="bad-body") from None
-        if (
-            isinstance(raw, dict)
-            and isinstance(raw.get("subject_ids"), list)
-            and len(raw["subject_ids"]) > _MAX_BATCH_PROFILES
-        ):
-            raise Problem(
-                413, f"at most {_MAX_BATCH_PROFILES} subject ids per batch", slug="too-many"
-            )
-        req = _parse(inp.BatchProfilesIn, body)
-        valid: list[tuple[str, str]] = []
-        invalid: list[dict[str, str]] = []
-        for raw_id in req.subject_ids:
-            try:
-                valid.append(_resolve_id(raw_id, _state(request).store))
-            except InvalidSubjectError as exc:
-                invalid.append({"subject_id": raw_id, "detail": str(exc)})
-        profiles = _state(request).store.profiles(valid) if valid else []
-        return {"profiles": profiles, "invalid": invalid}
+    def batch_profiles(request: Request) -> Response:
+        return _json_response(_state(request).core.batch_profiles(_body(request)))
 
     @router.get("/catalog")
     def get_catalog(request: Request) -> Response:
-        body, etag = _state(request).catalog()
-        given = request.headers.get("If-None-Match")
-        if given is not None:
-            tags = {t.strip().removeprefix("W/") for t in given.split(",")}
-            if "*" in tags or etag in tags:
-                return Response(status_code=304, headers={"ETag": etag})
+        state = _state(request)
+        state.catalog()
+        status, body, etag = state.core.catalog(request.headers.get("If-None-Match"))
+        if status == 304:
+            return Response(status_code=304, headers={"ETag": etag})
         return Response(body, media_type="application/json", headers={"ETag": etag})
 
     @router.get("/lists/changes")
-    def list_changes(
-        request: Request,
-        cursor: Annotated[str | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=_MAX_CHANGES)] = 1000,
-    ) -> Response:
-        state = _state(request)
-        generation = state.store.meta()["generation"]
-        after = 0
-        if cursor is not None:
-            gen, after, head, issued = _decode_cursor(cursor)
-            if gen != generation:
-                raise Problem(
-                    410,
-                    "the cursor belongs to an earlier data set; start again without a cursor",
-                    slug="cursor-expired",
-                )
-            retention = state.settings.change_retention
-            with state.engine.connect() as conn:
-                newest = state.store.max_seq(conn)
-            if after > newest or head > newest or after > head:
-                raise Problem(400, "the cursor points past the end of the feed", slug="bad-cursor")
-            too_old = (isinstance(retention, int) and newest - head > retention) or (
-                isinstance(retention, timedelta)
-                and time.time() - issued > retention.total_seconds()
-            )
-            if too_old:
-                raise Problem(
-                    410,
-                    "the cursor is older than the change feed keeps; start again without a cursor",
-                    slug="cursor-expired",
-                )
-        changes, newest = state.store.change_texts_after(after, limit + 1)
-        has_more = len(changes) > limit
-        changes = changes[:limit]
-        last = changes[-1][0] if changes else after
-        tail = json_bytes(
-            {
-                "next_cursor": _encode_cursor(generation, last, newest),
-                "has_more": has_more,
-                "as_of": db.format_ts(db.now()),
-            }
-        )
-        # The changes come as JSON text, joined as they are: parsing and serialising a
-        # 5000-change page again would cost more than reading it from the database. The
-        # object's start and end go onto the first and last change, so that the page (a few
-        # megabytes) is copied once, by the one join.
-        texts = [text for _, text in changes] or [b""]
-        texts[0] = b'{"changes":[' + texts[0]
-        texts[-1] += b"]," + tail[1:]
-        return Response(b",".join(texts), media_type="application/json")
+    def list_changes(request: Request) -> Response:
+        params = request.query_params
+        limit = parse_limit(params.get("limit"))
+        page = _state(request).core.changes(params.get("cursor"), limit)
+        return Response(page, media_type="application/json")
 
     @router.get("/lists/export")
     def export_lists(request: Request) -> StreamingResponse:
-        state = _state(request)
-        generation = state.store.meta()["generation"]
+        core = _state(request).core
 
         def lines() -> Iterator[bytes]:
             # Level 1: at level 6 compressing took longer than reading the entries; the
             # export is a bulk download, where a somewhat larger body costs less than the CPU.
             packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: gzip container
-            with state.store.export_ndjson() as (newest, count, chunks):
-                head = {
-                    "cursor": _encode_cursor(generation, newest, newest),
-                    "as_of": db.format_ts(db.now()),
-                    "count": count,
-                }
-                ndjson = itertools.chain([json_bytes(head) + b"\n"], chunks)
-                # SQLite and zlib both let go of the GIL while they work, so the next block of
-                # lines is read while this one is compressed.
-                with _read_ahead(_blocks(ndjson, _EXPORT_CHUNK)) as blocks:
-                    for block in blocks:
-                        packed = packer.compress(block)
-                        if packed:
-                            yield packed
+            # SQLite and zlib both let go of the GIL while they work, so the next block of
+            # lines is read while this one is compressed.
+            with _read_ahead(_blocks(core.export(), _EXPORT_CHUNK)) as blocks:
+                for block in blocks:
+                    packed = packer.compress(block)
+                    if packed:
+                        yield packed
             yield packer.flush()
 
         return StreamingResponse(
@@ -579,59 +409,37 @@ def _api_router() -> APIRouter:
         )
 
     @router.post("/records:batch")
-    def upload_records(request: Request) -> dict[str, Any]:
-        return _upload_records(_state(request), _caller(request), _body(request))
+    def upload_records(request: Request) -> Response:
+        return _json_response(_state(request).core.upload_records(_caller(request), _body(request)))
 
     @router.put("/reports/{agency_id}/{period}")
-    def put_report(agency_id: str, period: str, request: Request) -> dict[str, Any]:
-        caller = _caller(request)
-        if agency_id != caller:
-            raise Problem(
-                403, f"app {caller} may not file reports for agency {agency_id}", slug="forbidden"
-            )
-        if not _PERIOD.match(period):
-            raise Problem(400, f"period {period!r} is not YYYY-MM", slug="bad-period")
-        report = _parse(inp.MonthlyReportIn, _body(request))
-        if report.agency_id != agency_id or report.period != period:
-            raise Problem(
-                400, "the report's agency_id and period must match the URL", slug="bad-body"
-            )
-        receipt, version = _state(request).store.put_report(
-            agency_id, period, json.loads(_body(request))
-        )
-        logger.info("report %s %s stored as version %d", agency_id, period, version)
-        return {"receipt_id": receipt, "version": version}
+    def put_report(agency_id: str, period: str, request: Request) -> Response:
+        core = _state(request).core
+        return _json_response(core.put_report(_caller(request), agency_id, period, _body(request)))
 
     @router.post("/objections", status_code=202)
-    def file_objection(request: Request) -> dict[str, Any]:
-        req = _parse(inp.ObjectionIn, _body(request))
-        subject_id, _ = _subject(req.subject_id)
-        return _file_objection(_state(request), _caller(request), subject_id, req)
+    def file_objection(request: Request) -> Response:
+        answer = _state(request).core.file_objection(_caller(request), _body(request))
+        return _json_response(answer, 202)
 
     @router.get("/objections/{objection_id}")
-    def get_objection(objection_id: str, request: Request) -> dict[str, Any]:
-        with _state(request).engine.connect() as conn:
-            row = (
-                conn.execute(
-                    sa.select(db.objections).where(db.objections.c.objection_id == objection_id)
-                )
-                .mappings()
-                .one_or_none()
-            )
-        if row is None:
-            raise Problem(404, f"no objection {objection_id!r}", slug="not-found")
-        return _objection_json(row)
+    def get_objection(objection_id: str, request: Request) -> Response:
+        return _json_response(_state(request).core.objection(objection_id))
 
     @router.post("/commitments", status_code=201)
-    def record_commitment(request: Request) -> dict[str, Any]:
-        req = _parse(inp.CommitmentIn, _body(request))
-        subject_id, kind = _subject(req.subject_id, _state(request).store)
-        return _record_commitment(_state(request), _caller(request), subject_id, kind, req)
+    def record_commitment(request: Request) -> Response:
+        answer = _state(request).core.record_commitment(_caller(request), _body(request))
+        return _json_response(answer, 201)
 
     @router.post("/commitments/{commitment_id}:resolve")
-    def resolve_commitment(commitment_id: str, request: Request) -> dict[str, Any]:
-        req = _parse(inp.ResolveIn, _body(request))
-        return _resolve_commitment(_state(request), commitment_id, req)
+    def resolve_commitment(commitment_id: str, request: Request) -> Response:
+        core = _state(request).core
+        return _json_response(core.resolve_commitment(commitment_id, _body(request)))
+
+    @router.post("/disclosures", status_code=201)
+    def disclose(request: Request) -> Response:
+        status, receipt = _state(request).core.disclose(_caller(request), _body(request))
+        return _json_response(receipt, status)
 
     return router
 
@@ -712,13 +520,13 @@ def _hot_routes(prefix: str) -> list[Route]:
 
     async def get_profile(request: Request) -> Response:
         await authenticate(request)
-        store = _state(request).store
-        number, kind = _subject(request.path_params["subject_id"], store)
-        if not store.is_sqlite:
-            return _json_response(await run_in_threadpool(store.profile, number, kind))
+        state = _state(request)
+        raw = request.path_params["subject_id"]
+        if not state.store.is_sqlite:
+            return _json_response(await run_in_threadpool(state.core.profile, raw))
         # On the event loop: on SQLite the look-up takes well under a millisecond, less than
         # handing it to a worker thread and back would.
-        return _json_response(store.profile(number, kind))
+        return _json_response(state.core.profile(raw))
 
     return [
         _HotRoute(prefix, "/v1/health", health),
@@ -739,517 +547,12 @@ class _HotRoute(Route):
         await super().handle(scope, receive, send)
 
 
-def _record_hash(item: dict[str, Any]) -> str:
-    rest = {k: v for k, v in item.items() if k != "hash"}
-    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _upload_records(state: SandboxState, caller: str, body: bytes) -> dict[str, Any]:
-    try:
-        raw = json.loads(body) if body else None
-    except ValueError:
-        raise Problem(400, "the body is not JSON", slug="bad-body") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("records"), list):
-        raise Problem(400, 'the body must be {"records": [...]}', slug="bad-body")
-    items: list[Any] = raw["records"]
-    if not items:
-        raise Problem(400, "records is empty", slug="bad-body")
-    if len(items) > _MAX_RECORDS:
-        raise Problem(413, f"at most {_MAX_RECORDS} records per batch", slug="too-many")
-    bad = [i for i, item in enumerate(items) if not isinstance(item, dict)]
-    if bad:
-        raise Problem(400, f"records[{bad[0]}] is not a JSON object", slug="bad-body")
-    accepted: list[dict[str, Any]] = []
-    duplicates: list[str] = []
-    rejected: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        rid = item.get("id")
-        label = rid if isinstance(rid, str) and rid else f"records[{i}]"
-        kind = item.get("type")
-        model: type[inp.CheckRecordIn] | type[inp.ActionRecordIn]
-        if kind == "check":
-            model = inp.CheckRecordIn
-        elif kind == "action":
-            model = inp.ActionRecordIn
-        else:
-            rejected.append({"id": label, "detail": f"type must be check or action, not {kind!r}"})
-            continue
-        try:
-            record = model.model_validate_json(json.dumps(item))
-        except ValidationError as exc:
-            rejected.append({"id": label, "detail": inp.describe_errors(exc)})
-            continue
-        if record.agency_id != caller:
-            rejected.append(
-                {
-                    "id": label,
-                    "detail": f"agency_id {record.agency_id!r} is not the "
-                    f"calling agency {caller!r}",
-                }
-            )
-            continue
-        if (
-            isinstance(record, inp.ActionRecordIn)
-            and record.action != "applied"
-            and not (record.reason or "").strip()
-        ):
-            rejected.append({"id": label, "detail": f"a reason is required for {record.action}"})
-            continue
-        if _record_hash(item) != record.hash:
-            rejected.append(
-                {"id": label, "detail": "hash is not the SHA-256 of the record's canonical JSON"}
-            )
-            continue
-        if label in seen:
-            duplicates.append(label)
-            continue
-        seen.add(label)
-        accepted.append(item)
-    present = state.store.store_records(caller, accepted) if accepted else set()
-    duplicates.extend(r["id"] for r in accepted if r["id"] in present)
-    return {
-        "accepted": [r["id"] for r in accepted if r["id"] not in present],
-        "duplicates": duplicates,
-        "rejected": rejected,
-    }
-
-
-def _objection_json(row: Any) -> dict[str, Any]:
-    return {
-        "objection_id": row["objection_id"],
-        "status": row["status"],
-        "subject_id": row["subject_id"],
-        "entry_id": row["entry_id"],
-        "check_id": row["check_id"],
-        "filed_at": db.format_ts(row["filed_at"]),
-        "resolved_at": db.format_ts(row["resolved_at"]) if row["resolved_at"] else None,
-    }
-
-
-def _file_objection(
-    state: SandboxState, caller: str, subject_id: str, req: inp.ObjectionIn
-) -> dict[str, Any]:
-    store = state.store
-    with store.write() as conn:
-        entry = store.get_entry(conn, req.entry_id)
-        if entry is None or entry["deleted"] or entry["subject_id"] != subject_id:
-            raise Problem(
-                404,
-                f"no entry {req.entry_id!r} for subject {mask_id(subject_id)}",
-                slug="not-found",
-            )
-        if entry["status"] == "objection_pending":
-            raise Problem(409, f"entry {req.entry_id} is already under objection", slug="conflict")
-        if entry["status"] != "active":
-            raise Problem(
-                409,
-                f"entry {req.entry_id} is {entry['status']}; only active entries can be disputed",
-                slug="conflict",
-            )
-        objection_id = f"OB-{db.now():%Y%m%d}-{uuid.uuid4().hex[:10].upper()}"
-        conn.execute(
-            db.objections.insert().values(
-                objection_id=objection_id,
-                agency_id=caller,
-                subject_id=subject_id,
-                entry_id=req.entry_id,
-                check_id=req.check_id,
-                reason=req.reason,
-                submitted_by=req.submitted_by,
-                status="verifying",
-                previous_status=entry["status"],
-                filed_at=db.now(),
-                resolved_at=None,
-            )
-        )
-        store.set_entry_status(conn, req.entry_id, "objection_pending")
-    logger.info("objection %s filed on entry %s", objection_id, req.entry_id)
-    return {
-        "objection_id": objection_id,
-        "status": "verifying",
-        "subject_id": subject_id,
-        "entry_id": req.entry_id,
-    }
-
-
-def _commitment_json(body: dict[str, Any], status: str) -> dict[str, Any]:
-    return {**body, "status": status}
-
-
-def _record_commitment(
-    state: SandboxState, caller: str, subject_id: str, kind: str, req: inp.CommitmentIn
-) -> dict[str, Any]:
-    body = req.model_dump(mode="json", exclude={"status"})
-    body["subject_id"] = subject_id
-    c = db.commitments.c
-    with state.store.write() as conn:
-        row = (
-            conn.execute(sa.select(db.commitments).where(c.commitment_id == req.commitment_id))
-            .mappings()
-            .one_or_none()
-        )
-        if row is not None:
-            if json.loads(row["body"]) != body:
-                raise Problem(
-                    409,
-                    f"commitment {req.commitment_id!r} exists with other content",
-                    slug="conflict",
-                )
-            return _commitment_json(body, row["status"])
-        conn.execute(
-            db.commitments.insert().values(
-                commitment_id=req.commitment_id,
-                agency_id=caller,
-                subject_id=subject_id,
-                body=json.dumps(body, ensure_ascii=False),
-                status="open",
-                resolved_on=None,
-                created_at=db.now(),
-            )
-        )
-    return _commitment_json(body, "open")
-
-
-def _resolve_commitment(
-    state: SandboxState, commitment_id: str, req: inp.ResolveIn
-) -> dict[str, Any]:
-    c = db.commitments.c
-    store = state.store
-    with store.write() as conn:
-        row = (
-            conn.execute(sa.select(db.commitments).where(c.commitment_id == commitment_id))
-            .mappings()
-            .one_or_none()
-        )
-        if row is None:
-            raise Problem(404, f"no commitment {commitment_id!r}", slug="not-found")
-        body = json.loads(row["body"])
-        if row["status"] != "open":
-            if row["status"] == req.resolution and row["resolved_on"] == req.resolved_on:
-                return _commitment_json(body, row["status"])
-            raise Problem(
-                409, f"commitment {commitment_id!r} is already {row['status']}", slug="conflict"
-            )
-        conn.execute(
-            db.commitments.update()
-            .where(c.commitment_id == commitment_id)
-            .values(status=req.resolution, resolved_on=req.resolved_on)
-        )
-        if req.resolution == "breached":
-            sid = row["subject_id"]
-            kind = _resolve_id(sid, store)[1]
-            store.ensure_subject(conn, sid, kind, since=req.resolved_on)
-            store.add_adverse(
-                conn,
-                sid,
-                "commitment_breach",
-                req.resolved_on,
-                f"breached commitment {commitment_id}",
-            )
-    return _commitment_json(body, req.resolution)
-
-
-# --- admin ------------------------------------------------------------------------
-
-
-def loopback_only(request: Request) -> None:
-    """Dependency of the admin routes: refuse anything but the local machine."""
-    host = request.client.host if request.client else ""
-    if host not in _LOOPBACK:
-        raise Problem(
-            403, "the sandbox admin endpoints answer the local machine only", slug="forbidden"
-        )
-
-
-def _admin_router() -> APIRouter:
-    router = APIRouter(prefix="/_sandbox", dependencies=[Depends(loopback_only)])
-
-    @router.get("")
-    def info(request: Request) -> dict[str, Any]:
-        state = _state(request)
-        s = state.settings
-        return {
-            "meta": state.store.meta(),
-            "app_id": s.app_id,
-            "agency_id": s.agency_id or s.app_id,
-            "base_path": s.base_path,
-            "rate_limit": state.rate(),
-            "change_retention": str(s.change_retention),
-            "scenarios": {k: asdict(v) for k, v in SCENARIO_SUBJECTS.items()},
-        }
-
-    @router.get("/scenarios")
-    def scenarios() -> dict[str, Any]:
-        return {k: asdict(v) for k, v in SCENARIO_SUBJECTS.items()}
-
-    @router.post("/entries", status_code=201)
-    def add_entry(request: Request) -> dict[str, Any]:
-        req = _parse(inp.AdminEntryIn, _body_sync(request))
-        return _admin_add_entry(_state(request), req)
-
-    @router.patch("/entries/{entry_id}")
-    def change_entry(entry_id: str, request: Request) -> dict[str, Any]:
-        req = _parse(inp.AdminEntryPatch, _body_sync(request))
-        store = _state(request).store
-        values = req.model_dump(exclude_unset=True)
-        with store.write() as conn:
-            entry = store.get_entry(conn, entry_id)
-            if entry is None or entry["deleted"]:
-                raise Problem(404, f"no entry {entry_id!r}", slug="not-found")
-            at = db.now()
-            conn.execute(
-                db.entries.update()
-                .where(db.entries.c.entry_id == entry_id)
-                .values(**values, updated_at=at)
-            )
-            seq = store.touch_entry(conn, entry_id, "upsert", at)
-            entry = store.get_entry(conn, entry_id)
-        assert entry is not None  # noqa: S101 - just updated in the same transaction
-        return {**entry_json(entry), "seq": seq}
-
-    @router.delete("/entries/{entry_id}")
-    def delete_entry(entry_id: str, request: Request) -> dict[str, Any]:
-        store = _state(request).store
-        with store.write() as conn:
-            entry = store.get_entry(conn, entry_id)
-            if entry is None or entry["deleted"]:
-                raise Problem(404, f"no entry {entry_id!r}", slug="not-found")
-            at = db.now()
-            conn.execute(
-                db.entries.update()
-                .where(db.entries.c.entry_id == entry_id)
-                .values(deleted=True, updated_at=at)
-            )
-            seq = store.touch_entry(conn, entry_id, "delete", at)
-        return {"entry_id": entry_id, "seq": seq}
-
-    @router.post("/subjects")
-    def put_subject(request: Request) -> dict[str, Any]:
-        req = _parse(inp.AdminSubjectIn, _body_sync(request))
-        return _admin_subject(_state(request), req)
-
-    @router.post("/adverse-records", status_code=201)
-    def add_adverse(request: Request) -> dict[str, Any]:
-        raw = json.loads(_body_sync(request) or b"{}")
-        if not isinstance(raw, dict) or not isinstance(raw.get("subject_id"), str):
-            raise Problem(400, "subject_id is required", slug="bad-body")
-        sid, kind = _subject(raw["subject_id"])
-        try:
-            on = date.fromisoformat(str(raw.get("occurred_on") or db.now().date()))
-        except ValueError:
-            raise Problem(400, "occurred_on is not YYYY-MM-DD", slug="bad-body") from None
-        store = _state(request).store
-        with store.write() as conn:
-            store.ensure_subject(conn, sid, kind, since=on)
-            store.add_adverse(
-                conn,
-                sid,
-                str(raw.get("kind") or "administrative_penalty"),
-                on,
-                str(raw.get("detail") or ""),
-            )
-        return store.profile(sid, kind)
-
-    @router.get("/objections")
-    def list_objections(request: Request) -> list[dict[str, Any]]:
-        with _state(request).engine.connect() as conn:
-            rows = (
-                conn.execute(sa.select(db.objections).order_by(db.objections.c.filed_at))
-                .mappings()
-                .all()
-            )
-        return [
-            {
-                **_objection_json(r),
-                "agency_id": r["agency_id"],
-                "reason": r["reason"],
-                "submitted_by": r["submitted_by"],
-            }
-            for r in rows
-        ]
-
-    @router.post("/objections/{objection_id}/resolve")
-    def resolve_objection(objection_id: str, request: Request) -> dict[str, Any]:
-        req = _parse(inp.ObjectionResolutionIn, _body_sync(request))
-        return _admin_resolve_objection(_state(request), objection_id, req.status)
-
-    @router.get("/commitments")
-    def list_commitments(request: Request) -> list[dict[str, Any]]:
-        with _state(request).engine.connect() as conn:
-            rows = (
-                conn.execute(sa.select(db.commitments).order_by(db.commitments.c.created_at))
-                .mappings()
-                .all()
-            )
-        return [
-            {
-                **json.loads(r["body"]),
-                "status": r["status"],
-                "agency_id": r["agency_id"],
-                "resolved_on": r["resolved_on"].isoformat() if r["resolved_on"] else None,
-            }
-            for r in rows
-        ]
-
-    @router.get("/records")
-    def list_records(
-        request: Request,
-        agency_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
-    ) -> list[dict[str, Any]]:
-        return _state(request).store.list_records(agency_id, limit)
-
-    @router.get("/reports")
-    def list_reports(request: Request, agency_id: str | None = None) -> list[dict[str, Any]]:
-        return _state(request).store.list_reports(agency_id)
-
-    @router.get("/faults")
-    def get_faults(request: Request) -> dict[str, Any]:
-        return asdict(_state(request).faults)
-
-    @router.put("/faults")
-    def put_faults(request: Request) -> dict[str, Any]:
-        req = _parse(inp.FaultsIn, _body_sync(request) or b"{}")
-        state = _state(request)
-        for name in req.model_fields_set:
-            setattr(state.faults, name, getattr(req, name))
-        if "rate_limit" in req.model_fields_set:
-            state.limiter.reset()
-        logger.warning("sandbox faults now %s", asdict(state.faults))
-        return asdict(state.faults)
-
-    @router.delete("/faults")
-    def clear_faults(request: Request) -> dict[str, Any]:
-        state = _state(request)
-        state.faults = Faults()
-        state.limiter.reset()
-        return asdict(state.faults)
-
-    @router.get("/counters")
-    def counters(request: Request) -> dict[str, Any]:
-        return _state(request).counters()
-
-    @router.post("/counters/reset")
-    def reset_counters(request: Request) -> dict[str, Any]:
-        state = _state(request)
-        state.reset_counters()
-        return state.counters()
-
-    return router
-
-
-async def _read_admin_body(request: Request) -> None:
-    request.state.body = await request.body()
-
-
-def _body_sync(request: Request) -> bytes:
-    body: bytes = getattr(request.state, "body", b"")
-    return body
-
-
-def _admin_add_entry(state: SandboxState, req: inp.AdminEntryIn) -> dict[str, Any]:
-    sid, kind = _subject(req.subject_id)
-    names = RED if req.list == "red" else BLACK
-    if req.category not in names:
-        logger.warning("entry in category %r, which categories.py does not name", req.category)
-    store = state.store
-    listed = req.listed_on or db.now().date()
-    prefix = "BL" if req.list == "black" else "RL"
-    entry_id = req.entry_id or f"{prefix}-{listed.year}-X{uuid.uuid4().hex[:8].upper()}"
-    at = db.now()
-    zh = names.get(req.category, (req.category, req.category))[0]
-    row = {
-        "entry_id": entry_id,
-        "subject_id": sid,
-        "list": req.list,
-        "category": req.category,
-        "authority": req.authority or "中山市社会信用体系建设统筹协调小组办公室",
-        "basis": req.basis if req.basis is not None else f"{zh}认定文书",
-        "listed_on": listed,
-        "expires_on": req.expires_on,
-        "status": req.status,
-        "updated_at": at,
-        "deleted": False,
-    }
-    with store.write() as conn:
-        if store.get_entry(conn, entry_id) is not None:
-            raise Problem(409, f"entry {entry_id!r} exists", slug="conflict")
-        store.ensure_subject(conn, sid, kind, req.subject_name, since=listed)
-        conn.execute(db.entries.insert().values(**row))
-        seq = store.touch_entry(conn, entry_id, "upsert", at)
-        if req.list == "black":
-            store.add_adverse(conn, sid, f"listed:{req.category}", listed, entry_id)
-    return {**entry_json(row), "seq": seq}
-
-
-def _admin_subject(state: SandboxState, req: inp.AdminSubjectIn) -> dict[str, Any]:
-    sid, kind = _subject(req.id)
-    store = state.store
-    s = db.subjects.c
-    with store.write() as conn:
-        store.ensure_subject(conn, sid, kind)
-        values = req.model_dump(
-            include={"name", "record_since", "last_adverse_on"}, exclude_unset=True
-        )
-        if values:
-            conn.execute(db.subjects.update().where(s.id == sid).values(**values))
-        for rel in req.related:
-            pid, pkind = _subject(rel.subject_id)
-            store.ensure_subject(conn, pid, pkind, rel.name)
-            if rel.name:
-                conn.execute(db.subjects.update().where(s.id == pid).values(name=rel.name))
-            conn.execute(
-                db.relations.delete().where(
-                    db.relations.c.org_id == sid,
-                    db.relations.c.role == rel.role,
-                    db.relations.c.person_id == pid,
-                )
-            )
-            conn.execute(db.relations.insert().values(org_id=sid, role=rel.role, person_id=pid))
-    return store.profile(sid, kind)
-
-
-def _admin_resolve_objection(
-    state: SandboxState, objection_id: str, outcome: Literal["upheld", "rejected"]
-) -> dict[str, Any]:
-    store = state.store
-    o = db.objections.c
-    with store.write() as conn:
-        row = (
-            conn.execute(sa.select(db.objections).where(o.objection_id == objection_id))
-            .mappings()
-            .one_or_none()
-        )
-        if row is None:
-            raise Problem(404, f"no objection {objection_id!r}", slug="not-found")
-        if row["status"] != "verifying":
-            raise Problem(
-                409, f"objection {objection_id} is already {row['status']}", slug="conflict"
-            )
-        conn.execute(
-            db.objections.update()
-            .where(o.objection_id == objection_id)
-            .values(status=outcome, resolved_at=db.now())
-        )
-        new_status = "withdrawn" if outcome == "upheld" else row["previous_status"]
-        store.set_entry_status(conn, row["entry_id"], new_status)
-        row = (
-            conn.execute(sa.select(db.objections).where(o.objection_id == objection_id))
-            .mappings()
-            .one()
-        )
-    logger.info("objection %s %s", objection_id, outcome)
-    return _objection_json(row)
-
-
 # --- errors -----------------------------------------------------------------------
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_problem(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)  # noqa: S101 - registered for Problem only
+        assert isinstance(exc, Refusal)  # noqa: S101 - registered for refusals only
         return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
 
     async def on_http(_request: Request, exc: Exception) -> Response:
@@ -1272,7 +575,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.error("unhandled error: %s", mask_ids_in(repr(exc)), exc_info=exc)
         return problem_response(500, "internal error in the sandbox platform")
 
-    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(Refusal, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_error)
@@ -1309,7 +612,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         app.router.routes.append(route)
     app.include_router(_api_router(), prefix=prefix)
     if settings.admin_enabled:
-        app.include_router(_admin_router(), dependencies=[Depends(_read_admin_body)])
+        app.include_router(admin_router(), dependencies=[Depends(read_admin_body)])
     _install_error_handlers(app)
     app.add_middleware(FaultsAndCounters, state=state)
     return app

@@ -26,6 +26,7 @@ __all__ = [
     "adverse_records",
     "changes",
     "commitments",
+    "disclosures",
     "entries",
     "format_ts",
     "make_engine",
@@ -35,6 +36,7 @@ __all__ = [
     "now",
     "objections",
     "records",
+    "relation_key",
     "relations",
     "reports",
     "subjects",
@@ -66,14 +68,18 @@ subjects = sa.Table(
     sa.Column("last_adverse_on", sa.Date),
 )
 
-#: Persons linked to an organisation (§三(七)): legal representative, principal, …
+#: Parties linked to an organisation (§三(二), §三(七)): ``person_id`` is the ``role`` of
+#: ``org_id`` (legal representative, principal, director, shareholder …); the party's own
+#: profile shows the ``…_of`` side, found through ``ix_relations_person``.
 relations = sa.Table(
     "relations",
     metadata,
     sa.Column("org_id", sa.String(18), nullable=False),
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("person_id", sa.String(18), nullable=False),
+    sa.Column("since", sa.Date),
     sa.PrimaryKeyConstraint("org_id", "role", "person_id"),
+    sa.Index("ix_relations_person", "person_id"),
 )
 
 entries = sa.Table(
@@ -93,15 +99,19 @@ entries = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
 )
 
-#: The change feed, compacted: one row per entry, holding the seq of its
-#: newest change. A change deletes the entry's old row and adds a new one.
+#: The change feed, compacted: one row per entry or relation, holding the seq of its
+#: newest change. A change deletes the old row and adds a new one. An entry's row names
+#: it in ``entry_id`` (op ``upsert``/``delete``); a relation's row (op ``relate``/
+#: ``unrelate``) holds the relation's JSON in ``relation`` and its key (see
+#: :func:`relation_key`) in ``entry_id``, which keeps the compaction to one index.
 changes = sa.Table(
     "changes",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("entry_id", sa.String(32), nullable=False),
+    sa.Column("entry_id", sa.String(96), nullable=False),
     sa.Column("op", sa.String(8), nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("relation", sa.Text),
     # A unique index rather than a constraint: the seed builds it after loading the rows.
     sa.Index("ux_changes_entry_id", "entry_id", unique=True),
     sqlite_autoincrement=True,
@@ -169,6 +179,18 @@ commitments = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+#: 双公示 received (``POST /v1/disclosures``, §四(三)).
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("disclosure_id", sa.String(128), primary_key=True),
+    sa.Column("agency_id", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(18), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+)
+
 #: Nonces seen within the replay window (``NONCE_TTL_SECONDS``).
 nonces = sa.Table(
     "nonces",
@@ -198,6 +220,36 @@ def format_ts(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=PLATFORM_TZ)
     return value.astimezone(PLATFORM_TZ).isoformat(timespec="seconds")
+
+
+def relation_key(org_id: str, role: str, person_id: str) -> str:
+    """The change feed's key of a relation (kept in ``changes.entry_id``; entry ids never
+    start with ``R|``).
+
+    >>> relation_key("91442000MA4UJ2KQ57", "director", "442000199001011233")
+    'R|91442000MA4UJ2KQ57|director|442000199001011233'
+    """
+    return f"R|{org_id}|{role}|{person_id}"
+
+
+#: Columns added since the first schema: ``(table, column, SQL type)``, for databases made
+#: before them (``create_all`` makes missing tables, not missing columns).
+_ADDED_COLUMNS = (("relations", "since", "DATE"), ("changes", "relation", "TEXT"))
+
+
+def _migrate(engine: Engine) -> None:
+    # One connection for all: the seed later switches SQLite's journal mode, which needs
+    # the database to itself (no other pooled connection open).
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {c["name"] for c in inspector.get_columns(table)}
+            if column not in present:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                logger.info("database: added %s.%s", table, column)
+        indexes = {ix["name"] for ix in inspector.get_indexes("relations")}
+        if "ix_relations_person" not in indexes:
+            conn.execute(sa.text("CREATE INDEX ix_relations_person ON relations (person_id)"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -231,5 +283,6 @@ def make_engine(url: str) -> Engine:
     if is_sqlite:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    _migrate(engine)
     logger.debug("database ready at %s", engine.url.render_as_string(hide_password=True))
     return engine

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 
 from ..categories import BLACK, RED
 from . import db
+from .scenarios import SCENARIO_PERSONS, SCENARIO_SUBJECTS, V2_PERSONS, Scenario, add_scenarios
 
 __all__ = ["SCENARIO_SUBJECTS", "Scenario", "SeedStats", "is_seeded", "seed_database"]
 
@@ -46,108 +47,6 @@ logger = logging.getLogger(__name__)
 
 Kind = Literal["legal_entity", "natural_person"]
 
-
-@dataclass(frozen=True)
-class Scenario:
-    """A named fixture subject: its stable id, kind, name and what it demonstrates."""
-
-    id: str
-    kind: Kind
-    name: str
-    description: str
-
-
-#: Named fixture subjects with stable ids, present in every seeded sandbox
-#: (``unknown_subject`` excepted: it is valid but deliberately absent).
-SCENARIO_SUBJECTS: dict[str, Scenario] = {
-    "judgment_defaulter_bidder": Scenario(
-        "91442000MA4UC00019",
-        "legal_entity",
-        "中山市恒达建筑工程有限公司",
-        "Bidder listed as a court judgment defaulter (black, active, listed 200 days ago, "
-        "no end date): bidding and procurement are restricted.",
-    ),
-    "tax_grade_a": Scenario(
-        "91442000MA4UC0002C",
-        "legal_entity",
-        "中山市粤海灯饰有限公司",
-        "Tax credit grade A taxpayer (red, active until 245 days from now); an administrative "
-        "penalty 18 months ago, so no three clean years.",
-    ),
-    "integrity_model_clean": Scenario(
-        "91442000MA4UC0003F",
-        "legal_entity",
-        "中山市信达五金制品有限公司",
-        "Integrity model (red, active) with records since 2005 and no adverse record ever: "
-        "green channel and clean-years incentives.",
-    ),
-    "legal_rep_blacklisted": Scenario(
-        "91442000MA4UC0004J",
-        "legal_entity",
-        "中山市宏图物流有限公司",
-        "Clean company whose legal representative (legal_rep_wage_arrears) is blacklisted "
-        "for wage arrears: punishment reaches the company through related[].",
-    ),
-    "legal_rep_wage_arrears": Scenario(
-        "442000198803122010",
-        "natural_person",
-        "梁志强",
-        "Natural person on the wage-arrears black list (active); legal representative of "
-        "legal_rep_blacklisted.",
-    ),
-    "objection_pending": Scenario(
-        "91442000MA4UC0005M",
-        "legal_entity",
-        "中山市绿源环保科技有限公司",
-        "Black entry (environment) under objection (status objection_pending, objection "
-        "OB-SEED-0001 verifying): the punishment is suspended.",
-    ),
-    "clean_no_entries": Scenario(
-        "91442000MA4UC0006Q",
-        "legal_entity",
-        "中山市明德电子有限公司",
-        "Clean company: no entries, records since 2015, no adverse record (three clean years).",
-    ),
-    "repaired": Scenario(
-        "91442000MA4UC0007U",
-        "legal_entity",
-        "中山市安泰机械设备有限公司",
-        "Former safety-production black entry, now repaired (credit repair): never triggers; "
-        "last adverse record two years ago.",
-    ),
-    "expired": Scenario(
-        "91442000MA4UC0008Y",
-        "legal_entity",
-        "中山市华美食品有限公司",
-        "Two black entries that no longer apply: statistics with status expired, and quality "
-        "still marked active but past its expires_on (expired by date).",
-    ),
-    "red_and_black": Scenario(
-        "91442000MA4UC00092",
-        "legal_entity",
-        "中山市金盛商贸有限公司",
-        "Tax credit grade A (red, active) and a major tax violation (black, active): black "
-        "overrides red.",
-    ),
-    "unknown_subject": Scenario(
-        "91442000MA4UC00107",
-        "legal_entity",
-        "(not in the database)",
-        "Checksum-valid USCC the platform holds nothing on: empty profile, record_since null.",
-    ),
-}
-
-# Persons linked to the scenario companies (their legal representatives etc.).
-_SCENARIO_PERSONS: dict[str, tuple[str, str]] = {
-    "44200019900715303X": ("陈国华", "judgment_defaulter_bidder"),
-    "442000198909211046": ("黄丽娟", "tax_grade_a"),
-    "440101198701023054": ("李建明", "integrity_model_clean"),
-    "442000199111114065": ("何美玲", "objection_pending"),
-    "442000199306065072": ("吴嘉豪", "clean_no_entries"),
-    "442000199512306084": ("郑伟文", "repaired"),
-    "442000199204057098": ("罗少芬", "expired"),
-    "442000199608178101": ("冯家俊", "red_and_black"),
-}
 
 _AUTHORITIES: dict[str, tuple[str, ...]] = {
     "court_judgment_defaulter": ("中山市中级人民法院", "中山市第一人民法院", "中山市第二人民法院"),
@@ -174,6 +73,7 @@ _AUTHORITIES: dict[str, tuple[str, ...]] = {
     "customs_advanced_certified": ("中华人民共和国中山海关",),
     "outstanding_volunteer": ("共青团中山市委员会",),
     "association_recommended": ("中山市工商业联合会",),
+    "media_recommended": ("中共中山市委宣传部",),
 }
 
 _BASIS: dict[str, str] = {
@@ -414,7 +314,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "updated_at",
         "deleted",
     ),
-    "changes": ("seq", "entry_id", "op", "changed_at"),
+    "changes": ("seq", "entry_id", "op", "changed_at", "relation"),
     "adverse_records": ("subject_id", "kind", "occurred_on", "detail"),
 }
 
@@ -486,61 +386,6 @@ class _Builder:
         return entry_id
 
 
-def _scenarios(b: _Builder) -> None:
-    ref = b.ref
-    s = SCENARIO_SUBJECTS
-
-    def day(y: int, m: int, d: int) -> int:
-        return date(y, m, d).toordinal()
-
-    clean_person_since = day(2010, 6, 1)
-    for pid, (name, employer) in _SCENARIO_PERSONS.items():
-        b.subject(pid, "natural_person", name, clean_person_since, None)
-        b.relations.append((s[employer].id, "legal_representative", pid))
-
-    def company(key: str, since: int, adverse: int | None) -> str:
-        sc = s[key]
-        b.subject(sc.id, sc.kind, sc.name, since, adverse)
-        return sc.id
-
-    year3 = 3 * 365
-    listed = ref - 200
-    sid = company("judgment_defaulter_bidder", day(2009, 4, 15), listed)
-    b.entry(sid, "black", "court_judgment_defaulter", listed, None, "active")
-
-    sid = company("tax_grade_a", day(2008, 9, 1), ref - 548)
-    b.entry(sid, "red", "tax_credit_a", ref - 120, ref + 245, "active")
-
-    sid = company("integrity_model_clean", day(2005, 3, 2), None)
-    b.entry(sid, "red", "integrity_model", ref - 400, ref + 695, "active")
-
-    company("legal_rep_blacklisted", day(2012, 3, 2), None)
-    person = s["legal_rep_wage_arrears"]
-    wage_listed = ref - 90
-    b.subject(person.id, person.kind, person.name, day(2011, 1, 10), wage_listed)
-    b.relations.append((s["legal_rep_blacklisted"].id, "legal_representative", person.id))
-    b.entry(person.id, "black", "wage_arrears", wage_listed, wage_listed + year3, "active")
-
-    env_listed = ref - 60
-    sid = company("objection_pending", day(2014, 7, 7), env_listed)
-    b.entry(sid, "black", "environment", env_listed, env_listed + year3, "objection_pending")
-
-    company("clean_no_entries", day(2015, 5, 20), None)
-
-    rep_listed = ref - 730
-    sid = company("repaired", day(2010, 1, 5), rep_listed)
-    b.entry(sid, "black", "safety_production", rep_listed, rep_listed + year3, "repaired")
-
-    sid = company("expired", day(2011, 11, 11), ref - 4 * 365)
-    b.entry(sid, "black", "statistics", ref - 4 * 365, ref - 365, "expired")
-    b.entry(sid, "black", "quality", ref - (year3 + 30), ref - 30, "active")
-
-    tax_listed = ref - 45
-    sid = company("red_and_black", day(2013, 2, 28), tax_listed)
-    b.entry(sid, "red", "tax_credit_a", ref - 300, ref + 65, "active")
-    b.entry(sid, "black", "major_tax_violation", tax_listed, tax_listed + year3, "active")
-
-
 # (status, share) for black and red entries; "expired_by_date" is status active past expires_on.
 _BLACK_STATUSES = (
     ("active", 55),
@@ -553,11 +398,26 @@ _BLACK_STATUSES = (
 _RED_STATUSES = (("active", 75), ("expired", 15), ("expired_by_date", 5), ("withdrawn", 5))
 
 
+#: Roles of contract v2 in the bulk data, with the share of organisations that have one.
+_V2_ROLES = (
+    ("senior_manager", 0.1),
+    ("director", 0.1),
+    ("shareholder", 0.15),
+    ("registered_practitioner", 0.05),
+)
+
+
 def _weighted(options: tuple[tuple[str, int], ...]) -> list[str]:
     return [name for name, share in options for _ in range(share)]
 
 
-def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: float) -> None:
+def _bulk(
+    b: _Builder,
+    rng: random.Random,
+    seed_size: int,
+    entries_per_subject: float,
+    roles_seed: int = 0,
+) -> None:
     gen = _Gen(rng)
     below, rnd = gen.below, gen.random
     ref = b.ref
@@ -575,7 +435,11 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
     )
     listed_share = 0.3
     extra_mean = max(entries_per_subject / listed_share - 1.0, 0.0)
-    used_rics: set[str] = set(_SCENARIO_PERSONS) | {SCENARIO_SUBJECTS["legal_rep_wage_arrears"].id}
+    used_rics: set[str] = (
+        set(SCENARIO_PERSONS)
+        | {sc.id for sc in SCENARIO_SUBJECTS.values() if sc.kind == "natural_person"}
+        | set(V2_PERSONS)
+    )
     n_orgs = max(int(seed_size * 0.6), 1)
     n_persons = max(seed_size - n_orgs, 1)
     persons: list[str] = []
@@ -655,6 +519,8 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
         one_subject(pid, "natural_person", gen.person_name(male))
     fixture_ids = {sc.id for sc in SCENARIO_SUBJECTS.values()}
     relations = b.relations
+    extra = random.Random(f"v2-roles-{roles_seed}")  # noqa: S311 - reproducible synthetic data
+    more, more_below = extra.random, extra.randrange
     n_people = len(persons)
     for i in range(n_orgs):
         oid = _uscc(i)
@@ -666,6 +532,11 @@ def _bulk(b: _Builder, rng: random.Random, seed_size: int, entries_per_subject: 
             relations.append((oid, "principal", persons[below(n_people)]))
         if rnd() < 0.1:
             relations.append((oid, "responsible_person", persons[below(n_people)]))
+        # The roles contract v2 adds, drawn from a stream of their own so that the data
+        # drawn above stays what it was for the same seed.
+        for role, share in _V2_ROLES:
+            if more() < share:
+                relations.append((oid, role, persons[more_below(n_people)]))
 
 
 def _load_sqlite(engine: Engine, tables: list[tuple[sa.Table, list[tuple[Any, ...]]]]) -> None:
@@ -744,6 +615,15 @@ def _load_core(
                     batch = []
             if batch:
                 conn.execute(table.insert(), batch)
+        if engine.dialect.name == "postgresql":
+            # The feed's seqs were given explicitly: its sequence must go on after them, or
+            # the next change would be given seq 1 again.
+            conn.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('changes', 'seq'), "
+                    "(SELECT coalesce(max(seq), 0) + 1 FROM changes), false)"
+                )
+            )
 
 
 def seed_database(
@@ -777,17 +657,32 @@ def seed_database(
     ref = reference_date or db.now().date()
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not security
     b = _Builder(ref)
-    _scenarios(b)
-    _bulk(b, rng, seed_size, entries_per_subject)
+    add_scenarios(b)
+    _bulk(b, rng, seed_size, entries_per_subject, roles_seed=seed)
     # The change feed lists the entries in the order they last changed (updated_at is
     # fixed-width text, so one string orders as the pair would).
     b.entries.sort(key=lambda e: e[9] + e[0])  # updated_at, entry_id
-    change_rows = [(i, e[0], "upsert", e[9]) for i, e in enumerate(b.entries, start=1)]
+    change_rows: list[tuple[Any, ...]] = [
+        (i, e[0], "upsert", e[9], None) for i, e in enumerate(b.entries, start=1)
+    ]
+    # Then every relation, as a ``relate`` (contract v2): a snapshot filled from the feed
+    # can follow punishment from a company to its people and back.
+    b.relations = sorted(set(b.relations))
+    related_at = b.days[b.ref] + _TIMES[0]
+    change_rows.extend(
+        (
+            len(change_rows) + i,
+            db.relation_key(org, role, person),
+            "relate",
+            related_at,
+            f'{{"subject_id":"{org}","role":"{role}","related_id":"{person}","since":null}}',
+        )
+        for i, (org, role, person) in enumerate(b.relations, start=1)
+    )
     pending_id = SCENARIO_SUBJECTS["objection_pending"].id
     pending_entry = next(e[0] for e in b.entries if e[1] == pending_id)
     # Rows go in in primary-key order, which keeps SQLite's key indexes appending.
     b.subjects.sort(key=itemgetter(0))
-    b.relations.sort()
     b.entries.sort(key=itemgetter(0))
     built = time.perf_counter()
     seeded_at = db.now()

@@ -1,9 +1,12 @@
-"""Reads and writes of the sandbox platform, on SQLAlchemy Core.
+"""The sandbox platform's storage on SQLAlchemy Core: the platform core's SQL store.
 
-Every list change goes through :meth:`Store.touch_entry`, in the same
-transaction as the change itself, so the change feed never misses one.
-Writes are serialised by a process lock (SQLite allows one writer; the lock
-also avoids lock-upgrade failures between concurrent transactions).
+:class:`Store` implements :class:`~credit_check_sdk._platform.store.PlatformStore`.
+This module holds its connections, nonces and the read paths that serve many
+requests or many rows (profiles, the change feed, the export), which on SQLite
+run as plain SQL, the feed's and export's JSON written by SQLite itself; the
+writes are in :mod:`credit_check_sdk.sandbox.store_writes`. Writes are
+serialised by a process lock (SQLite allows one writer; the lock also avoids
+lock-upgrade failures between concurrent transactions).
 
 >>> from credit_check_sdk.sandbox import db
 >>> store = Store(db.make_engine("sqlite://"))
@@ -19,17 +22,17 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine
 
-from .._ids import mask_id
+from .._platform.profiles import build_profiles
+from .._platform.store import ProfileRows
 from ..signing import NONCE_TTL_SECONDS
 from . import db
+from .store_writes import StoreWrites, entry_json
 
 __all__ = ["Store", "entry_json", "json_bytes"]
 
@@ -62,16 +65,23 @@ _ENTRY_JSON_SQLITE = (
     "'updated_at', substr(e.updated_at, 1, 10) || 'T' || substr(e.updated_at, 12, 8) || '+08:00')"
 )
 # The change feed's and the export's rows. Each JSON text is cast to a BLOB, which comes out
-# as the UTF-8 bytes SQLite holds: served as they are, with no decoding to str and back.
+# as the UTF-8 bytes SQLite holds: served as they are, with no decoding to str and back. A
+# relation's row holds its JSON already (``json()`` keeps it compact).
 _CHANGES_SQLITE = (
-    "SELECT c.seq, CAST(json_object('seq', c.seq, 'op', c.op, 'entry', "  # noqa: S608 - constant SQL, values as placeholders
-    f"{_ENTRY_JSON_SQLITE}) AS BLOB) "
-    "FROM changes c JOIN entries e ON e.entry_id = c.entry_id "
+    "SELECT c.seq, CAST(CASE WHEN c.relation IS NULL THEN json_object('seq', c.seq, "  # noqa: S608 - constant SQL, values as placeholders
+    f"'op', c.op, 'entry', {_ENTRY_JSON_SQLITE}) "
+    "ELSE json_object('seq', c.seq, 'op', c.op, 'relation', json(c.relation)) END AS BLOB) "
+    "FROM changes c LEFT JOIN entries e ON e.entry_id = c.entry_id "
     "WHERE c.seq > ? ORDER BY c.seq LIMIT ?"
 )
 _EXPORT_SQLITE = (
     f"SELECT CAST({_ENTRY_JSON_SQLITE} || char(10) AS BLOB) FROM entries e "  # noqa: S608 - constant SQL
     "WHERE e.deleted = 0 ORDER BY e.entry_id"
+)
+_EXPORT_RELATIONS_SQLITE = (
+    "SELECT CAST(json_object('relation', json_object('subject_id', org_id, 'role', role, "
+    "'related_id', person_id, 'since', since)) || char(10) AS BLOB) FROM relations "
+    "ORDER BY org_id, role, person_id"
 )
 #: Rows fetched from SQLite at a time by the export (one chunk of NDJSON lines).
 _EXPORT_BATCH = 5000
@@ -87,23 +97,6 @@ def json_bytes(value: Any) -> bytes:
     b'{"id":"BL-1","basis":null,"seq":7}'
     """
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def entry_json(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
-    """A database entry row as the contract's ``ListEntry``."""
-    expires = row["expires_on"]
-    return {
-        "entry_id": row["entry_id"],
-        "subject_id": row["subject_id"],
-        "list": row["list"],
-        "category": row["category"],
-        "authority": row["authority"],
-        "basis": row["basis"],
-        "listed_on": row["listed_on"].isoformat(),
-        "expires_on": expires.isoformat() if expires is not None else None,
-        "status": row["status"],
-        "updated_at": db.format_ts(row["updated_at"]),
-    }
 
 
 _N = db.nonces.c
@@ -133,17 +126,9 @@ _CLAIM_NONCE_SQLITE = (
 #: Nonces to write, and the start of the replay window when older ones are due to go.
 _NonceBatch = tuple[list[dict[str, Any]], float | None]
 
-#: Subjects by id as ``(kind, name, record_since, last_adverse_on)`` (dates ISO), relations
-#: as ``(org_id, role, person_id, person_kind, person_name)``, entries (``ListEntry``) by owner.
-_ProfileRows = tuple[dict[str, Any], Sequence[Any], dict[str, list[dict[str, Any]]]]
 
-
-def _subject_json(sid: str, kind: str, name: str | None) -> dict[str, Any]:
-    return {"id": sid, "kind": kind, "name": name}
-
-
-class Store:
-    """Database access for the sandbox platform (one per app)."""
+class Store(StoreWrites):
+    """Database access for the sandbox platform (one per app): the core's SQL store."""
 
     def __init__(self, engine: Engine, *, shared_nonces: bool = False) -> None:
         self.engine = engine
@@ -355,63 +340,66 @@ class Store:
             out[row["subject_id"]].append(entry_json(row))
         return out
 
-    def _profile_rows(self, wanted: list[str]) -> _ProfileRows:
-        """Subjects, relations and entries of ``wanted`` (SQLAlchemy Core, any database)."""
+    def _profile_rows_core(self, wanted: list[str]) -> ProfileRows:
+        """Relations (either side in ``wanted``), subjects and entries (SQLAlchemy Core, any
+        database)."""
+        r = db.relations.c
+        s = db.subjects.c
         with self.engine.connect() as conn:
-            s = db.subjects.c
-            known = {
-                r["id"]: (r["kind"], r["name"], _iso(r["record_since"]), _iso(r["last_adverse_on"]))
-                for r in conn.execute(sa.select(db.subjects).where(s.id.in_(wanted))).mappings()
-            }
-            rel_rows = [
-                (r.org_id, r.role, r.person_id, r.kind, r.name)
-                for r in conn.execute(
-                    sa.select(
-                        db.relations.c.org_id,
-                        db.relations.c.role,
-                        db.relations.c.person_id,
-                        s.kind,
-                        s.name,
+            links = [
+                (row.org_id, row.role, row.person_id)
+                for row in conn.execute(
+                    sa.select(r.org_id, r.role, r.person_id).where(
+                        sa.or_(r.org_id.in_(wanted), r.person_id.in_(wanted))
                     )
-                    .select_from(
-                        db.relations.outerjoin(
-                            db.subjects, db.subjects.c.id == db.relations.c.person_id
-                        )
-                    )
-                    .where(db.relations.c.org_id.in_(wanted))
-                    .order_by(db.relations.c.org_id, db.relations.c.role, db.relations.c.person_id)
                 )
             ]
-            people = [r[2] for r in rel_rows]
-            entries = self._entries_of(conn, list(dict.fromkeys(wanted + people)))
-        return known, rel_rows, entries
-
-    def _profile_rows_sqlite(self, wanted: list[str]) -> _ProfileRows:
-        """:meth:`_profile_rows` as plain SQL on the SQLite connection: the hot path of the
-        sandbox, where building and compiling SQLAlchemy statements cost more than the queries.
-        SQLite holds dates and times as the ISO text SQLAlchemy writes, served nearly as is."""
-        marks = ",".join("?" * len(wanted))
-        with self._cursor() as cur:
+            everyone = list(dict.fromkeys(wanted + [k[0] for k in links] + [k[2] for k in links]))
             known = {
-                r[0]: r[1:]
-                for r in cur.execute(
-                    "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
-                    f"WHERE id IN ({marks})",
-                    wanted,
+                row.id: (row.kind, row.name, _iso(row.record_since), _iso(row.last_adverse_on))
+                for row in conn.execute(
+                    sa.select(s.id, s.kind, s.name, s.record_since, s.last_adverse_on).where(
+                        s.id.in_(everyone)
+                    )
                 )
             }
-            rel_rows = cur.execute(
-                "SELECT r.org_id, r.role, r.person_id, s.kind, s.name FROM relations r "  # noqa: S608 - placeholders only
-                f"LEFT OUTER JOIN subjects s ON s.id = r.person_id WHERE r.org_id IN ({marks}) "
-                "ORDER BY r.org_id, r.role, r.person_id",
-                wanted,
-            ).fetchall()
-            owners = list(dict.fromkeys(wanted + [r[2] for r in rel_rows]))
+            entries = self._entries_of(conn, everyone)
+        return known, links, entries
+
+    def _profile_rows_sqlite(self, wanted: list[str]) -> ProfileRows:
+        """:meth:`_profile_rows_core` as plain SQL on the SQLite connection: the hot path of
+        the sandbox, where building and compiling SQLAlchemy statements cost more than the
+        queries. SQLite holds dates and times as the ISO text SQLAlchemy writes, served
+        nearly as is."""
+        marks = ",".join("?" * len(wanted))
+        with self._cursor() as cur:
+            # UNION ALL, no sorting for duplicates: a relation between two wanted ids comes
+            # twice, and the dict keeps it once.
+            links = list(
+                dict.fromkeys(
+                    cur.execute(
+                        "SELECT org_id, role, person_id FROM relations "  # noqa: S608 - placeholders only
+                        f"WHERE org_id IN ({marks}) UNION ALL SELECT org_id, role, person_id "
+                        f"FROM relations WHERE person_id IN ({marks})",
+                        wanted + wanted,
+                    )
+                )
+            )
+            owners = list(dict.fromkeys(wanted + [k[0] for k in links] + [k[2] for k in links]))
+            owner_marks = ",".join("?" * len(owners))
+            known = {
+                row[0]: row[1:]
+                for row in cur.execute(
+                    "SELECT id, kind, name, record_since, last_adverse_on FROM subjects "  # noqa: S608 - placeholders only
+                    f"WHERE id IN ({owner_marks})",
+                    owners,
+                )
+            }
             entries: dict[str, list[dict[str, Any]]] = {i: [] for i in owners}
             rows = cur.execute(
                 "SELECT entry_id, subject_id, list, category, authority, basis, listed_on, "  # noqa: S608 - placeholders only
                 "expires_on, status, updated_at FROM entries "
-                f"WHERE subject_id IN ({','.join('?' * len(owners))}) AND deleted = 0 "
+                f"WHERE subject_id IN ({owner_marks}) AND deleted = 0 "
                 "ORDER BY listed_on, entry_id",
                 owners,
             )
@@ -442,7 +430,14 @@ class Store:
                         "updated_at": f"{updated_at[:10]}T{updated_at[11:19]}+08:00",
                     }
                 )
-        return known, rel_rows, entries
+        return known, links, entries
+
+    def profile_rows(self, ids: Sequence[str]) -> ProfileRows:
+        """What the profiles of ``ids`` are built from (the core builds them)."""
+        wanted = list(dict.fromkeys(ids))
+        if self.is_sqlite:
+            return self._profile_rows_sqlite(wanted)
+        return self._profile_rows_core(wanted)
 
     def profile(self, subject_id: str, kind: str) -> dict[str, Any]:
         """The contract's ``Profile`` for a valid subject id (empty when unknown)."""
@@ -450,63 +445,18 @@ class Store:
 
     def profiles(self, ids: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         """Profiles for valid ``(id, kind)`` pairs, in order."""
-        as_of = db.format_ts(db.now())
-        wanted = list(dict.fromkeys(sid for sid, _ in ids))
-        if self.is_sqlite:
-            known, rel_rows, entries = self._profile_rows_sqlite(wanted)
-        else:
-            known, rel_rows, entries = self._profile_rows(wanted)
-        result = []
-        for sid, kind in ids:
-            row = known.get(sid)
-            related = [
-                {
-                    "role": role,
-                    "subject": _subject_json(person_id, person_kind or "natural_person", name),
-                    "entries": entries.get(person_id, []),
-                }
-                for org_id, role, person_id, person_kind, name in rel_rows
-                if org_id == sid
-            ]
-            result.append(
-                {
-                    "subject": _subject_json(sid, row[0] if row else kind, row[1] if row else None),
-                    "as_of": as_of,
-                    "record_since": row[2] if row else None,
-                    "last_adverse_on": row[3] if row else None,
-                    "entries": entries.get(sid, []),
-                    "related": related,
-                }
-            )
-        return result
+        rows = self.profile_rows([sid for sid, _ in ids])
+        return build_profiles(ids, rows, db.format_ts(db.now()))
 
-    # --- entries and the change feed --------------------------------------------
+    # --- the change feed and the export ---------------------------------------------
 
-    def get_entry(self, conn: Connection, entry_id: str) -> RowMapping | None:
-        """One entry row (tombstones included), or ``None``."""
-        return (
-            conn.execute(sa.select(db.entries).where(_E.entry_id == entry_id))
-            .mappings()
-            .one_or_none()
-        )
-
-    def touch_entry(self, conn: Connection, entry_id: str, op: str, at: datetime) -> int:
-        """Append a change of ``entry_id`` to the (compacted) feed; returns its seq."""
-        conn.execute(db.changes.delete().where(db.changes.c.entry_id == entry_id))
-        result = conn.execute(db.changes.insert().values(entry_id=entry_id, op=op, changed_at=at))
-        seq = result.inserted_primary_key
-        return int(seq[0]) if seq is not None else 0
-
-    def set_entry_status(self, conn: Connection, entry_id: str, status: str) -> int:
-        """Change an entry's status (``updated_at`` now) and emit an upsert."""
-        at = db.now()
-        conn.execute(
-            db.entries.update().where(_E.entry_id == entry_id).values(status=status, updated_at=at)
-        )
-        return self.touch_entry(conn, entry_id, "upsert", at)
-
-    def max_seq(self, conn: Connection) -> int:
+    def max_seq(self) -> int:
         """The newest seq of the feed (0 when empty)."""
+        with self.engine.connect() as conn:
+            return self._max_seq(conn)
+
+    @staticmethod
+    def _max_seq(conn: Connection) -> int:
         return int(conn.execute(sa.select(sa.func.max(db.changes.c.seq))).scalar() or 0)
 
     def changes_after(self, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -515,8 +465,8 @@ class Store:
         with self.engine.connect() as conn:
             rows = (
                 conn.execute(
-                    sa.select(c.seq, c.op, *_ENTRY_COLUMNS)
-                    .select_from(db.changes.join(db.entries, _E.entry_id == c.entry_id))
+                    sa.select(c.seq, c.op, c.relation, *_ENTRY_COLUMNS)
+                    .select_from(db.changes.outerjoin(db.entries, _E.entry_id == c.entry_id))
                     .where(c.seq > after)
                     .order_by(c.seq)
                     .limit(limit)
@@ -524,14 +474,22 @@ class Store:
                 .mappings()
                 .all()
             )
-            newest = self.max_seq(conn)
-        return [{"seq": r["seq"], "op": r["op"], "entry": entry_json(r)} for r in rows], newest
+            newest = self._max_seq(conn)
+        out = []
+        for r in rows:
+            if r["relation"] is not None:
+                out.append({"seq": r["seq"], "op": r["op"], "relation": json.loads(r["relation"])})
+            else:
+                out.append({"seq": r["seq"], "op": r["op"], "entry": entry_json(r)})
+        return out, newest
 
     @contextlib.contextmanager
     def export_snapshot(self) -> Iterator[tuple[int, int, Iterator[dict[str, Any]]]]:
-        """``(max_seq, count, entries)`` read in one transaction, entries streamed."""
+        """``(max_seq, entry count, lines)`` read in one transaction, streamed: every live
+        entry by id, then ``{"relation": …}`` for every relation."""
+        r = db.relations.c
         with self.engine.connect() as conn, conn.begin():
-            newest = self.max_seq(conn)
+            newest = self._max_seq(conn)
             count = int(
                 conn.execute(
                     sa.select(sa.func.count()).select_from(db.entries).where(_E.deleted.is_(False))
@@ -545,6 +503,20 @@ class Store:
                 )
                 for row in result.mappings():
                     yield entry_json(row)
+                relations = conn.execution_options(yield_per=5000).execute(
+                    sa.select(r.org_id, r.role, r.person_id, r.since).order_by(
+                        r.org_id, r.role, r.person_id
+                    )
+                )
+                for rel in relations:
+                    yield {
+                        "relation": {
+                            "subject_id": rel.org_id,
+                            "role": rel.role,
+                            "related_id": rel.person_id,
+                            "since": _iso(rel.since),
+                        }
+                    }
 
             yield newest, count, rows()
 
@@ -562,9 +534,9 @@ class Store:
 
     @contextlib.contextmanager
     def export_ndjson(self) -> Iterator[tuple[int, int, Iterator[bytes]]]:
-        """:meth:`export_snapshot` with the entries as NDJSON: ``(max_seq, count, chunks)``,
-        each chunk whole UTF-8 lines. On SQLite the lines are written by SQLite and fetched
-        a batch at a time, all in one read transaction."""
+        """:meth:`export_snapshot` as NDJSON: ``(max_seq, entry count, chunks)``, each chunk
+        whole UTF-8 lines. On SQLite the lines are written by SQLite and fetched a batch at
+        a time, all in one read transaction."""
         if not self.is_sqlite:
             with self.export_snapshot() as (newest, count, rows):
                 yield newest, count, (json_bytes(row) + b"\n" for row in rows)
@@ -574,13 +546,14 @@ class Store:
             count = int(cur.execute("SELECT count(*) FROM entries WHERE deleted = 0").fetchone()[0])
 
             def chunks() -> Iterator[bytes]:
-                cur.execute(_EXPORT_SQLITE)
-                while rows := cur.fetchmany(_EXPORT_BATCH):
-                    yield b"".join([row[0] for row in rows])
+                for query in (_EXPORT_SQLITE, _EXPORT_RELATIONS_SQLITE):
+                    cur.execute(query)
+                    while rows := cur.fetchmany(_EXPORT_BATCH):
+                        yield b"".join([row[0] for row in rows])
 
             yield newest, count, chunks()
 
-    # --- journal records and reports ------------------------------------------------
+    # --- journal records ---------------------------------------------------------
 
     def known_record_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored already."""
@@ -593,127 +566,8 @@ class Store:
                 ).scalars()
             )
 
-    def store_records(self, agency_id: str, items: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert records not stored yet; returns the ids that were already there."""
-        at = db.now()
-        with self.write() as conn:
-            ids = [r["id"] for r in items]
-            present: set[str] = set()
-            if ids:
-                present = set(
-                    conn.execute(
-                        sa.select(db.records.c.id).where(db.records.c.id.in_(ids))
-                    ).scalars()
-                )
-            rows = [
-                {
-                    "id": r["id"],
-                    "agency_id": agency_id,
-                    "type": r["type"],
-                    "body": json.dumps(r, ensure_ascii=False),
-                    "received_at": at,
-                }
-                for r in items
-                if r["id"] not in present
-            ]
-            if rows:
-                conn.execute(db.records.insert(), rows)
-        return present
 
-    def list_records(self, agency_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Uploaded records, oldest first (for the admin endpoints)."""
-        q = sa.select(db.records.c.body).order_by(db.records.c.received_at, db.records.c.id)
-        if agency_id:
-            q = q.where(db.records.c.agency_id == agency_id)
-        with self.engine.connect() as conn:
-            return [json.loads(b) for b in conn.execute(q.limit(limit)).scalars()]
-
-    def put_report(self, agency_id: str, period: str, body: dict[str, Any]) -> tuple[str, int]:
-        """Store a monthly report as the next version; ``(receipt_id, version)``."""
-        r = db.reports.c
-        with self.write() as conn:
-            version = (
-                int(
-                    conn.execute(
-                        sa.select(sa.func.max(r.version)).where(
-                            r.agency_id == agency_id, r.period == period
-                        )
-                    ).scalar()
-                    or 0
-                )
-                + 1
-            )
-            receipt = f"RC-{period.replace('-', '')}-{uuid.uuid4().hex[:12].upper()}"
-            conn.execute(
-                db.reports.insert().values(
-                    agency_id=agency_id,
-                    period=period,
-                    version=version,
-                    receipt_id=receipt,
-                    body=json.dumps(body, ensure_ascii=False),
-                    received_at=db.now(),
-                )
-            )
-        return receipt, version
-
-    def list_reports(self, agency_id: str | None = None) -> list[dict[str, Any]]:
-        """Every stored report version (for the admin endpoints)."""
-        r = db.reports.c
-        q = sa.select(db.reports).order_by(r.agency_id, r.period, r.version)
-        if agency_id:
-            q = q.where(r.agency_id == agency_id)
-        with self.engine.connect() as conn:
-            return [
-                {
-                    "agency_id": row["agency_id"],
-                    "period": row["period"],
-                    "version": row["version"],
-                    "receipt_id": row["receipt_id"],
-                    "received_at": db.format_ts(row["received_at"]),
-                    "report": json.loads(row["body"]),
-                }
-                for row in conn.execute(q).mappings()
-            ]
-
-    # --- subjects and adverse records ---------------------------------------------
-
-    def ensure_subject(
-        self,
-        conn: Connection,
-        sid: str,
-        kind: str,
-        name: str | None = None,
-        since: date | None = None,
-    ) -> None:
-        """Insert a subject row unless present."""
-        present = conn.execute(sa.select(db.subjects.c.id).where(db.subjects.c.id == sid)).first()
-        if present is None:
-            conn.execute(
-                db.subjects.insert().values(
-                    id=sid, kind=kind, name=name, record_since=since, last_adverse_on=None
-                )
-            )
-
-    def add_adverse(self, conn: Connection, sid: str, kind: str, on: date, detail: str) -> None:
-        """Record an adverse record; the subject's ``last_adverse_on`` moves if newer."""
-        s = db.subjects.c
-        conn.execute(
-            db.adverse_records.insert().values(
-                subject_id=sid, kind=kind, occurred_on=on, detail=detail
-            )
-        )
-        row = conn.execute(sa.select(s.record_since, s.last_adverse_on).where(s.id == sid)).first()
-        if row is None:
-            return
-        values: dict[str, Any] = {}
-        if row.last_adverse_on is None or row.last_adverse_on < on:
-            values["last_adverse_on"] = on
-        if row.record_since is None or row.record_since > on:
-            values["record_since"] = on
-        if values:
-            conn.execute(db.subjects.update().where(s.id == sid).values(**values))
-        logger.info("adverse record %s for %s on %s", kind, mask_id(sid), on)
-
-
-def _iso(value: date | None) -> str | None:
+def _iso(value: Any) -> str | None:
+    if isinstance(value, str):  # SQLite through the DBAPI: ISO text already
+        return value
     return value.isoformat() if value is not None else None

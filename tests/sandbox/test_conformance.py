@@ -29,9 +29,17 @@ _PLACEHOLDER = "sign-me"
 
 #: Operations where the contract refuses, with 400, input that the schema cannot
 #: describe: subject-id checksums, opaque cursors, a report whose agency_id and
-#: period must match its URL. There a schema-valid request may rightly get 400.
+#: period must match its URL, a disclosure decided after today. There a
+#: schema-valid request may rightly get 400.
 _SEMANTIC_400 = frozenset(
-    {"getProfile", "listChanges", "putReport", "fileObjection", "recordCommitment"}
+    {
+        "getProfile",
+        "listChanges",
+        "putReport",
+        "fileObjection",
+        "recordCommitment",
+        "discloseDecision",
+    }
 )
 
 _CONFIG = schemathesis.Config.from_dict(

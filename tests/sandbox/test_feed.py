@@ -45,18 +45,38 @@ def _all_changes(
             return got, cursor
 
 
-def test_paging_covers_every_entry_once(sandbox: SandboxProcess) -> None:
+def _entries(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entry changes (upsert, delete) of a feed, without the relation changes."""
+    return [c for c in changes if "entry" in c]
+
+
+def _key(relation: dict[str, Any]) -> tuple[str, str, str]:
+    return relation["subject_id"], relation["role"], relation["related_id"]
+
+
+def test_paging_covers_every_entry_and_relation_once(sandbox: SandboxProcess) -> None:
     changes, _ = _all_changes(sandbox, 500)
     seqs = [c["seq"] for c in changes]
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == len(seqs)
-    ids = [c["entry"]["entry_id"] for c in changes]  # type: ignore[index]
+    entries = _entries(changes)
+    ids = [c["entry"]["entry_id"] for c in entries]
     assert len(set(ids)) == len(ids)
-    for c in changes[:50]:
+    for c in entries[:50]:
         ListEntry.model_validate(c["entry"])
-    export_ids = {e["entry_id"] for e in _export(sandbox)[1]}
-    live = {c["entry"]["entry_id"] for c in changes if c["op"] == "upsert"}  # type: ignore[index]
+    relations = [c for c in changes if "relation" in c]
+    assert {c["op"] for c in relations} <= {"relate", "unrelate"}
+    assert len(relations) + len(entries) == len(changes)
+    keys = [_key(c["relation"]) for c in relations]
+    assert len(set(keys)) == len(keys)  # compacted: one change per relation
+    _, lines = _export(sandbox)
+    export_ids = {e["entry_id"] for e in lines if "relation" not in e}
+    live = {c["entry"]["entry_id"] for c in entries if c["op"] == "upsert"}
     assert live == export_ids
+    # The seed's relations are in the feed, and the export holds those still in force.
+    assert S["legal_rep_blacklisted"].id in {k[0] for k in keys}
+    related = {_key(c["relation"]) for c in relations if c["op"] == "relate"}
+    assert related == {_key(e["relation"]) for e in lines if "relation" in e}
 
 
 def test_limit_bounds(sandbox: SandboxProcess) -> None:
@@ -102,7 +122,7 @@ def test_bad_cursor(sandbox: SandboxProcess) -> None:
     assert r.headers["Content-Type"].startswith("application/problem+json")
 
 
-def _export(sandbox: SandboxProcess) -> tuple[dict[str, object], list[dict[str, object]]]:
+def _export(sandbox: SandboxProcess) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     r = sandbox.request("GET", "/v1/lists/export", stream=True)
     assert r.status_code == 200
     assert r.headers["Content-Encoding"] == "gzip"
@@ -114,9 +134,13 @@ def _export(sandbox: SandboxProcess) -> tuple[dict[str, object], list[dict[str, 
 
 
 def test_export(sandbox: SandboxProcess) -> None:
-    head, entries = _export(sandbox)
+    head, lines = _export(sandbox)
+    entries = [e for e in lines if "relation" not in e]
     assert set(head) == {"cursor", "as_of", "count"}
     assert head["count"] == len(entries) > 1000
+    # Relation lines come after the entry lines (the count counts entries only).
+    first = next(i for i, e in enumerate(lines) if "relation" in e)
+    assert all("relation" in e for e in lines[first:])
     for e in entries[:100]:
         ListEntry.model_validate(e)
     categories = {e["category"] for e in entries}
@@ -158,7 +182,7 @@ def test_old_cursor_is_410(short_retention: SandboxProcess) -> None:
     assert r.headers["Content-Type"].startswith("application/problem+json")
     # Starting again without a cursor works.
     changes, _ = _all_changes(sb, 5000)
-    assert {f"BL-T-{i}" for i in range(4)} <= {c["entry"]["entry_id"] for c in changes}  # type: ignore[index]
+    assert {f"BL-T-{i}" for i in range(4)} <= {c["entry"]["entry_id"] for c in _entries(changes)}
 
 
 def test_cursor_of_another_database_is_410(
@@ -263,7 +287,7 @@ def test_fast_feed_equals_core_feed(seeded: tuple[Store, Store], limit: int) -> 
         assert newest == old_newest
         assert changes == [(c["seq"], c) for c in old]
         after = changes[-1][0] if changes else after
-    every = [change for changes, _ in fast_pages for _, change in changes]
+    every = _entries([change for changes, _ in fast_pages for _, change in changes])
     by_id = {c["entry"]["entry_id"]: c for c in every}
     assert len(by_id) == len(every) > 300
     nulls = by_id["BL-T-NULLS"]["entry"]
@@ -294,8 +318,9 @@ def test_fast_export_equals_core_export(
     assert lines.pop() == b""
     assert [json.loads(line) for line in lines] == old
     assert [json.loads(line) for line in core_lines.split(b"\n")[:-1]] == old
-    assert len(old) == count
-    ids = [e["entry_id"] for e in old]
+    assert len([e for e in old if "relation" not in e]) == count
+    assert any("relation" in e for e in old)
+    ids = [e["entry_id"] for e in old if "relation" not in e]
     assert "BL-T-GONE" not in ids
     assert {"BL-T-NULLS", "BL-T-EMPTY", "BL-T-ESCAPES"} <= set(ids)
 
@@ -333,7 +358,7 @@ def test_served_feed_and_export_equal_core_path(tmp_path: Path) -> None:
         head = json.loads(head_line)
         with core.export_snapshot() as (newest, count, rows):
             old_rows = list(rows)
-        assert head["count"] == count == len(lines)
+        assert head["count"] == count == len([x for x in lines if b'"relation"' not in x[:12]])
         assert _decode_cursor(head["cursor"])[:3] == (generation, newest, newest)
         assert [json.loads(line) for line in lines] == old_rows
         core.close()

@@ -475,7 +475,13 @@ class BiddingFlow:
             status = "excluded"
         elif unverified and override is None:
             status = "review"
-        bonus = min(self.max_bonus, min(bonuses)) if status == "admitted" and bonuses else 0.0
+        # Black overrides red (§三(二) beside §二(三)): a bid admitted only because its
+        # exclusion was overridden, or whose parties face a strict review, earns no credit
+        # bonus, whichever party's check the punishment came from.
+        clean = not exclusions and not strict
+        bonus = (
+            min(self.max_bonus, min(bonuses)) if status == "admitted" and clean and bonuses else 0.0
+        )
         return BidderResult(
             bidder=bidder,
             status=status,
@@ -510,7 +516,7 @@ class BiddingFlow:
                         )
                     )
                     continue
-                if result.status == "admitted":
+                if result.bonus_points > 0:
                     ids += [m.id for m in _measures(decision, ("bonus_points",))]
                 action_ids.append(
                     self.checker.record_action(

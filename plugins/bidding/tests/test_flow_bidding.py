@@ -172,6 +172,31 @@ def test_overrides_need_a_reason_and_are_journaled(
     )  # fmt: skip
 
 
+def test_an_overridden_exclusion_earns_no_bonus_points(
+    credit_fake_platform: FakePlatform, flow: BiddingFlow, credit_checker: CreditChecker
+) -> None:
+    """§三(二) beside §二(三): a bidder restricted through its legal representative is not
+    also rewarded, even when the exclusion is overridden (contract v2, rule 4)."""
+    credit_fake_platform.add_entry(A, "red", "tax_credit_a")
+    credit_fake_platform.add_entry(REP, "black", "wage_arrears", entry_id="BL-P-2")
+    # The representative as declared in the bid, not (yet) linked on the platform: the
+    # bidder's own check grants the points, the representative's check excludes.
+    screening = flow.screen(
+        TENDER,
+        [Bidder.single("B1", A, legal_representative=REP)],
+        overrides={"B1": "名单信息有误，已提出异议"},
+    )
+    [result] = screening.admitted
+    assert result.bonus_points == 0.0
+    acts = actions(credit_checker)
+    assert "I-BID-POINTS" not in acts[A]["measure_ids"]
+    assert acts[REP]["action"] == "overridden"
+    # Linked on the platform, the bidder's own decision lists the points as blocked.
+    credit_fake_platform.relate(A, REP, "legal_representative")
+    decision = credit_checker.must_check(A, "bidding")
+    assert {m.id: m.status for m in decision.measures}["I-BID-POINTS"] == "blocked"
+
+
 def test_declining_a_recommended_strict_review_is_not_applied(
     credit_fake_platform: FakePlatform, flow: BiddingFlow, credit_checker: CreditChecker
 ) -> None:

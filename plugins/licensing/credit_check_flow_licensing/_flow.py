@@ -162,7 +162,9 @@ class LicensingFlow:
     Args:
         checker: the agency's :class:`~credit_check_sdk.CreditChecker`.
         green_channel_days: the shortened time limit of the green channel, in working days.
-        tolerance_days: working days the applicant has to supply missing documents.
+        tolerance_days: working days the applicant has to supply missing documents; by
+            default the catalogue's ``commitment_working_days`` (§二(二) says only
+            "规定期限": the number is the agency's setting, 10 unless the catalogue says).
         standard_days: the ordinary time limit, in working days (行政许可法 第四十二条: 20).
 
     >>> from credit_check_sdk.testing import FakePlatform
@@ -180,9 +182,11 @@ class LicensingFlow:
         checker: CreditChecker,
         *,
         green_channel_days: int = 10,
-        tolerance_days: int = 10,
+        tolerance_days: int | None = None,
         standard_days: int = 20,
     ) -> None:
+        if tolerance_days is None:
+            tolerance_days = int(checker.catalog.parameter("commitment_working_days", 10))
         for name, value in (
             ("green_channel_days", green_channel_days),
             ("tolerance_days", tolerance_days),

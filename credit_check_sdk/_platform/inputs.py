@@ -1,4 +1,4 @@
-"""Request bodies the sandbox platform accepts, as strict pydantic models.
+"""Request bodies the platform core accepts, as strict pydantic models.
 
 They mirror ``docs/platform-api.yaml``: JSON types are checked strictly (no
 ``"5"`` for an integer), unknown fields are ignored, and fields that are
@@ -7,22 +7,29 @@ optional but not nullable refuse an explicit ``null``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 _T = TypeVar("_T")
 
+#: A report period, ``YYYY-MM``.
+PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
 __all__ = [
+    "PERIOD",
     "ActionRecordIn",
     "AdminEntryIn",
     "AdminEntryPatch",
+    "AdminRelationIn",
     "AdminSubjectIn",
     "BatchProfilesIn",
     "CheckRecordIn",
     "CommitmentIn",
+    "DisclosureIn",
     "FaultsIn",
     "MonthlyReportIn",
     "ObjectionIn",
@@ -91,7 +98,7 @@ class MeasureRefIn(_In):
     """A measure as a check record lists it."""
 
     id: str
-    status: Literal["applied", "suspended"]
+    status: Literal["applied", "suspended", "blocked"]
     entry_ids: list[str]
 
 
@@ -155,6 +162,22 @@ class _ObjectionStats(_In):
     verifying: Annotated[int | None, NotNull] = None
 
 
+class _DisclosureStats(_In):
+    made: Annotated[int | None, NotNull] = None
+    on_time: Annotated[int | None, NotNull] = None
+    late: Annotated[int | None, NotNull] = None
+    overdue: Annotated[int | None, NotNull] = None
+
+
+class _AuthorityStats(_In):
+    authority: str
+    checks: int
+    triggered: int
+    applied: int
+    not_applied: int
+    overridden: int
+
+
 class MonthlyReportIn(_In):
     """``PUT /v1/reports/{agency_id}/{period}``."""
 
@@ -167,6 +190,8 @@ class MonthlyReportIn(_In):
     overrides: list[ActionRecordIn]
     degraded: _Degraded
     objections: Annotated[_ObjectionStats | None, NotNull] = None
+    disclosures: Annotated[_DisclosureStats | None, NotNull] = None
+    by_authority: Annotated[list[_AuthorityStats] | None, NotNull] = None
     journal_head_hash: str | None
     record_count: int
 
@@ -177,8 +202,8 @@ class ObjectionIn(_In):
     subject_id: str
     entry_id: str
     check_id: str | None = None
-    reason: str = Field(min_length=1)
-    submitted_by: str
+    reason: str = Field(min_length=1, pattern=r"\S")
+    submitted_by: str = Field(pattern=r"\S")
 
 
 class CommitmentIn(_In):
@@ -191,6 +216,19 @@ class CommitmentIn(_In):
     documents: list[str]
     due_on: date
     status: Annotated[Literal["open", "fulfilled", "breached"] | None, NotNull] = None
+
+
+class DisclosureIn(_In):
+    """``POST /v1/disclosures`` (双公示, §四(三))."""
+
+    disclosure_id: str = Field(min_length=1)
+    kind: Literal["licence", "penalty"]
+    subject_id: str
+    decision_no: str = Field(min_length=1)
+    decided_on: date
+    title: str = Field(min_length=1)
+    content: Annotated[dict[str, Any] | None, NotNull] = None
+    check_id: str | None = None
 
 
 class ResolveIn(_In):
@@ -229,9 +267,20 @@ class AdminEntryPatch(_In):
 
 
 class _RelatedIn(_In):
-    role: Literal["legal_representative", "principal", "responsible_person"]
+    role: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z_]*[a-z]$")
     subject_id: str
     name: str | None = None
+    since: date | None = None
+
+
+class AdminRelationIn(_In):
+    """``POST /_sandbox/relations`` (and ``relations:end``): ``related_id`` is the ``role`` of
+    ``subject_id`` (the organisation)."""
+
+    subject_id: str
+    role: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z_]*[a-z]$")
+    related_id: str
+    since: date | None = None
 
 
 class AdminSubjectIn(_In):
