@@ -35,7 +35,7 @@ from ._cells import csv_row
 from ._exceptions import InvalidRequestError
 from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
-from .journal import ColumnMismatch, Journal
+from .storage import ColumnMismatch, Storage
 
 __all__ = ["parse_instant", "register"]
 
@@ -66,10 +66,10 @@ _CSV_COLUMNS = (
 )
 
 
-def _open(args: argparse.Namespace) -> Journal:
-    from .cli import data_dir_from
+def _open(args: argparse.Namespace) -> Storage:
+    from .cli import storage_from
 
-    return Journal(data_dir_from(args) / "journal.sqlite3")
+    return storage_from(args)
 
 
 def parse_instant(text: str) -> datetime:
@@ -112,9 +112,9 @@ def _mismatch_line(m: ColumnMismatch) -> str:
 
 
 def _verify(args: argparse.Namespace, out: Console) -> int:
-    with _open(args) as journal:
-        result = journal.verify()
-        columns = journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
+    with _open(args) as storage:
+        result = storage.journal.verify()
+        columns = storage.journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
     status = 0
     if result.ok:
         out.print(f"journal intact: {result.checked} records, hash chain verified")
@@ -142,9 +142,9 @@ def _verify(args: argparse.Namespace, out: Console) -> int:
 
 
 def _stats(args: argparse.Namespace, out: Console) -> int:
-    with _open(args) as journal:
-        counts = journal.counts()
-        head = journal.head_hash()
+    with _open(args) as storage:
+        counts = storage.journal.counts()
+        head = storage.journal.head_hash()
     table = Table(title="Journal")
     table.add_column("upload state")
     table.add_column("records", justify="right")
@@ -164,8 +164,8 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     from .report import explain
 
     data_dir = data_dir_from(args)
-    with _open(args) as journal:
-        e = explain(journal, CatalogStore(data_dir / "catalog"), args.check_id)
+    with _open(args) as storage:
+        e = explain(storage.journal, CatalogStore(data_dir / "catalog"), args.check_id)
     if args.json:
         out.print_json(json.dumps(_explanation_dict(e), ensure_ascii=False, default=str))
     else:
@@ -284,8 +284,8 @@ def export_records(records: Iterator[dict[str, Any]], fmt: str, sink: IO[str]) -
 def _export(args: argparse.Namespace, out: Console) -> int:
     since = parse_instant(args.since) if args.since else None
     until = parse_instant(args.until) if args.until else None
-    with _open(args) as journal:
-        records = journal.iter_records(since, until)
+    with _open(args) as storage:
+        records = storage.journal.iter_records(since, until)
         if args.out:
             path = Path(args.out)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,8 +310,8 @@ def _export(args: argparse.Namespace, out: Console) -> int:
 def _pending_actions(args: argparse.Namespace, out: Console) -> int:
     from .report import pending_actions
 
-    with _open(args) as journal:
-        rows = pending_actions(journal, days=args.days)
+    with _open(args) as storage:
+        rows = pending_actions(storage, days=args.days)
     table = Table(title=f"Checks with measures and no action after {args.days} days / 待反馈")
     for col in ("checked at", "check id", "subject", "matter", "outcome", "measures", "days"):
         table.add_column(col)
@@ -342,7 +342,7 @@ def _objection_file(args: argparse.Namespace, out: Console) -> int:
         check = checker.journal.get(args.check_id) or {}
         # Local bookkeeping; recording twice is harmless, so this stays right
         # whether or not file_objection records it itself.
-        checker.journal.record_objection(
+        checker.storage.objections.record(
             objection_id, args.check_id, args.entry_id, str((check.get("subject") or {}).get("id"))
         )
     out.print(f"objection {objection_id} filed; status verifying")
@@ -358,7 +358,7 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
         status = answer.get("status")
         known = False
         if status in ("verifying", "upheld", "rejected"):
-            known = checker.journal.update_objection(args.objection_id, status)
+            known = checker.storage.objections.update(args.objection_id, status)
     out.print(f"objection {escape(args.objection_id)}: {status}")
     if not known:
         out.print("(not filed through this data folder; nothing updated locally)")
@@ -367,7 +367,7 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
 
 def register(sub: Any) -> None:
     """Add ``journal`` and ``objection`` with their subcommands to the ``credit-check`` parser."""
-    from .cli import add_settings
+    from .cli import add_settings, add_storage_flags
 
     journal = sub.add_parser("journal", help="the local journal (no credentials needed)")
     commands = journal.add_subparsers(dest="journal_command", required=True)
@@ -380,7 +380,7 @@ def register(sub: Any) -> None:
         ("pending-actions", _pending_actions, "checks with measures and no action yet"),
     ):
         cmd = commands.add_parser(name, help=text)
-        cmd.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
+        add_storage_flags(cmd)
         cmd.set_defaults(func=handler)
         parsers[name] = cmd
     parsers["verify"].add_argument(

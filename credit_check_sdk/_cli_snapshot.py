@@ -24,16 +24,15 @@ from rich.table import Table
 from ._checker import CreditChecker
 from ._client import PlatformClient
 from ._time import now
-from .snapshot import Snapshot
 
 __all__ = ["register"]
 
 
 def _status(args: argparse.Namespace, out: Console) -> int:
-    from .cli import data_dir_from
+    from .cli import storage_from
 
-    with Snapshot(data_dir_from(args)) as snapshot:
-        status = snapshot.status()
+    with storage_from(args) as storage:
+        status = storage.snapshot.status()
     table = Table(title="Offline snapshot / 名单快照", show_header=False)
     table.add_column("what")
     table.add_column("value")
@@ -52,10 +51,10 @@ def _status(args: argparse.Namespace, out: Console) -> int:
 
 
 def _import(args: argparse.Namespace, out: Console) -> int:
-    from .cli import data_dir_from
+    from .cli import storage_from
 
     with (
-        Snapshot(data_dir_from(args)) as snapshot,
+        storage_from(args) as storage,
         Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
@@ -66,7 +65,7 @@ def _import(args: argparse.Namespace, out: Console) -> int:
         ) as bar,
     ):
         task = bar.add_task(f"importing {args.file}", total=None)
-        result = snapshot.import_export(
+        result = storage.snapshot.import_export(
             args.file, progress=lambda done, count: bar.update(task, completed=done, total=count)
         )
     out.print(
@@ -195,16 +194,16 @@ def _health(args: argparse.Namespace, out: Console) -> int:
 
 def register(sub: Any) -> None:
     """Add ``snapshot``, ``sync`` and ``health`` to the ``credit-check`` parser."""
-    from .cli import add_settings
+    from .cli import add_settings, add_storage_flags
 
     snapshot = sub.add_parser("snapshot", help="the offline snapshot of the red and black lists")
     commands = snapshot.add_subparsers(dest="snapshot_command", required=True)
     status = commands.add_parser("status", help="entries, cursor and age")
-    status.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
+    add_storage_flags(status)
     status.set_defaults(func=_status)
     imp = commands.add_parser("import", help="load a list export file carried in by hand")
     imp.add_argument("file", help="gzip NDJSON from GET /v1/lists/export")
-    imp.add_argument("--data-dir", help="default: $CREDIT_CHECK_DATA_DIR")
+    add_storage_flags(imp)
     imp.set_defaults(func=_import)
     download = commands.add_parser(
         "download", help="save the platform's list export to a file, to carry to another machine"

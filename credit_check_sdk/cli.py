@@ -44,10 +44,12 @@ from ._ids import mask_id, mask_ids_in
 from ._models import Decision, Matter
 from ._refusals import exit_status, refusal_kind
 from ._version import __version__
+from .storage import Storage, open_storage
 
 __all__ = [
     "EXIT_STATUS_1",
     "add_settings",
+    "add_storage_flags",
     "build_parser",
     "data_dir_from",
     "decision_table",
@@ -55,10 +57,19 @@ __all__ = [
     "refused_status",
     "sandbox_main",
     "settings_from",
+    "storage_from",
     "subcommands",
 ]
 
-_SETTING_FLAGS = ("base_url", "app_id", "app_secret", "agency_id", "data_dir", "timeout")
+_SETTING_FLAGS = (
+    "base_url",
+    "app_id",
+    "app_secret",
+    "agency_id",
+    "data_dir",
+    "database_url",
+    "timeout",
+)
 
 #: Modules that add commands: each has ``register(subparsers)``, adding parsers
 #: whose ``func`` default is ``handler(args, console) -> exit status``.
@@ -118,6 +129,22 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="allow plain http to a non-loopback platform",
     )
+
+
+def add_storage_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--data-dir`` and ``--database-url``: where a command that needs no platform
+    settings finds the SDK's state."""
+    parser.add_argument("--data-dir", help=f"default: ${ENV_VARS['data_dir']}")
+    parser.add_argument(
+        "--database-url",
+        help=f"the shared database instead of data_dir (default: ${ENV_VARS['database_url']})",
+    )
+
+
+def storage_from(args: argparse.Namespace) -> Storage:
+    """The storage the flags and the environment name, without platform credentials."""
+    url = getattr(args, "database_url", None) or os.environ.get(ENV_VARS["database_url"])
+    return open_storage(data_dir=data_dir_from(args), database_url=url or None)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
