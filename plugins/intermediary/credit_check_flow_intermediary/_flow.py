@@ -200,6 +200,13 @@ class IntermediaryFlow:
         incentives = (
             _incentives(own) if status == "eligible" and admitted is None and not punished else []
         )
+        if left_out is not None and status != "review":
+            # Leaving out is for a candidate whose credit could not be verified; one that
+            # was verified is excluded or eligible by its checks alone.
+            logger.warning(
+                "leave_out of candidate %s ignored: its credit was verified (%s)",
+                candidate.candidate_id, status,
+            )  # fmt: skip
         return CandidateResult(
             candidate=candidate,
             status=status,

@@ -199,11 +199,20 @@ def test_an_overridden_exclusion_is_journaled(
     assert (act["action"], act["measure_ids"]) == ("overridden", ["P-INT-EXCLUDE"])
 
 
-def test_nobody_eligible(credit_fake_platform: FakePlatform, credit_checker: CreditChecker) -> None:
+def test_nobody_eligible(
+    credit_fake_platform: FakePlatform,
+    credit_checker: CreditChecker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     credit_fake_platform.add_entry(A, "black", "finance")
-    selection = IntermediaryFlow(credit_checker).select(PROJECT, [Candidate("C1", A)])
+    # Leaving out is only for a candidate under review: a verified one is judged by its checks.
+    selection = IntermediaryFlow(credit_checker).select(
+        PROJECT, [Candidate("C1", A)], leave_out={"C1": "本次不参加"}
+    )
     assert (selection.chosen, selection.pool) == (None, ())
     assert selection.explanation == "无符合条件的中介机构"
+    assert selection.result("C1").left_out_reason is None
+    assert "leave_out of candidate C1 ignored" in caplog.text
 
 
 def test_bad_input_is_refused_before_any_check(credit_checker: CreditChecker) -> None:
