@@ -106,7 +106,6 @@ def _qingming(year: int) -> date:
     return day
 
 
-@functools.lru_cache(maxsize=128)
 def statutory_holidays(year: int) -> dict[date, str]:
     """``year``'s days off by the rules of the 2024 revision: the holidays and the days
     that make up for those on a weekend (补假), by day; no bridge days (调休).
@@ -123,6 +122,11 @@ def statutory_holidays(year: int) -> dict[date, str]:
             f"the holiday rules of the 2024 revision are applied to {RULES_YEARS.start}–"
             f"{RULES_YEARS.stop - 1}, not {year}"
         )
+    return dict(_by_rules(year))  # a copy: the cached one is shared
+
+
+@functools.lru_cache(maxsize=128)
+def _by_rules(year: int) -> dict[date, str]:
     new_year = _lunar(year, 1, 1)
     festivals: list[tuple[date, str]] = [
         (date(year, 1, 1), "元旦"),
@@ -184,7 +188,7 @@ def is_working_day(day: date) -> bool:
     _warn_once(day.year, basis)
     if day.weekday() >= 5:
         return False
-    return basis == "weekdays" or day not in statutory_holidays(day.year)
+    return basis == "weekdays" or day not in _by_rules(day.year)
 
 
 @dataclass(frozen=True)

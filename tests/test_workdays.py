@@ -169,3 +169,10 @@ def test_the_rules_never_count_more_working_days_than_monday_to_friday(
     counted = sum(1 for d in span if calendar_basis(d.year) != "published" and is_working_day(d))
     weekdays = sum(1 for d in span if calendar_basis(d.year) != "published" and d.weekday() < 5)
     assert counted <= weekdays
+
+
+def test_the_holidays_returned_are_the_callers_own() -> None:
+    first = statutory_holidays(2028)
+    first.clear()
+    assert statutory_holidays(2028)
+    assert not is_working_day(date(2028, 1, 26))  # 春节, a Wednesday
