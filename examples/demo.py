@@ -7,13 +7,19 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
 2. a licence application accepted under tolerance (容缺受理) against a written
    commitment, recorded with the platform;
 3. a subsidy applicant restricted because its legal representative is blacklisted;
-4. an objection (异议) filed by the excluded bidder: the punishment is suspended
+4. nominees for an honour (评先评优): a senior manager barred through her seriously
+   dishonest company, a trustworthy company put first, a director of that company
+   left to a person (the plan bars directors only when directly responsible);
+5. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-5. a platform outage: checks go on from the local snapshot of the lists (and
+6. a platform outage: checks go on from the local snapshot of the lists (and
    from a profile fetched within the hour: step 3's subsidy applicant is still
    restricted through its legal representative), and a bidder blacklisted
    during the outage is caught by the re-check afterwards;
-6. the journal uploaded to the platform and its hash chain verified.
+7. the journal uploaded to the platform and its hash chain verified.
+
+Steps are numbered as they run, so that a step added between two (a licence
+disclosed with its due date, say) renumbers the rest.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
 a summary) in the folder it names. Nothing leaves the loopback interface.
@@ -22,6 +28,7 @@ a summary) in the folder it names. Nothing leaves the loopback interface.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -29,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from credit_check_flow_bidding import Bidder, Tender
+from credit_check_flow_honours import Award, Link, Nominee
 from credit_check_flow_licensing import Application
 from credit_check_flow_subsidy import SubsidyApplication
 from rich.console import Console
@@ -38,12 +46,19 @@ from rich.panel import Panel
 from rich.table import Table
 
 from credit_check_sdk import CreditChecker, Decision, Document, Outcome
+from credit_check_sdk._ids import mask_id
 from credit_check_sdk._time import now
 from credit_check_sdk.plugins import PluginHost
 from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 console = Console(width=120)
+_steps = itertools.count(1)
+
+
+def _step(title: str) -> str:
+    """The next step's heading, numbered as the demo runs."""
+    return f"{next(_steps)}. {title}"
 
 
 def _measures(d: Decision) -> str:
@@ -73,7 +88,7 @@ def _decisions(title: str, rows: list[tuple[str, Decision, str]]) -> Table:
     table.add_column("处理 / action", max_width=30)
     for name, d, action in rows:
         table.add_row(
-            f"{name}\n{d.subject.id}",
+            f"{name}\n{mask_id(d.subject.id, d.subject.kind)}",  # a person's id masked
             f"[{_style(d.outcome.value)}]{d.outcome.value}[/]\n({d.source})",
             _measures(d),
             action,
@@ -120,7 +135,7 @@ def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
         else:
             action = "admitted / 准予参加"
         rows.append((result.bidder.name or result.bidder.bid_id, d, action))
-    console.print(_decisions(f"1. Bidding round {tender.code} / 招投标信用审查", rows))
+    console.print(_decisions(_step(f"Bidding round {tender.code} / 招投标信用审查"), rows))
     if excluded is None:
         raise SystemExit("the sandbox's judgment defaulter was not restricted: check its seed")
     console.print("[bold]Why the excluded bidder is excluded:[/bold]")
@@ -151,7 +166,7 @@ def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
         )
     console.print(
         _decisions(
-            "2. Licence application / 行政许可 容缺受理",
+            _step("Licence application / 行政许可 容缺受理"),
             [(applicant.name, acceptance.decision, action)],
         )
     )
@@ -175,8 +190,39 @@ def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
             f"({', '.join(result.measure_ids)})",
         )
     ]
-    console.print(_decisions("3. Subsidy application / 财政资金补助", rows))
+    console.print(_decisions(_step("Subsidy application / 财政资金补助"), rows))
     _reasons(result.decisions[0])
+
+
+def honours(checker: CreditChecker, flows: PluginHost) -> None:
+    company = SCENARIO_SUBJECTS["dishonest_company_people"]
+    manager = SCENARIO_SUBJECTS["honours_barred_manager"]
+    director = SCENARIO_SUBJECTS["director_not_responsible"]
+    trusted = SCENARIO_SUBJECTS["media_recommended"]
+    award = Award("PY-2026-01", title="2026年度诚信示范单位和先进个人", case_id="ZS-PY-2026-01")
+    nominees = [
+        Nominee("N1", manager.id, name=manager.name,
+                links=[Link(company.id, "senior_manager", company.name)]),
+        Nominee("N2", trusted.id, name=trusted.name),
+        Nominee("N3", director.id, name=director.name,
+                links=[Link(company.id, "director", company.name)]),
+    ]  # fmt: skip
+    screening = flows.flow("honours")(checker).screen(award, nominees, operator="zhou.h")
+    rows = []
+    for result in screening.results:
+        if result.status == "barred":
+            bar = result.bars[0]
+            action = f"barred / 取消评先评优资格 ({bar.measure_id} ← {', '.join(bar.entry_ids)})"
+        elif result.status == "review":
+            action = "to a person / 人工认定: a director is barred only if directly responsible"
+        elif result.priority:
+            action = "put first / 优先推荐 (" + ", ".join(result.priority_measures) + ")"
+        else:
+            action = "eligible / 可参评"
+        rows.append((result.nominee.label, result.decisions[0], action))
+    console.print(_decisions(_step(f"Honours {award.code} / 评先评优信用审查"), rows))
+    console.print("[bold]Why the senior manager is barred (through her company):[/bold]")
+    _reasons(screening.result("N1").decisions[0])
 
 
 def objection(checker: CreditChecker, excluded: Decision) -> None:
@@ -196,7 +242,7 @@ def objection(checker: CreditChecker, excluded: Decision) -> None:
     )
     console.print(
         _decisions(
-            f"4. Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒",
+            _step(f"Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒"),
             [(SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name, again, "punishment suspended")],
         )
     )
@@ -224,7 +270,7 @@ def outage(checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]) 
     again = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
     d = checker.must_check(again.id, "subsidy", operator="chen.y", department="市财政局")
     rows.append((again.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
-    console.print(_decisions("5. Platform outage / 平台中断：依据本地名单快照", rows))
+    console.print(_decisions(_step("Platform outage / 平台中断：依据本地名单快照"), rows))
     _reasons(rows[1][1])
     _reasons(rows[2][1])
     sandbox.admin("PUT", "/faults", json={"outage": False})
@@ -241,7 +287,7 @@ def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
         "GET", "/records", params={"agency_id": sandbox.app_id, "limit": 100_000}
     )
     count = len(received)
-    table = Table(title="6. Journal / 核查日志 → platform", title_justify="left")
+    table = Table(title=_step("Journal / 核查日志 → platform"), title_justify="left")
     table.add_column("what")
     table.add_column("value", justify="right")
     stats = checker.upload_stats()
@@ -290,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             excluded = bidding_round(checker, flows)
             licence_with_tolerance(checker, flows)
             subsidy(checker, flows)
+            honours(checker, flows)
             objection(checker, excluded)
             outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)

@@ -24,15 +24,17 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = done.stdout
-    for heading in (
+    headings = [
         "1. Bidding round",
         "2. Licence application",
         "3. Subsidy application",
-        "4. Objection",
-        "5. Platform outage",
-        "6. Journal",
-    ):
-        assert heading in text
+        "4. Honours",
+        "5. Objection",
+        "6. Platform outage",
+        "7. Journal",
+    ]
+    places = [text.index(h) for h in headings]  # each shown, in this order
+    assert places == sorted(places)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["remaining"] == 0
     assert summary["chain_ok"] is True
@@ -47,6 +49,17 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "suspended" in text
     # During the outage, step 3's applicant is still restricted through its legal
     # representative (a degraded decision, re-checked afterwards with the others).
-    outage = text[text.index("5. Platform outage") : text.index("6. Journal")]
+    outage = text[text.index("6. Platform outage") : text.index("7. Journal")]
     assert "P-SUB-RESTRICT" in outage
     assert "legal representative 4420**********" in " ".join(outage.split())
+    # A person barred from an honour through her seriously dishonest company (§三(二)), a
+    # trustworthy company put first, a director left to a person; persons' ids masked.
+    honours = " ".join(text[text.index("4. Honours") : text.index("5. Objection")].split())
+    assert "P-HON-EXCLUDE-PERSON" in honours
+    assert "barred / 取消评先评优资格" in honours
+    assert "其担任高级管理人员的单位 91442000MA4UC0110W" in honours
+    assert "优先推荐" in honours
+    assert "I-HON-PRIORITY [applied]" in honours
+    assert "to a person" in honours
+    assert "442000199008233023" not in text
+    assert "4420**********3023" in honours

@@ -20,8 +20,8 @@ what the flow did against the check.
 """
 
 from credit_check_sdk.storage import Commitment, CommitmentStatus
+from credit_check_sdk.workdays import Deadline, add_working_days, is_working_day
 
-from ._calendar import add_working_days, is_working_day
 from ._flow import Acceptance, Action, Application, LicensingFlow, Mode
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Application",
     "Commitment",
     "CommitmentStatus",
+    "Deadline",
     "LicensingFlow",
     "Mode",
     "add_working_days",
