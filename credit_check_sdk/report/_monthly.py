@@ -187,36 +187,40 @@ class _Sums:
         self.overrides: list[tuple[str, str, dict[str, Any]]] = []
 
     def add_totals(self, view: ReportView, lo: str, hi: str) -> None:
+        # Locals in the loops: they run once per row of a month's journal.
+        totals, by_matter, weekly = self.totals, self.by_matter, self.weekly
         days: dict[str, str] = {}
         for hour, outcome, matter, n in view.check_totals(lo, hi):
             outcome, matter = str(outcome), str(matter)
             day = days.get(hour)
             if day is None:
                 day = days[hour] = local_day(hour)
-            self.totals[outcome] = self.totals.get(outcome, 0) + n
-            row = self.by_matter.get(matter)
+            totals[outcome] = totals.get(outcome, 0) + n
+            row = by_matter.get(matter)
             if row is None:
-                row = self.by_matter[matter] = dict.fromkeys(OUTCOMES, 0)
+                row = by_matter[matter] = dict.fromkeys(OUTCOMES, 0)
             row[outcome] = row.get(outcome, 0) + n
             week = week_of(day)
-            counts = self.weekly.get(week)
+            counts = weekly.get(week)
             if counts is None:
-                counts = self.weekly[week] = dict.fromkeys(OUTCOMES, 0)
+                counts = weekly[week] = dict.fromkeys(OUTCOMES, 0)
             counts[outcome] = counts.get(outcome, 0) + n
 
     def add_measures(self, view: ReportView, lo: str, hi: str) -> None:
+        measured, latest, acted_checks = self.measured, self.latest, self.acted_checks
         by_seq: dict[int, dict[str, str]] = {}
         for seq, cid, at, matter, outcome, mid, status in view.measured_checks(lo, hi):
             measures = by_seq.get(seq)
             if measures is None:
                 measures = by_seq[seq] = {}
-                self.measured[cid] = _Measured(seq, at, str(matter), str(outcome), measures)
+                measured[cid] = _Measured(seq, at, str(matter), str(outcome), measures)
             measures[mid] = status  # a repeated id: the last one counts, as in a dict
+        triggered, suspended = self.triggered, self.suspended
         for measures in by_seq.values():
             for mid, status in measures.items():
-                self.triggered[mid] += 1
+                triggered[mid] += 1
                 if status == "suspended":
-                    self.suspended[mid] += 1
+                    suspended[mid] += 1
         # One row per (action, measure id): an action's rows are consecutive.
         last_seq = None
         last_cid = ""
@@ -225,10 +229,10 @@ class _Sums:
         for seq, cid, action, n, mid in view.measured_actions(lo, hi):
             if seq != last_seq:
                 last_seq, last_cid, last_action = seq, cid, str(action)
-                self.acted_checks.add(cid)
-                last_check = self.measured.get(cid)
+                acted_checks.add(cid)
+                last_check = measured.get(cid)
             if n is not None and last_check is not None and mid in last_check.measures:
-                self.latest[(last_cid, mid)] = last_action  # rows come in journal order
+                latest[(last_cid, mid)] = last_action  # rows come in journal order
         for at, record in view.overrides(lo, hi):
             self.overrides.append((at, record["id"], record))
 

@@ -204,10 +204,14 @@ class SQLiteReportView:
         self, lo: str, hi: str, upto: int
     ) -> Iterator[tuple[int, str, str, Any, Any, Any, Any, Any, Any, Any, Any]]:
         """:meth:`measured_checks` up to ``upto``, with subject, kind, code and case id."""
+        last_seq = None
+        sid = kind = code = case_id = None
         for seq, cid, at, matter, outcome, mid, status, detail in self._conn.execute(
             _Q_CASE_CHECKS, (lo, hi, upto)
         ):
-            sid, kind, code, case_id = _values(detail)
+            if seq != last_seq:  # a check's rows are together: its body details parsed once
+                last_seq = seq
+                sid, kind, code, case_id = _values(detail)
             yield seq, cid, at, matter, outcome, mid, status, sid, kind, code, case_id
 
     def case_actions(
