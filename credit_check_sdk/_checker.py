@@ -677,16 +677,17 @@ class CreditChecker:
                     decision.matter.model_dump(mode="json"),
                     decision.outcome.value,
                 )
-            logger.info(
-                "check %s: %s for %s -> %s (%s%s)",
-                decision.check_id,
-                mask_id(decision.subject.id),
-                decision.matter.category,
-                decision.outcome.value,
-                found.source,
-                ", degraded" if found.degraded else "",
-                extra=_check_log_fields(decision),
-            )
+            if logger.isEnabledFor(logging.INFO):  # the masked id and fields only for a kept line
+                logger.info(
+                    "check %s: %s for %s -> %s (%s%s)",
+                    decision.check_id,
+                    mask_id(decision.subject.id),
+                    decision.matter.category,
+                    decision.outcome.value,
+                    found.source,
+                    ", degraded" if found.degraded else "",
+                    extra=_check_log_fields(decision),
+                )
             decision = self.plugins.annotate(decision)
             self.plugins.observe_decision(decision)
             decisions.append(decision)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from stdnum.cn import uscc
@@ -99,6 +100,9 @@ def ric_problem(number: str, *, today: date | None = None) -> str | None:
     return None
 
 
+# Pure functions of the text, asked several times per check (the subject's parse, each
+# masked log line): python-stdnum's checksum is cached for the ids a process sees again.
+@lru_cache(maxsize=4096)
 def _uscc_problem(number: str) -> str | None:
     try:
         uscc.validate(number)
@@ -200,11 +204,19 @@ def is_public_uscc(number: str) -> bool:
     >>> is_public_uscc("91442000MA4UJ2KQ57"), is_public_uscc("442000199001011234")
     (True, False)
     """
+    by_form = _public_by_form(number)
+    # The RIC check is not cached: whether a birth date is in the future depends on the day.
+    return by_form if by_form is not None else ric_problem(number) is not None
+
+
+@lru_cache(maxsize=4096)
+def _public_by_form(number: str) -> bool | None:
+    """:func:`is_public_uscc` from the text alone, or ``None`` when a RIC check must decide."""
     if _uscc_problem(number) is not None or number[:2] not in USCC_TYPES:
         return False
     if not number[8:17].isdigit():
         return True
-    return _org_code_valid(number[8:17]) and ric_problem(number) is not None
+    return None if _org_code_valid(number[8:17]) else False
 
 
 def _masked(text: str) -> str:

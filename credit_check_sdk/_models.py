@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -351,6 +352,9 @@ class Subject(_Input):
         """
         if isinstance(value, Subject):
             return value
+        known_kind = kind in (None, "legal_entity", "natural_person")
+        if type(value) is str and cls is Subject and known_kind:
+            return _subject_from_text(value, kind)
         return cls(value, kind)
 
 
@@ -419,11 +423,26 @@ class Matter(_Input):
         """
         if isinstance(value, Matter):
             return value
+        if type(value) is str and cls is Matter:
+            return _matter_from_text(value)
         return cls(check_instance(value, "matter", str))
 
     def ref(self) -> dict[str, Any]:
         """The contract's ``MatterRef``: category, code and case id."""
         return {"category": self.category, "code": self.code, "case_id": self.case_id}
+
+
+# Subjects and matters are frozen and parsed from the same few texts again and again
+# (every check of a busy counter): the id's checksum and the model are built once per text.
+# A text that fails is not cached (lru_cache keeps results only), so it fails every time.
+@lru_cache(maxsize=4096)
+def _subject_from_text(value: str, kind: SubjectKind | None) -> Subject:
+    return Subject(value, kind)
+
+
+@lru_cache(maxsize=256)
+def _matter_from_text(value: str) -> Matter:
+    return Matter(value)
 
 
 # --- what the SDK returns ---------------------------------------------------------

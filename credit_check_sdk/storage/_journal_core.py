@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -235,21 +236,46 @@ class PreparedRecord:
     """One validated record on its way into a journal, and what became of it.
 
     ``record`` is a private copy (what is hashed, stored, returned and uploaded);
-    ``inputs`` its inputs as JSON text; ``at`` and ``check_id`` its key columns;
+    ``inputs`` its inputs as JSON text (``inputs_key`` their SHA-256); ``at`` and
+    ``check_id`` its key columns;
     ``columns`` and ``measure_rows`` its report columns. The committing thread
     sets ``done`` and, when this record could not be stored, ``error``.
     """
 
-    __slots__ = ("at", "check_id", "columns", "done", "error", "inputs", "measure_rows", "record")
+    __slots__ = (
+        "at",
+        "check_id",
+        "columns",
+        "done",
+        "error",
+        "inputs",
+        "inputs_key",
+        "measure_rows",
+        "parts",
+        "record",
+    )
 
     def __init__(
-        self, record: dict[str, Any], inputs: str | None, at: str, check_id: str | None
+        self,
+        record: dict[str, Any],
+        inputs: str | None,
+        at: str,
+        check_id: str | None,
+        parts: tuple[str, str, str] | None = None,
     ) -> None:
         self.record = record
         self.columns, self.measure_rows = derive_columns(record)
         self.inputs = inputs
+        #: SHA-256 hex of ``inputs`` (an adapter may keep equal inputs once, by this key).
+        self.inputs_key = (
+            None if inputs is None else hashlib.sha256(inputs.encode("utf-8")).hexdigest()
+        )
         self.at = at
         self.check_id = check_id
+        #: The canonical JSON of the record's members other than ``hash`` and ``prev_hash``,
+        #: in three runs (the keys sorting before ``hash``, between, after ``prev_hash``),
+        #: so that :func:`seal` joins text instead of serialising the record again.
+        self.parts = parts if parts is not None else _canonical_parts(record)
         self.done = False
         self.error: JournalError | None = None
 
@@ -285,8 +311,11 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     # thread: a group commit writes the records of other threads too, and one that
     # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
     # fail the whole batch.
+    clean.pop("hash", None)
+    clean.pop("prev_hash", None)
     try:
-        size = len(canonical_json(clean))
+        parts = _canonical_parts(clean)
+        size = len(_join(parts, None, '"prev_hash":null').encode("utf-8"))
         if inputs_text is not None:
             inputs_text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -308,9 +337,34 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError("check_id must be a string")
     if inputs is not None and kind != "check":
         raise InvalidRequestError("inputs are stored with check records only")
-    clean.pop("hash", None)
     clean["prev_hash"] = None
-    return PreparedRecord(clean, inputs_text, at, check_id)
+    return PreparedRecord(clean, inputs_text, at, check_id, parts)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The canonical JSON members of ``record`` but ``hash`` and ``prev_hash``, as the runs
+    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after."""
+    runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for key, value in record.items():
+        if key == "hash" or key == "prev_hash":
+            continue
+        runs[0 if key < "hash" else 1 if key < "prev_hash" else 2][key] = value
+    a, b, c = (_dumps(run)[1:-1] if run else "" for run in runs)
+    return a, b, c
+
+
+def _join(parts: tuple[str, str, str], hash_member: str | None, prev_member: str) -> str:
+    """The object of ``parts`` with the ``hash`` member (when given) and ``prev_hash``,
+    in sorted key order: exactly what ``json.dumps(..., sort_keys=True)`` gives."""
+    a, b, c = parts
+    members = [a, hash_member, b, prev_member, c]
+    return "{" + ",".join(m for m in members if m) + "}"
 
 
 def seal(prepared: PreparedRecord, head: str | None) -> str:
@@ -321,22 +375,29 @@ def seal(prepared: PreparedRecord, head: str | None) -> str:
     store's order of commits.
     """
     record = prepared.record
+    # The record's other members were serialised once, in the caller's thread
+    # (prepare_record); here, inside the write transaction, only text is joined.
+    prev = '"prev_hash":' + ("null" if head is None else _dumps(head))
+    digest = hashlib.sha256(_join(prepared.parts, None, prev).encode("utf-8")).hexdigest()
     record["prev_hash"] = head
-    record.pop("hash", None)
-    record["hash"] = canonical_hash(record)
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    record["hash"] = digest
+    return _join(prepared.parts, f'"hash":"{digest}"', prev)
 
 
 class GroupCommit:
     """Appends from many threads, committed together: one transaction (one ``fsync``) per batch.
 
-    :meth:`submit` queues prepared records; the first thread to take ``lock``
-    commits everything queued so far by calling ``write(batch)``, which must set
-    each record's ``error`` (when that record alone cannot be stored) and leave
-    the others stored, or raise for the batch. A thread that finds its records
-    committed by another returns at once. ``lock`` is the adapter's write lock
-    (a :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
-    ``path`` names the journal in errors.
+    :meth:`submit` queues prepared records. When no commit is under way the
+    submitting thread leads one: it takes everything queued so far and calls
+    ``write(batch)`` with ``lock`` held, which must set each record's ``error``
+    (when that record alone cannot be stored) and leave the others stored, or
+    raise for the batch. Threads that queue meanwhile wait on a condition, not
+    on ``lock``: when the commit holding their records ends they return at once
+    (they do not queue behind the next leader's ``fsync``), and one of those
+    still waiting leads the next batch. ``lock`` is the adapter's write lock (a
+    :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
+    waiting threads hold no lock a fork would wait for. ``path`` names the
+    journal in errors.
 
     >>> written = []
     >>> group = GroupCommit(ShortLock(), written.extend, path="journal.sqlite3")
@@ -349,33 +410,42 @@ class GroupCommit:
     def __init__(
         self, lock: ShortLock, write: Callable[[list[PreparedRecord]], None], *, path: str
     ) -> None:
-        self.lock = lock
         self._write = write
         self._path = path
-        self.queue: list[PreparedRecord] = []
-        self._queue_lock = ShortLock()
+        self.reset(lock)
 
     def reset(self, lock: ShortLock) -> None:
         """Forget the queue and take new locks (in a forked child: the parent's threads,
         whose records the queue held, do not exist there)."""
         self.lock = lock
-        self._queue_lock = ShortLock()
-        self.queue = []
+        self.queue: list[PreparedRecord] = []
+        # Held only to queue, to hand over the lead and to wait: never across SQLite work.
+        self._turn = threading.Condition(threading.Lock())
+        self._leading = False
 
     def submit(self, prepared: list[PreparedRecord]) -> None:
         """Commit ``prepared`` (with whatever else is queued); raise the first record's error."""
         if not prepared:
             return
-        with self._queue_lock:
+        turn = self._turn
+        with turn:
+            # Queued at once, so one batch holds them all: the last one's fate is theirs.
             self.queue.extend(prepared)
-        # Whoever holds the lock commits everything queued so far. A thread that finds
-        # its records already committed by another leader returns at once; otherwise it
-        # leads the next transaction itself.
-        with self.lock:
-            if not all(p.done for p in prepared):
-                with self._queue_lock:
-                    batch, self.queue = self.queue, []
-                self._commit(batch)
+            last = prepared[-1]
+            while not last.done:
+                if self._leading:
+                    turn.wait()
+                    continue
+                self._leading = True
+                batch, self.queue = self.queue, []
+                turn.release()
+                try:
+                    with self.lock:
+                        self._commit(batch)
+                finally:
+                    turn.acquire()
+                    self._leading = False
+                    turn.notify_all()
         for p in prepared:
             if p.error is not None:
                 raise p.error

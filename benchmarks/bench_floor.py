@@ -1,0 +1,427 @@
+"""Every speed goal of the SDK in one table: figure, floor measured in the same run, ratio.
+
+Run: ``python benchmarks/bench_floor.py [--checks 400] [--seconds 3]`` (``make bench``
+runs it). The rows:
+
+1. cached ``must_check`` from 1 thread, µs per check, against a bare durable insert
+   of the same check record (WAL, ``synchronous=FULL``, one commit per record);
+2. cached ``must_check`` from 8 threads, checks per second, against bare durable
+   inserts from 8 threads (the better of one shared connection behind a lock and
+   one connection per thread);
+3. and 4. ``fdatasync``/``fsync`` calls per check at 1 and 8 threads, counted by
+   ``strace -f -c`` attached to a child process running the checks with the
+   background uploader sending to a platform that accepts every record (the bare
+   insert's count per record is shown beside it); the rows say so when strace is
+   missing;
+5. ``decide()`` against LaunchDarkly's ``variation()`` with events off;
+6. ``must_check_many(1,000)`` over HTTP against the raw signed ``profiles:batch``
+   requests;
+7. ``from credit_check_sdk import CreditChecker`` plus the first check of a new
+   checker against a platform over HTTP, in a fresh interpreter, median of 5,
+   against a bare ``python -c pass``.
+
+Each check workload runs in a child process of its own (``--workload``), so that
+one row's threads, files and caches do not weigh on the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUBJECTS = 50
+SYNC_CALLS = ("fdatasync", "fsync")
+
+
+# --- the workload, run in a child process -------------------------------------------------
+
+
+def _company_ids(n: int) -> list[str]:
+    from stdnum.cn import uscc
+
+    ids = []
+    for i in range(n):
+        body = f"91442000MA{i:07d}"
+        ids.append(body + uscc.calc_check_digit(body))
+    return ids
+
+
+def _run_threads(threads: int, per_thread: int, op: Callable[[int, int], None]) -> float:
+    """Run ``op(thread, n)`` ``per_thread`` times in each of ``threads`` threads; seconds."""
+    start = threading.Barrier(threads + 1)
+
+    def run(i: int) -> None:
+        start.wait()
+        for n in range(per_thread):
+            op(i, n)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    t0 = time.perf_counter()
+    start.wait()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def _bare_connection(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS r (seq INTEGER PRIMARY KEY, body TEXT)")
+    return conn
+
+
+def workload(kind: str, threads: int, checks: int, folder: Path) -> None:
+    """Set up, say READY, wait for a line on stdin, run ``checks`` operations, say the
+    seconds taken, wait for a line, exit. ``kind``: checks, bare-shared or bare-own."""
+    from credit_check_sdk.testing import FakePlatform
+
+    per_thread = max(1, checks // threads)
+    fake = FakePlatform()
+    subjects = _company_ids(SUBJECTS)
+    fake.add_entry(subjects[0], "black", "court_judgment_defaulter")
+    # The uploader sends to the fake platform, which accepts every record.
+    checker = fake.checker(folder / "checks", cache_ttl=3600)
+    for s in subjects:
+        checker.must_check(s, "bidding")  # warm the cache (live profiles)
+    sample = json.dumps(checker.journal.get(checker.must_check(subjects[0], "bidding").check_id))
+    checker.flush(timeout=10)
+    op: Callable[[int, int], None]
+    if kind == "checks":
+
+        def op(i: int, n: int) -> None:
+            checker.must_check(subjects[(i + n) % SUBJECTS], "bidding")
+
+    elif kind == "bare-shared":
+        shared = _bare_connection(folder / "bare-shared.sqlite3")
+        lock = threading.Lock()
+
+        def op(i: int, n: int) -> None:
+            with lock:
+                shared.execute("INSERT INTO r (body) VALUES (?)", (sample,))
+
+    else:
+        db = folder / "bare-own.sqlite3"
+        _bare_connection(db).close()
+        local = threading.local()
+
+        def op(i: int, n: int) -> None:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = _bare_connection(db)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO r (body) VALUES (?)", (sample,))
+            conn.execute("COMMIT")
+
+        if threads == 1:
+            # Open it before the clock (and strace) start, like the others.
+            local.conn = _bare_connection(db)
+    print(f"READY {len(sample)}", flush=True)
+    sys.stdin.readline()
+    elapsed = _run_threads(threads, per_thread, op)
+    if kind == "checks":
+        # The uploader keeps running: the marks and claims of what it sent are counted.
+        checker.flush(timeout=30)
+    print(f"DONE {elapsed:.6f} {per_thread * threads}", flush=True)
+    sys.stdin.readline()
+    checker.close(timeout=5)
+
+
+# --- the parent: run workloads, count syscalls ------------------------------------------------
+
+
+class Workload:
+    """A child process running :func:`workload`, optionally under ``strace -c``."""
+
+    def __init__(self, kind: str, threads: int, checks: int, folder: Path, trace: bool) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - this script, with fixed arguments
+            [sys.executable, __file__, "--workload", kind, str(threads), str(checks), str(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline().split()
+        if not ready or ready[0] != "READY":
+            raise RuntimeError(f"workload {kind} did not start: {ready}")
+        self.record_bytes = int(ready[1])
+        self.trace_file = folder / f"strace-{kind}-{threads}.txt"
+        self.strace: subprocess.Popen[str] | None = None
+        if trace:
+            tids = os.listdir(f"/proc/{self.proc.pid}/task")
+            args = ["strace", "-f", "-c", "-e", "trace=fdatasync,fsync,pwrite64"]
+            args += ["-o", str(self.trace_file)]
+            for tid in tids:
+                args += ["-p", tid]
+            self.strace = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)  # noqa: S603
+            time.sleep(1.0)  # strace attaches to every thread
+
+    def run(self) -> tuple[float, int, dict[str, int]]:
+        """Seconds, operations, and the syscall counts when traced."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        done = self.proc.stdout.readline().split()
+        if not done or done[0] != "DONE":
+            raise RuntimeError(f"workload failed: {done}")
+        counts: dict[str, int] = {}
+        if self.strace is not None:
+            self.strace.send_signal(signal.SIGINT)  # detach: the summary is written
+            self.strace.wait(timeout=30)
+            counts = _strace_counts(self.trace_file.read_text())
+        self.proc.stdin.write("end\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=60)
+        return float(done[1]), int(done[2]), counts
+
+
+def _strace_counts(summary: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in summary.splitlines():
+        parts = line.split()
+        if parts and parts[-1] in (*SYNC_CALLS, "pwrite64") and parts[0][0].isdigit():
+            # "% time  seconds  usecs/call  calls  [errors]  syscall"
+            counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+def run_workload(
+    kind: str, threads: int, checks: int, root: Path, *, trace: bool = False
+) -> tuple[float, int, dict[str, int], int]:
+    folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{kind}-{threads}-"))
+    w = Workload(kind, threads, checks, folder, trace)
+    seconds, n, counts = w.run()
+    shutil.rmtree(folder, ignore_errors=True)
+    return seconds, n, counts, w.record_bytes
+
+
+# --- the other rows ---------------------------------------------------------------------------
+
+
+def peers_row() -> tuple[float, float | str]:
+    """``decide()`` and LaunchDarkly ``variation()`` (events off), best µs per call."""
+    import logging
+
+    sys.path.insert(0, str(HERE))
+    from bench_decision import DAY, typical_profile
+    from bench_peers import launchdarkly, per_call_us
+
+    from credit_check_sdk._models import Matter
+    from credit_check_sdk.catalogue import default_catalog
+    from credit_check_sdk.decision import decide
+
+    logging.getLogger("ldclient").setLevel(logging.CRITICAL)
+    catalog = default_catalog()
+    profile = typical_profile(black=False)
+    bidding = Matter("bidding")
+    decide_us = per_call_us(lambda: decide(profile, catalog, bidding, on=DAY))[0]
+    made = launchdarkly(events=False)
+    if isinstance(made, str):
+        return decide_us, made
+    evaluate, close = made
+    try:
+        return decide_us, per_call_us(evaluate)[0]
+    finally:
+        close()
+
+
+def many_row(root: Path) -> tuple[float, float]:
+    sys.path.insert(0, str(HERE))
+    from bench_checker import many
+
+    return many(root)
+
+
+_FIRST_USE = """
+import sys, time
+t0 = time.perf_counter()
+from credit_check_sdk import CreditChecker
+t1 = time.perf_counter()
+checker = CreditChecker(base_url=sys.argv[1], app_id=sys.argv[2], app_secret=sys.argv[3],
+                        agency_id=sys.argv[5], data_dir=sys.argv[4])
+checker.must_check("91442000MA4UJ2KQ57", "bidding")
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+checker.close(timeout=0)
+"""
+
+
+def startup_row(root: Path, runs: int = 5) -> tuple[float, float, float]:
+    """Median seconds: import, first check, and a bare interpreter's start."""
+    from credit_check_sdk.testing import FakePlatform
+
+    fake = FakePlatform()
+    url = fake.serve()
+    imports, firsts, bare = [], [], []
+    for k in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - t0)
+        out = subprocess.run(  # noqa: S603 - this interpreter, our own snippet
+            [
+                sys.executable,
+                "-c",
+                _FIRST_USE,
+                url,
+                fake.app_id,
+                fake.app_secret,
+                str(root / f"startup-{k}"),
+                fake.agency_id,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        a, b = (float(x) for x in out.stdout.split())
+        imports.append(a)
+        firsts.append(b)
+    fake.stop()
+    return statistics.median(imports), statistics.median(firsts), statistics.median(bare)
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=400, help="checks per timed case")
+    parser.add_argument("--dir", default=None, help="directory for the files (the disk to test)")
+    parser.add_argument("--workload", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.workload:
+        kind, threads, checks, folder = args.workload
+        workload(kind, int(threads), int(checks), Path(folder))
+        return
+    traced = shutil.which("strace") is not None
+    rows: list[tuple[str, str, str, str, str]] = []
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        root = Path(tmp)
+        n = args.checks
+        # Interleaved (bare, checks, bare) so that a drift in the disk's speed shows.
+        b1, bn, _, size = run_workload("bare-own", 1, n, root)
+        c1, cn, _, _ = run_workload("checks", 1, n, root)
+        b1b, bnb, _, _ = run_workload("bare-own", 1, n, root)
+        bare_us = min(b1 / bn, b1b / bnb) * 1e6
+        check_us = c1 / cn * 1e6
+        rows.append(
+            (
+                "cached must_check, 1 thread",
+                f"{check_us:,.0f} µs/check",
+                f"bare durable insert of the same {size}-byte record {bare_us:,.0f} µs",
+                f"{check_us / bare_us:.2f}×",
+                f"≤ 1.5× {_verdict(check_us <= 1.5 * bare_us)}",
+            )
+        )
+        c8, cn8, _, _ = run_workload("checks", 8, n * 2, root)
+        own8, on8, _, _ = run_workload("bare-own", 8, n * 2, root)
+        sh8, sn8, _, _ = run_workload("bare-shared", 8, n * 2, root)
+        check_rate = cn8 / c8
+        bare_rate = max(on8 / own8, sn8 / sh8)
+        rows.append(
+            (
+                "cached must_check, 8 threads",
+                f"{check_rate:,.0f} checks/s",
+                f"bare durable inserts, 8 threads {bare_rate:,.0f}/s",
+                f"{check_rate / bare_rate:.2f}×",
+                f"≥ 1.0× {_verdict(check_rate >= bare_rate)}",
+            )
+        )
+        for threads, goal in ((1, 1.0), (8, 0.25)):
+            if not traced:
+                rows.append(
+                    (
+                        f"fdatasync per check, {threads} thread(s)",
+                        "not measured: strace is not installed",
+                        "",
+                        "",
+                        f"≤ {goal:g}",
+                    )
+                )
+                continue
+            _, cn_, counts, _ = run_workload("checks", threads, n, root, trace=True)
+            _, bn_, bcounts, _ = run_workload("bare-own", threads, n, root, trace=True)
+            syncs = sum(counts.get(c, 0) for c in SYNC_CALLS) / cn_
+            bare_syncs = sum(bcounts.get(c, 0) for c in SYNC_CALLS) / bn_
+            rows.append(
+                (
+                    f"fdatasync+fsync per check, {threads} thread{'s' if threads > 1 else ''}"
+                    " (strace, uploader sending)",
+                    f"{syncs:.3f} ({counts.get('pwrite64', 0) / cn_:.1f} pwrite64)",
+                    f"bare insert {bare_syncs:.3f} per record"
+                    f" ({bcounts.get('pwrite64', 0) / bn_:.1f} pwrite64)",
+                    f"{syncs / bare_syncs:.2f}×" if bare_syncs else "",
+                    f"≤ {goal:g} {_verdict(syncs <= goal)}",
+                )
+            )
+        decide_us, ld = peers_row()
+        if isinstance(ld, str):
+            rows.append(("decide() vs LaunchDarkly variation()", f"{decide_us:.2f} µs", ld, "", ""))
+        else:
+            rows.append(
+                (
+                    "decide() (bidding, red entries)",
+                    f"{decide_us:.2f} µs",
+                    f"LaunchDarkly variation(), events off {ld:.2f} µs",
+                    f"{decide_us / ld:.2f}×",
+                    f"≤ 1.0× {_verdict(decide_us <= ld)}",
+                )
+            )
+        sdk_many, raw_many = many_row(root)
+        rows.append(
+            (
+                "must_check_many(1,000) over HTTP",
+                f"{sdk_many:.3f} s",
+                f"raw signed profiles:batch {raw_many:.3f} s",
+                f"{sdk_many / raw_many:.2f}×",
+                f"≤ 1.2× {_verdict(sdk_many <= 1.2 * raw_many)}",
+            )
+        )
+        imp, first, bare_py = startup_row(root)
+        rows.append(
+            (
+                "import + first check (fresh interpreter, median of 5)",
+                f"{imp * 1000:.0f} + {first * 1000:.0f} ms",
+                f"python -c pass {bare_py * 1000:.0f} ms",
+                "",
+                f"≤ 200 ms {_verdict(imp + first <= 0.2)}",
+            )
+        )
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"# {platform.processor() or platform.machine()}, {cores} cores, "
+        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}, "
+        f"{args.checks} checks per case, files in {args.dir or tempfile.gettempdir()}"
+    )
+    header = ("goal", "figure", "floor (same run)", "ratio", "target")
+    width = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in width) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
