@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
+from ._record_ids import new_record_id
 from ._refusals import refusal_reason
 from ._relations import LearntRelations
 from ._sync import Syncer, SyncResult
@@ -603,7 +603,7 @@ class CreditChecker:
         ):
             outcome = Outcome.REVIEW
             reasons.append(_policy_reason(matter.category, verdict.outcome.value))
-        check_id = str(uuid.uuid4())
+        check_id = new_record_id()
         dept = department if department is not None else self.settings.department
         data_as_of = profile.as_of if profile is not None else None
         record: dict[str, Any] = {
@@ -982,7 +982,7 @@ class CreditChecker:
         self.plugins.review_override(
             check_id=check_id, action=action, measure_ids=ids, reason=reason, operator=operator
         )
-        action_id = str(uuid.uuid4())
+        action_id = new_record_id()
         self.journal.append(
             {
                 "type": "action",

@@ -112,7 +112,7 @@ class Outcome(str, enum.Enum):
 class _Wire(BaseModel):
     """Base of the contract's models: unknown fields ignored, required ones required."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class SubjectRef(_Wire):
@@ -301,7 +301,7 @@ class Catalog(_Wire):
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def _build(self, what: str, fields: dict[str, Any]) -> None:
         """pydantic's ``__init__`` with checked fields; anything it still refuses is an

@@ -98,7 +98,9 @@ def canonical_hash(record: dict[str, Any]) -> str:
 
 
 def _utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat: the same fixed-width text as strftime("%Y-%m-%dT%H:%M:%S.%f"), faster.
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def utc_text(value: datetime) -> str:
@@ -296,10 +298,17 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     if not isinstance(record, dict):
         raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
     try:
-        # A JSON round trip gives a private copy the caller cannot change
-        # afterwards, and turns tuples into lists, so the returned record
-        # is exactly what was hashed, stored and will be uploaded.
-        clean = json.loads(json.dumps(record, allow_nan=False, ensure_ascii=False))
+        # The record is serialised once, canonically (sorted keys, in the three runs
+        # around ``hash`` and ``prev_hash`` that seal() joins), and the private copy
+        # is parsed back from that text: the caller cannot change it afterwards,
+        # tuples became lists, and the returned record is exactly what was hashed,
+        # stored and will be uploaded.
+        try:
+            parts = _canonical_parts(record)
+        except TypeError:
+            # Keys that are not strings (JSON makes them strings) cannot be sorted
+            # among strings: as JSON first, then again.
+            parts = _canonical_parts(json.loads(json.dumps(record, allow_nan=False)))
         inputs_text = (
             None
             if inputs is None
@@ -311,11 +320,9 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     # thread: a group commit writes the records of other threads too, and one that
     # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
     # fail the whole batch.
-    clean.pop("hash", None)
-    clean.pop("prev_hash", None)
+    text = _join(parts, None, '"prev_hash":null')
     try:
-        parts = _canonical_parts(clean)
-        size = len(_join(parts, None, '"prev_hash":null').encode("utf-8"))
+        size = len(text.encode("utf-8"))
         if inputs_text is not None:
             inputs_text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -327,6 +334,7 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError(
             f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
         )
+    clean: dict[str, Any] = json.loads(text)
     kind = clean.get("type")
     if kind not in ("check", "action"):
         raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
@@ -337,7 +345,6 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError("check_id must be a string")
     if inputs is not None and kind != "check":
         raise InvalidRequestError("inputs are stored with check records only")
-    clean["prev_hash"] = None
     return PreparedRecord(clean, inputs_text, at, check_id, parts)
 
 
