@@ -26,6 +26,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from ._cache import ProfileCache
+from ._check_inputs import check_inputs
 from ._client import PlatformClient
 from ._config import Settings
 from ._exceptions import (
@@ -623,19 +624,20 @@ class CreditChecker:
             "catalog_version": catalog.version,
             "sdk_version": __version__,
         }
-        inputs = {
-            "matter": matter.model_dump(mode="json"),
-            "on": checked_at.date().isoformat(),
-            "catalog_version": catalog.version,
-            "clean_years_known": found.clean_years_known,
-            "degraded": found.degraded,
-            "degraded_policy": self.settings.degraded_policy.get(matter.category, "default"),
-            "profile": profile.model_dump(mode="json") if profile is not None else None,
-        }
-        if found.relations is not None:
-            # The profile's related persons were learnt earlier, not fetched with it.
-            inputs["relations_as_of"] = found.relations.as_of.isoformat()
-        decision = Decision(
+        inputs = check_inputs(
+            profile,
+            matter,
+            checked_at.date(),
+            catalog.version,
+            clean_years_known=found.clean_years_known,
+            degraded=found.degraded,
+            policy=self.settings.degraded_policy.get(matter.category, "default"),
+            relations_as_of=(
+                found.relations.as_of.isoformat() if found.relations is not None else None
+            ),
+        )
+        # Built from values typed and checked here: no validation to run again.
+        decision = Decision.model_construct(
             check_id=check_id,
             subject=subject,
             matter=matter,

@@ -42,6 +42,7 @@ __all__ = [
     "UPLOAD_STATES",
     "GroupCommit",
     "PreparedRecord",
+    "SerialisedInputs",
     "UploadState",
     "canonical_hash",
     "canonical_json",
@@ -234,6 +235,48 @@ def same_value(stored: Any, derived: Any) -> bool:
 # --- appending ------------------------------------------------------------------------------
 
 
+class SerialisedInputs(dict[str, Any]):
+    """A check's inputs, read-only, with their canonical JSON ``text`` and its SHA-256
+    ``key`` computed once: the checks decided from the same inputs share one object
+    (see ``credit_check_sdk._check_inputs``), and :func:`prepare_record` takes the text
+    as it is instead of serialising the inputs at every check.
+
+    >>> inputs = SerialisedInputs({"on": "2026-12-03", "profile": None})
+    >>> inputs.text, inputs["on"]
+    ('{"on": "2026-12-03", "profile": null}', '2026-12-03')
+    >>> inputs["on"] = "2026-12-04"
+    Traceback (most recent call last):
+    ...
+    TypeError: a check's inputs are read-only
+    """
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        #: As prepare_record() serialises any inputs (raises TypeError/ValueError if not JSON).
+        self.text = _inputs_text(values)
+        self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
+        self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a check's inputs are read-only")
+
+    # Every writer of dict refuses.
+    __setitem__ = _read_only
+    __delitem__ = _read_only
+    __ior__ = _read_only
+    clear = _read_only
+    pop = _read_only
+    popitem = _read_only
+    setdefault = _read_only
+    update = _read_only
+
+
+def _inputs_text(inputs: dict[str, Any]) -> str:
+    return json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
+
+
 class PreparedRecord:
     """One validated record on its way into a journal, and what became of it.
 
@@ -264,14 +307,16 @@ class PreparedRecord:
         at: str,
         check_id: str | None,
         parts: tuple[str, str, str] | None = None,
+        *,
+        inputs_key: str | None = None,
     ) -> None:
         self.record = record
         self.columns, self.measure_rows = derive_columns(record)
         self.inputs = inputs
         #: SHA-256 hex of ``inputs`` (an adapter may keep equal inputs once, by this key).
-        self.inputs_key = (
-            None if inputs is None else hashlib.sha256(inputs.encode("utf-8")).hexdigest()
-        )
+        if inputs_key is None and inputs is not None:
+            inputs_key = hashlib.sha256(inputs.encode("utf-8")).hexdigest()
+        self.inputs_key = inputs_key
         self.at = at
         self.check_id = check_id
         #: The canonical JSON of the record's members other than ``hash`` and ``prev_hash``,
@@ -309,11 +354,10 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
             # Keys that are not strings (JSON makes them strings) cannot be sorted
             # among strings: as JSON first, then again.
             parts = _canonical_parts(json.loads(json.dumps(record, allow_nan=False)))
-        inputs_text = (
-            None
-            if inputs is None
-            else json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
-        )
+        if inputs is None or isinstance(inputs, SerialisedInputs):
+            inputs_text = None if inputs is None else inputs.text
+        else:
+            inputs_text = _inputs_text(inputs)
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
     # Everything that could fail for this one record fails here, in the caller's
@@ -345,7 +389,8 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError("check_id must be a string")
     if inputs is not None and kind != "check":
         raise InvalidRequestError("inputs are stored with check records only")
-    return PreparedRecord(clean, inputs_text, at, check_id, parts)
+    key = inputs.key if isinstance(inputs, SerialisedInputs) else None
+    return PreparedRecord(clean, inputs_text, at, check_id, parts, inputs_key=key)
 
 
 def _dumps(value: Any) -> str:
