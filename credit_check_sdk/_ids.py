@@ -29,10 +29,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from stdnum.cn import uscc
-from stdnum.exceptions import ValidationError
-from stdnum.iso7064 import mod_11_2
-
 from ._exceptions import InvalidSubjectError
 from ._time import now
 
@@ -95,6 +91,8 @@ def ric_problem(number: str, *, today: date | None = None) -> str | None:
         return f"the birth date is before {RIC_EARLIEST_BIRTH.isoformat()}"
     if born > (today if today is not None else now().date()):
         return "the birth date is in the future"
+    from stdnum.iso7064 import mod_11_2  # at first use, like stdnum.cn in _uscc_problem
+
     if not mod_11_2.is_valid(number):
         return "the check digit is wrong"
     return None
@@ -104,6 +102,11 @@ def ric_problem(number: str, *, today: date | None = None) -> str | None:
 # masked log line): python-stdnum's checksum is cached for the ids a process sees again.
 @lru_cache(maxsize=4096)
 def _uscc_problem(number: str) -> str | None:
+    # Imported at first use: python-stdnum's package import (stdnum.util) takes longer
+    # than the rest of the SDK's, and a program importing the SDK may not check yet.
+    from stdnum.cn import uscc
+    from stdnum.exceptions import ValidationError
+
     try:
         uscc.validate(number)
     except ValidationError as exc:

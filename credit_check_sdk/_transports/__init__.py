@@ -1,7 +1,27 @@
-"""How requests reach the platform: one-method transports (see ``base.py``)."""
+"""How requests reach the platform: one-method transports (see ``base.py``).
+
+``RequestsTransport`` is imported when first asked for (PEP 562): ``requests``
+and urllib3 take longer to import than the rest of the SDK, and a checker
+given its own transport, or a program that only imports the SDK's types,
+never needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .base import BaseTransport, Request, Response, Sink
-from .default import RequestsTransport
 from .mock import MockTransport
 
+if TYPE_CHECKING:
+    from .default import RequestsTransport
+
 __all__ = ["BaseTransport", "MockTransport", "Request", "RequestsTransport", "Response", "Sink"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RequestsTransport":
+        from .default import RequestsTransport
+
+        return RequestsTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
