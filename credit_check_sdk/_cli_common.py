@@ -104,7 +104,9 @@ JSON_KEYS: dict[str, dict[str, str]] = {
     },
     "catalog": {
         "version": "the catalogue's version",
+        "published_at": "when it was published",
         "measures": "every measure: id, kind, effect, mandatory, matters, trigger, title …",
+        "parameters": "the numbers the rules use (clean years, time limits, bonus caps …)",
     },
     "health": {
         "platform_answers": "whether the platform answered a signed request",

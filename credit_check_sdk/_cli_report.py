@@ -88,7 +88,7 @@ def summary_tables(report: MonthlyReport) -> list[Table]:
     details = report.details
     other = Table(title="其他 Other", show_header=False)
     other.add_column("item")
-    other.add_column("value", justify="right")
+    other.add_column("value", justify="right", overflow="fold")  # the head hash: whole
     other.add_row("不执行或纠正 Not applied / overridden", str(len(report.overrides)))
     other.add_row(
         "降级/已复核/有变化 Degraded / re-verified / changed",
