@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from rich.table import Table
 from ._checker import CreditChecker
 from ._cli_common import add_json, add_timeout, emit_json, stderr
 from ._client import PlatformClient
-from ._time import now
+from ._time import SHANGHAI, now
 from .snapshot import Snapshot
 
 __all__ = ["register"]
@@ -240,6 +241,9 @@ def _value(key: str, value: Any) -> str:
         return "yes" if value else "no"
     if key.endswith("_seconds") and isinstance(value, int | float):
         return _duration(float(value))
+    if (key == "last_success" or key.endswith("_at")) and isinstance(value, int | float):
+        # A time.time() stamp: the local time it was (Asia/Shanghai, as the journal).
+        return datetime.fromtimestamp(value, SHANGHAI).isoformat(timespec="seconds")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, Mapping):
