@@ -7,15 +7,22 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
 2. a licence application accepted under tolerance (容缺受理) against a written
    commitment, recorded with the platform;
 3. a subsidy applicant restricted because its legal representative is blacklisted;
-4. an objection (异议) filed by the excluded bidder: the punishment is suspended
+4. nominees for an honour (评先评优): a senior manager barred through her seriously
+   dishonest company, a trustworthy company put first, a director of that company
+   left to a person (the plan bars directors only when directly responsible);
+5. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-5. a platform outage: checks go on from the local snapshot of the lists (degraded,
+6. a platform outage: checks go on from the local snapshot of the lists (degraded,
    and queued for a live re-check), and from a profile fetched minutes ago (step 3's
    subsidy applicant, still restricted through its legal representative: a fresh
    cached profile, neither degraded nor re-checked); a bidder blacklisted during the
    outage is caught by the re-check once the platform is back. Each row says what
    happened to it;
-6. the journal uploaded to the platform and its hash chain verified.
+7. the journal uploaded to the platform and its hash chain verified.
+
+Steps are numbered as they run, so that a step added between two (a licence
+disclosed with its due date, say) renumbers the rest. Reasons are printed under
+the note number ([1], [2] …) of the row they explain.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
 a summary) in the folder it names. Nothing leaves the loopback interface.
@@ -24,6 +31,7 @@ a summary) in the folder it names. Nothing leaves the loopback interface.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -32,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from credit_check_flow_bidding import Bidder, Tender
+from credit_check_flow_honours import Award, Link, Nominee
 from credit_check_flow_licensing import Application
 from credit_check_flow_subsidy import SubsidyApplication
 from rich.console import Console
@@ -48,6 +57,12 @@ from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 console = Console(width=120)
+_steps = itertools.count(1)
+
+
+def _step(title: str) -> str:
+    """The next step's heading, numbered as the demo runs."""
+    return f"{next(_steps)}. {title}"
 
 
 def _measures(d: Decision) -> str:
@@ -79,8 +94,8 @@ def _show(title: str, rows: list[Row], *, why: Sequence[int] = ()) -> None:
     table = Table(title=title, show_lines=True, title_justify="left")
     table.add_column("申请人 / applicant", max_width=30)
     table.add_column("结果 / outcome")
-    table.add_column("措施 / measures", max_width=44)
-    table.add_column("处理 / what happened", max_width=34)
+    table.add_column("措施 / measures", max_width=44, overflow="fold")
+    table.add_column("处理 / what happened", max_width=34, overflow="fold")
     for i, (name, d, action) in enumerate(rows):
         note = f"[{notes[i]}] " if i in notes else ""
         table.add_row(
@@ -154,7 +169,7 @@ def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
     if excluded is None:
         raise SystemExit("the sandbox's judgment defaulter was not restricted: check its seed")
     shown = [i for i, (_, d, _) in enumerate(rows) if d.check_id == excluded.check_id]
-    _show(f"1. Bidding round {tender.code} / 招投标信用审查", rows, why=shown)
+    _show(_step(f"Bidding round {tender.code} / 招投标信用审查"), rows, why=shown)
     return excluded
 
 
@@ -180,7 +195,7 @@ def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
             f"documents due {commitment.due_on} (10 working days)"
         )
     _show(
-        "2. Licence application / 行政许可 容缺受理",
+        _step("Licence application / 行政许可 容缺受理"),
         [(applicant.name, acceptance.decision, action)],
         why=[0],
     )
@@ -203,7 +218,38 @@ def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
             f"({', '.join(result.measure_ids)})",
         )
     ]
-    _show("3. Subsidy application / 财政资金补助", rows, why=[0])
+    _show(_step("Subsidy application / 财政资金补助"), rows, why=[0])
+
+
+def honours(checker: CreditChecker, flows: PluginHost) -> None:
+    company = SCENARIO_SUBJECTS["dishonest_company_people"]
+    manager = SCENARIO_SUBJECTS["honours_barred_manager"]
+    director = SCENARIO_SUBJECTS["director_not_responsible"]
+    trusted = SCENARIO_SUBJECTS["media_recommended"]
+    award = Award("PY-2026-01", title="2026年度诚信示范单位和先进个人", case_id="ZS-PY-2026-01")
+    nominees = [
+        Nominee("N1", manager.id, name=manager.name,
+                links=[Link(company.id, "senior_manager", company.name)]),
+        Nominee("N2", trusted.id, name=trusted.name),
+        Nominee("N3", director.id, name=director.name,
+                links=[Link(company.id, "director", company.name)]),
+    ]  # fmt: skip
+    screening = flows.flow("honours")(checker).screen(award, nominees, operator="zhou.h")
+    rows = []
+    for result in screening.results:
+        if result.status == "barred":
+            bar = result.bars[0]
+            action = f"barred / 取消评先评优资格 ({bar.measure_id} ← {', '.join(bar.entry_ids)})"
+        elif result.status == "review":
+            action = "to a person / 人工认定: a director is barred only if directly responsible"
+        elif result.priority:
+            action = "put first / 优先推荐 (" + ", ".join(result.priority_measures) + ")"
+        else:
+            action = "eligible / 可参评"
+        rows.append((result.nominee.label, result.decisions[0], action))
+    # The senior manager is barred through her company: the reasons of her row say so.
+    barred = [i for i, result in enumerate(screening.results) if result.status == "barred"]
+    _show(_step(f"Honours {award.code} / 评先评优信用审查"), rows, why=barred)
 
 
 def objection(checker: CreditChecker, excluded: Decision) -> None:
@@ -222,7 +268,7 @@ def objection(checker: CreditChecker, excluded: Decision) -> None:
         department="中山市公共资源交易中心",
     )
     _show(
-        f"4. Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒",
+        _step(f"Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒"),
         [(SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name, again, "punishment suspended")],
         why=[0],
     )
@@ -277,7 +323,7 @@ def outage(
             what += "; no re-check needed"
         rows.append((name, d, what))
     _show(
-        "5. Platform outage / 平台中断期间的核查",
+        _step("Platform outage / 平台中断期间的核查"),
         rows,
         why=range(len(rows)),
     )
@@ -305,7 +351,7 @@ def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
         "GET", "/records", params={"agency_id": sandbox.app_id, "limit": 100_000}
     )
     count = len(received)
-    table = Table(title="6. Journal / 核查日志 → platform", title_justify="left")
+    table = Table(title=_step("Journal / 核查日志 → platform"), title_justify="left")
     table.add_column("what")
     table.add_column("value", justify="right")
     stats = checker.upload_stats()
@@ -354,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             excluded = bidding_round(checker, flows)
             licence_with_tolerance(checker, flows)
             subsidy(checker, flows)
+            honours(checker, flows)
             objection(checker, excluded)
             outage_rows = outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 from credit_check_flow_bidding import Bidder, BiddingFlow, Tender
+from credit_check_flow_honours import Award, HonoursFlow, Link, Nominee
+from credit_check_flow_inspection import InspectionFlow, Plan, Supervised
+from credit_check_flow_intermediary import Candidate, IntermediaryFlow, Project
 from credit_check_flow_licensing import Application, LicensingFlow
 from credit_check_flow_procurement import Procurement, ProcurementFlow, Supplier
 from credit_check_flow_subsidy import SubsidyApplication, SubsidyFlow
@@ -134,6 +137,19 @@ TEXT_CALLS: list[tuple[str, Callable[[World, Any], object], bool, bool]] = [
     ("procurement override", lambda w, v: ProcurementFlow(w.checker).evaluate(Procurement("CG-1"), [Supplier.single("S1", DEFAULTER)], overrides={"S1": v}), 0, 1),
     ("subsidy operator", lambda w, v: SubsidyFlow(w.checker).review([SubsidyApplication("SQ-1", ORG)], operator=v), 1, 1),
     ("subsidy override", lambda w, v: SubsidyFlow(w.checker).review([SubsidyApplication("SQ-1", DEFAULTER)], overrides={"SQ-1": v}), 0, 1),
+    ("honours screen operator", lambda w, v: HonoursFlow(w.checker).screen(Award("PY-1"), [Nominee("N1", ORG)], operator=v), 1, 1),
+    ("honours override reason", lambda w, v: HonoursFlow(w.checker).screen(Award("PY-1"), [Nominee("N1", DEFAULTER)], overrides={"N1": v}), 0, 1),
+    ("honours Award code", lambda w, v: Award(v), 1, 0),
+    ("honours nominee_id", lambda w, v: Nominee(v, ORG), 1, 0),
+    ("honours Link name", lambda w, v: Link(DEFAULTER, "principal", name=v), 1, 1),
+    ("inspection plan operator", lambda w, v: InspectionFlow(w.checker).plan(Plan("JC-1"), [Supervised(ORG)], operator=v), 1, 1),
+    ("inspection override reason", lambda w, v: InspectionFlow(w.checker).plan(Plan("JC-1"), [Supervised(ORG, ref="J1")], overrides={"J1": ("key", v)}), 0, 0),
+    ("inspection Supervised ref", lambda w, v: Supervised(ORG, ref=v), 1, 1),
+    ("intermediary select operator", lambda w, v: IntermediaryFlow(w.checker).select(Project("ZJ-1"), [Candidate("C1", ORG)], operator=v), 1, 1),
+    ("intermediary override reason", lambda w, v: IntermediaryFlow(w.checker).select(Project("ZJ-1"), [Candidate("C1", DEFAULTER)], overrides={"C1": v}), 0, 1),
+    ("intermediary leave_out reason", lambda w, v: IntermediaryFlow(w.checker).select(Project("ZJ-1"), [Candidate("C1", DEFAULTER)], leave_out={"C1": v}), 0, 1),
+    ("intermediary Project code", lambda w, v: Project(v), 1, 0),
+    ("intermediary candidate_id", lambda w, v: Candidate(v, ORG), 1, 0),
 ]  # fmt: skip
 
 

@@ -24,15 +24,17 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = done.stdout
-    for heading in (
+    headings = [
         "1. Bidding round",
         "2. Licence application",
         "3. Subsidy application",
-        "4. Objection",
-        "5. Platform outage",
-        "6. Journal",
-    ):
-        assert heading in text
+        "4. Honours",
+        "5. Objection",
+        "6. Platform outage",
+        "7. Journal",
+    ]
+    places = [text.index(h) for h in headings]  # each shown, in this order
+    assert places == sorted(places)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["remaining"] == 0
     assert summary["chain_ok"] is True
@@ -49,7 +51,7 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     # representative, from a profile fetched minutes before: a fresh cached profile,
     # neither degraded nor re-checked. The two decided from the snapshot are degraded,
     # queued and re-checked live once the platform is back; each row says so.
-    outage = text[text.index("5. Platform outage") : text.index("6. Journal")]
+    outage = text[text.index("6. Platform outage") : text.index("7. Journal")]
     assert "P-SUB-RESTRICT" in outage
     flat = " ".join(outage.split())
     assert "legal representative 4420**********" in flat
@@ -72,3 +74,15 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     cache_row = rows[2]["name"]
     why_cache = flat[flat.index(f"[3] {cache_row}: why") :]
     assert "P-SUB-RESTRICT" in why_cache.split("platform back")[0]
+    # A person barred from an honour through her seriously dishonest company (§三(二)), a
+    # trustworthy company put first, a director left to a person; persons' ids masked.
+    honours = " ".join(text[text.index("4. Honours") : text.index("5. Objection")].split())
+    assert "P-HON-EXCLUDE-PERSON" in honours
+    assert "barred / 取消评先评优资格" in honours
+    assert "其担任高级管理人员的单位 91442000MA4UC0110W" in honours
+    assert "优先推荐" in honours
+    assert "I-HON-PRIORITY [applied]" in honours
+    assert "to a person" in honours
+    assert "442000199008233023" not in text
+    assert "4420**********3023" in honours
+    assert "[1] " in honours  # the barred nominee's row carries the note of its reasons

@@ -89,6 +89,9 @@ def test_the_sandbox_examples_give_the_outcomes_they_show(
     assert tolerated[-1]["outcome"] == "tolerance"
 
 
-def test_the_fake_platform_example_runs(tmp_path: Path) -> None:
-    [body] = blocks("with FakePlatform")
-    run_script(body, tmp_path, dict(os.environ))
+def test_the_fake_platform_examples_run(tmp_path: Path) -> None:
+    found = blocks("with FakePlatform")
+    assert len(found) == 2  # the testing example and the working days
+    for n, body in enumerate(found):
+        (tmp_path / str(n)).mkdir()
+        run_script(body, tmp_path / str(n), dict(os.environ))

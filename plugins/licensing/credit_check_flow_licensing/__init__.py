@@ -19,7 +19,8 @@ what the flow did against the check.
 ('tolerance', ('场地证明',))
 """
 
-from ._calendar import add_working_days, is_working_day
+from credit_check_sdk.workdays import Deadline, add_working_days, is_working_day
+
 from ._flow import Acceptance, Action, Application, LicensingFlow, Mode
 from ._store import Commitment, CommitmentStatus
 
@@ -29,6 +30,7 @@ __all__ = [
     "Application",
     "Commitment",
     "CommitmentStatus",
+    "Deadline",
     "LicensingFlow",
     "Mode",
     "add_working_days",

@@ -32,8 +32,8 @@ from credit_check_sdk.arguments import (
     check_text,
     check_texts,
 )
+from credit_check_sdk.workdays import Deadline, add_working_days
 
-from ._calendar import add_working_days
 from ._store import Commitment, CommitmentStore
 
 __all__ = ["Acceptance", "Action", "Application", "LicensingFlow", "Mode"]
@@ -134,6 +134,10 @@ class Acceptance:
     (``documents_required``) and under manual check. ``decide_by`` is the last
     day of the processing time limit in working days. ``measures`` are the
     triggered measures the officer must see (punishments under strict review).
+    ``calendar_note`` is set when ``decide_by`` or the commitment's due day falls in
+    a year whose holiday arrangement is not published yet: the day is counted with
+    the statutory holidays by their rules, without the make-up working days (调休),
+    so the officer checks it once the arrangement is out (``makeup_days_known``).
     """
 
     mode: Mode
@@ -149,6 +153,12 @@ class Acceptance:
     documents_required: tuple[Document, ...] = ()
     reasons: tuple[Reason, ...] = ()
     measures: tuple[DecidedMeasure, ...] = field(default=())
+    calendar_note: str | None = None
+
+    @property
+    def makeup_days_known(self) -> bool:
+        """The due days were counted on published holiday arrangements (调休 included)."""
+        return self.calendar_note is None
 
     @property
     def overridden(self) -> bool:
@@ -259,9 +269,15 @@ class LicensingFlow:
         missing = application.missing
         accepted = mode is Mode.TOLERANCE or (mode is not Mode.MANUAL_CHECK and not missing)
         commitment = None
+        deadlines: list[Deadline] = []
         if mode is Mode.TOLERANCE:
-            commitment = self._commit(decision, application, day)
+            due = add_working_days(day, self.tolerance_days)
+            deadlines.append(due)
+            commitment = self._commit(decision, application, day, due.due)
         limit = self._time_limit(mode, decision) if accepted else None
+        if limit is not None:
+            deadlines.append(add_working_days(day, limit))
+        note = _calendar_note(deadlines)
         measures = tuple(m for m in decision.measures if m.kind == "punishment")
         return Acceptance(
             mode=mode,
@@ -272,11 +288,12 @@ class LicensingFlow:
             action_id=action_id,
             measure_ids=tuple(decided_ids),
             time_limit_days=limit,
-            decide_by=add_working_days(day, limit) if limit is not None else None,
+            decide_by=deadlines[-1].due if limit is not None else None,
             commitment=commitment,
             documents_required=() if accepted or mode is Mode.MANUAL_CHECK else missing,
             reasons=decision.reasons,
             measures=measures,
+            calendar_note=note,
         )
 
     def _time_limit(self, mode: Mode, decision: Decision) -> int:
@@ -288,7 +305,9 @@ class LicensingFlow:
 
     # -- commitments ---------------------------------------------------------------
 
-    def _commit(self, decision: Decision, application: Application, day: date) -> Commitment:
+    def _commit(
+        self, decision: Decision, application: Application, day: date, due_on: date
+    ) -> Commitment:
         commitment = Commitment(
             commitment_id=str(uuid.uuid4()),
             check_id=decision.check_id,
@@ -297,7 +316,7 @@ class LicensingFlow:
             case_id=application.case_id,
             documents=tuple(d.name for d in application.missing),
             made_on=day,
-            due_on=add_working_days(day, self.tolerance_days),
+            due_on=due_on,
         )
         self.store.add(commitment)
         return self._post(commitment)
@@ -378,6 +397,16 @@ class LicensingFlow:
 def _today() -> date:
     """Today in Asia/Shanghai (UTC+8, no daylight saving)."""
     return datetime.now(_SHANGHAI).date()
+
+
+def _calendar_note(deadlines: list[Deadline]) -> str | None:
+    """One note for the due days counted without a published holiday arrangement."""
+    years = sorted({y for d in deadlines for y in d.estimated_years})
+    if not years:
+        return None
+    note = Deadline(deadlines[0].start, 0, deadlines[0].start, tuple(years)).note
+    logger.info("due days counted without the make-up working days (调休) of %s", years)
+    return note
 
 
 def _replace_posted(commitment: Commitment) -> Commitment:

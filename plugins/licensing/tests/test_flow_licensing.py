@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -118,7 +117,9 @@ def test_standard_for_an_unknown_subject(
 ) -> None:
     acc = flow.accept(app(), on=date(2026, 2, 12))
     assert (acc.mode, acc.accepted, acc.time_limit_days) == (Mode.STANDARD, True, 20)
-    assert acc.decide_by == add_working_days(date(2026, 2, 12), 20)
+    assert acc.decide_by == add_working_days(date(2026, 2, 12), 20).due
+    assert acc.makeup_days_known
+    assert acc.calendar_note is None
     [action] = actions(credit_checker)
     assert (action["action"], action["measure_ids"]) == ("applied", [])
 
@@ -313,13 +314,27 @@ def test_the_installed_calendar_knows_2026() -> None:
     ],
 )
 def test_due_days_count_chinese_working_days(start: date, days: int, due: date) -> None:
-    assert add_working_days(start, days) == due
+    deadline = add_working_days(start, days)
+    assert (deadline.due, deadline.makeup_days_known) == (due, True)
 
 
-def test_an_unknown_year_falls_back_to_weekdays(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        assert add_working_days(date(2099, 1, 2), 1) == date(2099, 1, 5)  # Fri -> Mon
-    assert "no holiday arrangement for 2099" in caplog.text
+def test_a_commitment_into_the_2027_spring_festival_says_make_up_days_are_not_known(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow
+) -> None:
+    """2027's arrangement is not published (chinese-calendar knows up to 2026): the Spring
+    Festival by its rules (eve Fri 5 Feb, 6–8, made up on 9 and 10) still counts, and the
+    acceptance tells the officer that the make-up days were not known."""
+    clean_three_years(credit_fake_platform)
+    acc = flow.accept(app(missing=("场地证明",), commitment_signed=True), on=date(2027, 1, 27))
+    assert acc.commitment is not None
+    # Jan 28, 29, Feb 1-4, (5, 8, 9, 10 off), 11, 12, 15, 16: not Feb 10 as Monday to Friday.
+    assert acc.commitment.due_on == date(2027, 2, 16)
+    sent = credit_fake_platform.commitments[acc.commitment.commitment_id]
+    assert sent["due_on"] == "2027-02-16"
+    assert not acc.makeup_days_known
+    assert acc.calendar_note is not None
+    assert "2027" in acc.calendar_note
+    assert "调休" in acc.calendar_note
     with pytest.raises(ValueError, match="negative"):
         add_working_days(date(2026, 1, 1), -1)
 
