@@ -454,7 +454,8 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
     if args.json:
         emit_json({"objection_id": args.objection_id, "status": status, "updated_locally": known})
         return 0
-    out.print(f"objection {escape(args.objection_id)}: {escape(str(status or "-"))}", soft_wrap=True)
+    shown = escape(str(status or "-"))
+    out.print(f"objection {escape(args.objection_id)}: {shown}", soft_wrap=True)
     if not known:
         out.print("(not filed through this data folder; nothing updated locally)")
     return 0
