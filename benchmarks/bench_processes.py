@@ -60,10 +60,10 @@ _PARTS = [
     ("request signing", "signing.py", "signed_headers"),
     ("profile parsing (pydantic)", "_client.py", "_parse"),
     ("decision rules", "decision.py", "decide"),
-    ("journal append (lock + write + fsync)", "journal.py", "append"),
-    ("  of which: the commit (BEGIN IMMEDIATE .. COMMIT)", "journal.py", "_commit"),
+    ("journal append (lock + write + fsync)", "sqlite/journal.py", "append"),
+    ("  of which: the commit (BEGIN IMMEDIATE .. COMMIT)", "sqlite/journal.py", "_write_batch"),
     ("learnt relations (relations.sqlite3)", "_offline.py", "learn_relations"),
-    ("re-check queue (followups.sqlite3)", "_followups.py", "learn_related"),
+    ("re-check queue (followups.sqlite3)", "sqlite/followups.py", "learn_related"),
     ("snapshot status / offline start", "_offline.py", "start"),
     ("uploader notify", "_uploader.py", "notify"),
 ]

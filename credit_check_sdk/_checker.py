@@ -61,9 +61,15 @@ from .arguments import (
 )
 from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
-from .journal import Journal
 from .plugins import PluginHost
-from .snapshot import ImportResult
+from .storage import (
+    ImportResult,
+    JournalStore,
+    PendingRecheck,
+    Storage,
+    open_storage,
+    owner_name,
+)
 
 __all__ = ["CreditChecker"]
 
@@ -268,7 +274,10 @@ class CreditChecker:
     called when a live re-check of a degraded decision comes out differently;
     ``on_watch(case_id, previous_outcome, decision)`` when a list change
     touching a watched subject has been re-checked. Callback failures are
-    logged, never raised.
+    logged, never raised. Everything durable goes to ``storage``
+    (:attr:`storage`): by default the one the settings name
+    (:func:`~credit_check_sdk.storage.open_storage`: files in ``data_dir``), opened
+    and closed by the checker; a storage given is left open at :meth:`close`.
 
     >>> from credit_check_sdk.testing import FakePlatform
     >>> fake = FakePlatform()
@@ -287,6 +296,7 @@ class CreditChecker:
         on_recheck_changed: RecheckCallback | None = None,
         on_watch: WatchCallback | None = None,
         plugins: PluginHost | None = None,
+        storage: Storage | None = None,
         **options: Any,
     ) -> None:
         if settings is not None:
@@ -296,6 +306,13 @@ class CreditChecker:
                 raise ArgumentTypeError(f"{name} must be callable", argument=name)
         if plugins is not None:
             check_instance(plugins, "plugins", PluginHost)
+        if storage is not None and not all(
+            hasattr(type(storage), name) for name in ("journal", "uploads", "followups", "close")
+        ):
+            # A look at the class only: a storage opens its stores on first use.
+            raise ArgumentTypeError(
+                "storage must be a Storage (open_storage())", argument="storage"
+            )
         if settings is None:
             settings = Settings.build(**options)
         elif options:
@@ -306,8 +323,19 @@ class CreditChecker:
             make_private_dir(self.data_dir)  # 0700: its files hold personal ids
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
-        self.client = PlatformClient.from_settings(settings, transport=transport)
-        self.journal = Journal(self.data_dir / "journal.sqlite3")
+        self._owns_storage = storage is None
+        #: Where everything durable is kept (journal, follow-ups, snapshot …).
+        self.storage: Storage = (
+            storage if storage is not None else open_storage(settings, data_dir=self.data_dir)
+        )
+        #: The journal of this checker's storage.
+        try:
+            self.journal: JournalStore = self.storage.journal
+            self.client = PlatformClient.from_settings(settings, transport=transport)
+        except BaseException:
+            if self._owns_storage:
+                self.storage.close()
+            raise
         self._cache = ProfileCache(
             maxsize=settings.cache_size, ttl=settings.cache_ttl, keep=settings.stale_cache_age
         )
@@ -315,12 +343,12 @@ class CreditChecker:
             CatalogStore(self.data_dir / "catalog"), self.client, settings.catalog_refresh
         )
         self._uploader = Uploader(
-            self.journal,
+            self.storage.uploads,
             self._send_records,
             interval=settings.upload_interval,
         )
         self._offline = Offline(
-            data_dir=self.data_dir,
+            storage=self.storage,
             client=self.client,
             enabled=settings.offline,
             max_snapshot_age=settings.max_snapshot_age,
@@ -784,6 +812,7 @@ class CreditChecker:
         """
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
+        report["storage"] = self.storage.describe()
         report["catalog_version"] = self._catalogs.current.version
         report["configuration"] = self.client.configuration()
         wider = wider_than_private(self.data_dir)
@@ -821,8 +850,19 @@ class CreditChecker:
             return self._run_rechecks_locked(limit)
 
     def _run_rechecks_locked(self, limit: int) -> int:
+        # Claimed first: processes (and instances) sharing the follow-ups run each
+        # re-check once. What this pass does not get to is released at its end.
+        owner = owner_name()
+        followups = self._offline.followups
+        lease = 60.0 + limit * 2 * self.settings.timeout
+        try:
+            return self._recheck_claimed(followups.claim_rechecks(owner, limit, lease))
+        finally:
+            followups.release_recheck(owner)
+
+    def _recheck_claimed(self, claimed: list[PendingRecheck]) -> int:
         done = 0
-        for pending in self._offline.followups.pending_rechecks(limit):
+        for pending in claimed:
             if self._closed or not self._offline.breaker.allow():
                 break
             subject = Subject.model_construct(id=pending.subject_id, kind=pending.kind)
@@ -1011,7 +1051,7 @@ class CreditChecker:
             raise InvalidResponseError("objections: the answer has no objection_id")
         self._cache.drop(subject_id)
         # Local bookkeeping for the monthly report; not a journal record, never uploaded.
-        self.journal.record_objection(objection_id, check_id, entry_id, subject_id)
+        self.storage.objections.record(objection_id, check_id, entry_id, subject_id)
         logger.info("objection %s filed against %s (check %s)", objection_id, entry_id, check_id)
         return objection_id
 
@@ -1026,7 +1066,7 @@ class CreditChecker:
         answer = self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
         status = answer.get("status")
         if status in ("verifying", "upheld", "rejected"):
-            self.journal.update_objection(objection_id, status)
+            self.storage.objections.update(objection_id, status)
         return answer
 
     # -- catalogue, upload, lifecycle --------------------------------------------------
@@ -1071,12 +1111,19 @@ class CreditChecker:
         # No upload, sync or probe stays inside a request past the close (a tenth is kept
         # for the threads to finish once their request ends).
         self.client.end_requests(within=timeout * 0.9)
+        stopped = False
         try:
-            self._offline.close(timeout=timeout / 2)
+            stopped = self._offline.close(timeout=timeout / 2)
             self._uploader.close(timeout=max(0.0, timeout - (time.monotonic() - started)))
         finally:
             self.client.close()
-            self.journal.close()
+            if self._owns_storage:
+                # A background pass still in a request keeps its stores (a daemon: they
+                # go with the process); the journal is closed in any case.
+                if stopped:
+                    self.storage.close()
+                else:
+                    self.journal.close()
 
     def _ensure_open(self) -> None:
         if self._closed:

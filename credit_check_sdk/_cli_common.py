@@ -119,6 +119,7 @@ JSON_KEYS: dict[str, dict[str, str]] = {
         "catalog_version": "the catalogue in force",
         "configuration": "a refusal in force (credentials, permission, clock) and the proxy",
         "file_modes": "private: whether only this user can read the data folder; wider: fixes",
+        "storage": "kind (sqlite, postgresql), location (password masked), its files or schema",
         "checked_at": "when this report was made",
     },
     "journal verify": {

@@ -38,7 +38,7 @@ from ._cli_common import add_json, emit_json, id_column, text_column
 from ._exceptions import InvalidRequestError
 from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
-from .journal import ColumnMismatch, Journal
+from .storage import ColumnMismatch, Storage
 
 __all__ = ["parse_instant", "register"]
 
@@ -69,10 +69,10 @@ _CSV_COLUMNS = (
 )
 
 
-def _open(args: argparse.Namespace) -> Journal:
-    from .cli import data_dir_from
+def _open(args: argparse.Namespace) -> Storage:
+    from .cli import storage_from
 
-    return Journal(data_dir_from(args) / "journal.sqlite3")
+    return storage_from(args)
 
 
 def parse_instant(text: str) -> datetime:
@@ -119,9 +119,9 @@ def _mismatch_line(m: ColumnMismatch) -> str:
 
 
 def _verify(args: argparse.Namespace, out: Console) -> int:
-    with _open(args) as journal:
-        result = journal.verify()
-        columns = journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
+    with _open(args) as storage:
+        result = storage.journal.verify()
+        columns = storage.journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
     status = 0 if result.ok and (columns is None or columns.ok) else 1
     if args.json:
         emit_json(
@@ -188,9 +188,9 @@ def _plain(value: Any) -> Any:
 
 
 def _stats(args: argparse.Namespace, out: Console) -> int:
-    with _open(args) as journal:
-        counts = journal.counts()
-        head = journal.head_hash()
+    with _open(args) as storage:
+        counts = storage.journal.counts()
+        head = storage.journal.head_hash()
     if args.json:
         emit_json({"records": counts, "head_hash": head})
         return 0
@@ -214,8 +214,8 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     from .report import explain
 
     data_dir = data_dir_from(args)
-    with _open(args) as journal:
-        e = explain(journal, CatalogStore(data_dir / "catalog"), args.check_id)
+    with _open(args) as storage:
+        e = explain(storage.journal, CatalogStore(data_dir / "catalog"), args.check_id)
     if args.json:
         emit_json(_explanation_dict(e))
         return 0 if e.matches else (2 if e.matches is None else 1)
@@ -340,8 +340,8 @@ def export_records(records: Iterator[dict[str, Any]], fmt: str, sink: IO[str]) -
 def _export(args: argparse.Namespace, out: Console) -> int:
     since = parse_instant(args.since) if args.since else None
     until = parse_instant(args.until) if args.until else None
-    with _open(args) as journal:
-        records = journal.iter_records(since, until)
+    with _open(args) as storage:
+        records = storage.journal.iter_records(since, until)
         if args.out:
             path = Path(args.out)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -366,8 +366,8 @@ def _export(args: argparse.Namespace, out: Console) -> int:
 def _pending_actions(args: argparse.Namespace, out: Console) -> int:
     from .report import pending_actions
 
-    with _open(args) as journal:
-        rows = pending_actions(journal, days=args.days)
+    with _open(args) as storage:
+        rows = pending_actions(storage, days=args.days)
     if args.json:
         emit_json(
             {
@@ -424,7 +424,7 @@ def _objection_file(args: argparse.Namespace, out: Console) -> int:
         check = checker.journal.get(args.check_id) or {}
         # Local bookkeeping; recording twice is harmless, so this stays right
         # whether or not file_objection records it itself.
-        checker.journal.record_objection(
+        checker.storage.objections.record(
             objection_id, args.check_id, args.entry_id, str((check.get("subject") or {}).get("id"))
         )
     if args.json:
@@ -450,7 +450,7 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
         status = answer.get("status")
         known = False
         if status in ("verifying", "upheld", "rejected"):
-            known = checker.journal.update_objection(args.objection_id, status)
+            known = checker.storage.objections.update(args.objection_id, status)
     if args.json:
         emit_json({"objection_id": args.objection_id, "status": status, "updated_locally": known})
         return 0
@@ -463,7 +463,7 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
 
 def register(sub: Any) -> None:
     """Add ``journal`` and ``objection`` with their subcommands to the ``credit-check`` parser."""
-    from .cli import add_data_dir, add_settings
+    from .cli import add_settings, add_storage_flags
 
     journal = sub.add_parser("journal", help="the local journal (no credentials needed)")
     commands = journal.add_subparsers(dest="journal_command", required=True)
@@ -478,7 +478,7 @@ def register(sub: Any) -> None:
         cmd = commands.add_parser(name, help=text)
         if name != "export":  # export writes its own format (--format)
             add_json(cmd, f"journal {name}")
-        add_data_dir(cmd)
+        add_storage_flags(cmd)
         cmd.set_defaults(func=handler)
         parsers[name] = cmd
     parsers["verify"].add_argument(

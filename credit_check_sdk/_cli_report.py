@@ -159,8 +159,7 @@ def _write_outputs(report: MonthlyReport, args: argparse.Namespace, out: Console
 
 def _report(args: argparse.Namespace, out: Console) -> int:
     from ._checker import CreditChecker
-    from .cli import data_dir_from, settings_from
-    from .journal import Journal
+    from .cli import settings_from, storage_from
 
     period_bounds(args.period)  # a bad period fails before anything is opened
     _require_extras(args)  # and so does a missing extra
@@ -175,14 +174,14 @@ def _report(args: argparse.Namespace, out: Console) -> int:
                     " may not hold every record this report sums[/yellow]"
                 )
             report = build_monthly_report(
-                checker.journal,
+                checker.storage,
                 agency_id=settings.agency_id,
                 period=args.period,
                 feedback_days=args.feedback_days,
                 details=bool(args.xlsx),
             )
             _write_outputs(report, args, out)
-            receipt = submit_report(checker.client, report, checker.journal)
+            receipt = submit_report(checker.client, report, checker.storage)
         kind = "correction" if receipt.correction else "first submission"
         talk.print(
             f"submitted: receipt {escape(receipt.receipt_id)}, version {receipt.version} ({kind})"
@@ -193,9 +192,9 @@ def _report(args: argparse.Namespace, out: Console) -> int:
         raise ConfigurationError(
             f"missing the agency id: pass --agency-id or set {ENV_VARS['agency_id']}"
         )
-    with Journal(data_dir_from(args) / "journal.sqlite3") as journal:
+    with storage_from(args) as storage:
         report = build_monthly_report(
-            journal,
+            storage,
             agency_id=agency,
             period=args.period,
             feedback_days=args.feedback_days,

@@ -31,7 +31,6 @@ from ._checker import CreditChecker
 from ._cli_common import add_json, add_timeout, emit_json, stderr
 from ._client import PlatformClient
 from ._time import SHANGHAI, now
-from .snapshot import Snapshot
 
 __all__ = ["register"]
 
@@ -50,10 +49,10 @@ def _bar(console: Console, *columns: Any) -> Progress:
 
 
 def _status(args: argparse.Namespace, out: Console) -> int:
-    from .cli import data_dir_from
+    from .cli import storage_from
 
-    with Snapshot(data_dir_from(args)) as snapshot:
-        status = snapshot.status()
+    with storage_from(args) as storage:
+        status = storage.snapshot.status()
     age = now() - status.as_of if status.as_of else None
     if args.json:
         emit_json(
@@ -85,15 +84,15 @@ def _status(args: argparse.Namespace, out: Console) -> int:
 
 
 def _import(args: argparse.Namespace, out: Console) -> int:
-    from .cli import data_dir_from
+    from .cli import storage_from
 
     err = stderr()
     with (
-        Snapshot(data_dir_from(args)) as snapshot,
+        storage_from(args) as storage,
         _bar(err, BarColumn(), TextColumn("{task.completed:,} entries")) as bar,
     ):
         task = bar.add_task(f"importing {escape(args.file)}", total=None)
-        result = snapshot.import_export(
+        result = storage.snapshot.import_export(
             args.file, progress=lambda done, count: bar.update(task, completed=done, total=count)
         )
     if args.json:
@@ -270,6 +269,7 @@ _SECTIONS = {
     "uploads": "journal uploads",
     "catalog_version": "catalogue",
     "file_modes": "data folder",
+    "storage": "storage",
     "checked_at": "checked at",
 }
 
@@ -323,18 +323,18 @@ def _health(args: argparse.Namespace, out: Console) -> int:
 
 def register(sub: Any) -> None:
     """Add ``snapshot``, ``sync`` and ``health`` to the ``credit-check`` parser."""
-    from .cli import add_data_dir, add_settings
+    from .cli import add_settings, add_storage_flags
 
     snapshot = sub.add_parser("snapshot", help="the offline snapshot of the red and black lists")
     commands = snapshot.add_subparsers(dest="snapshot_command", required=True)
     status = commands.add_parser("status", help="entries, cursor and age")
     add_json(status, "snapshot status")
-    add_data_dir(status)
+    add_storage_flags(status)
     status.set_defaults(func=_status)
     imp = commands.add_parser("import", help="load a list export file carried in by hand")
     imp.add_argument("file", help="gzip NDJSON from GET /v1/lists/export")
     add_json(imp, "snapshot import")
-    add_data_dir(imp)
+    add_storage_flags(imp)
     imp.set_defaults(func=_import)
     download = commands.add_parser(
         "download", help="save the platform's list export to a file, to carry to another machine"

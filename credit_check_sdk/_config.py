@@ -32,6 +32,7 @@ __all__ = [
     "ENV_VARS",
     "Settings",
     "check_base_url",
+    "check_database_url",
     "check_proxy",
     "default_data_dir",
     "mask_password",
@@ -50,6 +51,7 @@ ENV_VARS: dict[str, str] = {
     "verify_tls": "CREDIT_CHECK_CA_BUNDLE",
     "proxy": "CREDIT_CHECK_PROXY",
     "max_relation_age": "CREDIT_CHECK_MAX_RELATION_AGE",
+    "database_url": "CREDIT_CHECK_DATABASE_URL",
 }
 
 _REQUIRED = ("base_url", "app_id", "app_secret", "agency_id")
@@ -78,6 +80,10 @@ class Settings(BaseModel):
     app_secret: SecretStr
     agency_id: str = Field(min_length=1)
     data_dir: Path | None = None
+    #: The database every instance of a cluster shares (``postgresql://…``); ``None``: the
+    #: state is kept in files in ``data_dir`` (see :func:`~credit_check_sdk.storage.open_storage`).
+    #: Kept secret: never shown whole (its password is masked wherever it is shown).
+    database_url: SecretStr | None = None
     #: Total seconds one check may spend asking the platform, retries included.
     timeout: float = Field(default=2.0, gt=0, le=120)
     connect_timeout: float = Field(default=1.0, gt=0, le=60)
@@ -147,6 +153,11 @@ class Settings(BaseModel):
     @classmethod
     def _proxy(cls, v: str | None) -> str | None:
         return check_proxy(v)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, v: Any) -> Any:
+        return check_database_url(v)
 
     @field_validator("base_url", "app_id", "agency_id", "department", mode="before")
     @classmethod
@@ -281,6 +292,33 @@ def check_proxy(proxy: str | None) -> str | None:
     if parts.scheme.lower().startswith("socks") and importlib.util.find_spec("socks") is None:
         raise ValueError("a SOCKS proxy needs PySocks: pip install 'requests[socks]'")
     return proxy
+
+
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def check_database_url(url: Any) -> Any:
+    """``None`` (or empty: no shared database), or a ``postgresql://`` URL, stripped.
+
+    An error names the URL with its password masked, never whole.
+
+    >>> check_database_url(" postgresql://cc:pw@db.gov.example/credit ")
+    'postgresql://cc:pw@db.gov.example/credit'
+    >>> check_database_url("mysql://cc:pw@db/credit")
+    Traceback (most recent call last):
+    ...
+    ValueError: database_url must be a postgresql:// URL, not 'mysql://cc:***@db/credit'
+    """
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
+    if url is None or (isinstance(url, str) and not url.strip()):
+        return None
+    if not isinstance(url, str):
+        raise ValueError("database_url must be text (a postgresql:// URL)")
+    url = url.strip()
+    if urlsplit(url).scheme.lower() not in _DATABASE_SCHEMES:
+        raise ValueError(f"database_url must be a postgresql:// URL, not {mask_password(url)!r}")
+    return url
 
 
 def mask_password(url: str) -> str:

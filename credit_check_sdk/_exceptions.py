@@ -31,7 +31,8 @@
         │   └── ServerError              5xx
         └── InvalidResponseError         the answer is malformed, too large or breaks the contract
 
-(¹) defined in :mod:`credit_check_sdk.snapshot`, with ``path``;
+(¹) defined in :mod:`credit_check_sdk.storage` (also importable from
+:mod:`credit_check_sdk.snapshot`), with ``path``;
 (²) in :mod:`credit_check_sdk.plugins`.
 
 ``PlatformError`` subclasses carry ``method`` and ``url``; problem errors also

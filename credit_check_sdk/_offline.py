@@ -20,20 +20,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from ._breaker import CircuitBreaker
 from ._client import PlatformClient
 from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedError, ServerError
-from ._followups import Followups
 from ._fork import ShortLock
 from ._ids import mask_id
 from ._models import Profile, Reason, Source, SubjectRef
-from ._relations import LearntRelations, RelationStore
 from ._sync import Syncer, SyncResult, SyncThread
 from ._time import now
-from .snapshot import Snapshot, SnapshotError
+from .storage import (
+    FollowupStore,
+    LearntRelations,
+    RelationStore,
+    SnapshotError,
+    SnapshotStore,
+    Storage,
+)
 
 __all__ = ["NONE", "Found", "Offline", "platform_failed"]
 
@@ -63,12 +67,16 @@ NONE = Found(None, "none", degraded=True)
 
 
 class Offline:
-    """Breaker, snapshot, sync and follow-ups of one checker."""
+    """Breaker, snapshot, sync and follow-ups of one checker, on its ``storage``.
+
+    The stores are the storage's (closed with it, not here); without the offline
+    mode (``enabled=False``) neither the snapshot nor the learnt relations are opened.
+    """
 
     def __init__(
         self,
         *,
-        data_dir: Path,
+        storage: Storage,
         client: PlatformClient,
         enabled: bool,
         max_snapshot_age: float,
@@ -81,12 +89,10 @@ class Offline:
     ) -> None:
         self.max_snapshot_age = max_snapshot_age
         self.max_relation_age = max_relation_age
-        self.followups = Followups(data_dir / "followups.sqlite3")
-        self.snapshot: Snapshot | None = Snapshot(data_dir) if enabled else None
+        self.followups: FollowupStore = storage.followups
+        self.snapshot: SnapshotStore | None = storage.snapshot if enabled else None
         # Only the snapshot decisions use learnt relations: without a snapshot, none are kept.
-        self.relations: RelationStore | None = (
-            RelationStore(data_dir / "relations.sqlite3") if enabled else None
-        )
+        self.relations: RelationStore | None = storage.relations if enabled else None
         self.syncer: Syncer | None = (
             Syncer(self.snapshot, client, on_change=on_changes)
             if self.snapshot is not None
@@ -245,12 +251,12 @@ class Offline:
             "checked_at": now().isoformat(),
         }
 
-    def close(self, timeout: float) -> None:
-        """Stop the thread and the probe, then close the files.
+    def close(self, timeout: float) -> bool:
+        """Stop the thread and the probe; ``True`` when the thread has ended.
 
         A thread still inside a request when ``timeout`` runs out is a daemon:
-        its files are left open for it (closing them under it would turn a
-        late answer into an error), and go with the process.
+        the stores it uses must be left open for it (closing them under it would
+        turn a late answer into an error); they go with the process.
         """
         stopped = self.thread.stop(timeout)
         self.breaker.close()
@@ -258,12 +264,7 @@ class Offline:
             self.syncer.close()
         if not stopped:
             logger.info("background pass still running at close; its files stay open")
-            return
-        if self.snapshot is not None:
-            self.snapshot.close()
-        if self.relations is not None:
-            self.relations.close()
-        self.followups.close()
+        return stopped
 
 
 def platform_failed(exc: PlatformError) -> bool:

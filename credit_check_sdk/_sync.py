@@ -1,16 +1,22 @@
 """Keeping the offline snapshot current from the platform's change feed.
 
 :class:`Syncer` follows ``GET /v1/lists/changes`` from the snapshot's saved
-cursor, one page per transaction (:meth:`Snapshot.apply`), until the feed says
+cursor, one page per transaction (:meth:`SnapshotStore.apply
+<credit_check_sdk.storage.SnapshotStore.apply>`), until the feed says
 ``has_more=false``. Without a cursor (first run) or when the platform answers
 410 (the cursor is older than the feed keeps), it rebuilds: the list export
 (``GET /v1/lists/export``) is loaded into a
-:class:`~credit_check_sdk.snapshot.SnapshotBuilder` while it downloads, the
+:class:`~credit_check_sdk.storage.SnapshotBuilder` while it downloads, the
 feed is followed from the export's cursor into the same builder, and the
 result is swapped in only once it is complete: the snapshot in service keeps
 answering throughout. A platform that does not serve the export (404, 405,
 501), or serves one that fails its checks, is rebuilt from the start of the
 feed instead. :class:`SyncThread` runs the syncer in the background.
+
+One process (or instance) at a time follows the feed of one snapshot: a pass
+first takes the snapshot's lease (:meth:`SnapshotStore.lead
+<credit_check_sdk.storage.SnapshotStore.lead>`; SQLite: its build lock), so
+changes are applied, and watchers told of them, by one follower only.
 
 >>> syncer = Syncer(snapshot, client)  # doctest: +SKIP
 >>> result = syncer.sync_once(timeout=30)  # doctest: +SKIP
@@ -37,13 +43,14 @@ from ._exceptions import CursorExpiredError, PlatformError, ProblemError
 from ._fork import LongLock
 from ._ids import mask_ids_in
 from ._runner import Run, Runner
-from .snapshot import (
+from .storage import (
     ImportResult,
     LoadStoppedError,
-    Snapshot,
     SnapshotBuilder,
     SnapshotBusyError,
     SnapshotImportError,
+    SnapshotLease,
+    SnapshotStore,
 )
 
 __all__ = ["SyncPass", "SyncResult", "SyncThread", "Syncer", "fetch_changes"]
@@ -169,7 +176,8 @@ class _Prefetcher:
 
 
 class Syncer:
-    """Brings a :class:`Snapshot` up to date with the platform's change feed.
+    """Brings a :class:`~credit_check_sdk.storage.SnapshotStore` up to date with the
+    platform's change feed.
 
     ``page_size`` is the ``limit`` asked for (≤ 5000). ``on_progress(applied,
     total)`` is called after each page (``total`` is the export's count while
@@ -185,10 +193,11 @@ class Syncer:
     large list set several times faster than paging the feed from the start;
     ``export_timeout`` bounds that one download.
 
-    Processes sharing a ``data_dir`` rebuild one at a time. A pass that finds
-    another process rebuilding waits up to ``rebuild_wait`` seconds for it and
-    then follows the feed from the other's result; a pass that waited in vain
-    ends quietly, incomplete (``complete=False``), and the next one looks again.
+    Processes sharing a snapshot follow its feed (and rebuild it) one at a time,
+    each pass under the snapshot's lease. A pass that finds another process
+    leading (following or rebuilding) waits up to ``rebuild_wait`` seconds for
+    it and then follows the feed from the other's result; a pass that waited in
+    vain ends quietly, incomplete (``complete=False``), and the next one looks again.
 
     >>> syncer = Syncer(snapshot, client, on_change=watches.notify)  # doctest: +SKIP
     >>> syncer.sync_once(timeout=30).resynced  # doctest: +SKIP
@@ -197,7 +206,7 @@ class Syncer:
 
     def __init__(
         self,
-        snapshot: Snapshot,
+        snapshot: SnapshotStore,
         client: PlatformClient,
         *,
         page_size: int = MAX_PAGE,
@@ -221,6 +230,7 @@ class Syncer:
         # Held for a whole pass, requests included: a forked child gets a new one.
         self._lock = LongLock()
         self._prefetch = _Prefetcher()
+        self._lease: SnapshotLease | None = None  # held during a pass
 
     def sync_once(
         self,
@@ -243,19 +253,58 @@ class Syncer:
         with self._lock:
             self._call_progress = progress or self._on_progress
             tally = _Tally()
-            # status() looks at the pointer now: another process may have swapped a
-            # new generation in a moment ago.
-            status = self.snapshot.status()
-            if status.cursor is None:
-                return self._rebuild(tally, timeout, stop, status.generation)
+            lease = self._lead(stop)
+            if lease is None:
+                return self._result(tally, resynced=False, complete=False)
+            self._lease = lease
             try:
-                return self._follow(status.cursor, tally, timeout, stop)
-            except CursorExpiredError:
-                logger.warning(
-                    "snapshot: the change-feed cursor has expired (410); rebuilding, "
-                    "the current snapshot stays in service meanwhile"
+                return self._pass(tally, timeout, stop)
+            finally:
+                self._lease = None
+                lease.release()
+
+    def _pass(
+        self, tally: _Tally, timeout: float | None, stop: threading.Event | None
+    ) -> SyncResult:
+        # status() looks at the pointer now: another process may have swapped a
+        # new generation in a moment ago.
+        status = self.snapshot.status()
+        if status.cursor is None:
+            return self._rebuild(tally, timeout, stop, status.generation)
+        try:
+            return self._follow(status.cursor, tally, timeout, stop)
+        except CursorExpiredError:
+            logger.warning(
+                "snapshot: the change-feed cursor has expired (410); rebuilding, "
+                "the current snapshot stays in service meanwhile"
+            )
+            return self._rebuild(tally, timeout, stop, status.generation)
+
+    def _lead(self, stop: threading.Event | None) -> SnapshotLease | None:
+        """The snapshot's lease, waiting up to ``rebuild_wait`` for another holder (a
+        process following the feed or rebuilding: normal when several workers of one
+        server share a snapshot); ``None`` when stopped or waited in vain."""
+        deadline = time.monotonic() + self.rebuild_wait
+        waiting = False
+        while True:
+            lease = self.snapshot.lead(wait=0)
+            if lease is not None:
+                return lease
+            if not waiting:
+                logger.info(
+                    "snapshot: another process is following the change feed or rebuilding"
+                    " the snapshot in %s; waiting for its result",
+                    self.snapshot.location,
                 )
-                return self._rebuild(tally, timeout, stop, status.generation)
+                waiting = True
+            if time.monotonic() >= deadline:
+                logger.info("snapshot: the other process is still at it; trying later")
+                return None
+            if stop is not None:
+                if stop.wait(_REBUILD_POLL):
+                    return None
+            else:
+                time.sleep(_REBUILD_POLL)
 
     def close(self) -> None:
         """Stop the prefetch thread once its request (if any) is done; the syncer stays usable.
@@ -325,44 +374,23 @@ class Syncer:
     def _begin_rebuild(
         self, stop: threading.Event | None, generation: int
     ) -> SnapshotBuilder | str | None:
-        """The build lock as a builder; or the cursor of a snapshot that another process
-        rebuilt since ``generation`` was in service; or ``None`` (stopped, or waited
-        ``rebuild_wait`` in vain).
-
-        Another process rebuilding is normal (several workers of one server share a
-        ``data_dir``): wait for it, quietly, and take its result.
-        """
-        deadline = time.monotonic() + self.rebuild_wait
-        waiting = False
-        while True:
-            try:
-                builder = self.snapshot.begin_rebuild(wait=0)
-            except SnapshotBusyError:
-                if not waiting:
-                    logger.info(
-                        "snapshot: another process is rebuilding the snapshot in %s; "
-                        "waiting for its result",
-                        self.snapshot.dir,
-                    )
-                    waiting = True
-                if time.monotonic() >= deadline:
-                    logger.info("snapshot: the other rebuild is still running; trying later")
-                    return None
-                if stop is not None:
-                    if stop.wait(_REBUILD_POLL):
-                        return None
-                else:
-                    time.sleep(_REBUILD_POLL)
-                continue
-            status = self.snapshot.status()
-            if status.generation != generation and status.cursor is not None:
-                builder.abort()  # someone else's new generation: follow it instead
-                logger.info(
-                    "snapshot: generation %d was rebuilt by another process; following it",
-                    status.generation,
-                )
-                return status.cursor
-            return builder
+        """A builder under this pass's lease; or the cursor of a snapshot that another
+        process rebuilt since ``generation`` was in service; or ``None`` (the right to
+        rebuild is taken elsewhere, by an import that does not take the lease)."""
+        try:
+            builder = self.snapshot.begin_rebuild(wait=0, lease=self._lease)
+        except SnapshotBusyError:
+            logger.info("snapshot: another rebuild is running; trying later")
+            return None
+        status = self.snapshot.status()
+        if status.generation != generation and status.cursor is not None:
+            builder.abort()  # someone else's new generation: follow it instead
+            logger.info(
+                "snapshot: generation %d was rebuilt by another process; following it",
+                status.generation,
+            )
+            return status.cursor
+        return builder
 
     def _rebuild(
         self, tally: _Tally, timeout: float | None, stop: threading.Event | None, generation: int
@@ -431,7 +459,7 @@ class Syncer:
                 "the change feed instead",
                 mask_ids_in(str(exc)),
             )
-            builder._discard_rows()
+            builder.discard_rows()
             tally.upserts = tally.deletes = 0
             return None
 

@@ -7,37 +7,35 @@ records pending on disk, to be sent again later; the platform is idempotent
 by record id, so a resend shows up there as a duplicate, never twice.
 
 One daemon thread per process does the sending (a :class:`~credit_check_sdk._runner.Runner`,
-started again in a forked child). Processes sharing one journal claim each
-batch before sending it, so that they do not all send the same records (see
-:mod:`credit_check_sdk._claims`). The caller of
+started again in a forked child). Processes (and instances) sharing one journal
+claim each batch before sending it, so that they do not all send the same
+records (:class:`~credit_check_sdk.storage.UploadQueue`). The caller of
 :meth:`Uploader.notify` never waits for the network and never sees an
 exception; :meth:`Uploader.flush` and :meth:`Uploader.close` wait at most
 their ``timeout``.
 
 >>> from credit_check_sdk._models import RecordsReceipt
->>> import tempfile, os
->>> from credit_check_sdk.journal import Journal
->>> j = Journal(os.path.join(tempfile.mkdtemp(), "j.db"))
+>>> import tempfile
+>>> from credit_check_sdk.storage import open_storage
+>>> storage = open_storage(data_dir=tempfile.mkdtemp())
 >>> def send(records):
 ...     return RecordsReceipt(accepted=[r["id"] for r in records], duplicates=[], rejected=[])
->>> up = Uploader(j, send)
->>> _ = j.append({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00"})
+>>> up = Uploader(storage.uploads, send)
+>>> _ = storage.journal.append({"type": "check", "id": "c1",
+...                             "checked_at": "2026-11-29T08:00:00+08:00"})
 >>> up.notify()
 >>> up.flush(timeout=5)
 0
->>> up.close(); j.close()
+>>> up.close(); storage.close()
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import os
 import random
-import socket
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +45,7 @@ from ._fork import ShortLock
 from ._ids import mask_ids_in
 from ._models import RecordsReceipt
 from ._runner import Run, Runner
-from .journal import Journal
+from .storage import UploadQueue, owner_name
 
 __all__ = ["Uploader"]
 
@@ -87,9 +85,8 @@ except (AttributeError, RuntimeError):  # pragma: no cover - other Pythons
     atexit.register(_at_exit)
 
 
-def _owner_name() -> str:
-    """Who claims records: host and process, plus a token that differs after every fork."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+#: Who claims records: host and process, plus a token that differs after every fork.
+_owner_name = owner_name
 
 
 class Uploader:
@@ -106,17 +103,19 @@ class Uploader:
     :meth:`flush` does not wait for it.
 
     Processes sharing the journal do not send the same records: each batch is
-    claimed first (:meth:`Journal.claim_pending`) for ``lease`` seconds, longer
-    than a send may take; a process killed while sending leaves its claim to
-    expire, and then another takes the records.
+    claimed first (:meth:`UploadQueue.claim <credit_check_sdk.storage.UploadQueue.claim>`)
+    for ``lease`` seconds, longer than a send may take; a process killed while
+    sending leaves its claim to expire, and then another takes the records.
+    ``queue`` is the storage's upload queue (``storage.uploads``; the SQLite
+    ``Journal`` is one).
 
-    >>> up = Uploader(journal, send, interval=5.0)  # doctest: +SKIP
-    >>> journal.append(record); up.notify()          # doctest: +SKIP
+    >>> up = Uploader(storage.uploads, send, interval=5.0)  # doctest: +SKIP
+    >>> storage.journal.append(record); up.notify()        # doctest: +SKIP
     """
 
     def __init__(
         self,
-        journal: Journal,
+        queue: UploadQueue,
         send: Send,
         *,
         interval: float = 5.0,
@@ -133,7 +132,7 @@ class Uploader:
             raise ValueError("interval and min_backoff must be > 0 and max_backoff >= min_backoff")
         if lease <= 0 or linger < 0:
             raise ValueError("lease must be > 0 and linger >= 0")
-        self._journal = journal
+        self._queue = queue
         self._send = send
         self._interval = interval
         self._batch_size = batch_size
@@ -195,7 +194,7 @@ class Uploader:
         """
         deadline = time.monotonic() + max(0.0, timeout)
         try:
-            upto = self._journal._head_seq()
+            upto = self._queue.head_position()
         except JournalError:
             logger.exception("uploader: cannot read the journal")
             return -1
@@ -210,7 +209,7 @@ class Uploader:
             if self._failures:
                 break  # the platform fails: the records wait for the backoff
             try:
-                left = self._journal._pending_count(upto, claimed_by_others=self._owner)
+                left = self._queue.pending_count(upto, claimed_by_others=self._owner)
             except JournalError:
                 break
             remaining = deadline - time.monotonic()
@@ -220,7 +219,7 @@ class Uploader:
             # ended without (its claims are released now when it ran on this host,
             # else the next pass takes them once they have expired).
             try:
-                self._journal.release_claims_of_ended_processes(self._owner)
+                self._queue.release_ended(self._owner)
             except JournalError as exc:
                 logger.debug("uploader: cannot look at other claims: %s", exc)
             time.sleep(min(_FLUSH_POLL, remaining))
@@ -242,14 +241,11 @@ class Uploader:
         self.flush(timeout=max(0.0, timeout * 0.9))
         self._closed = True
         if not self._runner.stop(max(0.0, deadline - time.monotonic())):
-            logger.warning(
-                "uploader: still sending at close; unsent records stay pending in %s",
-                self._journal.path,
-            )
+            logger.warning("uploader: still sending at close; unsent records stay pending")
             return
         try:
             # What this process claimed and did not send is for the others now.
-            self._journal.release_claims(self._owner)
+            self._queue.release(self._owner)
         except JournalError as exc:
             logger.debug("uploader: claims not released at close: %s", exc)
         _LIVE.discard(self)
@@ -269,7 +265,7 @@ class Uploader:
                 self.flush(timeout=timeout)
             self._closed = True
             if self._runner.stop(max(0.1, timeout / 4)):
-                self._journal.release_claims(self._owner)
+                self._queue.release(self._owner)
         except Exception as exc:  # at exit: nothing to raise into
             logger.debug("uploader: not finished at exit: %s", exc)
         finally:
@@ -343,9 +339,7 @@ class Uploader:
         after = 0
         while not run.stopping:
             try:
-                rows = self._journal.claim_pending(
-                    self._batch_size, self._owner, self._lease, after_seq=after
-                )
+                rows = self._queue.claim(self._owner, self._batch_size, self._lease, after=after)
             except JournalError as exc:
                 self._failed(exc)
                 return
@@ -380,7 +374,7 @@ class Uploader:
     def _release(self, ids: list[str]) -> None:
         """Give up the claims on ``ids``: another process may send them before our backoff ends."""
         try:
-            self._journal.release_claims(self._owner, ids)
+            self._queue.release(self._owner, ids)
         except JournalError as exc:
             logger.debug("uploader: claims not released (they expire): %s", exc)
 
@@ -390,13 +384,13 @@ class Uploader:
         duplicates = [i for i in receipt.duplicates if i in sent]
         rejected = [r for r in receipt.rejected if r.id in sent]
         if accepted:
-            self._journal.mark(accepted, "accepted")
+            self._queue.mark(accepted, "accepted")
             self._accepted += len(accepted)
         if duplicates:
-            self._journal.mark(duplicates, "duplicate")
+            self._queue.mark(duplicates, "duplicate")
             self._duplicates += len(duplicates)
         for r in rejected:
-            self._journal.mark_rejected(r.id, r.detail)
+            self._queue.mark_rejected(r.id, r.detail)
             self._rejected += 1
             logger.warning(
                 "uploader: the platform rejected record %s: %s", r.id, mask_ids_in(r.detail)
@@ -440,7 +434,7 @@ class Uploader:
 
     def _pending_count(self, upto_seq: int | None = None) -> int:
         try:
-            return self._journal._pending_count(upto_seq)
+            return self._queue.pending_count(upto_seq)
         except JournalError:
             logger.exception("uploader: cannot count pending records")
             return -1

@@ -48,12 +48,13 @@ from ._cli_check import refused_status
 from ._cli_common import EXIT_INTERRUPTED, decision_table, failure_status
 from ._config import ENV_VARS, Settings, default_data_dir
 from ._version import __version__
+from .storage import Storage, open_storage
 
 __all__ = [
     "EXIT_STATUS_1",
     "SETTING_FLAGS",
-    "add_data_dir",
     "add_settings",
+    "add_storage_flags",
     "build_parser",
     "data_dir_from",
     "decision_table",
@@ -61,6 +62,7 @@ __all__ = [
     "refused_status",
     "sandbox_main",
     "settings_from",
+    "storage_from",
     "subcommands",
 ]
 
@@ -72,6 +74,7 @@ SETTING_FLAGS: dict[str, str] = {
     "app_secret": "--app-secret",
     "agency_id": "--agency-id",
     "data_dir": "--data-dir",
+    "database_url": "--database-url",
     "timeout": "--request-timeout",
     "allow_insecure_http": "--allow-insecure-http",
 }
@@ -81,6 +84,7 @@ _SETTING_HELP = {
     "app_secret": "this app's signing secret",
     "agency_id": "the agency id records are filed under",
     "data_dir": "the folder of the journal, snapshot and caches",
+    "database_url": "a shared database (PostgreSQL) for the SDK's state instead of data_dir",
     "timeout": "seconds for each request to the platform",
 }
 
@@ -157,13 +161,21 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    """Add ``--data-dir`` alone: for commands that read local files and need no credentials."""
-    parser.add_argument(
-        SETTING_FLAGS["data_dir"],
-        dest="data_dir",
-        help=f"{_SETTING_HELP['data_dir']} (default: ${ENV_VARS['data_dir']})",
-    )
+def add_storage_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--data-dir`` and ``--database-url``: where a command that needs no platform
+    settings finds the SDK's state."""
+    for name in ("data_dir", "database_url"):
+        parser.add_argument(
+            SETTING_FLAGS[name],
+            dest=name,
+            help=f"{_SETTING_HELP[name]} (default: ${ENV_VARS[name]})",
+        )
+
+
+def storage_from(args: argparse.Namespace) -> Storage:
+    """The storage the flags and the environment name, without platform credentials."""
+    url = getattr(args, "database_url", None) or os.environ.get(ENV_VARS["database_url"])
+    return open_storage(data_dir=data_dir_from(args), database_url=url or None)
 
 
 def _dest(setting: str) -> str:

@@ -30,8 +30,9 @@ site: each section is what `credit-check COMMAND --help` prints.
 ## Options every command shares
 
 - **Global options** go before or after the command: `-v` / `--verbose` (log at
-  INFO; an unexpected error shows its traceback), `--data-dir`, and the platform
-  settings `--base-url`, `--app-id`, `--app-secret`, `--agency-id`,
+  INFO; an unexpected error shows its traceback), `--data-dir` and
+  `--database-url` (where the SDK's state lives), and the platform settings
+  `--base-url`, `--app-id`, `--app-secret`, `--agency-id`,
   `--request-timeout` (seconds for each request; `CREDIT_CHECK_TIMEOUT`) and
   `--allow-insecure-http`. `credit-check -v check …` and
   `credit-check check … -v` are the same.

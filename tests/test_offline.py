@@ -1088,3 +1088,33 @@ def test_unchanged_relations_are_not_rewritten_within_the_hour(
     # A company with no relations and none stored: nothing to write.
     assert store.learn([Profile.model_validate(fake.profile(_uscc(13)))]) == 0
     store.close()
+
+
+def test_two_checkers_on_one_data_dir_recheck_each_degraded_check_once(
+    fake: FakePlatform, open_checker: OpenChecker, tmp_path: Path
+) -> None:
+    # Two processes of one server, in effect: both come back from the outage at once and
+    # both run the re-checks; each degraded decision is re-checked (and journaled) once.
+    data_dir = tmp_path / "shared"
+    first = open_checker(data_dir, sync_interval=3600)
+    first.sync_snapshot()
+    fake.outage()
+    degraded = {first.must_check(s, "bidding").check_id for s in (BLACK, LATE, CLEAN)}
+    second = open_checker(data_dir, sync_interval=3600)
+    fake.outage(False)
+    for checker in (first, second):
+        wait_until(lambda c=checker: c.health()["breaker"]["state"] == "closed")
+    done: list[int] = []
+    threads = [
+        threading.Thread(target=lambda c=c: done.append(c.recheck_pending()))
+        for c in (first, second)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    wait_until(lambda: first.health()["followups"]["pending"] == 0)
+    rechecks = [r["recheck_of"] for r in records(first) if r.get("recheck_of")]
+    assert sorted(rechecks) == sorted(degraded)  # each once, none twice
+    assert sum(done) <= 3
+    assert first.journal.verify().ok

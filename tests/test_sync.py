@@ -610,3 +610,33 @@ def test_a_forked_child_syncs_with_its_own_prefetch_thread(
     )
     assert done.returncode == 0, done.stderr
     assert feed.requests[-2:] == ["s10", "s10"]  # the child's pass, then the parent's
+
+
+def test_one_follower_of_the_feed_at_a_time(
+    feed: Feed, client: PlatformClient, snap: Snapshot
+) -> None:
+    """Two followers of one data_dir (two processes, in effect): while one holds the
+    snapshot's lease the other asks the platform nothing and applies nothing; then it
+    follows from where the first left the snapshot, and only it tells its watchers."""
+    for i in range(1, 6):
+        feed.upsert(entry(i))
+    assert Syncer(snap, client).sync_once().complete
+    other = Snapshot(snap.dir)
+    changed: list[str] = []
+    second = Syncer(other, client, on_change=changed.extend, rebuild_wait=0.3)
+    feed.upsert(entry(6, COMPANY))
+    asked = len(feed.requests)
+    lease = snap.lead()  # the first follower is in the middle of a pass
+    assert lease is not None
+    try:
+        waited = second.sync_once()
+    finally:
+        lease.release()
+    assert (waited.complete, waited.applied, changed) == (False, 0, [])
+    assert len(feed.requests) == asked
+    followed = second.sync_once()
+    assert (followed.complete, followed.resynced, followed.applied) == (True, False, 1)
+    assert changed == [COMPANY]
+    assert [e.entry_id for e in snap.entries_for(COMPANY)] == ["E-000006"]
+    second.close()
+    other.close()

@@ -19,10 +19,10 @@ what the flow did against the check.
 ('tolerance', ('场地证明',))
 """
 
+from credit_check_sdk.storage import Commitment, CommitmentStatus
 from credit_check_sdk.workdays import Deadline, add_working_days, is_working_day
 
 from ._flow import Acceptance, Action, Application, LicensingFlow, Mode
-from ._store import Commitment, CommitmentStatus
 
 __all__ = [
     "Acceptance",

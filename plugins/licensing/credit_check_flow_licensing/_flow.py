@@ -32,9 +32,8 @@ from credit_check_sdk.arguments import (
     check_text,
     check_texts,
 )
+from credit_check_sdk.storage import Commitment, CommitmentStore
 from credit_check_sdk.workdays import Deadline, add_working_days
-
-from ._store import Commitment, CommitmentStore
 
 __all__ = ["Acceptance", "Action", "Application", "LicensingFlow", "Mode"]
 
@@ -43,7 +42,6 @@ Action = Literal["applied", "not_applied", "overridden"]
 
 logger = logging.getLogger(__name__)
 
-_STORE_FILE = "licensing-commitments.sqlite3"
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
@@ -209,7 +207,8 @@ class LicensingFlow:
         self.green_channel_days = green_channel_days
         self.tolerance_days = tolerance_days
         self.standard_days = standard_days
-        self.store = CommitmentStore(checker.data_dir / _STORE_FILE)
+        #: The commitments, in the checker's storage (SQLite: licensing-commitments.sqlite3).
+        self.store: CommitmentStore = checker.storage.commitments
 
     # -- acceptance ----------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""Durable follow-ups: degraded decisions waiting for a live re-check, and watches.
+"""The SQLite re-check queue and watches: ``data_dir/followups.sqlite3``.
 
-Both live in ``data_dir/followups.sqlite3`` so that neither a restart nor a
-crash forgets them:
+Neither a restart nor a crash forgets them:
 
 - **re-checks** — every decision not made from live or fresh data (snapshot,
   stale cache, none) is queued here and checked again live once the platform
-  answers; the result is recorded against the original check;
+  answers; the result is recorded against the original check. A re-check is
+  claimed (owner and lease, as upload claims are) before it runs, so that the
+  processes sharing the file run it once;
 - **watches** — subjects of applications still in progress
   (``CreditChecker.watch``); a list change touching one of them, or one of the
   persons related to it, triggers a re-check.
@@ -20,70 +21,25 @@ crash forgets them:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Any
 
-from ._ids import SubjectKind
+from ..._ids import SubjectKind
+from ..._time import now
+from .._data import PendingRecheck, Watch
 from ._localstore import LocalStore
-from ._time import now
+from ._schema import STEPS
 
-__all__ = ["Followups", "PendingRecheck", "Watch"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rechecks (
-    check_id     TEXT PRIMARY KEY,
-    subject_id   TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    matter       TEXT NOT NULL,
-    outcome      TEXT NOT NULL,
-    queued_at    TEXT NOT NULL,
-    recheck_id   TEXT,
-    new_outcome  TEXT,
-    changed      INTEGER,
-    done_at      TEXT
-);
-CREATE INDEX IF NOT EXISTS rechecks_pending ON rechecks (done_at, queued_at);
-CREATE TABLE IF NOT EXISTS watches (
-    subject_id    TEXT NOT NULL,
-    case_id       TEXT NOT NULL,
-    kind          TEXT NOT NULL,
-    matter        TEXT NOT NULL,
-    related_ids   TEXT NOT NULL DEFAULT '[]',
-    last_check_id TEXT,
-    last_outcome  TEXT,
-    watched_at    TEXT NOT NULL,
-    PRIMARY KEY (subject_id, case_id)
-);
-"""
+__all__ = ["Followups"]
 
 
 def _kind(value: str) -> SubjectKind:
     return "natural_person" if value == "natural_person" else "legal_entity"
 
 
-@dataclass(frozen=True)
-class PendingRecheck:
-    """A degraded decision still waiting for its live re-check."""
-
-    check_id: str
-    subject_id: str
-    kind: SubjectKind
-    matter: dict[str, Any]
-    outcome: str
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A subject of an application still in progress."""
-
-    subject_id: str
-    case_id: str
-    kind: SubjectKind
-    matter: dict[str, Any]
-    related_ids: tuple[str, ...]
-    last_check_id: str | None
-    last_outcome: str | None
+def _pending(row: tuple[Any, ...]) -> PendingRecheck:
+    return PendingRecheck(row[0], row[1], _kind(row[2]), json.loads(row[3]), row[4])
 
 
 class Followups(LocalStore):
@@ -94,7 +50,7 @@ class Followups(LocalStore):
     (``synchronous=FULL``), the record of truth, when the checker opens.
     """
 
-    SCHEMA = _SCHEMA
+    STEPS = STEPS["followups"]
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
@@ -125,21 +81,64 @@ class Followups(LocalStore):
         )
 
     def pending_rechecks(self, limit: int = 100) -> list[PendingRecheck]:
-        """The oldest re-checks still to do."""
+        """The oldest re-checks still to do (claimed or not)."""
         rows = self._run(
             "SELECT check_id, subject_id, kind, matter, outcome FROM rechecks "
             "WHERE done_at IS NULL ORDER BY queued_at LIMIT ?",
             (limit,),
         )
-        return [PendingRecheck(r[0], r[1], _kind(r[2]), json.loads(r[3]), r[4]) for r in rows]
+        return [_pending(r) for r in rows]
+
+    def claim_rechecks(
+        self, owner: str, limit: int = 100, lease: float = 300.0
+    ) -> list[PendingRecheck]:
+        """Claim the oldest re-checks still to do for ``owner`` for ``lease`` seconds.
+
+        Skips those under another owner's live claim; one write transaction, so
+        two claimers never get the same re-check.
+
+        >>> import tempfile, pathlib
+        >>> f = Followups(pathlib.Path(tempfile.mkdtemp()) / "followups.sqlite3")
+        >>> f.queue_recheck("c1", "91442000MA4UJ2KQ57", "legal_entity", {}, "review")
+        >>> [p.check_id for p in f.claim_rechecks("h:1:a")], f.claim_rechecks("h:2:b")
+        (['c1'], [])
+        >>> f.close()
+        """
+        at = time.time()
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT check_id, subject_id, kind, matter, outcome FROM rechecks "
+                "WHERE done_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ? "
+                "OR claimed_by = ?) ORDER BY queued_at LIMIT ?",
+                (at, owner, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE rechecks SET claimed_by = ?, claimed_until = ? WHERE check_id = ?",
+                [(owner, at + lease, r[0]) for r in rows],
+            )
+        return [_pending(r) for r in rows]
+
+    def release_recheck(self, owner: str, check_id: str | None = None) -> None:
+        """Give up ``owner``'s claim on ``check_id`` (on all of them when ``None``)."""
+        if check_id is None:
+            self._run(
+                "UPDATE rechecks SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                (owner,),
+            )
+            return
+        self._run(
+            "UPDATE rechecks SET claimed_by = NULL, claimed_until = NULL "
+            "WHERE claimed_by = ? AND check_id = ?",
+            (owner, check_id),
+        )
 
     def finish_recheck(self, check_id: str, recheck_id: str, new_outcome: str) -> bool:
         """Record a re-check's result; ``True`` when the outcome changed."""
         rows = self._run("SELECT outcome FROM rechecks WHERE check_id = ?", (check_id,))
         changed = bool(rows) and rows[0][0] != new_outcome
         self._run(
-            "UPDATE rechecks SET recheck_id = ?, new_outcome = ?, changed = ?, done_at = ? "
-            "WHERE check_id = ?",
+            "UPDATE rechecks SET recheck_id = ?, new_outcome = ?, changed = ?, done_at = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE check_id = ?",
             (recheck_id, new_outcome, int(changed), now().isoformat(), check_id),
         )
         return changed

@@ -1,0 +1,401 @@
+"""What every journal adapter shares: record checks, hashing, report columns, group commit.
+
+A journal adapter (the SQLite file, a PostgreSQL database) stores records; the
+rules of what a record is, how it is hashed and chained, which report columns
+are derived from it, and how concurrent appends are committed together are the
+same for all of them, and live here:
+
+- :func:`prepare_record` validates and copies a record (and its inputs) in the
+  caller's thread, before any lock: everything that could fail for one record
+  fails there, never inside another thread's group commit;
+- :func:`seal` chains a prepared record to the head and hashes it
+  (:func:`canonical_hash`);
+- :func:`derive_columns` gives the report columns and measure rows copied from
+  a body at append time (never hashed: the body stays the source of truth);
+- :class:`GroupCommit` queues appends and lets one thread commit every record
+  queued so far in one transaction (one ``fsync`` for the lot).
+
+>>> p = prepare_record({"type": "check", "id": "c1", "checked_at": "2026-11-29T08:00:00+08:00",
+...                     "outcome": "normal"}, None)
+>>> p.at, p.columns
+('2026-11-29T00:00:00.000000Z', ('normal', None, None, None, None))
+>>> body = seal(p, None)
+>>> p.record["hash"] == canonical_hash(p.record) and p.record["prev_hash"] is None
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from .._exceptions import InvalidRequestError, JournalError
+from .._fork import ShortLock
+
+__all__ = [
+    "DERIVED_COLUMNS",
+    "MAX_RECORD_BYTES",
+    "UPLOAD_STATES",
+    "GroupCommit",
+    "PreparedRecord",
+    "UploadState",
+    "canonical_hash",
+    "canonical_json",
+    "column_value",
+    "derive_columns",
+    "key_columns",
+    "prepare_record",
+    "same_value",
+    "seal",
+    "time_bounds",
+    "utc_text",
+]
+
+#: Where a record stands with the platform.
+UploadState = Literal["pending", "accepted", "duplicate", "rejected"]
+UPLOAD_STATES: tuple[UploadState, ...] = ("pending", "accepted", "duplicate", "rejected")
+
+#: The largest record (canonical JSON, in bytes) a journal takes: records are
+#: uploaded up to 1,000 to a request, and a check or action record is a few KB.
+MAX_RECORD_BYTES = 256 * 1024
+
+#: The report columns, in the order :func:`derive_columns` gives them.
+DERIVED_COLUMNS = ("outcome", "category", "source", "recheck_of", "action")
+
+_INT64 = (-(2**63), 2**63 - 1)
+_NO_COLUMNS: tuple[Any, ...] = (None, None, None, None, None)
+
+
+# --- canonical form and time ------------------------------------------------------------
+
+
+def canonical_json(record: dict[str, Any]) -> bytes:
+    """The contract's canonical form: ``record`` without ``hash``, keys sorted, no spaces, UTF-8.
+
+    >>> canonical_json({"b": 1, "a": "中", "hash": "x"})
+    b'{"a":"\\xe4\\xb8\\xad","b":1}'
+    """
+    body = {k: v for k, v in record.items() if k != "hash"}
+    # allow_nan=False: the output is identical for every valid record, and a NaN
+    # (which is not JSON and which the platform could not parse) is refused.
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def canonical_hash(record: dict[str, Any]) -> str:
+    """Lowercase hex SHA-256 of the record's canonical JSON (its ``hash`` key left out).
+
+    >>> canonical_hash({"id": "a", "prev_hash": None, "hash": "ignored"}) == hashlib.sha256(
+    ...     b'{"id":"a","prev_hash":null}').hexdigest()
+    True
+    """
+    return hashlib.sha256(canonical_json(record)).hexdigest()
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_text(value: datetime) -> str:
+    """The journal's stored form of an instant: fixed-width UTC text that sorts in time order.
+
+    >>> from datetime import timedelta
+    >>> utc_text(datetime(2026, 10, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=8))))
+    '2026-10-31T15:59:59.000000Z'
+    """
+    if value.tzinfo is None:
+        raise InvalidRequestError("an instant needs a timezone")
+    return _utc(value)
+
+
+def time_bounds(since: datetime | None, until: datetime | None) -> tuple[str | None, str | None]:
+    """``[since, until)`` as stored text (``None`` where unbounded); both need a timezone.
+
+    >>> time_bounds(None, datetime(2026, 11, 1, tzinfo=timezone.utc))
+    (None, '2026-11-01T00:00:00.000000Z')
+    """
+    for bound in (since, until):
+        if bound is not None and bound.tzinfo is None:
+            raise InvalidRequestError("since/until need a timezone")
+    return (
+        _utc(since) if since is not None else None,
+        _utc(until) if until is not None else None,
+    )
+
+
+def _parse_at(record: dict[str, Any]) -> str:
+    key = "checked_at" if record.get("type") == "check" else "acted_at"
+    raw = record.get(key)
+    if not isinstance(raw, str):
+        raise InvalidRequestError(
+            f"a {record.get('type')} record needs {key} as an RFC 3339 string"
+        )
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{key} {raw!r} is not an RFC 3339 timestamp") from exc
+    if parsed.tzinfo is None:
+        # A journal that outlives daylight-saving and server moves must not hold
+        # instants whose meaning depends on the machine's clock settings.
+        raise InvalidRequestError(f"{key} {raw!r} has no UTC offset")
+    return _utc(parsed)
+
+
+def key_columns(record: dict[str, Any]) -> tuple[Any, Any, str]:
+    """The ``type``, ``check_id`` and ``at`` columns of ``record`` (a check is its own check).
+
+    Raises :class:`InvalidRequestError` when the record has no usable time.
+
+    >>> key_columns({"type": "action", "check_id": "c1", "acted_at": "2026-11-29T08:05:00+08:00"})
+    ('action', 'c1', '2026-11-29T00:05:00.000000Z')
+    """
+    kind = record.get("type")
+    at = _parse_at(record)
+    check_id = record.get("id") if kind == "check" else record.get("check_id")
+    return kind, check_id, at
+
+
+# --- report columns -----------------------------------------------------------------------
+
+
+def column_value(value: Any) -> Any:
+    """``value`` as a report column holds it (SQLite's ``json_extract`` rules, which every
+    adapter follows so that the columns agree whatever the store): scalars as they are,
+    true/false as 1/0, integers beyond 64 bits as floats, objects and arrays as compact
+    JSON text with sorted keys.
+
+    >>> column_value(True), column_value({"b": 1, "a": 2}), column_value(2**70) == 2.0**70
+    (1, '{"a":2,"b":1}', True)
+    """
+    if value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else float(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def derive_columns(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[int, Any, Any]]]:
+    """The report columns of ``record`` (outcome, category, source, recheck_of, action)
+    and its measure rows ``(n, measure_id, status)``.
+
+    A check's rows are its ``measures`` (id, status); an action's its ``measure_ids``
+    (status ``None``); ``n`` is the position in the list.
+
+    >>> derive_columns({"type": "check", "outcome": "restriction",
+    ...     "matter": {"category": "bidding"}, "source": "live",
+    ...     "measures": [{"id": "P-1", "status": "applied"}]})
+    (('restriction', 'bidding', 'live', None, None), [(0, 'P-1', 'applied')])
+    >>> derive_columns({"type": "action", "action": "applied", "measure_ids": ["P-1"]})
+    ((None, None, None, None, 'applied'), [(0, 'P-1', None)])
+    """
+    kind = record.get("type")
+    rows: list[tuple[int, Any, Any]] = []
+    if kind == "check":
+        matter = record.get("matter")
+        columns = (
+            column_value(record.get("outcome")),
+            column_value(matter.get("category")) if isinstance(matter, dict) else None,
+            column_value(record.get("source")),
+            column_value(record.get("recheck_of")),
+            None,
+        )
+        measures = record.get("measures")
+        if isinstance(measures, list):
+            for n, m in enumerate(measures):
+                if isinstance(m, dict):
+                    rows.append((n, column_value(m.get("id")), column_value(m.get("status"))))
+        return columns, rows
+    if kind == "action":
+        ids = record.get("measure_ids")
+        if isinstance(ids, list):
+            rows = [(n, column_value(v), None) for n, v in enumerate(ids)]
+        return (None, None, None, None, column_value(record.get("action"))), rows
+    return _NO_COLUMNS, rows
+
+
+def same_value(stored: Any, derived: Any) -> bool:
+    """Equal in value and in type (``1``, ``1.0`` and ``'1'`` differ in a column).
+
+    >>> same_value(1, 1), same_value(1, 1.0)
+    (True, False)
+    """
+    return type(stored) is type(derived) and stored == derived
+
+
+# --- appending ------------------------------------------------------------------------------
+
+
+class PreparedRecord:
+    """One validated record on its way into a journal, and what became of it.
+
+    ``record`` is a private copy (what is hashed, stored, returned and uploaded);
+    ``inputs`` its inputs as JSON text; ``at`` and ``check_id`` its key columns;
+    ``columns`` and ``measure_rows`` its report columns. The committing thread
+    sets ``done`` and, when this record could not be stored, ``error``.
+    """
+
+    __slots__ = ("at", "check_id", "columns", "done", "error", "inputs", "measure_rows", "record")
+
+    def __init__(
+        self, record: dict[str, Any], inputs: str | None, at: str, check_id: str | None
+    ) -> None:
+        self.record = record
+        self.columns, self.measure_rows = derive_columns(record)
+        self.inputs = inputs
+        self.at = at
+        self.check_id = check_id
+        self.done = False
+        self.error: JournalError | None = None
+
+
+def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> PreparedRecord:
+    """Validate ``record`` (and its ``inputs``) and copy it for appending.
+
+    ``record`` needs ``type`` (``check`` or ``action``), a unique non-empty ``id``
+    and ``checked_at`` or ``acted_at`` (RFC 3339 with offset); any ``prev_hash``
+    and ``hash`` it carries are dropped. Raises :class:`InvalidRequestError`
+    (never :class:`JournalError`): a bad record is the caller's, found before any write.
+
+    >>> prepare_record({"type": "note", "id": "n1"}, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    credit_check_sdk._exceptions.InvalidRequestError: record type must be ... not 'note'
+    """
+    if not isinstance(record, dict):
+        raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
+    try:
+        # A JSON round trip gives a private copy the caller cannot change
+        # afterwards, and turns tuples into lists, so the returned record
+        # is exactly what was hashed, stored and will be uploaded.
+        clean = json.loads(json.dumps(record, allow_nan=False, ensure_ascii=False))
+        inputs_text = (
+            None
+            if inputs is None
+            else json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
+    # Everything that could fail for this one record fails here, in the caller's
+    # thread: a group commit writes the records of other threads too, and one that
+    # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
+    # fail the whole batch.
+    try:
+        size = len(canonical_json(clean))
+        if inputs_text is not None:
+            inputs_text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            f"record holds text that is not valid Unicode (position {exc.start}:"
+            f" {exc.reason}); a lone surrogate cannot be stored or uploaded"
+        ) from exc
+    if size > MAX_RECORD_BYTES:
+        raise InvalidRequestError(
+            f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
+        )
+    kind = clean.get("type")
+    if kind not in ("check", "action"):
+        raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
+    if not isinstance(clean.get("id"), str) or not clean["id"]:
+        raise InvalidRequestError("record needs a non-empty string id")
+    _, check_id, at = key_columns(clean)
+    if check_id is not None and not isinstance(check_id, str):
+        raise InvalidRequestError("check_id must be a string")
+    if inputs is not None and kind != "check":
+        raise InvalidRequestError("inputs are stored with check records only")
+    clean.pop("hash", None)
+    clean["prev_hash"] = None
+    return PreparedRecord(clean, inputs_text, at, check_id)
+
+
+def seal(prepared: PreparedRecord, head: str | None) -> str:
+    """Chain ``prepared`` to ``head`` and hash it; its stored body (canonical JSON text,
+    ``hash`` included).
+
+    Call inside the write transaction, with ``head`` read there: the chain is the
+    store's order of commits.
+    """
+    record = prepared.record
+    record["prev_hash"] = head
+    record.pop("hash", None)
+    record["hash"] = canonical_hash(record)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class GroupCommit:
+    """Appends from many threads, committed together: one transaction (one ``fsync``) per batch.
+
+    :meth:`submit` queues prepared records; the first thread to take ``lock``
+    commits everything queued so far by calling ``write(batch)``, which must set
+    each record's ``error`` (when that record alone cannot be stored) and leave
+    the others stored, or raise for the batch. A thread that finds its records
+    committed by another returns at once. ``lock`` is the adapter's write lock
+    (a :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
+    ``path`` names the journal in errors.
+
+    >>> written = []
+    >>> group = GroupCommit(ShortLock(), written.extend, path="journal.sqlite3")
+    >>> p = prepare_record({"type": "check", "id": "c1",
+    ...                     "checked_at": "2026-11-29T08:00:00+08:00"}, None)
+    >>> group.submit([p]); [q.record["id"] for q in written]
+    ['c1']
+    """
+
+    def __init__(
+        self, lock: ShortLock, write: Callable[[list[PreparedRecord]], None], *, path: str
+    ) -> None:
+        self.lock = lock
+        self._write = write
+        self._path = path
+        self.queue: list[PreparedRecord] = []
+        self._queue_lock = ShortLock()
+
+    def reset(self, lock: ShortLock) -> None:
+        """Forget the queue and take new locks (in a forked child: the parent's threads,
+        whose records the queue held, do not exist there)."""
+        self.lock = lock
+        self._queue_lock = ShortLock()
+        self.queue = []
+
+    def submit(self, prepared: list[PreparedRecord]) -> None:
+        """Commit ``prepared`` (with whatever else is queued); raise the first record's error."""
+        if not prepared:
+            return
+        with self._queue_lock:
+            self.queue.extend(prepared)
+        # Whoever holds the lock commits everything queued so far. A thread that finds
+        # its records already committed by another leader returns at once; otherwise it
+        # leads the next transaction itself.
+        with self.lock:
+            if not all(p.done for p in prepared):
+                with self._queue_lock:
+                    batch, self.queue = self.queue, []
+                self._commit(batch)
+        for p in prepared:
+            if p.error is not None:
+                raise p.error
+
+    def _commit(self, batch: list[PreparedRecord]) -> None:
+        try:
+            self._write(batch)
+        except JournalError as exc:
+            for p in batch:
+                if p.error is None:
+                    p.error = exc
+        except BaseException as exc:
+            # KeyboardInterrupt and the like: no record of this batch is stored;
+            # every waiter learns so, then the interrupt goes on.
+            for p in batch:
+                if p.error is None:
+                    p.error = JournalError(
+                        f"journal {self._path}: write interrupted: {exc!r}", path=self._path
+                    )
+                p.done = True
+            raise
+        for p in batch:
+            p.done = True

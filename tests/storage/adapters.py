@@ -1,0 +1,83 @@
+"""The storage adapters the contract tests run against, and how each is reached from outside.
+
+An adapter here is what the tests need beyond the interface itself:
+
+- ``open()``: a :class:`~credit_check_sdk.storage.Storage` on a fresh, empty store;
+- ``spec``: the keywords of :func:`~credit_check_sdk.storage.open_storage` that reach
+  the same store from another process (JSON: handed to a subprocess);
+- raw access to tamper with the journal as an attacker or a broken disk would
+  (delete, alter, reorder records; change a report column), for the verify tests.
+
+Adding the PostgreSQL adapter to every contract test is one class here and one
+entry in :data:`ADAPTERS` (its ``make`` takes the ``pg_url`` fixture's database).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credit_check_sdk.storage import Storage, open_storage
+
+
+class SQLiteAdapter:
+    """The SQLite adapter on a fresh ``data_dir``."""
+
+    name = "sqlite"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.data_dir = tmp_path / "data"
+        self.spec: dict[str, Any] = {"data_dir": str(self.data_dir)}
+
+    def open(self) -> Storage:
+        return open_storage(**self.spec)
+
+    def _raw(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.data_dir / "journal.sqlite3", isolation_level=None)
+
+    def delete_record(self, record_id: str) -> None:
+        with closing(self._raw()) as raw:
+            raw.execute("DELETE FROM records WHERE id = ?", (record_id,))
+
+    def alter_body(self, record_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+        import json
+
+        with closing(self._raw()) as raw:
+            (body,) = raw.execute("SELECT body FROM records WHERE id = ?", (record_id,)).fetchone()
+            record = json.loads(body)
+            change(record)
+            raw.execute(
+                "UPDATE records SET body = ? WHERE id = ?",
+                (json.dumps(record, sort_keys=True, separators=(",", ":")), record_id),
+            )
+
+    def swap_records(self, first: str, second: str) -> None:
+        """Exchange two records' places in the chain (every column but the position)."""
+        select = "SELECT id, type, check_id, at, body, hash, prev_hash FROM records WHERE id = ?"
+        update = (
+            "UPDATE records SET id = ?, type = ?, check_id = ?, at = ?, body = ?, hash = ?,"
+            " prev_hash = ? WHERE id = ?"
+        )
+        with closing(self._raw()) as raw:
+            a = raw.execute(select, (first,)).fetchone()
+            b = raw.execute(select, (second,)).fetchone()
+            raw.execute("BEGIN")
+            raw.execute("UPDATE records SET id = '~tmp' WHERE id = ?", (first,))
+            raw.execute(update, (*a, second))
+            raw.execute(update, (*b, "~tmp"))
+            raw.execute("COMMIT")
+
+    def set_outcome_column(self, record_id: str, outcome: str) -> None:
+        with closing(self._raw()) as raw:
+            raw.execute("UPDATE records SET outcome = ? WHERE id = ?", (outcome, record_id))
+
+
+#: Adapter name → how to make one for a test (given the test's request and tmp_path).
+ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Any]] = {
+    "sqlite": lambda request, tmp_path: SQLiteAdapter(tmp_path),
+}
