@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +51,7 @@ from ._time import SHANGHAI, now
 from ._transports import BaseTransport
 from ._uploader import Uploader
 from ._version import __version__
+from ._worker import Worker
 from .arguments import (
     LONG_TEXT,
     check_choice,
@@ -192,40 +192,6 @@ def _policy_reason(category: str, would_be: str) -> Reason:
         en=f"Agency policy: a {category} matter is never decided on degraded data (the data "
         f"available says {would_be}); a person must check before proceeding.",
     )
-
-
-class _Worker:
-    """Runs jobs one after another in one thread (or in the caller's, when not
-    ``enabled``); leaving the ``with`` block waits for them and raises the first error.
-
-    >>> done = []
-    >>> with _Worker(enabled=True) as w:
-    ...     w.run(done.extend, [1, 2])
-    >>> done
-    [1, 2]
-    """
-
-    def __init__(self, *, enabled: bool) -> None:
-        self._pool = ThreadPoolExecutor(1, "credit-check-many") if enabled else None
-        self._jobs: list[Future[None]] = []
-
-    def run(self, job: Callable[[list[int]], None], indices: list[int]) -> None:
-        if not indices:
-            return
-        if self._pool is None:
-            job(indices)
-        else:
-            self._jobs.append(self._pool.submit(job, indices))
-
-    def __enter__(self) -> _Worker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is None:
-            return
-        self._pool.shutdown(wait=True)
-        for job in self._jobs:
-            job.result()  # the first failure, raised in the caller
 
 
 class _Catalogs:
@@ -524,7 +490,7 @@ class CreditChecker:
         # is in flight (the calling thread waits on its socket, GIL released): a batch
         # takes about as long as its requests. One request in flight at a time, as before.
         refusal: Reason | None = None
-        with _Worker(enabled=len(wanted) > _BATCH) as worker:
+        with Worker(enabled=len(wanted) > _BATCH) as worker:
             worker.run(prepare, [n for n, subj in enumerate(parsed) if subj.id in found])
             for start in range(0, len(wanted), _BATCH):
                 chunk = wanted[start : start + _BATCH]
