@@ -74,8 +74,8 @@ def test_schema_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert j.verify().ok
         assert j.record_objection("OBJ-1", "c1", "BL-1", ORG)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
-    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "5"
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "6"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"records", "inputs", "meta", "objections", "report_receipts"} <= tables
 
@@ -291,11 +291,11 @@ def test_explain_rederives_a_real_checkers_decisions(tmp_path: Path) -> None:
 
 def test_explain_without_inputs(month_dir: Path) -> None:
     with Journal(month_dir / "journal.sqlite3") as j:
-        e = explain(j, None, "c02")
+        e = explain(j, None, "c11")  # the scripted month's check journaled without inputs
     assert e.matches is None
-    assert e.recorded_outcome == "restriction"
+    assert e.recorded_outcome == "normal"
     assert "no inputs" in e.differences[0]
-    assert cli("journal", "explain", "c02", data_dir=month_dir).returncode == 2
+    assert cli("journal", "explain", "c11", data_dir=month_dir).returncode == 2
 
 
 # --- export and pending actions ----------------------------------------------------------
