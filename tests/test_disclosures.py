@@ -55,7 +55,8 @@ def test_a_disclosure_reaches_the_platform_on_time(tmp_path: Path) -> None:
         assert duty.disclosure_id == disclosure_id_for(fake.agency_id, "licence", duty.decision_no)
         assert checker.flush(timeout=10) == 0
         kept = checker.storage.disclosures.get(duty.disclosure_id)
-        assert kept is not None and kept.posted
+        assert kept is not None
+        assert kept.posted
         assert kept.published_on == today()
         assert kept.state(today()) == "on_time"
         assert checker.health()["disclosures"] == {
@@ -82,8 +83,10 @@ def test_a_disclosure_made_after_its_due_day_is_late(tmp_path: Path) -> None:
         fake.outage(False)
         assert checker.flush(timeout=10) == 0
         kept = checker.storage.disclosures.get(duty.disclosure_id)
-        assert kept is not None and kept.published_on == today()
-        assert kept.state(today()) == "late" and kept.on_time() is False
+        assert kept is not None
+        assert kept.published_on == today()
+        assert kept.state(today()) == "late"
+        assert kept.on_time() is False
     assert duty.disclosure_id in fake.disclosures
 
 
@@ -115,7 +118,8 @@ def test_a_repeat_is_the_same_disclosure_and_another_body_is_refused(tmp_path: P
         first = _disclose(checker)
         checker.flush(timeout=10)
         again = _disclose(checker)
-        assert again.disclosure_id == first.disclosure_id and again.posted
+        assert again.disclosure_id == first.disclosure_id
+        assert again.posted
         with pytest.raises(InvalidRequestError, match="another body"):
             _disclose(checker, title="另一许可")
         penalty = _disclose(checker, kind="penalty", title="行政处罚决定")
@@ -191,7 +195,8 @@ def test_a_disclosure_is_on_disk_when_disclose_returns(tmp_path: Path) -> None:
         disclosure_id = done.stdout.strip()
         with open_storage(data_dir=tmp_path) as storage:
             kept = storage.disclosures.get(disclosure_id)
-            assert kept is not None and not kept.posted
+            assert kept is not None
+            assert not kept.posted
         fake.outage(False)
         with fake.checker(tmp_path) as checker:
             checker.flush(timeout=10)
@@ -215,9 +220,7 @@ def test_the_sandbox_publishes_what_the_checker_discloses(sandbox: Any, tmp_path
         on_time = _disclose(checker, check_id=decision.check_id)
         late = _disclose(checker, "中市监罚〔2026〕2号", kind="penalty", decided_on=LONG_AGO)
         assert checker.flush(timeout=20) == 0
-        states = {
-            d.disclosure_id: d.state(today()) for d in checker.storage.disclosures.select()
-        }
+        states = {d.disclosure_id: d.state(today()) for d in checker.storage.disclosures.select()}
     assert states == {on_time.disclosure_id: "on_time", late.disclosure_id: "late"}
     published = {d["disclosure_id"]: d for d in sandbox.admin("GET", "/disclosures")}
     assert published[on_time.disclosure_id]["check_id"] == decision.check_id
