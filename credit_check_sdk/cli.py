@@ -96,6 +96,7 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_report",
     "credit_check_sdk._cli_snapshot",
     "credit_check_sdk._cli_screen",
+    "credit_check_sdk._cli_disclosures",
 )
 
 
@@ -114,6 +115,8 @@ EXIT_STATUS_1 = {
     "(2: it cannot be re-derived)",
     "screen": "some rows of the file hold no valid subject id (listed by line number)",
     "snapshot status": "there is no snapshot yet",
+    "disclosures pending": "some disclosures are late: past their due day (7 working days "
+    "after the decision) and not yet received by the platform",
 }
 
 
