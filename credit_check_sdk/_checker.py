@@ -1193,7 +1193,9 @@ class CreditChecker:
         """Upload pending journal records now; returns how many are still pending.
 
         Counted among the records in the journal when the flush began (other
-        threads and processes sharing the journal may append meanwhile).
+        threads and processes sharing the journal may append meanwhile). The same
+        pass posts the disclosures (双公示) the platform has not received; those
+        left are in :meth:`health` (``disclosures``), not in the count.
 
         >>> checker.flush(timeout=10)  # doctest: +SKIP
         0

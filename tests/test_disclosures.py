@@ -226,3 +226,49 @@ def test_the_sandbox_publishes_what_the_checker_discloses(sandbox: Any, tmp_path
     assert published[on_time.disclosure_id]["check_id"] == decision.check_id
     assert published[late.disclosure_id]["kind"] == "penalty"
     assert published[late.disclosure_id]["published_on"] == today().isoformat()
+
+
+FORKED = textwrap.dedent(
+    """
+    import os, sys
+    from credit_check_sdk import CreditChecker
+    url, app_id, secret, agency, data = sys.argv[1:6]
+    checker = CreditChecker(base_url=url, app_id=app_id, app_secret=secret,
+                            agency_id=agency, data_dir=data, timeout=5.0)
+    checker.disclose("licensing", "91442000MA4UJ2KQ57", "parent-1", "2026-12-01", "许可")
+    assert checker.flush(timeout=10) == 0, "parent"
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            # The child's copy has no uploader thread: disclose() starts its own.
+            duty = checker.disclose("penalty", "91442000MA4UJ2KQ57", "child-1",
+                                    "2026-12-01", "处罚")
+            checker.flush(timeout=10)
+            kept = checker.storage.disclosures.get(duty.disclosure_id)
+            code = 0 if kept is not None and kept.posted else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    checker.disclose("licensing", "91442000MA4UJ2KQ57", "parent-2", "2026-12-01", "许可")
+    assert checker.flush(timeout=10) == 0, "parent after fork"
+    checker.close()
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs os.fork")
+def test_a_forked_child_posts_its_own_disclosures(tmp_path: Path) -> None:
+    fake = FakePlatform()
+    url = fake.serve()
+    try:
+        args = [url, fake.app_id, fake.app_secret, fake.agency_id, str(tmp_path)]
+        done = subprocess.run(
+            [sys.executable, "-c", FORKED, *args], capture_output=True, text=True, timeout=90
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        numbers = sorted(d["body"]["decision_no"] for d in fake.disclosures.values())
+        assert numbers == ["child-1", "parent-1", "parent-2"]
+    finally:
+        fake.stop()
