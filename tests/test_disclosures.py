@@ -272,3 +272,66 @@ def test_a_forked_child_posts_its_own_disclosures(tmp_path: Path) -> None:
         assert numbers == ["child-1", "parent-1", "parent-2"]
     finally:
         fake.stop()
+
+
+# --- the monthly report's v2 fields, from what a checker did ------------------------------
+
+
+def test_the_months_report_counts_disclosures_and_feedback_by_authority(
+    tmp_path: Path,
+) -> None:
+    from credit_check_sdk.report import build_monthly_report, submit_report
+
+    fake = FakePlatform()
+    fake.add_entry(ORG, "black", "court_judgment_defaulter", authority="中山市中级人民法院")
+    with fake.checker(tmp_path) as checker:
+        restricted = checker.must_check(ORG, "bidding")
+        assert restricted.outcome.value == "restriction"
+        checker.record_action(restricted.check_id, "applied")
+        checker.must_check(OTHER, "bidding")  # nothing triggered: no authority line
+        _disclose(checker, kind="penalty", check_id=restricted.check_id)
+        _disclose(checker, "中市监许〔2026〕2号", decided_on=LONG_AGO)  # made late
+        assert checker.flush(timeout=10) == 0
+        period = f"{today():%Y-%m}"
+        report = build_monthly_report(checker.storage, agency_id=fake.agency_id, period=period)
+        submit_report(checker.client, report, checker.storage)
+    wire = report.wire()
+    assert wire["disclosures"] == {"made": 2, "on_time": 1, "late": 1, "overdue": 0}
+    [line] = wire["by_authority"]
+    assert line["authority"] == "中山市中级人民法院"
+    assert (line["checks"], line["triggered"], line["applied"]) == (1, len(restricted.applied), 1)
+    assert (line["not_applied"], line["overridden"]) == (0, 0)
+    [stored] = fake.reports[(fake.agency_id, period)]
+    assert stored["by_authority"] == wire["by_authority"]
+    assert stored["disclosures"] == wire["disclosures"]
+
+
+def test_the_sandbox_takes_the_report_with_its_v2_fields(sandbox: Any, tmp_path: Path) -> None:
+    from credit_check_sdk.report import build_monthly_report, submit_report
+    from tests.test_platform_contract import new_org
+
+    org = new_org()
+    body = {
+        "subject_id": org,
+        "list": "black",
+        "category": "court_judgment_defaulter",
+        "authority": "中山市第一人民法院",
+    }
+    sandbox.admin("POST", "/entries", json=body)
+    with sandbox.checker(tmp_path) as checker:
+        restricted = checker.must_check(org, "bidding")
+        checker.record_action(restricted.check_id, "overridden", reason="法院已裁定解除")
+        _disclose(checker, "中市监罚〔2026〕77号", kind="penalty", subject=org)
+        assert checker.flush(timeout=20) == 0
+        period = f"{today():%Y-%m}"
+        report = build_monthly_report(checker.storage, agency_id=sandbox.agency_id, period=period)
+        submit_report(checker.client, report, checker.storage)
+    wire = report.wire()
+    lines = {line["authority"]: line for line in wire["by_authority"]}
+    assert lines["中山市第一人民法院"]["overridden"] == 1
+    assert lines["中山市第一人民法院"]["checks"] == 1
+    assert wire["disclosures"]["made"] >= 1
+    stored = sandbox.admin("GET", "/reports", params={"agency_id": sandbox.agency_id})
+    last = [r["report"] for r in stored if r["period"] == period][-1]
+    assert last["by_authority"] == wire["by_authority"]
+    assert last["disclosures"] == wire["disclosures"]
