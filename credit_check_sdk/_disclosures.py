@@ -47,6 +47,7 @@ __all__ = [
     "KINDS",
     "DisclosurePoster",
     "PendingDisclosure",
+    "check_against",
     "disclosure_id_for",
     "make_duty",
     "pending_disclosures",
@@ -182,13 +183,19 @@ def make_duty(
     heading = check_text(title, "title", max_length=NAME_TEXT)
     body = _content(content)
     check = check_text(check_id, "check_id", optional=True) or None
+    deadline = add_working_days(day, DISCLOSURE_WORKING_DAYS)
+    if deadline.note is not None:
+        # Into a year whose holiday arrangement is not published: the officer should know.
+        logger.warning(
+            "disclosure of %s: due day %s is an estimate: %s", number, deadline.due, deadline.note
+        )
     return DisclosureDuty(
         disclosure_id=disclosure_id_for(agency_id, wire_kind, number),
         kind=wire_kind,
         subject_id=subj.id,
         decision_no=number,
         decided_on=day,
-        due_on=add_working_days(day, DISCLOSURE_WORKING_DAYS).due,
+        due_on=deadline.due,
         title=heading,
         content=body,
         check_id=check,
@@ -201,9 +208,11 @@ class PendingDisclosure:
     ``today``, and ``days_left`` (working days are not counted: calendar days to
     ``due_on``, negative once late).
 
-    >>> p = pending_disclosures([], date(2026, 3, 3))
-    >>> p
-    []
+    >>> d = DisclosureDuty("D-1", "licence", "91442000MA4UJ2KQ57", "1", date(2026, 3, 2),
+    ...                    date(2026, 3, 11), "t")
+    >>> p = pending_disclosures([d], date(2026, 3, 9))[0]
+    >>> p.state, p.days_left, p.as_json()["due_on"]
+    ('due', 2, '2026-03-11')
     """
 
     duty: DisclosureDuty
