@@ -234,6 +234,34 @@ def test_verify_columns_names_edited_report_columns(month_dir: Path) -> None:
     assert "3 column values disagree with their record's body in 20 records" in done.stdout
 
 
+def test_verify_columns_names_an_edited_list_authority(month_dir: Path) -> None:
+    # by_authority counts from these rows: one moved to another authority is named, with
+    # what the check's stored inputs (the profile it was decided from) give.
+    conn = sqlite3.connect(month_dir / "journal.sqlite3")
+    seq, n, authority = conn.execute(
+        "SELECT a.seq, a.n, a.authority FROM record_authorities AS a"
+        " JOIN records AS r ON r.seq = a.seq WHERE r.id = 'c02'"
+    ).fetchone()
+    conn.close()
+    _tamper(
+        month_dir,
+        (
+            "UPDATE record_authorities SET authority = ? WHERE seq = ? AND n = ?",
+            ("某某部门", seq, n),
+        ),
+    )
+    done = cli("journal", "verify", "--columns", data_dir=month_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = next(x for x in done.stdout.splitlines() if f"record_authorities[{n}]" in x)
+    assert "c02" in line
+    assert "某某部门" in line
+    assert authority in line
+    assert "1 column values disagree" in done.stdout or "1 column value" in done.stdout
+    fine = cli("journal", "verify", "--columns", "--json", data_dir=month_dir)
+    doc = json.loads(fine.stdout)
+    assert doc["columns"]["mismatch_count"] == 1
+
+
 def test_verify_columns_masks_personal_ids(month_dir: Path) -> None:
     _tamper(month_dir, ("UPDATE records SET category = ? WHERE id = 'c08'", (PERSON,)))
     done = cli("journal", "verify", "--columns", data_dir=month_dir)
