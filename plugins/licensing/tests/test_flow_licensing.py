@@ -355,7 +355,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     flow = LicensingFlow(credit_sandbox_checker, green_channel_days=5)
     green = flow.accept(app(applicant=S["integrity_model_clean"].id))
