@@ -200,7 +200,7 @@ def _cmd_sandbox(argv: list[str]) -> int:
         from credit_check_sandbox.cli import main as sandbox_main
     except ImportError as exc:
         reason = str(exc)
-        if exc.name == "credit_check_sandbox":
+        if exc.name in ("credit_check_sandbox", "credit_check_sandbox.cli"):
             reason = (
                 'the sandbox platform is not installed: pip install "credit-check-sdk[sandbox]"'
             )
