@@ -136,7 +136,7 @@ def test_credit_check_sandbox_without_the_sandbox_names_the_pip_command() -> Non
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "credit-check sandbox: the sandbox is not installed: "
+        "credit-check sandbox: the sandbox platform is not installed: "
         'pip install "credit-check-sdk[sandbox]"'
     )
     assert "Traceback" not in done.stderr
