@@ -45,6 +45,8 @@ from credit_check_flow_bidding import Bidder, Tender
 from credit_check_flow_honours import Award, Link, Nominee
 from credit_check_flow_licensing import Application
 from credit_check_flow_subsidy import SubsidyApplication
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -55,8 +57,6 @@ from credit_check_sdk import CreditChecker, Decision, Document, Outcome, Setting
 from credit_check_sdk._ids import mask_id
 from credit_check_sdk._time import now, today
 from credit_check_sdk.plugins import PluginHost
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 console = Console(width=120)
 _steps = itertools.count(1)

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
 
 from credit_check_sdk._client import PlatformClient
 from credit_check_sdk._models import RecordsReceipt
 from credit_check_sdk._sync import Syncer
 from credit_check_sdk._uploader import Uploader
 from credit_check_sdk.journal import SCHEMA_VERSION, Journal
-from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]

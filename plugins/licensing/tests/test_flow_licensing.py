@@ -406,7 +406,7 @@ def test_an_application_not_accepted_cannot_be_granted(
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     flow = LicensingFlow(credit_sandbox_checker, green_channel_days=5)
     green = flow.accept(app(applicant=S["integrity_model_clean"].id))
