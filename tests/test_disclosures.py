@@ -208,7 +208,7 @@ def test_a_disclosure_is_on_disk_when_disclose_returns(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Any]:
     pytest.importorskip("fastapi")
-    from credit_check_sdk.sandbox.process import SandboxProcess
+    from credit_check_sandbox.process import SandboxProcess
 
     with SandboxProcess(seed_size=10) as process:
         yield process
