@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import _uscc
 
 from credit_check_sdk.journal import Journal
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import _uscc
 
 pytest.importorskip("gunicorn", reason="needs gunicorn (extra: examples)")
 pytest.importorskip("uvicorn_worker", reason="needs uvicorn-worker (extra: examples)")
@@ -114,7 +114,7 @@ def test_checks_from_every_worker_of_a_preloaded_gunicorn(
         while True:
             try:
                 up = requests.get(url + "/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or a worker still starting
                 up = False
             workers = children_of(server.pid)
             if up and len(workers) == WORKERS:

@@ -8,7 +8,7 @@ moment). A file newer than this code is refused, never written.
 ==============================  =======  ================================================
 file                            version  history
 ==============================  =======  ================================================
-``journal.sqlite3``             6        see :data:`JOURNAL_VERSION`
+``journal.sqlite3``             7        see :data:`JOURNAL_VERSION`
 ``followups.sqlite3``           2        1: re-checks and watches; 2: re-check claims
 ``relations.sqlite3``           1        1: learnt relations
 ``snapshot.<gen>.sqlite3``      1        1: entries, meta, relations (added when missing)
@@ -61,12 +61,14 @@ def statements(script: str) -> list[str]:
 #: partial ``records_overrides`` lists not_applied / overridden actions by check.
 #: 5: upload claims (``claimed_by``, ``claimed_until``), so that processes sharing the
 #: file do not upload the same records (see :mod:`credit_check_sdk.storage.sqlite.uploads`).
-#: 6: fewer pages written per append: a check's inputs are kept once per distinct content
+#: 6: the ``record_authorities`` table: the list authorities (认定部门) behind each measure
+#: of a check, derived from its inputs at append time (filled for older files when opened).
+#: 7: fewer pages written per append: a check's inputs are kept once per distinct content
 #: (``input_bodies`` by SHA-256, the record's ``inputs_hash`` names it; the ``inputs``
 #: table is moved there and dropped), the case index is a plain ``case_id`` column indexed
 #: only where set (``records_case``, instead of ``records_case_id`` over a JSON expression
 #: on every check), ``records_check_id`` holds actions only, ``records_at`` is gone.
-JOURNAL_VERSION = 6
+JOURNAL_VERSION = 7
 
 JOURNAL_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -188,7 +190,25 @@ ALTER TABLE records ADD COLUMN claimed_until REAL
 """
 
 
-# Version 6: what an append writes besides its row is cut to what is read back.
+# Version 6: for the report's ``by_authority`` (§四(八): feedback to the departments that
+# listed the subjects). A check record names the entries behind each measure
+# (``measures[].entry_ids``); the authority of each entry is in the check's inputs (the
+# profile it was decided from). One row per measure (``n``, its place in the list, as in
+# record_measures) and authority, derived by storage._journal_core.derive_authorities
+# when the check is appended, never hashed; verify_columns() derives them again from the
+# body and the inputs. An older file's rows are derived when it is opened (in Python,
+# by the same function: see JournalFile._migrate).
+JOURNAL_V6 = """
+CREATE TABLE IF NOT EXISTS record_authorities (
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    authority TEXT NOT NULL,
+    PRIMARY KEY (seq, n, authority)
+) WITHOUT ROWID
+"""
+
+
+# Version 7: what an append writes besides its row is cut to what is read back.
 # - Inputs by content: a check's inputs (the profile it was decided from, the day, the
 #   catalogue version …) are the same for every check of a subject on a day from one
 #   cached profile; they are stored once in input_bodies, keyed by the SHA-256 of their
@@ -198,7 +218,7 @@ ALTER TABLE records ADD COLUMN claimed_until REAL
 # - records_check_id: the report looks up actions by check id only (a check's own id is
 #   in the id index), so checks no longer get an entry.
 # - records_at: every query by time also names the type (records_type_at).
-JOURNAL_V6 = """
+JOURNAL_V7 = """
 ALTER TABLE records ADD COLUMN inputs_hash TEXT;
 ALTER TABLE records ADD COLUMN case_id;
 CREATE TABLE IF NOT EXISTS input_bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -209,9 +229,9 @@ CREATE INDEX records_check_id ON records(check_id, type, action, at) WHERE type 
 CREATE INDEX IF NOT EXISTS records_case ON records(case_id) WHERE case_id IS NOT NULL
 """
 
-# The move of a version-5 file's inputs and case ids (journal_sha256 is registered on the
+# The move of a version-6 file's inputs and case ids (journal_sha256 is registered on the
 # migrating connection: the SHA-256 hex of the text, as appends compute it).
-JOURNAL_BACKFILL_V6 = """
+JOURNAL_BACKFILL_V7 = """
 UPDATE records SET case_id = json_extract(body, '$.matter.case_id')
 WHERE type = 'check' AND json_valid(body) AND json_type(body) = 'object'
   AND json_type(body, '$.matter') = 'object'
