@@ -66,14 +66,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-#: WAL pages past which a commit copies the WAL into the file (SQLite's automatic
-#: checkpoint; its default is 1,000). A checkpoint costs three fsyncs (the WAL, the file,
-#: the WAL's new header) however many pages it copies, and an append writes about five
-#: pages: at 4,000 (a WAL of about 16 MiB) one check in about 700 pays for one, not one
-#: in about 180, and the same pages are copied once where they changed several times.
-WAL_AUTOCHECKPOINT_PAGES = 4000
-
-
 def sha256_text(text: str) -> str:
     """The key of a check's inputs in ``input_bodies``: the SHA-256 hex of their JSON text.
 
@@ -130,7 +122,6 @@ class JournalFile:
             # is durable when append() returns (NORMAL could lose the last
             # commits on power loss).
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._migrate(conn)
         except (sqlite3.Error, OSError, JournalError) as exc:
             if conn is not None:
