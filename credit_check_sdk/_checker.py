@@ -45,6 +45,7 @@ from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subjec
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
 from ._relations import LearntRelations
+from ._steps import Offload, Steps
 from ._sync import Syncer, SyncResult
 from ._time import SHANGHAI, now
 from ._transports import BaseTransport
@@ -221,10 +222,16 @@ class _Catalogs:
         of the check's budget, so that a slow catalogue cannot starve the
         profile request.
         """
+        return self._client.run(self.get_steps(deadline=deadline))
+
+    def get_steps(self, *, deadline: float) -> Steps[Catalog]:
+        """:meth:`get` as steps (:mod:`._steps`), for the sync and async checkers."""
         if not self._stored and self._lock.acquire(blocking=False):
             try:
                 if not self._stored:
-                    self.refresh(timeout=max(0.001, (deadline - time.monotonic()) / 3))
+                    yield from self.refresh_steps(
+                        timeout=max(0.001, (deadline - time.monotonic()) / 3)
+                    )
             finally:
                 self._lock.release()
         return self.current
@@ -234,11 +241,15 @@ class _Catalogs:
 
         ``True`` when a new one is in force.
         """
+        return self._client.run(self.refresh_steps(timeout=timeout, force=force))
+
+    def refresh_steps(self, *, timeout: float, force: bool = False) -> Steps[bool]:
+        """:meth:`refresh` as steps (:mod:`._steps`)."""
         if not force and time.monotonic() < self._next_refresh:
             return False
         self._next_refresh = time.monotonic() + self._refresh
         try:
-            fetched = self._client.get_catalog(self._etag, timeout=timeout)
+            fetched = yield from self._client.catalog_steps(self._etag, timeout=timeout)
         except PlatformError as exc:
             logger.warning("catalogue refresh failed, keeping %s: %s", self.current.version, exc)
             return False
@@ -247,7 +258,7 @@ class _Catalogs:
             return False
         catalog, etag, raw = fetched
         try:
-            self._store.save(catalog, etag, raw)
+            yield Offload(self._store.save, (catalog, etag, raw))
         except (OSError, ValueError) as exc:
             # Decide with the fetched catalogue anyway; it is stored on the next refresh.
             logger.warning("catalogue %s not stored on disk: %s", catalog.version, exc)
@@ -414,21 +425,39 @@ class CreditChecker:
         from a recent cached profile or the offline snapshot (``degraded``), or
         answers ``review`` when there is nothing it can trust.
         """
+        return self.client.run(
+            self._check_steps(
+                subject, matter, operator=operator, department=department, fresh=fresh
+            )
+        )
+
+    def _check_steps(
+        self,
+        subject: Subject | str,
+        matter: Matter | str,
+        *,
+        operator: str | None,
+        department: str | None,
+        fresh: bool,
+    ) -> Steps[Decision]:
+        """:meth:`must_check` as steps (:mod:`._steps`), for the sync and async checkers."""
         self._ensure_open()
         subj = Subject.parse(subject)
         mat = Matter.parse(matter)
         _check_people(operator, department)
         check_flag(fresh, "fresh")
         deadline = time.monotonic() + self.settings.timeout
-        catalog = self._catalogs.get(deadline=deadline)
+        catalog = yield from self._catalogs.get_steps(deadline=deadline)
         require_matter(catalog, mat.category)
         self._offline.start()
         if fresh:
             self._cache.drop(subj.id)
-        found = self._lookup(subj, deadline=deadline)
-        return self._decide_and_journal(
+        found = yield from self._lookup_steps(subj, deadline=deadline)
+        prepared = self._prepare_check(
             subj, mat, catalog, found, operator=operator, department=department
         )
+        decisions: list[Decision] = yield Offload(self._journal_checks, ([prepared],))
+        return decisions[0]
 
     def must_check_many(
         self,
@@ -449,6 +478,22 @@ class CreditChecker:
 
         >>> ds = checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
+        return self.client.run(
+            self._check_many_steps(
+                subjects, matter, operator=operator, department=department, fresh=fresh
+            )
+        )
+
+    def _check_many_steps(
+        self,
+        subjects: Iterable[Subject | str],
+        matter: Matter | str,
+        *,
+        operator: str | None,
+        department: str | None,
+        fresh: bool,
+    ) -> Steps[list[Decision]]:
+        """:meth:`must_check_many` as steps (:mod:`._steps`)."""
         self._ensure_open()
         _check_people(operator, department)
         check_flag(fresh, "fresh")
@@ -461,7 +506,9 @@ class CreditChecker:
                     f"subject #{position}: {exc}", value=exc.value, reason=exc.reason
                 ) from exc
         mat = Matter.parse(matter)
-        catalog = self._catalogs.get(deadline=time.monotonic() + self.settings.timeout)
+        catalog = yield from self._catalogs.get_steps(
+            deadline=time.monotonic() + self.settings.timeout
+        )
         require_matter(catalog, mat.category)
         self._offline.start()
         found: dict[str, Found] = {}
@@ -478,7 +525,7 @@ class CreditChecker:
             if not self._offline.breaker.allow():
                 break
             try:
-                batch = self.client.get_profiles(chunk)
+                batch = yield from self.client.profiles_steps(chunk)
             except PlatformError as exc:
                 self._platform_failed(exc)
                 refusal = refusal_reason(exc) or refusal
@@ -500,28 +547,34 @@ class CreditChecker:
             )
             for subj in parsed
         ]
+        if not prepared:
+            return []
         # One durable transaction for the whole batch: as safe, and one fsync, not N.
-        return self._journal_checks(prepared) if prepared else []
+        decisions: list[Decision] = yield Offload(self._journal_checks, (prepared,))
+        return decisions
 
-    def _lookup(self, subject: Subject, *, deadline: float) -> Found:
+    def _lookup_steps(self, subject: Subject, *, deadline: float) -> Steps[Found]:
         """Fresh cache, then the live platform (unless the breaker is open), then fallbacks."""
         cached = self._cache.get(subject.id)
         if cached is not None:
             return Found(cached, "cache", degraded=False)
+        refusal: Reason | None = None
         if self._offline.breaker.allow():
             try:
-                profile = self.client.get_profile(
+                profile = yield from self.client.profile_steps(
                     subject.id, timeout=max(0.001, deadline - time.monotonic())
                 )
             except PlatformError as exc:
                 self._platform_failed(exc)
                 logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
-                return self._fallback(subject, refusal=refusal_reason(exc))
+                refusal = refusal_reason(exc)
             else:
                 self._offline.breaker.record_success()
                 self._cache.put(profile)
                 return Found(profile, "live", degraded=False)
-        return self._fallback(subject)
+        # The snapshot is read from disk (SQLite): blocking work.
+        found: Found = yield Offload(self._fallback, (subject, refusal))
+        return found
 
     def _fallback(self, subject: Subject, refusal: Reason | None = None) -> Found:
         """A recent cached profile, then the snapshot, else nothing (``review``).
@@ -913,7 +966,9 @@ class CreditChecker:
             # Any cached profile predates the change being reported: ask anew (live, or
             # the snapshot that has just taken the change in).
             self._cache.drop(subject.id)
-            found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
+            found = self.client.run(
+                self._lookup_steps(subject, deadline=time.monotonic() + self.settings.timeout)
+            )
             decision = self._decide_and_journal(
                 subject,
                 matter,
