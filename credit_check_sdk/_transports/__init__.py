@@ -1,7 +1,18 @@
-"""How requests reach the platform: one-method transports (see ``base.py``)."""
+"""How requests reach the platform: one-method transports (see ``base.py``).
 
-from .base import BaseTransport, Request, Response, Sink
+The async transport (``httpx_async``) is imported apart: it needs the ``async`` extra.
+"""
+
+from .base import AsyncBaseTransport, BaseTransport, Request, Response, Sink
 from .default import RequestsTransport
 from .mock import MockTransport
 
-__all__ = ["BaseTransport", "MockTransport", "Request", "RequestsTransport", "Response", "Sink"]
+__all__ = [
+    "AsyncBaseTransport",
+    "BaseTransport",
+    "MockTransport",
+    "Request",
+    "RequestsTransport",
+    "Response",
+    "Sink",
+]
