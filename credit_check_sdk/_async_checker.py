@@ -19,7 +19,7 @@ import functools
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -28,6 +28,7 @@ from ._checker import Action, CreditChecker, RecheckCallback, WatchCallback
 from ._config import Settings
 from ._exceptions import CreditCheckError
 from ._models import Catalog, Decision, Matter, Subject
+from ._steps import Steps
 from ._transports import AsyncBaseTransport, BaseTransport
 from ._transports.httpx_async import AsyncHttpxTransport
 from .arguments import check_instance
@@ -35,6 +36,8 @@ from .plugins import PluginHost
 from .storage import JournalStore, Storage
 
 __all__ = ["AsyncCreditChecker"]
+
+T = TypeVar("T")
 
 
 class AsyncCreditChecker:
@@ -92,6 +95,8 @@ class AsyncCreditChecker:
             )
         self._client = AsyncPlatformClient(self._core.client, transport)
         self._closed = False
+        self._running = 0  # checks in progress, which aclose() lets finish
+        self._idle: anyio.Event | None = None
 
     @property
     def journal(self) -> JournalStore:
@@ -127,8 +132,7 @@ class AsyncCreditChecker:
         >>> d.outcome  # doctest: +SKIP
         <Outcome.RESTRICTION: 'restriction'>
         """
-        self._ensure_open()
-        return await self._client.run(
+        return await self._run(
             self._core._check_steps(
                 subject, matter, operator=operator, department=department, fresh=fresh
             )
@@ -147,12 +151,21 @@ class AsyncCreditChecker:
 
         >>> ds = await checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
-        self._ensure_open()
-        return await self._client.run(
+        return await self._run(
             self._core._check_many_steps(
                 subjects, matter, operator=operator, department=department, fresh=fresh
             )
         )
+
+    async def _run(self, steps: Steps[T]) -> T:
+        self._ensure_open()
+        self._running += 1
+        try:
+            return await self._client.run(steps)
+        finally:
+            self._running -= 1
+            if not self._running and self._idle is not None:
+                self._idle.set()
 
     async def record_action(
         self,
@@ -205,8 +218,9 @@ class AsyncCreditChecker:
     async def aclose(self, timeout: float = 5.0) -> None:
         """Upload what can be uploaded within ``timeout``, then release everything.
 
-        Checks still awaiting the platform are cut at the timeout (and decided
-        as a fault would be).
+        Checks in progress are let finish first; those still awaiting the
+        platform are cut within the timeout and decided as a fault would be
+        (journaled, ``degraded``).
 
         >>> await checker.aclose()  # doctest: +SKIP
         """
@@ -214,9 +228,17 @@ class AsyncCreditChecker:
             return
         self._closed = True
         started = time.monotonic()
-        self._client.end_requests(within=timeout * 0.9)
+        self._client.end_requests(within=timeout * 0.5)
+        if self._running:
+            self._idle = anyio.Event()
+            with anyio.move_on_after(timeout * 0.6):
+                await self._idle.wait()
         try:
-            await anyio.to_thread.run_sync(functools.partial(self._core.close, timeout))
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    self._core.close, max(0.0, timeout - (time.monotonic() - started))
+                )
+            )
         finally:
             with anyio.move_on_after(max(0.0, timeout - (time.monotonic() - started))):
                 await self._client.aclose()
