@@ -11,6 +11,10 @@ so that the event loop never waits for the network or the disk.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import time
 from typing import Any, TypeVar
 
 import anyio
@@ -18,7 +22,7 @@ from tenacity import AsyncRetrying
 
 from ._client import Exchange, PlatformClient
 from ._exceptions import PlatformError
-from ._steps import Call, Steps
+from ._steps import Call, Offload, Steps
 from ._transports import AsyncBaseTransport, Response
 
 __all__ = ["AsyncPlatformClient"]
@@ -39,10 +43,11 @@ class AsyncPlatformClient:
     def __init__(self, client: PlatformClient, transport: AsyncBaseTransport) -> None:
         self.client = client
         self.transport = transport
+        self._end_by = math.inf  # set by end_requests()
 
     async def request(self, method: str, path: str, **options: Any) -> Response:
         """:meth:`PlatformClient.request`, awaited: the same arguments, answer and errors."""
-        exchange = Exchange(self.client, method, path, **options)
+        exchange = Exchange(self.client, method, path, ends=self._ends, **options)
 
         async def attempt() -> Response:
             request = exchange.build()
@@ -60,9 +65,9 @@ class AsyncPlatformClient:
 
         An error is thrown into the steps where the step was asked for, as the
         sync driver does (``_steps.run_sync``). A worker thread is never
-        abandoned: cancelled while the journal is written, the write still
-        completes (whole, or not at all: one transaction) before the
-        cancellation is seen.
+        abandoned: cancelled while the journal is written, the task waits for
+        the write to complete (whole, or not at all: one transaction) and then
+        is cancelled.
         """
         value: Any = None
         error: BaseException | None = None
@@ -77,18 +82,43 @@ class AsyncPlatformClient:
                 if isinstance(step, Call):
                     value = await self.request(step.method, step.path, **step.options)
                 else:
-                    value = await anyio.to_thread.run_sync(step.run)
+                    value = await _offload(step)
             except BaseException as exc:  # any error, cancellation too: thrown in where asked
                 error = exc
 
-    def end_requests(self, within: float) -> None:
-        """Shutting down: requests in flight and later ones end within ``within`` s.
+    def _ends(self) -> float:
+        # Either client's end_requests() ends this client's requests.
+        return min(self.client._end_by, self._end_by)
 
-        Call it on the event loop the requests run on.
+    def end_requests(self, within: float) -> None:
+        """Shutting down: this client's requests, in flight and later, end within ``within`` s.
+
+        The sync client's (the background threads' uploads) are left to its own
+        ``end_requests``. Call it on the event loop the requests run on.
         """
-        self.client.end_requests(within)
-        self.transport.end_requests(self.client._end_by)
+        self._end_by = min(self._end_by, time.monotonic() + max(0.0, within))
+        self.transport.end_requests(self._end_by)
 
     async def aclose(self) -> None:
         """Release the async transport's connections (the sync client is closed apart)."""
         await self.transport.aclose()
+
+
+async def _offload(step: Offload) -> Any:
+    """``step.run()`` in a worker thread; a cancellation waits for it to end first.
+
+    The work runs in a task of its own, which the caller's cancellation does not
+    reach (``asyncio.shield``); the caller waits for it even when cancelled, so
+    that durable work (a journal append and what follows it) is never left
+    running behind a caller that has moved on (or behind a closed checker).
+    """
+    work = asyncio.ensure_future(anyio.to_thread.run_sync(step.run))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(work)
+        if not work.cancelled():
+            work.exception()  # seen: the caller gets its cancellation, not the work's error
+        raise

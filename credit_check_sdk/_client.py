@@ -221,8 +221,11 @@ class Exchange:
         max_bytes: int | None = None,
         read_timeout: float | None = None,
         accept: Sequence[str] = JSON_TYPES,
+        ends: Callable[[], float] | None = None,
     ) -> None:
         self.client = client
+        # When requests must end (shutting down): the client's end_requests(), by default.
+        self._ends = ends if ends is not None else lambda: client._end_by
         self.method = method
         self.path = path
         self.budget = client.timeout if timeout is None else timeout
@@ -245,7 +248,7 @@ class Exchange:
 
     def deadline(self) -> float:
         """The ``time.monotonic()`` instant by which the whole call must end."""
-        return min(self.started + self.budget, self.client._end_by)
+        return min(self.started + self.budget, self._ends())
 
     def build(self) -> Request:
         """The next attempt, freshly signed (a rewound sink for a streamed body)."""

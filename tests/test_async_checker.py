@@ -359,6 +359,7 @@ async def test_a_task_cancelled_during_the_journal_work_completes_its_record(
     assert await asyncio.to_thread(blocking.entered.wait, 10)
     task.cancel()
     await asyncio.sleep(0.1)
+    assert not task.done()  # the cancellation waits for the worker thread, never abandons it
     blocking.release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
