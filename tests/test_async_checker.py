@@ -113,8 +113,9 @@ def assert_review(checker: AsyncCreditChecker, decision: Decision, elapsed: floa
 
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A check record without what differs from one check to the next."""
-    return {k: v for k, v in record.items() if k not in ("id", "checked_at", "hash", "prev_hash")}
+    """A check record without what differs from one check to the next (ids, times, chain)."""
+    varying = ("id", "checked_at", "data_as_of", "hash", "prev_hash")
+    return {k: v for k, v in record.items() if k not in varying}
 
 
 # --- the same decisions and records as the sync checker --------------------------------
