@@ -32,6 +32,7 @@ import zlib
 
 try:
     import anyio
+    import httpcore  # noqa: F401 - loaded now: httpx loads it at its first client, on the loop
     import httpx
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever tests run
     raise ImportError(
@@ -61,7 +62,13 @@ class AsyncHttpxTransport(AsyncBaseTransport):
     def __init__(
         self, *, verify: bool | str = True, pool_size: int = 100, proxy: str | None = None
     ) -> None:
-        self._verify = verify
+        # Built once, now (at start-up): loading a CA bundle takes tens of milliseconds,
+        # which would otherwise be spent on the event loop, inside a check's budget.
+        self._ssl = (
+            ssl.create_default_context(cafile=verify)
+            if isinstance(verify, str)
+            else httpx.create_ssl_context(verify=verify, trust_env=False)
+        )
         self._pool_size = pool_size
         self._proxy = proxy or None
         self._clients: dict[str | None, httpx.AsyncClient] = {}  # by proxy
@@ -85,14 +92,9 @@ class AsyncHttpxTransport(AsyncBaseTransport):
         proxy = self.proxy_for(url)
         client = self._clients.get(proxy)
         if client is None:
-            verify: bool | ssl.SSLContext = (
-                ssl.create_default_context(cafile=self._verify)
-                if isinstance(self._verify, str)
-                else self._verify
-            )
             client = httpx.AsyncClient(
                 proxy=proxy,
-                verify=verify,
+                verify=self._ssl,
                 trust_env=False,
                 follow_redirects=False,
                 limits=httpx.Limits(
