@@ -41,6 +41,7 @@ from ._exceptions import (
 from ._files import make_private_dir, wider_than_private
 from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
+from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
@@ -278,6 +279,9 @@ class CreditChecker:
     (:attr:`storage`): by default the one the settings name
     (:func:`~credit_check_sdk.storage.open_storage`: files in ``data_dir``), opened
     and closed by the checker; a storage given is left open at :meth:`close`.
+    ``instrumentation`` hears of each check and upload batch and reads the checker's
+    gauges (:mod:`credit_check_sdk.instrumentation`; OpenTelemetry:
+    :mod:`credit_check_sdk.otel`).
 
     >>> from credit_check_sdk.testing import FakePlatform
     >>> fake = FakePlatform()
@@ -297,8 +301,16 @@ class CreditChecker:
         on_watch: WatchCallback | None = None,
         plugins: PluginHost | None = None,
         storage: Storage | None = None,
+        instrumentation: Instrumentation | None = None,
         **options: Any,
     ) -> None:
+        if instrumentation is not None and not isinstance(instrumentation, Instrumentation):
+            raise ArgumentTypeError(
+                "instrumentation must have attach, check_finished and upload_finished "
+                "(credit_check_sdk.instrumentation.Instrumentation)",
+                argument="instrumentation",
+            )
+        self._instrumentation = instrumentation
         if settings is not None:
             check_instance(settings, "settings", Settings)
         for name, callback in (("on_recheck_changed", on_recheck_changed), ("on_watch", on_watch)):
@@ -344,7 +356,7 @@ class CreditChecker:
         )
         self._uploader = Uploader(
             self.storage.uploads,
-            self._send_records,
+            observed_upload(instrumentation, self._send_records),
             interval=settings.upload_interval,
         )
         self._offline = Offline(
@@ -365,6 +377,10 @@ class CreditChecker:
         self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
+        if instrumentation is not None:
+            instrumentation.attach(
+                CheckerState(self.storage.uploads.pending_count, lambda: self._offline.breaker.state)
+            )
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
@@ -391,6 +407,7 @@ class CreditChecker:
 
     # -- checks --------------------------------------------------------------------
 
+    @observed_check("must_check")
     def must_check(
         self,
         subject: Subject | str,
@@ -430,6 +447,7 @@ class CreditChecker:
             subj, mat, catalog, found, operator=operator, department=department
         )
 
+    @observed_check("must_check_many")
     def must_check_many(
         self,
         subjects: Iterable[Subject | str],
