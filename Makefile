@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,dev,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,otel,dev,docs]"
 	@for p in plugins/*/; do \
 		if [ -f "$$p/pyproject.toml" ]; then $(BIN)/python -m pip install --quiet -e "$$p" || exit 1; fi; \
 	done

@@ -41,7 +41,6 @@ from ._exceptions import (
 from ._files import make_private_dir, wider_than_private
 from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
-from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
@@ -62,6 +61,7 @@ from .arguments import (
 )
 from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
+from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from .plugins import PluginHost
 from .storage import (
     ImportResult,
@@ -378,9 +378,7 @@ class CreditChecker:
         self._closed = False
         self._requeue_from_journal()
         if instrumentation is not None:
-            instrumentation.attach(
-                CheckerState(self.storage.uploads.pending_count, lambda: self._offline.breaker.state)
-            )
+            instrumentation.attach(CheckerState(self._pending_or_none, self._breaker_state))
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
@@ -1097,6 +1095,12 @@ class CreditChecker:
     def refresh_catalog(self) -> bool:
         """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
         return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+
+    def _pending_or_none(self) -> int | None:
+        return None if self._closed else self.storage.uploads.pending_count()
+
+    def _breaker_state(self) -> str:
+        return self._offline.breaker.state
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))

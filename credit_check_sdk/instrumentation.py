@@ -168,18 +168,26 @@ class CheckerState:
     3
     """
 
-    def __init__(self, pending: Callable[[], int], breaker: Callable[[], str]) -> None:
+    def __init__(self, pending: Callable[[], int | None], breaker: Callable[[], str]) -> None:
         self._pending = pending
         self._breaker = breaker
 
     def read(self) -> StateReading:
         """The state now: one count of the journal's pending records, the breaker's state."""
+        return StateReading(journal_pending=self.journal_pending(), breaker=self.breaker())
+
+    def journal_pending(self) -> int | None:
+        """Records not yet uploaded (one count in the journal); None when it cannot be read
+        (the checker is closed)."""
         try:
-            pending: int | None = self._pending()
+            return self._pending()
         except Exception as exc:  # a gauge must not fail its reader's export
             logger.warning("instrumentation: cannot count pending records: %s", exc)
-            pending = None
-        return StateReading(journal_pending=pending, breaker=self._breaker())
+            return None
+
+    def breaker(self) -> str:
+        """``closed`` (the platform is asked) or ``open`` (it is not, for now)."""
+        return self._breaker()
 
 
 @runtime_checkable
