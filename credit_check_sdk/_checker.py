@@ -378,7 +378,11 @@ class CreditChecker:
         self._closed = False
         self._requeue_from_journal()
         if instrumentation is not None:
-            instrumentation.attach(CheckerState(self._pending_or_none, self._breaker_state))
+            try:
+                instrumentation.attach(CheckerState(self._pending_or_none, self._breaker_state))
+            except BaseException:
+                self.close(timeout=0)  # refused (already serving a checker): nothing left open
+                raise
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
