@@ -379,7 +379,9 @@ class CreditChecker:
         self._requeue_from_journal()
         if instrumentation is not None:
             try:
-                instrumentation.attach(CheckerState(self._pending_or_none, self._breaker_state))
+                instrumentation.attach(
+                    CheckerState(self._pending_or_none, self._breaker_state, self._is_closed)
+                )
             except BaseException:
                 self.close(timeout=0)  # refused (already serving a checker): nothing left open
                 raise
@@ -1105,6 +1107,9 @@ class CreditChecker:
 
     def _breaker_state(self) -> str:
         return self._offline.breaker.state
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))

@@ -168,9 +168,20 @@ class CheckerState:
     3
     """
 
-    def __init__(self, pending: Callable[[], int | None], breaker: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        pending: Callable[[], int | None],
+        breaker: Callable[[], str],
+        closed: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._pending = pending
         self._breaker = breaker
+        self._closed = closed
+
+    @property
+    def closed(self) -> bool:
+        """Whether the checker has been closed (its gauges then read nothing)."""
+        return self._closed()
 
     def read(self) -> StateReading:
         """The state now: one count of the journal's pending records, the breaker's state."""

@@ -98,7 +98,7 @@ class OpenTelemetryInstrumentation:
     """Spans and metrics of one checker: ``CreditChecker(instrumentation=this)``.
 
     ``tracer_provider`` and ``meter_provider`` default to OpenTelemetry's global ones
-    (as the application set them). One instance per checker: its gauges read that
+    (as the application set them). One instance per open checker: its gauges read that
     checker's journal and breaker.
 
     >>> otel = OpenTelemetryInstrumentation()  # the global providers
@@ -159,9 +159,14 @@ class OpenTelemetryInstrumentation:
     # -- the instrumentation protocol -------------------------------------------------------
 
     def attach(self, state: CheckerState) -> None:
-        """Read ``state`` for the gauges (called by the checker)."""
-        if self._state is not None:
-            raise ValueError("an OpenTelemetryInstrumentation serves one checker: make another")
+        """Read ``state`` for the gauges (called by the checker). Once the checker it
+        served is closed, it may serve another (``configure()`` replacing the default
+        checker); two open at once each need their own."""
+        if self._state is not None and not self._state.closed:
+            raise ValueError(
+                "this OpenTelemetryInstrumentation serves an open checker already: "
+                "make one per checker"
+            )
         self._state = state
 
     def check_finished(self, event: CheckEvent) -> None:

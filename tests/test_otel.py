@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from credit_check_sdk import ArgumentTypeError, CreditChecker, UnknownMatterError
+from credit_check_sdk import ArgumentTypeError, CreditChecker, UnknownMatterError, configure
+from credit_check_sdk import must_check as module_must_check
 from credit_check_sdk.instrumentation import CheckerState, CheckEvent, UploadEvent
 from credit_check_sdk.otel import ATTRIBUTES, OpenTelemetryInstrumentation
 from credit_check_sdk.testing import FakePlatform
@@ -311,11 +312,32 @@ def test_instrumentation_must_be_an_observer(fake: FakePlatform, tmp_path: Path)
         CreditChecker(instrumentation=object(), **_settings(fake, tmp_path))  # type: ignore[arg-type]
 
 
-def test_one_instrumentation_serves_one_checker(
+def test_one_instrumentation_serves_one_open_checker(
     fake: FakePlatform, tmp_path: Path, telemetry: Telemetry
 ) -> None:
-    with _checker(fake, tmp_path, telemetry), pytest.raises(ValueError, match="one checker"):
+    with _checker(fake, tmp_path, telemetry), pytest.raises(ValueError, match="per checker"):
         fake.checker(tmp_path / "other", instrumentation=telemetry.otel)
+    assert telemetry.points("credit_check.journal.pending") == []  # closed: nothing to read
+    with fake.checker(tmp_path / "next", instrumentation=telemetry.otel) as checker:
+        checker.must_check(ORG, "bidding")  # the first one closed: this one may be served
+        assert len(telemetry.points("credit_check.journal.pending")) == 1
+
+
+def test_the_default_checker_takes_instrumentation_from_configure(
+    fake: FakePlatform, tmp_path: Path, telemetry: Telemetry
+) -> None:
+    try:
+        configure(instrumentation=telemetry.otel, **_settings(fake, tmp_path))
+        assert module_must_check(ORG, "bidding").outcome.value == "restriction"
+        configure(instrumentation=telemetry.otel, **_settings(fake, tmp_path))  # replaced
+        module_must_check(CLEAN, "bidding")
+    finally:
+        configure()  # closes the default checker
+    outcomes = [
+        (s.attributes or {}).get("credit_check.outcome")
+        for s in telemetry.finished("credit_check.must_check")
+    ]
+    assert outcomes == ["restriction", "normal"]
 
 
 def _settings(fake: FakePlatform, tmp_path: Path) -> dict[str, Any]:
