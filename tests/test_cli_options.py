@@ -150,7 +150,7 @@ def test_global_options_go_before_or_after_sandbox(tmp_path: Path) -> None:
     ):
         shown, err = _sandbox_until_ready(tmp_path, *args)
         assert "app id:     app-x" in shown, args
-        assert "DEBUG credit_check_sdk.sandbox.db: database ready" in err, args
+        assert "DEBUG credit_check_sandbox.db: database ready" in err, args
     shown, err = _sandbox_until_ready(tmp_path, "--app-id", "sandbox", "sandbox", *common, *db)
     assert "app id:     sandbox" in shown  # a value that reads "sandbox" is still a value
     assert "DEBUG" not in err  # without -v: INFO
