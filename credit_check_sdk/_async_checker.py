@@ -32,6 +32,7 @@ from ._steps import Steps
 from ._transports import AsyncBaseTransport, BaseTransport
 from ._transports.httpx_async import AsyncHttpxTransport
 from .arguments import check_instance
+from .instrumentation import Instrumentation, observed_async_check
 from .plugins import PluginHost
 from .storage import JournalStore, Storage
 
@@ -55,7 +56,8 @@ class AsyncCreditChecker:
 
     ``transport`` is the async transport for checks (default: httpx, with the
     settings' proxy and TLS); ``sync_transport`` the one the background threads
-    use (default: requests). The other keywords are :class:`CreditChecker`'s.
+    use (default: requests). The other keywords are :class:`CreditChecker`'s
+    (``instrumentation`` hears of the awaited checks as of the sync ones).
 
     >>> from credit_check_sdk import AsyncCreditChecker
     >>> async def approve(subject_id: str) -> bool:
@@ -75,6 +77,7 @@ class AsyncCreditChecker:
         on_watch: WatchCallback | None = None,
         plugins: PluginHost | None = None,
         storage: Storage | None = None,
+        instrumentation: Instrumentation | None = None,
         **options: Any,
     ) -> None:
         if transport is not None:
@@ -86,8 +89,10 @@ class AsyncCreditChecker:
             on_watch=on_watch,
             plugins=plugins,
             storage=storage,
+            instrumentation=instrumentation,
             **options,
         )
+        self._instrumentation = instrumentation
         self.settings: Settings = self._core.settings
         if transport is None:
             transport = AsyncHttpxTransport(
@@ -113,6 +118,7 @@ class AsyncCreditChecker:
         """The measures catalogue in force."""
         return self._core.catalog
 
+    @observed_async_check("must_check")
     async def must_check(
         self,
         subject: Subject | str,
@@ -138,6 +144,7 @@ class AsyncCreditChecker:
             )
         )
 
+    @observed_async_check("must_check_many")
     async def must_check_many(
         self,
         subjects: Iterable[Subject | str],

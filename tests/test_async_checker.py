@@ -421,3 +421,38 @@ async def test_aclose_cuts_a_check_awaiting_the_platform_and_journals_it(
     with CreditChecker(**_settings(fake, checker.settings.resolved_data_dir())) as reopened:
         assert reopened.journal.get(decision.check_id) is not None
         assert reopened.journal.verify().ok
+
+
+class _Recorder:
+    """An instrumentation observer that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def attach(self, state: Any) -> None:
+        self.state = state
+
+    def check_finished(self, event: Any) -> None:
+        self.events.append(event)
+
+    def upload_finished(self, event: Any) -> None:
+        pass
+
+
+async def test_awaited_checks_are_told_to_the_instrumentation(
+    fake: FakePlatform, make_checker: Callable[..., AsyncCreditChecker]
+) -> None:
+    fake.add_entry(ORG, "black", "court_judgment_defaulter")
+    recorder = _Recorder()
+    checker = make_checker(instrumentation=recorder)
+    await checker.must_check(ORG, "bidding")
+    await checker.must_check_many([ORG, CLEAN_ORG], "bidding")
+    with pytest.raises(UnknownMatterError):
+        await checker.must_check(ORG, "no-such-matter")
+    kinds = [(e.kind, len(e.checks), e.error) for e in recorder.events]
+    assert kinds == [
+        ("must_check", 1, None),
+        ("must_check_many", 2, None),
+        ("must_check", 0, "UnknownMatterError"),
+    ]
+    assert recorder.events[0].checks[0].outcome == "restriction"
