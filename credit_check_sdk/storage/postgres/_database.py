@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,15 +87,20 @@ class Database:
         self.timeout = timeout
         self._application_name = application_name
         self._lock = threading.Lock()  # guards the pool's creation only (no I/O under it)
+        self._prepare_lock = threading.Lock()  # one migration per process
         self._pool: ConnectionPool | None = None
         self._pid = os.getpid()
         self._closed = False
         # Pools inherited over fork: kept referenced, never closed, in the child.
         self._abandoned: list[Any] = []
+        #: Called with the first connection this process gets (the schema's migration).
+        self.on_first_use: Callable[[psycopg.Connection[Any]], None] | None = None
+        self._prepared_in: int | None = None
         after_fork_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()
         if self._pool is not None:
             self._abandoned.append(self._pool)
         self._pool = None
@@ -159,6 +164,11 @@ class Database:
         pool = self._pool_here()
         try:
             with pool.connection(timeout=wait) as conn:
+                if self._prepared_in != os.getpid() and self.on_first_use is not None:
+                    with self._prepare_lock:
+                        if self._prepared_in != os.getpid():
+                            self.on_first_use(conn)
+                            self._prepared_in = os.getpid()
                 yield conn
         except PoolClosed as exc:
             raise JournalError(
