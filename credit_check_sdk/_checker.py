@@ -976,7 +976,8 @@ class CreditChecker:
         unknown = sorted(set(ids) - set(known))
         if unknown:
             raise InvalidRequestError(
-                f"check {check_id} has no measure {', '.join(unknown)}; it has {known or 'none'}"
+                f"check {check_id} has no measure {', '.join(unknown)}; "
+                f"it has {', '.join(known) or 'none'}"
             )
         self.plugins.review_override(
             check_id=check_id, action=action, measure_ids=ids, reason=reason, operator=operator

@@ -9,6 +9,8 @@ The journal commands read the local journal only and need no platform credential
     credit-check journal export --since 2026-10-01 --until 2026-11-01 --format csv --out oct.csv
     credit-check journal pending-actions --days 5
 
+Each takes ``--json`` (``export`` writes its own format, ``--format``).
+
 The objection commands talk to the platform (settings as for ``check``)::
 
     credit-check objection file CHECK_ID ENTRY_ID --reason "已履行" --by u123
@@ -32,6 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._cells import csv_row
+from ._cli_common import add_json, emit_json, id_column, text_column
 from ._exceptions import InvalidRequestError
 from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
@@ -99,8 +102,12 @@ _SHOWN_MISMATCHES = 1000
 
 
 def _shown(value: Any) -> str:
-    """A stored or derived value for the terminal: repr, RIC-shaped runs masked."""
-    return escape(mask_ids_in(repr(value)))
+    """A stored or derived value for the terminal: JSON (``null``, ``"text"``), ids masked.
+
+    >>> _shown(None), _shown("bidding"), _shown(3)
+    ('null', '"bidding"', '3')
+    """
+    return escape(mask_ids_in(json.dumps(value, ensure_ascii=False, default=str)))
 
 
 def _mismatch_line(m: ColumnMismatch) -> str:
@@ -115,15 +122,45 @@ def _verify(args: argparse.Namespace, out: Console) -> int:
     with _open(args) as storage:
         result = storage.journal.verify()
         columns = storage.journal.verify_columns(limit=_SHOWN_MISMATCHES) if args.columns else None
-    status = 0
+    status = 0 if result.ok and (columns is None or columns.ok) else 1
+    if args.json:
+        emit_json(
+            {
+                "ok": status == 0,
+                "checked": result.checked,
+                "problems": [
+                    {"seq": p.seq, "id": p.id, "kind": p.kind, "detail": mask_ids_in(p.detail)}
+                    for p in result.problems
+                ],
+                "columns": None
+                if columns is None
+                else {
+                    "ok": columns.ok,
+                    "checked": columns.checked,
+                    "mismatch_count": columns.mismatch_count,
+                    "mismatches": [
+                        {
+                            "seq": m.seq,
+                            "id": m.id,
+                            "column": m.column,
+                            "stored": _plain(m.stored),
+                            "derived": _plain(m.derived),
+                        }
+                        for m in columns.mismatches
+                    ],
+                },
+            }
+        )
+        return status
     if result.ok:
         out.print(f"journal intact: {result.checked} records, hash chain verified")
     else:
         for problem in result.problems:
             where = f"record #{problem.seq} {problem.id}"
-            out.print(f"[red]{escape(where)}: {problem.kind}[/red] {escape(problem.detail)}")
+            out.print(
+                f"[red]{escape(where)}: {problem.kind}[/red] {escape(mask_ids_in(problem.detail))}"
+            )
         out.print(f"{len(result.problems)} problems in {result.checked} records")
-        status = 1
     if columns is None:
         return status
     if columns.ok:
@@ -138,20 +175,33 @@ def _verify(args: argparse.Namespace, out: Console) -> int:
         f"{columns.mismatch_count} column values disagree with their record's body"
         f" in {columns.checked} records"
     )
-    return 1
+    return status
+
+
+def _plain(value: Any) -> Any:
+    """A stored or derived value for JSON: as it is, strings with ids masked."""
+    if isinstance(value, str):
+        return mask_ids_in(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask_ids_in(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _stats(args: argparse.Namespace, out: Console) -> int:
     with _open(args) as storage:
         counts = storage.journal.counts()
         head = storage.journal.head_hash()
-    table = Table(title="Journal")
+    if args.json:
+        emit_json({"records": counts, "head_hash": head})
+        return 0
+    table = Table(title="Journal / 核查日志")
     table.add_column("upload state")
     table.add_column("records", justify="right")
     for state, n in sorted(counts.items()):
-        table.add_row(state, str(n))
+        table.add_row(state, f"{n:,}")
+    table.add_row("total", f"{sum(counts.values()):,}", style="bold")
     out.print(table)
-    out.print(f"head hash: {head}")
+    out.print(f"head hash: {head or '- (empty journal)'}", soft_wrap=True)
     return 0
 
 
@@ -167,33 +217,39 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     with _open(args) as storage:
         e = explain(storage.journal, CatalogStore(data_dir / "catalog"), args.check_id)
     if args.json:
-        out.print_json(json.dumps(_explanation_dict(e), ensure_ascii=False, default=str))
-    else:
-        out.print(
-            f"check {e.check_id} at {e.checked_at}: {e.subject}, {e.matter}, source {e.source},"
-            f" catalogue {e.catalog_version}"
-        )
-        out.print(f"recorded outcome: {e.recorded_outcome}; re-derived: {e.derived_outcome or '-'}")
-        table = Table(title="Measures / 奖惩措施", show_lines=True)
-        for col in ("measure", "status", "mandatory", "title", "entries", "basis"):
-            table.add_column(col)
-        for m in e.measures:
-            entries = "\n".join(
-                f"{x.entry_id} ({x.holder}, {x.list} {x.category}, {x.status},"
-                f" {x.listed_on}–{x.expires_on or '…'}, {x.authority})"
+        emit_json(_explanation_dict(e))
+        return 0 if e.matches else (2 if e.matches is None else 1)
+    out.print(
+        f"check {e.check_id} at {e.checked_at}: {escape(e.subject)}, {escape(e.matter)}, "
+        f"source {e.source}, catalogue {e.catalog_version}",
+        soft_wrap=True,
+    )
+    out.print(f"recorded outcome: {e.recorded_outcome}; re-derived: {e.derived_outcome or '-'}")
+    table = Table(title="Measures / 奖惩措施", show_lines=True)
+    id_column(table, "measure", [m.id for m in e.measures])
+    text_column(table, "status\ntitle")
+    id_column(table, "entries", [x.entry_id for m in e.measures for x in m.entries])
+    text_column(table, "entry: holder, list, category, status, listed, by")
+    for m in e.measures:
+        table.add_row(
+            m.id,
+            f"{m.status}{', mandatory' if m.mandatory else ''}\n"
+            f"{escape(m.title_zh)}\n{escape(m.title_en)}",
+            "\n".join(x.entry_id for x in m.entries) or "-",
+            "\n".join(
+                escape(
+                    f"{x.holder}, {x.list} {x.category}, {x.status}, "
+                    f"{x.listed_on}–{x.expires_on or '…'}, {x.authority}"
+                )
                 for x in m.entries
             )
-            table.add_row(
-                m.id,
-                m.status,
-                "yes" if m.mandatory else "no",
-                f"{m.title_zh}\n{m.title_en}",
-                escape(entries) or "-",
-                escape(m.basis),
-            )
-        out.print(table)
-        for reason in e.reasons:
-            out.print(f"• {escape(reason.zh)}\n  {escape(reason.en)}")
+            or "-",
+        )
+    out.print(table)
+    for m in e.measures:
+        out.print(f"basis of {m.id}: {escape(m.basis)}")
+    for reason in e.reasons:
+        out.print(f"• {escape(reason.zh)}\n  {escape(reason.en)}")
     if e.matches is None:
         out.print(f"[yellow]cannot re-derive: {escape('; '.join(e.differences))}[/yellow]")
         return 2
@@ -312,21 +368,47 @@ def _pending_actions(args: argparse.Namespace, out: Console) -> int:
 
     with _open(args) as storage:
         rows = pending_actions(storage, days=args.days)
-    table = Table(title=f"Checks with measures and no action after {args.days} days / 待反馈")
-    for col in ("checked at", "check id", "subject", "matter", "outcome", "measures", "days"):
-        table.add_column(col)
-    for r in rows:
+    if args.json:
+        emit_json(
+            {
+                "days": args.days,
+                "checks": [
+                    {
+                        "check_id": r.check_id,
+                        "checked_at": r.checked_at.isoformat(),
+                        "subject": r.subject,
+                        "matter": r.matter,
+                        "case_id": r.case_id,
+                        "outcome": r.outcome,
+                        "measure_ids": list(r.measure_ids),
+                        "days_waiting": r.days_waiting,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+        return 0
+    table = Table(
+        title=f"Checks with measures and no action after {args.days} days / 待反馈",
+        show_lines=True,
+    )
+    firsts = [f"{r.check_id}\n{r.subject}" for r in rows]
+    id_column(table, "check id\nsubject", firsts)
+    text_column(table, "checked at, matter\noutcome, days waiting")
+    id_column(table, "measures", [m for r in rows for m in r.measure_ids])
+    for first, r in zip(firsts, rows, strict=True):
         table.add_row(
-            f"{r.checked_at:%Y-%m-%d %H:%M}",
-            r.check_id,
-            r.subject,
-            r.matter,
-            r.outcome,
-            ", ".join(r.measure_ids),
-            str(r.days_waiting),
+            escape(first),
+            f"{r.checked_at:%Y-%m-%d %H:%M}\n{escape(r.matter)}\n{r.outcome}\n"
+            f"{r.days_waiting} day{'s' if r.days_waiting != 1 else ''}",
+            "\n".join(r.measure_ids),
         )
     out.print(table)
-    out.print(f"{len(rows)} checks waiting for feedback")
+    out.print(
+        f"{len(rows)} checks waiting for feedback; record what was done with: "
+        "credit-check action CHECK_ID applied|not_applied|overridden",
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -345,7 +427,17 @@ def _objection_file(args: argparse.Namespace, out: Console) -> int:
         checker.storage.objections.record(
             objection_id, args.check_id, args.entry_id, str((check.get("subject") or {}).get("id"))
         )
-    out.print(f"objection {objection_id} filed; status verifying")
+    if args.json:
+        emit_json(
+            {
+                "objection_id": objection_id,
+                "check_id": args.check_id,
+                "entry_id": args.entry_id,
+                "status": "verifying",
+            }
+        )
+    else:
+        out.print(f"objection {escape(objection_id)} filed; status verifying", soft_wrap=True)
     return 0
 
 
@@ -359,7 +451,11 @@ def _objection_status(args: argparse.Namespace, out: Console) -> int:
         known = False
         if status in ("verifying", "upheld", "rejected"):
             known = checker.storage.objections.update(args.objection_id, status)
-    out.print(f"objection {escape(args.objection_id)}: {status}")
+    if args.json:
+        emit_json({"objection_id": args.objection_id, "status": status, "updated_locally": known})
+        return 0
+    shown = escape(str(status or "-"))
+    out.print(f"objection {escape(args.objection_id)}: {shown}", soft_wrap=True)
     if not known:
         out.print("(not filed through this data folder; nothing updated locally)")
     return 0
@@ -380,6 +476,8 @@ def register(sub: Any) -> None:
         ("pending-actions", _pending_actions, "checks with measures and no action yet"),
     ):
         cmd = commands.add_parser(name, help=text)
+        if name != "export":  # export writes its own format (--format)
+            add_json(cmd, f"journal {name}")
         add_storage_flags(cmd)
         cmd.set_defaults(func=handler)
         parsers[name] = cmd
@@ -390,13 +488,14 @@ def register(sub: Any) -> None:
         " and name every stored value that disagrees",
     )
     parsers["explain"].add_argument("check_id")
-    parsers["explain"].add_argument("--json", action="store_true")
     export = parsers["export"]
     export.add_argument("--since", help="YYYY-MM-DD (Asia/Shanghai midnight) or RFC 3339")
     export.add_argument("--until", help="exclusive; same forms as --since")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
-    parsers["pending-actions"].add_argument("--days", type=int, default=5)
+    parsers["pending-actions"].add_argument(
+        "--days", type=int, default=5, help="checks this many days old or more (default 5)"
+    )
 
     objection = sub.add_parser("objection", help="file and follow objections (异议, §五(三))")
     ocommands = objection.add_subparsers(dest="objection_command", required=True)
@@ -405,9 +504,11 @@ def register(sub: Any) -> None:
     file_cmd.add_argument("entry_id")
     file_cmd.add_argument("--reason", required=True)
     file_cmd.add_argument("--by", required=True, help="who submits it (operator id)")
+    add_json(file_cmd, "objection file")
     add_settings(file_cmd)
     file_cmd.set_defaults(func=_objection_file)
     status_cmd = ocommands.add_parser("status", help="the platform's state of an objection")
     status_cmd.add_argument("objection_id")
+    add_json(status_cmd, "objection status")
     add_settings(status_cmd)
     status_cmd.set_defaults(func=_objection_status)

@@ -4,6 +4,7 @@
 
     credit-check report 2026-10                       # summary tables from the local journal
     credit-check report 2026-10 --json r.json --xlsx r.xlsx --chart r.png
+    credit-check report 2026-10 --json > r.json       # the report document on standard output
     credit-check report 2026-10 --submit              # upload pending records, then PUT the report
 
 Without ``--submit`` only the data folder and the agency id are needed;
@@ -14,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from ._cli_common import JSON_KEYS, add_timeout, stderr
 from ._config import ENV_VARS
+from ._exceptions import ConfigurationError
 from .report import (
     MATTER_NAMES,
     OUTCOME_NAMES,
@@ -83,7 +88,7 @@ def summary_tables(report: MonthlyReport) -> list[Table]:
     details = report.details
     other = Table(title="其他 Other", show_header=False)
     other.add_column("item")
-    other.add_column("value", justify="right")
+    other.add_column("value", justify="right", overflow="fold")  # the head hash: whole
     other.add_row("不执行或纠正 Not applied / overridden", str(len(report.overrides)))
     other.add_row(
         "降级/已复核/有变化 Degraded / re-verified / changed",
@@ -103,23 +108,53 @@ def summary_tables(report: MonthlyReport) -> list[Table]:
     return [totals, matters, measures, other]
 
 
+_INSTALL_HINT = 'pip install "credit-check-sdk[report]"'
+
+
+def _require_extras(args: argparse.Namespace) -> None:
+    """Fail before any work when --xlsx or --chart needs a package that is not installed."""
+    wanted = [("--xlsx", "openpyxl")] if args.xlsx else []
+    wanted += [("--chart", "matplotlib")] if args.chart else []
+    for flag, module in wanted:
+        try:
+            __import__(module)
+        except ImportError:
+            raise ImportError(
+                f"{flag} needs {module}, which is not installed: {_INSTALL_HINT}"
+            ) from None
+
+
+def _json_to_stdout(args: argparse.Namespace) -> bool:
+    return bool(args.json == "-")
+
+
 def _write_outputs(report: MonthlyReport, args: argparse.Namespace, out: Console) -> None:
-    for table in summary_tables(report):
-        out.print(table)
-    for n in report.details.no_feedback[:20]:
-        out.print(
-            f"[yellow]no feedback[/yellow] {n.check_id} {n.checked_at:%Y-%m-%d %H:%M} "
-            f"{n.subject} {n.matter} {', '.join(n.measure_ids)} ({n.days_waiting} days)"
-        )
-    if len(report.details.no_feedback) > 20:
-        out.print(f"… and {len(report.details.no_feedback) - 20} more (see the workbook)")
-    if args.json:
+    # With the JSON on standard output, the rest goes to standard error.
+    talk = stderr() if _json_to_stdout(args) else out
+    if not _json_to_stdout(args):
+        for table in summary_tables(report):
+            out.print(table)
+        for n in report.details.no_feedback[:20]:
+            out.print(
+                f"[yellow]no feedback[/yellow] {n.check_id} {n.checked_at:%Y-%m-%d %H:%M} "
+                f"{escape(n.subject)} {escape(n.matter)} {', '.join(n.measure_ids)} "
+                f"({n.days_waiting} days)",
+                soft_wrap=True,
+            )
+        if len(report.details.no_feedback) > 20:
+            out.print(f"… and {len(report.details.no_feedback) - 20} more (see the workbook)")
+    if _json_to_stdout(args):
+        sys.stdout.write(report_json(report).rstrip("\n") + "\n")
+        sys.stdout.flush()
+    elif args.json:
         Path(args.json).write_text(report_json(report), encoding="utf-8")
-        out.print(f"JSON: {args.json}")
+        talk.print(f"JSON: {args.json}", markup=False, soft_wrap=True)
     if args.xlsx:
-        out.print(f"workbook: {write_xlsx(report, report.details, args.xlsx)}")
+        written = write_xlsx(report, report.details, args.xlsx)
+        talk.print(f"workbook: {written}", markup=False, soft_wrap=True)
     if args.chart:
-        out.print(f"chart: {write_chart(report, report.details, args.chart)}")
+        drawn = write_chart(report, report.details, args.chart)
+        talk.print(f"chart: {drawn}", markup=False, soft_wrap=True)
 
 
 def _report(args: argparse.Namespace, out: Console) -> int:
@@ -127,12 +162,14 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     from .cli import settings_from, storage_from
 
     period_bounds(args.period)  # a bad period fails before anything is opened
+    _require_extras(args)  # and so does a missing extra
+    talk = stderr() if _json_to_stdout(args) else out
     if args.submit:
         settings = settings_from(args)
         with CreditChecker(settings) as checker:
-            remaining = checker.flush(timeout=args.flush_timeout)
+            remaining = checker.flush(timeout=args.timeout)
             if remaining:
-                out.print(
+                talk.print(
                     f"[yellow]{remaining} journal records are not uploaded yet; the platform"
                     " may not hold every record this report sums[/yellow]"
                 )
@@ -146,15 +183,15 @@ def _report(args: argparse.Namespace, out: Console) -> int:
             _write_outputs(report, args, out)
             receipt = submit_report(checker.client, report, checker.storage)
         kind = "correction" if receipt.correction else "first submission"
-        out.print(f"submitted: receipt {receipt.receipt_id}, version {receipt.version} ({kind})")
+        talk.print(
+            f"submitted: receipt {escape(receipt.receipt_id)}, version {receipt.version} ({kind})"
+        )
         return 0
     agency = args.agency_id or os.environ.get(ENV_VARS["agency_id"])
     if not agency:
-        Console(stderr=True).print(
-            f"[red]credit-check report: missing the agency id: pass --agency-id or set"
-            f" {ENV_VARS['agency_id']}[/red]"
+        raise ConfigurationError(
+            f"missing the agency id: pass --agency-id or set {ENV_VARS['agency_id']}"
         )
-        return 2
     with storage_from(args) as storage:
         report = build_monthly_report(
             storage,
@@ -175,7 +212,14 @@ def register(sub: Any) -> None:
         "report", help="the monthly feedback report from the local journal (实施情况反馈)"
     )
     cmd.add_argument("period", help="the month, YYYY-MM (Asia/Shanghai)")
-    cmd.add_argument("--json", metavar="FILE", help="write the report document as JSON")
+    cmd.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help=f"the report document as JSON ({JSON_KEYS['report']['…']}): on standard output "
+        "(messages go to stderr), or written to FILE",
+    )
     cmd.add_argument("--xlsx", metavar="FILE", help="write the workbook (extra: report)")
     cmd.add_argument("--chart", metavar="FILE.png", help="write the chart (extra: report)")
     cmd.add_argument(
@@ -187,6 +231,6 @@ def register(sub: Any) -> None:
         default=5,
         help="days after which a check with measures and no action is listed (default 5)",
     )
-    cmd.add_argument("--flush-timeout", type=float, default=30.0)
+    add_timeout(cmd, 30.0, "with --submit: seconds to upload pending records before submitting")
     add_settings(cmd)
     cmd.set_defaults(func=_report)

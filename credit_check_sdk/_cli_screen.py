@@ -31,9 +31,7 @@ import argparse
 import codecs
 import csv
 import io
-import json
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,18 +39,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from ._cells import append_row, csv_row
 from ._checker import CreditChecker
+from ._cli_common import add_json, add_timeout, emit_json, id_column, progress, quoted, stderr
 from ._exceptions import CreditCheckError, InvalidSubjectError
 from ._ids import mask_id, mask_ids_in
 from ._models import Decision, Subject
@@ -62,6 +53,7 @@ __all__ = [
     "InvalidRow",
     "ScreenInput",
     "ScreenRow",
+    "invalid_row",
     "read_subjects",
     "register",
     "screen",
@@ -234,13 +226,26 @@ def read_subjects(
         try:
             subject = Subject.parse(value)
         except InvalidSubjectError as exc:
-            found.invalid.append(InvalidRow(line, _masked(value), name, _why(value, exc)))
+            found.invalid.append(invalid_row(line, value, name, exc))
             continue
         found.rows.append(ScreenRow(line, subject, name))
     if found is None:
         raise CsvError(f"{path} has no header row: the file is empty")
     found.blank_lines = blank
     return found
+
+
+def invalid_row(line: int, value: str, name: str, exc: InvalidSubjectError) -> InvalidRow:
+    """The row of ``line`` that holds no valid id, as it may be shown (masked) and why.
+
+    >>> from credit_check_sdk import Subject
+    >>> try:
+    ...     Subject.parse("44200019900101123")
+    ... except InvalidSubjectError as exc:
+    ...     invalid_row(3, "44200019900101123", "", exc).value
+    '4420*********1123'
+    """
+    return InvalidRow(line, _masked(value), name, mask_ids_in(_why(value, exc)))
 
 
 def _masked(value: str) -> str:
@@ -451,7 +456,9 @@ def _summary(rows: Sequence[ScreenRow]) -> dict[str, int]:
 
 def _invalid_table(invalid: Sequence[InvalidRow]) -> Table:
     table = Table(title=f"Invalid rows, not screened / 无效行（未核查）: {len(invalid)}")
-    for col in ("line", "value", "name", "reason"):
+    table.add_column("line", no_wrap=True)
+    id_column(table, "value", [i.value for i in invalid])
+    for col in ("name", "reason"):
         table.add_column(col, overflow="fold")
     for item in invalid:
         table.add_row(
@@ -462,7 +469,9 @@ def _invalid_table(invalid: Sequence[InvalidRow]) -> Table:
 
 def _results_table(rows: Sequence[ScreenRow]) -> Table:
     table = Table(title="Screening / 批量核查", show_lines=False)
-    for col in ("line", "id", "name", "outcome", "measures"):
+    table.add_column("line", no_wrap=True)
+    id_column(table, "id", [_shown(r.subject) for r in rows])
+    for col in ("name", "outcome", "measures"):
         table.add_column(col, overflow="fold")
     for row in rows:
         d = row.decision
@@ -481,70 +490,58 @@ def _cmd_screen(args: argparse.Namespace, out: Console) -> int:
     from .cli import settings_from
 
     if args.out is not None and not _writes_csv(args.out):
-        try:
-            _require_openpyxl()  # before anything is checked
-        except ImportError as exc:
-            Console(stderr=True).print(
-                f"credit-check screen: {exc}", style="red", markup=False, highlight=False
-            )
-            return 2
+        _require_openpyxl()  # before anything is checked
     if args.chunk_size < 1:
         raise CsvError(f"--chunk-size must be at least 1, not {args.chunk_size}")
+    settings = settings_from(args)
     found = read_subjects(
         args.file, id_column=args.id_column, name_column=args.name_column, encoding=args.encoding
     )
     # With --json, stdout carries the JSON alone; everything else goes to stderr.
-    talk = Console(stderr=True) if args.json else out
-    named = f", name column {found.name_column!r}" if found.name_column else ""
+    talk = stderr() if args.json else out
+    named = f", name column {quoted(found.name_column)}" if found.name_column else ""
     talk.print(
         f"{args.file}: {len(found.rows)} valid ids, {len(found.invalid)} invalid rows, "
         f"{found.blank_lines} blank lines skipped (encoding {found.encoding}, id column "
-        f"{found.id_column!r}{named})",
+        f"{quoted(found.id_column)}{named})",
         highlight=False,
+        markup=False,
     )
-    with CreditChecker(settings_from(args)) as checker:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=talk,
-            transient=False,
-        ) as bar:
-            task = bar.add_task(f"screening for {args.matter}", total=len(found.rows))
+    with CreditChecker(settings) as checker:
+        with progress(f"screening for {args.matter}", len(found.rows)) as advance:
             rows = screen(
                 checker,
                 found.rows,
                 args.matter,
                 operator=args.operator,
                 chunk_size=args.chunk_size,
-                progress=lambda n: bar.advance(task, n),
+                progress=advance,
             )
-        remaining = checker.flush(timeout=args.flush_timeout)
+        remaining = checker.flush(timeout=args.timeout)
     if _writes_csv(args.out):
         written = write_csv(rows, found.invalid, args.out)
     elif args.out is not None:
         written = write_xlsx(rows, found.invalid, args.out, matter=args.matter)
     counts = _summary(rows)
     if args.json:
-        doc = {
-            "file": str(args.file),
-            "matter": args.matter,
-            "encoding": found.encoding,
-            "id_column": found.id_column,
-            "name_column": found.name_column,
-            "blank_lines": found.blank_lines,
-            "summary": counts,
-            "results": [_result(r) for r in rows],
-            "invalid": [
-                {"line": i.line, "value": i.value, "name": i.name, "reason": i.reason}
-                for i in found.invalid
-            ],
-            "journal_pending": remaining,
-            "xlsx": str(args.out) if args.out is not None else None,
-        }
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        emit_json(
+            {
+                "file": str(args.file),
+                "matter": args.matter,
+                "encoding": found.encoding,
+                "id_column": found.id_column,
+                "name_column": found.name_column,
+                "blank_lines": found.blank_lines,
+                "summary": counts,
+                "results": [_result(r) for r in rows],
+                "invalid": [
+                    {"line": i.line, "value": i.value, "name": i.name, "reason": i.reason}
+                    for i in found.invalid
+                ],
+                "journal_pending": remaining,
+                "xlsx": str(args.out) if args.out is not None else None,
+            }
+        )
     else:
         if rows and not args.quiet:
             out.print(_results_table(rows))
@@ -553,7 +550,7 @@ def _cmd_screen(args: argparse.Namespace, out: Console) -> int:
     if found.invalid:
         talk.print(_invalid_table(found.invalid))
     if args.out is not None:
-        talk.print(f"written: {written}", highlight=False)
+        talk.print(f"written: {written}", highlight=False, markup=False, soft_wrap=True)
     if remaining:
         talk.print(f"[yellow]{remaining} journal records still pending upload[/yellow]")
     return 1 if found.invalid else 0
@@ -574,13 +571,13 @@ def register(sub: Any) -> None:
     screen_cmd.add_argument("file", help="CSV with a header row (UTF-8, UTF-8 with BOM or GBK)")
     screen_cmd.add_argument("--matter", required=True, help="matter category, e.g. bidding")
     screen_cmd.add_argument("--out", help="write the results here: .xlsx (extra: report) or .csv")
-    screen_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json(screen_cmd, "screen")
     screen_cmd.add_argument("--id-column", help="the id column's header (default: found by name)")
     screen_cmd.add_argument("--name-column", help="the name column's header (optional)")
     screen_cmd.add_argument("--encoding", help="the file's encoding (default: detected)")
-    screen_cmd.add_argument("--operator")
+    screen_cmd.add_argument("--operator", help="the officer screening (journaled)")
     screen_cmd.add_argument("--chunk-size", type=int, default=_CHUNK, help="ids per batch")
     screen_cmd.add_argument("--quiet", action="store_true", help="no results table")
-    screen_cmd.add_argument("--flush-timeout", type=float, default=10.0)
+    add_timeout(screen_cmd, 10.0, "seconds to wait for the records' upload before exiting")
     add_settings(screen_cmd)
     screen_cmd.set_defaults(func=_cmd_screen)

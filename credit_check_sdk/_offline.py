@@ -232,7 +232,7 @@ class Offline:
                     "max_age_seconds": self.max_snapshot_age,
                     "usable": age is not None and age.total_seconds() <= self.max_snapshot_age,
                     "cursor": status.cursor,
-                    "path": str(status.path),
+                    "path": str(status.path) if status.path is not None else None,
                 }
             except SnapshotError as exc:
                 snapshot = {"error": str(exc), "usable": False}

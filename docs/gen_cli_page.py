@@ -27,23 +27,60 @@ variables, which the flags of the *platform settings* group override (see
 This page is written from the command's argument parser at every build of the
 site: each section is what `credit-check COMMAND --help` prints.
 
+## Options every command shares
+
+- **Global options** go before or after the command: `-v` / `--verbose` (log at
+  INFO; an unexpected error shows its traceback), `--data-dir` and
+  `--database-url` (where the SDK's state lives), and the platform settings
+  `--base-url`, `--app-id`, `--app-secret`, `--agency-id`,
+  `--request-timeout` (seconds for each request; `CREDIT_CHECK_TIMEOUT`) and
+  `--allow-insecure-http`. `credit-check -v check …` and
+  `credit-check check … -v` are the same.
+- **`--timeout SECONDS`** is a command's time budget wherever it has one: how
+  long `check`, `check-many`, `action` and `screen` wait for their records'
+  upload, how long `flush` keeps trying, a `sync`'s requests, a whole
+  `snapshot download`, the upload before `report --submit`.
+- **`--json`**: one JSON document on standard output and nothing else there;
+  messages, warnings and progress go to standard error (see [JSON output](#json-output)).
+- Progress bars are drawn on standard error, and only when it is a terminal.
+- Tables never cut an id that is to be copied (subject, check, measure, entry
+  ids): at 80 columns they are whole; in a narrower terminal they fold onto the
+  next line rather than end in "…".
+
+Earlier spellings still work, are hidden from `--help`, and warn once:
+
+| spelling | now |
+|---|---|
+{deprecated}
+
 ## Exit status
 
 | status | meaning |
 |---|---|
 | 0 | done |
 | 1 | the command ran and found a problem it names (the table below) |
-| 2 | bad input (an id, a file, a flag), a missing setting or extra, or an error |
+| 2 | bad input (an id, a file, a flag), a missing setting or extra (named with its \
+`pip install`), or an error |
 | 3 | the platform refused the app id, secret or permission (401, 403) |
 | 4 | the platform refused this machine's clock (more than 300 s off): set it (NTP) |
+| 130 | interrupted (Ctrl-C): no traceback; what was journaled stays and is uploaded later |
 
 Statuses 3 and 4 come from the commands that talk to the platform (those that
 take the platform settings); a refused `check` still prints and journals its
-decision first.
+decision first. An error the user can act on takes one line on standard error;
+an unexpected one says so and shows its traceback with `-v`.
 
 | command | exit status 1 means |
 |---|---|
 {table}
+
+## JSON output
+
+With `--json`, each command prints one JSON document with these keys. Keys are
+only ever added, never renamed or removed; a personal id is masked
+(`4420**********1234`) as everywhere else.
+
+{json}
 
 ## Commands
 """
@@ -70,12 +107,26 @@ def _sandbox_parser() -> argparse.ArgumentParser:
     return sandbox_parser()
 
 
+def _json_sections() -> str:
+    from credit_check_sdk._cli_common import JSON_KEYS
+
+    parts = []
+    for command, keys in JSON_KEYS.items():
+        rows = "\n".join(
+            f"| {'…' if key == '…' else f'`{key}`'} | {meaning} |" for key, meaning in keys.items()
+        )
+        parts.append(f"`credit-check {command} --json`\n\n| key | holds |\n|---|---|\n{rows}\n")
+    return "\n".join(parts)
+
+
 def cli_markdown() -> str:
-    """The whole page: the exit statuses, then every command's help, in parser order."""
+    """The whole page: shared options, exit statuses, JSON keys, then every command's help."""
+    from credit_check_sdk._cli_common import DEPRECATED_OPTIONS
     from credit_check_sdk.cli import EXIT_STATUS_1
 
     table = "\n".join(f"| `credit-check {c}` | {m} |" for c, m in EXIT_STATUS_1.items())
-    parts = [_INTRO.format(table=table)]
+    deprecated = "\n".join(f"| `{old}` | `{new}` |" for old, new in DEPRECATED_OPTIONS.items())
+    parts = [_INTRO.format(table=table, deprecated=deprecated, json=_json_sections())]
     parser = build_parser()
     with _columns(78):  # what fits the page's code blocks
         for name, sub in subcommands(parser):

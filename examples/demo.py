@@ -12,14 +12,17 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
    left to a person (the plan bars directors only when directly responsible);
 5. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-6. a platform outage: checks go on from the local snapshot of the lists (and
-   from a profile fetched within the hour: step 3's subsidy applicant is still
-   restricted through its legal representative), and a bidder blacklisted
-   during the outage is caught by the re-check afterwards;
+6. a platform outage: checks go on from the local snapshot of the lists (degraded,
+   and queued for a live re-check), and from a profile fetched minutes ago (step 3's
+   subsidy applicant, still restricted through its legal representative: a fresh
+   cached profile, neither degraded nor re-checked); a bidder blacklisted during the
+   outage is caught by the re-check once the platform is back. Each row says what
+   happened to it;
 7. the journal uploaded to the platform and its hash chain verified.
 
 Steps are numbered as they run, so that a step added between two (a licence
-disclosed with its due date, say) renumbers the rest.
+disclosed with its due date, say) renumbers the rest. Reasons are printed under
+the note number ([1], [2] …) of the row they explain.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
 a summary) in the folder it names. Nothing leaves the loopback interface.
@@ -32,6 +35,7 @@ import itertools
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from credit_check_sdk import CreditChecker, Decision, Document, Outcome
+from credit_check_sdk import CreditChecker, Decision, Document, Outcome, Settings
 from credit_check_sdk._ids import mask_id
 from credit_check_sdk._time import now
 from credit_check_sdk.plugins import PluginHost
@@ -80,20 +84,31 @@ def _style(outcome: str) -> str:
     }.get(outcome, "white")
 
 
-def _decisions(title: str, rows: list[tuple[str, Decision, str]]) -> Table:
+Row = tuple[str, Decision, str]
+
+
+def _show(title: str, rows: list[Row], *, why: Sequence[int] = ()) -> None:
+    """The rows as a table; then the reasons of the rows in ``why``, each under a note
+    number that the row carries ([1], [2] …), so that no reason is left unattributed."""
+    notes = {i: n for n, i in enumerate(why, start=1)}
     table = Table(title=title, show_lines=True, title_justify="left")
     table.add_column("申请人 / applicant", max_width=30)
     table.add_column("结果 / outcome")
-    table.add_column("措施 / measures", max_width=44)
-    table.add_column("处理 / action", max_width=30)
-    for name, d, action in rows:
+    table.add_column("措施 / measures", max_width=44, overflow="fold")
+    table.add_column("处理 / what happened", max_width=34, overflow="fold")
+    for i, (name, d, action) in enumerate(rows):
+        note = f"[{notes[i]}] " if i in notes else ""
         table.add_row(
-            f"{name}\n{mask_id(d.subject.id, d.subject.kind)}",  # a person's id masked
+            escape(f"{note}{name}") + f"\n{mask_id(d.subject.id, d.subject.kind)}",
             f"[{_style(d.outcome.value)}]{d.outcome.value}[/]\n({d.source})",
             _measures(d),
-            action,
+            escape(action),
         )
-    return table
+    console.print(table)
+    for i, n in notes.items():
+        name, d, _ = rows[i]
+        console.print(escape(f"[{n}] {name}: why {d.outcome.value}"), style="bold")
+        _reasons(d)
 
 
 def _reasons(d: Decision) -> None:
@@ -102,6 +117,22 @@ def _reasons(d: Decision) -> None:
         zh = r.zh.split("措施依据")[0].rstrip("。 ") + "。"
         en = r.en.split(" Basis:")[0]
         console.print(f"  • {escape(zh)}\n    [dim]{escape(en)}[/dim]")
+
+
+def _how(d: Decision, settings: Settings) -> str:
+    """What a decision was made from, in the words an official would use."""
+    if d.source == "live":
+        return "live: the platform answered"
+    if d.source == "cache" and not d.degraded:
+        return (
+            f"fresh cache: a profile fetched under {settings.cache_ttl / 60:g} min ago; "
+            "not degraded"
+        )
+    if d.source == "cache":
+        return f"stale cache: a profile under {settings.stale_cache_age / 60:g} min old; degraded"
+    if d.source == "snapshot":
+        return "snapshot of the lists: degraded"
+    return "no data at all: degraded"
 
 
 def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
@@ -135,11 +166,10 @@ def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
         else:
             action = "admitted / 准予参加"
         rows.append((result.bidder.name or result.bidder.bid_id, d, action))
-    console.print(_decisions(_step(f"Bidding round {tender.code} / 招投标信用审查"), rows))
     if excluded is None:
         raise SystemExit("the sandbox's judgment defaulter was not restricted: check its seed")
-    console.print("[bold]Why the excluded bidder is excluded:[/bold]")
-    _reasons(excluded)
+    shown = [i for i, (_, d, _) in enumerate(rows) if d.check_id == excluded.check_id]
+    _show(_step(f"Bidding round {tender.code} / 招投标信用审查"), rows, why=shown)
     return excluded
 
 
@@ -164,13 +194,11 @@ def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
             f"; commitment {commitment.commitment_id} recorded with the platform, "
             f"documents due {commitment.due_on} (10 working days)"
         )
-    console.print(
-        _decisions(
-            _step("Licence application / 行政许可 容缺受理"),
-            [(applicant.name, acceptance.decision, action)],
-        )
+    _show(
+        _step("Licence application / 行政许可 容缺受理"),
+        [(applicant.name, acceptance.decision, action)],
+        why=[0],
     )
-    _reasons(acceptance.decision)
 
 
 def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
@@ -190,8 +218,7 @@ def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
             f"({', '.join(result.measure_ids)})",
         )
     ]
-    console.print(_decisions(_step("Subsidy application / 财政资金补助"), rows))
-    _reasons(result.decisions[0])
+    _show(_step("Subsidy application / 财政资金补助"), rows, why=[0])
 
 
 def honours(checker: CreditChecker, flows: PluginHost) -> None:
@@ -220,9 +247,9 @@ def honours(checker: CreditChecker, flows: PluginHost) -> None:
         else:
             action = "eligible / 可参评"
         rows.append((result.nominee.label, result.decisions[0], action))
-    console.print(_decisions(_step(f"Honours {award.code} / 评先评优信用审查"), rows))
-    console.print("[bold]Why the senior manager is barred (through her company):[/bold]")
-    _reasons(screening.result("N1").decisions[0])
+    # The senior manager is barred through her company: the reasons of her row say so.
+    barred = [i for i, result in enumerate(screening.results) if result.status == "barred"]
+    _show(_step(f"Honours {award.code} / 评先评优信用审查"), rows, why=barred)
 
 
 def objection(checker: CreditChecker, excluded: Decision) -> None:
@@ -240,17 +267,19 @@ def objection(checker: CreditChecker, excluded: Decision) -> None:
         operator="zhang.w",
         department="中山市公共资源交易中心",
     )
-    console.print(
-        _decisions(
-            _step(f"Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒"),
-            [(SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name, again, "punishment suspended")],
-        )
+    _show(
+        _step(f"Objection {objection_id} ({status}) / 异议核实期间暂不执行惩戒"),
+        [(SCENARIO_SUBJECTS["judgment_defaulter_bidder"].name, again, "punishment suspended")],
+        why=[0],
     )
-    _reasons(again)
 
 
-def outage(checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]) -> None:
+def outage(
+    checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]
+) -> list[dict[str, Any]]:
+    """Checks while the platform is down; returns what happened to each (for the summary)."""
     checker.sync_snapshot()
+    began = now()
     sandbox.admin("PUT", "/faults", json={"outage": True})
     listed = SCENARIO_SUBJECTS["red_and_black"]
     late = SCENARIO_SUBJECTS["repaired"]
@@ -260,24 +289,59 @@ def outage(checker: CreditChecker, sandbox: SandboxProcess, changed: list[str]) 
         "/entries",
         json={"subject_id": late.id, "list": "black", "category": "wage_arrears"},
     )
-    rows = []
+    decided = []
     for who in (listed, late):
         d = checker.must_check(who.id, "procurement", operator="wang.l", department="市财政局")
-        rows.append((who.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
-    # Step 3's applicant again: its profile, fetched minutes ago, answers before the
-    # snapshot (stale_cache_age), legal representative included. Later than that, the
-    # snapshot answers with the relations kept from that live check (max_relation_age).
+        decided.append((who.name, d))
+    # Step 3's applicant again: its profile, fetched minutes ago, is still fresh in the
+    # cache and answers without the platform (legal representative included); a
+    # decision from a fresh profile is not degraded and needs no re-check.
     again = SCENARIO_SUBJECTS["legal_rep_blacklisted"]
     d = checker.must_check(again.id, "subsidy", operator="chen.y", department="市财政局")
-    rows.append((again.name, d, f"degraded ({d.source}), re-checked when the platform is back"))
-    console.print(_decisions(_step("Platform outage / 平台中断：依据本地名单快照"), rows))
-    _reasons(rows[1][1])
-    _reasons(rows[2][1])
+    decided.append((again.name, d))
+    # The SDK queues a degraded decision for a live re-check (and only those).
+    queued = {d.check_id for _, d in decided if d.degraded and d.recheck_of is None}
     sandbox.admin("PUT", "/faults", json={"outage": False})
-    done = checker.recheck_pending()
-    console.print(f"platform back: {done} degraded decisions re-checked live")
+    checker.recheck_pending()
+    rechecks = {
+        r["recheck_of"]: r
+        for r in checker.journal.iter_records(since=began)
+        if r.get("type") == "check" and r.get("recheck_of")
+    }
+    rows = []
+    for name, d in decided:
+        what = _how(d, checker.settings)
+        recheck = rechecks.get(d.check_id)
+        if recheck is not None:
+            was, now_outcome = d.outcome.value, recheck["outcome"]
+            what += f"; re-checked live when the platform was back: {now_outcome}" + (
+                f" (was {was})" if now_outcome != was else " (unchanged)"
+            )
+        elif d.check_id in queued:
+            what += "; queued for a live re-check, not done yet"
+        else:
+            what += "; no re-check needed"
+        rows.append((name, d, what))
+    _show(
+        _step("Platform outage / 平台中断期间的核查"),
+        rows,
+        why=range(len(rows)),
+    )
+    console.print(
+        f"platform back: {len(rechecks)} of {len(queued)} degraded decisions re-checked live"
+    )
     for line in changed:
         console.print(f"  [bold red]changed:[/] {line}")
+    return [
+        {
+            "name": name,
+            "source": d.source,
+            "degraded": d.degraded,
+            "queued": d.check_id in queued,
+            "rechecked": d.check_id in rechecks,
+        }
+        for name, d, _ in rows
+    ]
 
 
 def upload(checker: CreditChecker, sandbox: SandboxProcess) -> dict[str, Any]:
@@ -338,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
             subsidy(checker, flows)
             honours(checker, flows)
             objection(checker, excluded)
-            outage(checker, sandbox, changed)
+            outage_rows = outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)
+            summary["outage"] = outage_rows
             summary["rechecks_changed"] = len(changed)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     console.print(f"\nsandbox stopped; files left in [bold]{out.resolve()}[/bold]")

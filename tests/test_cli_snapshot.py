@@ -59,7 +59,7 @@ def test_sync_fills_the_snapshot_and_status_shows_it(fake: FakePlatform, tmp_pat
     assert again.returncode == 0, again.stderr
     assert "followed: 0 changes" in again.stdout
 
-    health = run("health", env=env)
+    health = run("health", "--json", env=env)
     assert health.returncode == 0, health.stderr
     report = json.loads(health.stdout)
     assert report["snapshot"]["entries"] == 2
@@ -96,7 +96,7 @@ def test_a_failed_download_leaves_no_file(fake: FakePlatform, tmp_path: Path) ->
         "snapshot",
         "download",
         str(target),
-        "--timeout-seconds",
+        "--timeout",
         "3",
         env=env_for(fake, tmp_path / "d"),
     )

@@ -48,10 +48,32 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "tolerance" in text
     assert "suspended" in text
     # During the outage, step 3's applicant is still restricted through its legal
-    # representative (a degraded decision, re-checked afterwards with the others).
+    # representative, from a profile fetched minutes before: a fresh cached profile,
+    # neither degraded nor re-checked. The two decided from the snapshot are degraded,
+    # queued and re-checked live once the platform is back; each row says so.
     outage = text[text.index("6. Platform outage") : text.index("7. Journal")]
     assert "P-SUB-RESTRICT" in outage
-    assert "legal representative 4420**********" in " ".join(outage.split())
+    flat = " ".join(outage.split())
+    assert "legal representative 4420**********" in flat
+    rows = summary["outage"]
+    assert [(r["source"], r["degraded"], r["queued"], r["rechecked"]) for r in rows] == [
+        ("snapshot", True, True, True),
+        ("snapshot", True, True, True),
+        ("cache", False, False, False),
+    ]
+    # (the demo's console is 120 columns wide: these phrases stay on one line of a cell)
+    assert flat.count("re-checked live when the platform") == 2
+    assert flat.count("snapshot of the lists: degraded;") == 2
+    assert "fresh cache: a profile fetched" in flat
+    assert "stale cache" not in flat
+    assert "platform back: 2 of 2 degraded decisions re-checked live" in flat
+    # Each row's reasons come under its note number, after the table.
+    for n, row in enumerate(rows, start=1):
+        assert f"[{n}] {row['name']}" in flat  # the row, marked …
+        assert f"[{n}] {row['name']}: why" in flat  # … and its reasons, named
+    cache_row = rows[2]["name"]
+    why_cache = flat[flat.index(f"[3] {cache_row}: why") :]
+    assert "P-SUB-RESTRICT" in why_cache.split("platform back")[0]
     # A person barred from an honour through her seriously dishonest company (§三(二)), a
     # trustworthy company put first, a director left to a person; persons' ids masked.
     honours = " ".join(text[text.index("4. Honours") : text.index("5. Objection")].split())
@@ -63,3 +85,4 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "to a person" in honours
     assert "442000199008233023" not in text
     assert "4420**********3023" in honours
+    assert "[1] " in honours  # the barred nominee's row carries the note of its reasons

@@ -7,6 +7,7 @@ directory and its pages are looked into.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import re
@@ -18,6 +19,7 @@ from types import ModuleType
 import pytest
 
 import credit_check_sdk
+from credit_check_sdk._cli_common import DEPRECATED_OPTIONS, JSON_KEYS
 from credit_check_sdk.cli import EXIT_STATUS_1, build_parser, subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +86,14 @@ def test_the_cli_page_shows_every_command_and_option() -> None:
         for action in sub._actions:  # every option string of every command
             for option in action.option_strings:
                 assert option in page, (name, option)
+                if action.help == argparse.SUPPRESS:  # an old spelling: named with its new one
+                    assert f"| `{option}` | `{DEPRECATED_OPTIONS[option]}` |" in page
     for command, meaning in EXIT_STATUS_1.items():
         assert f"| `credit-check {command}` | {meaning} |" in page
+    for command, keys in JSON_KEYS.items():
+        assert f"`credit-check {command} --json`" in page
+        for key in keys:
+            assert f"| `{key}` |" in page or key == "…", (command, key)
 
 
 # --- the whole site ----------------------------------------------------------------------

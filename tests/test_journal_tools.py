@@ -223,14 +223,14 @@ def test_verify_columns_names_edited_report_columns(month_dir: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "journal intact: 20 records" in done.stdout
     assert (
-        "record #2 c02: column_mismatch outcome: stored 'normal', body gives 'restriction'"
+        'record #2 c02: column_mismatch outcome: stored "normal", body gives "restriction"'
         in done.stdout
     )
     assert (
-        "record #8 a04: column_mismatch action: stored 'applied', body gives 'overridden'"
+        'record #8 a04: column_mismatch action: stored "applied", body gives "overridden"'
         in done.stdout
     )
-    assert "c08: column_mismatch record_measures[0].measure_id: stored 'P-NONE'," in done.stdout
+    assert 'c08: column_mismatch record_measures[0].measure_id: stored "P-NONE",' in done.stdout
     assert "3 column values disagree with their record's body in 20 records" in done.stdout
 
 
@@ -238,7 +238,7 @@ def test_verify_columns_masks_personal_ids(month_dir: Path) -> None:
     _tamper(month_dir, ("UPDATE records SET category = ? WHERE id = 'c08'", (PERSON,)))
     done = cli("journal", "verify", "--columns", data_dir=month_dir)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "c08: column_mismatch category: stored '4420**********1237'" in done.stdout
+    assert 'c08: column_mismatch category: stored "4420**********1237"' in done.stdout
     assert PERSON not in done.stdout + done.stderr
 
 

@@ -266,21 +266,20 @@ def _run_commands(server_url: str, secret: str, tmp_path: Path) -> dict[str, Any
     ids = tmp_path / "ids.txt"
     ids.write_text(f"{ORG}\n{CLEAN_ORG}\n", encoding="utf-8")
     runs = {
-        "check": credit_check(
-            "check", ORG, "bidding", "--flush-timeout", "1", env=env, cwd=tmp_path
-        ),
+        "check": credit_check("check", ORG, "bidding", "--timeout", "1", env=env, cwd=tmp_path),
         "check-many": credit_check(
             "check-many",
             str(ids),
             "--matter",
             "bidding",
-            "--flush-timeout",
+            "--timeout",
             "1",
+            "--json",
             env=env,
             cwd=tmp_path,
         ),
-        "health": credit_check("health", env=env, cwd=tmp_path),
-        "sync": credit_check("sync", "--timeout-seconds", "2", env=env, cwd=tmp_path),
+        "health": credit_check("health", "--json", env=env, cwd=tmp_path),
+        "sync": credit_check("sync", "--timeout", "2", env=env, cwd=tmp_path),
     }
     return runs
 
@@ -294,7 +293,8 @@ def test_the_cli_exits_3_when_the_credentials_are_refused(
         assert WRONG not in done.stdout + done.stderr
     assert "review" in runs["check"].stdout
     assert "app id or secret" in runs["check"].stderr
-    assert runs["check-many"].stdout.count("review") == 2
+    results = json.loads(runs["check-many"].stdout)["results"]
+    assert [r["outcome"] for r in results] == ["review", "review"]
     report = json.loads(runs["health"].stdout)
     assert report["configuration"]["refused"] == "credentials"
     assert report["platform_answers"] is True
@@ -316,8 +316,8 @@ def test_the_cli_exits_0_against_a_platform_that_accepts(
     fake: FakePlatform, tmp_path: Path
 ) -> None:
     env = cli_env(fake.serve(), fake.app_secret, tmp_path / "data")
-    done = credit_check("check", ORG, "bidding", "--flush-timeout", "1", env=env, cwd=tmp_path)
+    done = credit_check("check", ORG, "bidding", "--timeout", "1", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    health = credit_check("health", env=env, cwd=tmp_path)
+    health = credit_check("health", "--json", env=env, cwd=tmp_path)
     assert health.returncode == 0, health.stderr
     assert json.loads(health.stdout)["configuration"]["refused"] is None
