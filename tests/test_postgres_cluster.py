@@ -1,0 +1,139 @@
+"""A cluster of application servers on one PostgreSQL database, as real processes.
+
+Each instance is a subprocess (``tests/support/clusterworker.py``) with its own
+``data_dir``, checking against a FakePlatform served over HTTP and journaling to
+the test run's cluster (``pg_url``). What is proved: concurrent instances keep
+their own chains and one report and one verify from a fourth process with an
+empty ``data_dir`` see them all; an instance SIGKILLed mid-run loses nothing it
+returned; checks go on while PostgreSQL is stopped and their spool drains after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from credit_check_sdk._time import today
+from credit_check_sdk.testing import FakePlatform
+from tests.support.clirun import credit_check, platform_env
+from tests.support.pgcluster import PgCluster
+
+WORKER = Path(__file__).parent / "support" / "clusterworker.py"
+
+
+@pytest.fixture
+def fake() -> FakePlatform:
+    platform = FakePlatform()
+    platform.serve()
+    return platform
+
+
+def start(
+    fake: FakePlatform, data_dir: Path, url: str, count: int, threads: int
+) -> subprocess.Popen[str]:
+    env = platform_env(fake, data_dir, CREDIT_CHECK_DATABASE_URL=url, CREDIT_CHECK_TIMEOUT="1.0")
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(count), str(threads)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def ids_in_db(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as raw:
+        return dict(raw.execute("SELECT id, writer_id FROM cc_journal_records").fetchall())
+
+
+def wait_for(condition: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]  # a callable
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_three_instances_then_one_report_and_one_verify_from_an_empty_data_dir(
+    fake: FakePlatform, pg_url: str, tmp_path: Path
+) -> None:
+    workers = [start(fake, tmp_path / f"app{n}", pg_url, 30, 3) for n in range(3)]
+    returned: list[str] = []
+    for w in workers:
+        out, err = w.communicate(timeout=180)
+        assert w.returncode == 0, err
+        returned += [json.loads(line) for line in out.splitlines()]
+    assert len(returned) == len(set(returned)) == 90
+    stored = ids_in_db(pg_url)
+    assert set(stored) == set(returned)
+    assert len(set(stored.values())) == 3  # one chain per instance
+    assert set(returned) <= set(fake.records)  # uploaded, each once
+    assert all(fake.upload_counts[i] == 1 for i in returned)
+
+    env = platform_env(fake, tmp_path / "admin", CREDIT_CHECK_DATABASE_URL=pg_url)
+    verify = credit_check("journal", "verify", "--json", env=env)
+    assert verify.returncode == 0, verify.stderr
+    assert json.loads(verify.stdout)["checked"] == 90
+    report = credit_check(
+        "report", f"{today():%Y-%m}", "--agency-id", fake.agency_id, "--json", env=env
+    )
+    assert report.returncode == 0, report.stderr
+    doc = json.loads(report.stdout)
+    assert sum(doc["totals"].values()) == 90
+    assert not (tmp_path / "admin" / "journal.sqlite3").exists()
+
+
+def test_an_instance_killed_mid_run_loses_nothing_it_returned(
+    fake: FakePlatform, pg_url: str, tmp_path: Path
+) -> None:
+    worker = start(fake, tmp_path / "app", pg_url, 0, 4)
+    assert worker.stdout is not None
+    returned = [json.loads(worker.stdout.readline()) for _ in range(40)]
+    os.kill(worker.pid, signal.SIGKILL)
+    rest, _ = worker.communicate(timeout=30)
+    returned += [json.loads(line) for line in rest.splitlines() if line.strip()]
+    assert set(returned) <= set(ids_in_db(pg_url))
+    # Another start of the same instance uploads what the killed one had not.
+    again = start(fake, tmp_path / "app", pg_url, 1, 1)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert set(returned) <= set(fake.records)
+
+
+def test_checks_go_on_while_the_database_is_stopped_and_the_spool_drains_after(
+    fake: FakePlatform, pg_url: str, pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    worker = start(fake, tmp_path / "app", pg_url, 0, 2)
+    assert worker.stdout is not None
+    returned = [json.loads(worker.stdout.readline()) for _ in range(10)]
+    pg_cluster.pause()
+    try:
+        started = time.monotonic()
+        during = [json.loads(worker.stdout.readline()) for _ in range(10)]
+        # Ten checks while the database is down: each within its timeout (1 s), most at once.
+        assert time.monotonic() - started < 10
+        assert (tmp_path / "app" / "spool.pending").exists()
+    finally:
+        pg_cluster.resume()
+    after = [json.loads(worker.stdout.readline()) for _ in range(10)]
+    worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=30)
+    everything = set(returned + during + after)
+    if (tmp_path / "app" / "spool.pending").exists():
+        # The worker ended before its spool drained: the next start drains it.
+        again = start(fake, tmp_path / "app", pg_url, 1, 1)
+        _, err = again.communicate(timeout=120)
+        assert again.returncode == 0, err
+    wait_for(lambda: everything <= set(ids_in_db(pg_url)))
+    env = platform_env(fake, tmp_path / "admin", CREDIT_CHECK_DATABASE_URL=pg_url)
+    verify = credit_check("journal", "verify", "--json", env=env)
+    assert json.loads(verify.stdout)["ok"] is True
