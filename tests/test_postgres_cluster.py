@@ -91,6 +91,17 @@ def test_three_instances_then_one_report_and_one_verify_from_an_empty_data_dir(
     assert sum(doc["totals"].values()) == 90
     assert not (tmp_path / "admin" / "journal.sqlite3").exists()
 
+    # --submit from the admin machine, then from an instance: sent once (the receipts
+    # are in the database), whoever submits it.
+    period = f"{today():%Y-%m}"
+    first = credit_check("report", period, "--submit", env=env)
+    assert first.returncode == 0, first.stderr
+    app_env = platform_env(fake, tmp_path / "app1", CREDIT_CHECK_DATABASE_URL=pg_url)
+    second = credit_check("report", period, "--submit", env=app_env)
+    assert second.returncode == 0, second.stderr
+    assert "not sent" in second.stdout + second.stderr
+    assert len(fake.reports[(fake.agency_id, period)]) == 1
+
 
 def test_an_instance_killed_mid_run_loses_nothing_it_returned(
     fake: FakePlatform, pg_url: str, tmp_path: Path
