@@ -510,8 +510,9 @@ def submit_report(
     the next ``version``; a report whose content is that of the newest receipt kept
     (same ``body_hash``, whatever its ``generated_at``) is not sent again: the earlier
     receipt comes back with ``sent`` ``False``. With a shared database the receipts
-    are every instance's, so a report is sent once whoever submits it. Raises :class:`PlatformError` when the platform
-    refuses or cannot be reached (nothing is recorded then).
+    are every instance's, so a report is sent once whoever submits it. Raises
+    :class:`PlatformError` when the platform refuses or cannot be reached (nothing is
+    recorded then).
 
     >>> receipt = submit_report(checker.client, report, checker.storage)  # doctest: +SKIP
     >>> receipt.version  # doctest: +SKIP
