@@ -17,10 +17,13 @@ What lives where::
     data_dir/writer.json         this instance's writer id
     data_dir/spool.sqlite3       records the database could not take in time (drained in order)
 
+    cc_rechecks, cc_watches      re-checks (claimed with SKIP LOCKED: run once) and watches
+    cc_learnt, cc_learnt_relations  relations learnt from live profiles
+    cc_commitments, cc_disclosures  written commitments and disclosures to make
+
 Still kept in ``data_dir`` by this version (per instance, as with the SQLite
-adapter): the re-check queue and watches, learnt relations, the offline
-snapshot, commitments and disclosures; :meth:`PostgresStorage.describe` lists
-them under ``local``.
+adapter): the offline snapshot; :meth:`PostgresStorage.describe` lists its files
+under ``local``.
 
 >>> storage = PostgresStorage("postgresql://cc@db/credit", data_dir)  # doctest: +SKIP
 >>> storage.kind  # doctest: +SKIP
@@ -36,15 +39,14 @@ from typing import Any
 from ..._exceptions import JournalError
 from ..._fork import ShortLock
 from ..sqlite import SQLiteStorage
-from ..sqlite.commitments import SQLiteCommitments
-from ..sqlite.disclosures import SQLiteDisclosures
-from ..sqlite.followups import Followups
-from ..sqlite.relations import RelationStore
 from ..sqlite.snapshot import Snapshot
 from ._database import Database
 from ._schema import SCHEMA_VERSION, migrate, schema_version
 from ._uploads import PostgresObjections, PostgresReceipts
+from .duties import PostgresCommitments, PostgresDisclosures
+from .followups import PostgresFollowups
 from .journal import PostgresJournal
+from .relations import PostgresRelations
 from .report import PostgresReportSource
 
 __all__ = ["PostgresStorage"]
@@ -76,6 +78,10 @@ class PostgresStorage:
         self._local = SQLiteStorage(self.data_dir)
         self._objections = PostgresObjections(self.db)
         self._receipts = PostgresReceipts(self.db)
+        self._followups = PostgresFollowups(self.db)
+        self._relations = PostgresRelations(self.db)
+        self._commitments = PostgresCommitments(self.db)
+        self._disclosures = PostgresDisclosures(self.db)
         self._closed = False
 
     def _migrate(self, conn: Any) -> None:
@@ -120,14 +126,14 @@ class PostgresStorage:
         return PostgresReportSource(self.db)
 
     @property
-    def followups(self) -> Followups:
-        """The re-check queue and watches (``data_dir``, per instance in this version)."""
-        return self._local.followups
+    def followups(self) -> PostgresFollowups:
+        """Every instance's re-check queue and watches."""
+        return self._followups
 
     @property
-    def relations(self) -> RelationStore:
-        """Relations learnt from live profiles (``data_dir``, per instance in this version)."""
-        return self._local.relations
+    def relations(self) -> PostgresRelations:
+        """Relations learnt from live profiles by every instance."""
+        return self._relations
 
     @property
     def snapshot(self) -> Snapshot:
@@ -135,14 +141,14 @@ class PostgresStorage:
         return self._local.snapshot
 
     @property
-    def commitments(self) -> SQLiteCommitments:
-        """Written commitments (``data_dir``, per instance in this version)."""
-        return self._local.commitments
+    def commitments(self) -> PostgresCommitments:
+        """Every instance's written commitments."""
+        return self._commitments
 
     @property
-    def disclosures(self) -> SQLiteDisclosures:
-        """Disclosures to make (``data_dir``, per instance in this version)."""
-        return self._local.disclosures
+    def disclosures(self) -> PostgresDisclosures:
+        """Every instance's disclosures to make."""
+        return self._disclosures
 
     def describe(self) -> dict[str, Any]:
         """``kind``, ``location`` (masked), the schema version, this instance's writer and
