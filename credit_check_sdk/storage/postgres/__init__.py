@@ -20,10 +20,9 @@ What lives where::
     cc_rechecks, cc_watches      re-checks (claimed with SKIP LOCKED: run once) and watches
     cc_learnt, cc_learnt_relations  relations learnt from live profiles
     cc_commitments, cc_disclosures  written commitments and disclosures to make
-
-Still kept in ``data_dir`` by this version (per instance, as with the SQLite
-adapter): the offline snapshot; :meth:`PostgresStorage.describe` lists its files
-under ``local``.
+    cc_snapshot_entries, cc_snapshot_relations, cc_snapshot_meta
+                                 the offline snapshot (one instance at a time follows
+                                 the feed, under a session advisory lock)
 
 >>> storage = PostgresStorage("postgresql://cc@db/credit", data_dir)  # doctest: +SKIP
 >>> storage.kind  # doctest: +SKIP
@@ -38,8 +37,6 @@ from typing import Any
 
 from ..._exceptions import JournalError
 from ..._fork import ShortLock
-from ..sqlite import SQLiteStorage
-from ..sqlite.snapshot import Snapshot
 from ._database import Database
 from ._schema import SCHEMA_VERSION, migrate, schema_version
 from ._uploads import PostgresObjections, PostgresReceipts
@@ -48,6 +45,7 @@ from .followups import PostgresFollowups
 from .journal import PostgresJournal
 from .relations import PostgresRelations
 from .report import PostgresReportSource
+from .snapshot import PostgresSnapshot
 
 __all__ = ["PostgresStorage"]
 
@@ -75,13 +73,13 @@ class PostgresStorage:
         self._budget = budget
         self._lock = ShortLock()
         self._journal: PostgresJournal | None = None
-        self._local = SQLiteStorage(self.data_dir)
         self._objections = PostgresObjections(self.db)
         self._receipts = PostgresReceipts(self.db)
         self._followups = PostgresFollowups(self.db)
         self._relations = PostgresRelations(self.db)
         self._commitments = PostgresCommitments(self.db)
         self._disclosures = PostgresDisclosures(self.db)
+        self._snapshot = PostgresSnapshot(self.db)
         self._closed = False
 
     def _migrate(self, conn: Any) -> None:
@@ -136,9 +134,9 @@ class PostgresStorage:
         return self._relations
 
     @property
-    def snapshot(self) -> Snapshot:
-        """The offline snapshot (``data_dir``, per instance in this version)."""
-        return self._local.snapshot
+    def snapshot(self) -> PostgresSnapshot:
+        """The offline snapshot every instance shares (one leader follows the feed)."""
+        return self._snapshot
 
     @property
     def commitments(self) -> PostgresCommitments:
@@ -152,7 +150,7 @@ class PostgresStorage:
 
     def describe(self) -> dict[str, Any]:
         """``kind``, ``location`` (masked), the schema version, this instance's writer and
-        spool, the pool, and the stores still kept in ``data_dir``.
+        spool, the pool, and ``data_dir`` (which keeps the writer id and the spool).
 
         >>> storage.describe()["spool"]["records"]  # doctest: +SKIP
         0
@@ -164,7 +162,7 @@ class PostgresStorage:
             "writer": self.journal.writer,
             "spool": self.journal.spool_status(),
             "pool": self.db.stats(),
-            "local": {"data_dir": str(self.data_dir), **self._local.describe()["files"]},
+            "data_dir": str(self.data_dir),
         }
         try:
             with self.db.connection() as conn:
@@ -180,7 +178,7 @@ class PostgresStorage:
         with self._lock:
             journal, self._journal = self._journal, None
             self._closed = True
-        self._local.close()
+        self._snapshot.close()
         if journal is not None:
             journal.close()
         self.db.close()

@@ -243,6 +243,9 @@ class Database:
         database cannot be reached.
         """
         wait = self.timeout if timeout is None else timeout
+        if self.on_first_use is not None and self._prepared_in != os.getpid():
+            with self.connection(timeout):
+                pass  # the schema is brought up to date first (on a pooled connection)
         try:
             return psycopg.connect(
                 self.url,
