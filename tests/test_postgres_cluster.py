@@ -148,3 +148,52 @@ def test_checks_go_on_while_the_database_is_stopped_and_the_spool_drains_after(
     env = platform_env(fake, tmp_path / "admin", CREDIT_CHECK_DATABASE_URL=pg_url)
     verify = credit_check("journal", "verify", "--json", env=env)
     assert json.loads(verify.stdout)["ok"] is True
+
+
+def test_the_snapshot_leader_killed_another_takes_over(pg_url: str, tmp_path: Path) -> None:
+    worker = Path(__file__).parent / "storage" / "worker.py"
+    go = tmp_path / "GO"
+    go.touch()
+    spec = json.dumps({"data_dir": str(tmp_path / "leader"), "database_url": pg_url})
+    leader = subprocess.Popen(
+        [sys.executable, str(worker), spec, "lead", str(go)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from credit_check_sdk.storage import open_storage
+
+    try:
+        assert leader.stdout is not None
+        assert json.loads(leader.stdout.readline()) is True
+        with open_storage(data_dir=tmp_path / "other", database_url=pg_url) as other:
+            assert other.snapshot.lead(wait=0.2) is None
+            os.kill(leader.pid, signal.SIGKILL)
+            leader.wait(30)
+            lease = other.snapshot.lead(wait=10)  # the dead session's lock is gone
+            assert lease is not None
+            assert lease.alive()
+            lease.release()
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+        leader.communicate(timeout=30)
+
+
+def test_one_sync_fills_the_snapshot_every_instance_reads(
+    fake: FakePlatform, pg_url: str, tmp_path: Path
+) -> None:
+    from credit_check_sdk.storage import open_storage
+
+    fake.add_entry("91442000MA4UJ2KQ57", "black", "court_judgment_defaulter")
+    env = platform_env(fake, tmp_path / "app0", CREDIT_CHECK_DATABASE_URL=pg_url)
+    done = credit_check("sync", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    with open_storage(data_dir=tmp_path / "app1", database_url=pg_url) as other:
+        assert other.snapshot.status().entries >= 1
+        assert other.snapshot.entries_for("91442000MA4UJ2KQ57")
+        assert other.snapshot.profile_for("91442000MA4UJ2KQ57", "legal_entity") is not None
+    admin = platform_env(fake, tmp_path / "admin", CREDIT_CHECK_DATABASE_URL=pg_url)
+    status = credit_check("snapshot", "status", "--json", env=admin)
+    assert json.loads(status.stdout)["entries"] >= 1
