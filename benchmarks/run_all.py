@@ -18,6 +18,7 @@ QUICK = [
     "bench_peers.py",
     "bench_journal.py",
     "bench_checker.py",
+    "bench_postgres.py",
 ]
 
 

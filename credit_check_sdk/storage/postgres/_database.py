@@ -209,32 +209,51 @@ class Database:
             yield conn
 
     def query(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] = (),
+        *,
+        timeout: float | None = None,
+        durable: bool = True,
     ) -> list[tuple[Any, ...]]:
         """One statement (its own transaction); its rows (none for a statement without).
+
+        ``durable=False`` commits without waiting for the server's WAL flush
+        (``synchronous_commit`` off for this transaction only): for bookkeeping whose
+        loss in a server crash costs nothing but a repeat (upload claims and marks).
 
         >>> db.query("SELECT version FROM cc_schema_version")  # doctest: +SKIP
         """
         with self.connection(timeout) as conn:
-            if timeout is not None:
-                # Autocommit: the statement is its own transaction, bounded alone.
-                with conn.transaction():
+            if timeout is None and durable:
+                cur = conn.execute(sql, params, prepare=True)
+                return cur.fetchall() if cur.description else []
+            with conn.transaction():
+                if timeout is not None:
                     set_statement_timeout(conn, timeout)
-                    cur = conn.execute(sql, params, prepare=True)
-                    return cur.fetchall() if cur.description else []
-            cur = conn.execute(sql, params, prepare=True)
-            return cur.fetchall() if cur.description else []
+                if not durable:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")
+                cur = conn.execute(sql, params, prepare=True)
+                return cur.fetchall() if cur.description else []
 
     def execute(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] = (),
+        *,
+        timeout: float | None = None,
+        durable: bool = True,
     ) -> int:
         """One statement that changes rows (its own transaction); how many it changed."""
         with self.connection(timeout) as conn:
-            if timeout is not None:
-                with conn.transaction():
+            if timeout is None and durable:
+                return conn.execute(sql, params, prepare=True).rowcount
+            with conn.transaction():
+                if timeout is not None:
                     set_statement_timeout(conn, timeout)
-                    return conn.execute(sql, params, prepare=True).rowcount
-            return conn.execute(sql, params, prepare=True).rowcount
+                if not durable:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")
+                return conn.execute(sql, params, prepare=True).rowcount
 
     def connect_alone(self, *, timeout: float | None = None) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool (a session lock's, a long rebuild's).

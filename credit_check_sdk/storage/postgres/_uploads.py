@@ -65,7 +65,7 @@ class PostgresUploads:
         >>> uploads.claim("h:1:a", 10, 60, after=0)  # doctest: +SKIP
         [(1, {...})]
         """
-        rows = self._db.query(*claim_sql(owner, limit, lease, after))
+        rows = self._db.query(*claim_sql(owner, limit, lease, after), durable=False)
         return [(int(gseq), json.loads(body)) for gseq, body in sorted(rows)]
 
     def release(self, owner: str, ids: list[str] | None = None) -> None:
@@ -84,6 +84,7 @@ class PostgresUploads:
             "UPDATE cc_journal_records SET claimed_by = NULL, claimed_until = NULL"
             " WHERE claimed_by = %s AND id = ANY(%s)",
             (owner, list(ids)),
+            durable=False,
         )
 
     def release_ended(self, owner: str) -> int:
@@ -115,6 +116,7 @@ class PostgresUploads:
             "UPDATE cc_journal_records SET upload_state = %s, upload_detail = NULL,"
             " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL WHERE id = ANY(%s)",
             (state, utc_text(datetime.now(timezone.utc)), list(ids)),
+            durable=False,
         )
 
     def mark_rejected(self, id: str, detail: str) -> None:
@@ -126,6 +128,7 @@ class PostgresUploads:
             "UPDATE cc_journal_records SET upload_state = 'rejected', upload_detail = %s,"
             " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL WHERE id = %s",
             (detail, utc_text(datetime.now(timezone.utc)), id),
+            durable=False,
         )
 
     def head_position(self) -> int:
