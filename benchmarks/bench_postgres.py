@@ -155,8 +155,8 @@ def snapshot_lookups(url: str, tmp: Path, entries: int) -> tuple[float, float]:
             sid = subjects[n % len(subjects)]
             entry = {
                 "entry_id": f"BL-{n:08d}", "subject_id": sid, "list": "black",
-                "updated_at": "2026-11-20T10:00:00+08:00", "category": "wage_arrears", "status": "active",
-                "listed_on": "2025-01-01", "authority": "中山市信用办",
+                "updated_at": "2026-11-20T10:00:00+08:00", "category": "wage_arrears",
+                "status": "active", "listed_on": "2025-01-01", "authority": "中山市信用办",
             }  # fmt: skip
             batch.append((entry["entry_id"], sid, json.dumps(entry, ensure_ascii=False)))
             if len(batch) == 50_000:
