@@ -211,14 +211,16 @@ def month_report(url: str, tmp: Path, records: int) -> tuple[float, float]:
     with psycopg.connect(url, autocommit=True) as conn:
         with open_storage(data_dir=tmp / "rep", database_url=url) as s:
             s.journal.counts()  # the schema
-        conn.execute(
-            "INSERT INTO cc_journal_writers VALUES ('bench', NULL, 0, '', '', 'bench')"
-        )
-        with conn.transaction(), conn.cursor() as cur, cur.copy(
-            "COPY cc_journal_records (writer_id, wseq, id, type, check_id, at, body, hash,"
-            " prev_hash, outcome, category, source, recheck_of, action, subject_id,"
-            " subject_kind, matter_code, case_id, reason) FROM STDIN"
-        ) as copy:
+        conn.execute("INSERT INTO cc_journal_writers VALUES ('bench', NULL, 0, '', '', 'bench')")
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY cc_journal_records (writer_id, wseq, id, type, check_id, at, body, hash,"
+                " prev_hash, outcome, category, source, recheck_of, action, subject_id,"
+                " subject_kind, matter_code, case_id, reason) FROM STDIN"
+            ) as copy,
+        ):
             for n in range(records):
                 outcome = ("normal", "restriction", "tolerance", "review")[n % 4]
                 record = {
