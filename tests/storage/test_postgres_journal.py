@@ -193,3 +193,41 @@ def test_a_spool_left_by_an_earlier_run_is_drained_at_start_up(tmp_path: Path, p
         assert [r["id"] for r in journal.iter_records()] == ["s0", "s1", "s2"]
         assert journal.inputs_for("s2") == {"n": 2}
         assert journal.verify().ok
+
+
+def test_the_schema_is_made_from_empty_once_and_a_newer_one_is_refused(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from credit_check_sdk import JournalError
+    from credit_check_sdk.storage.postgres._schema import SCHEMA_VERSION
+
+    with open_storage(data_dir=tmp_path / "a", database_url=pg_url) as first:
+        first.journal.counts()
+    with open_storage(data_dir=tmp_path / "b", database_url=pg_url) as second:
+        second.journal.counts()
+    versions = sql(pg_url, "SELECT version FROM cc_schema_version ORDER BY version")
+    assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+    sql(pg_url, "INSERT INTO cc_schema_version VALUES (99, 'x', 'future')")
+    third = open_storage(data_dir=tmp_path / "c", database_url=pg_url)
+    try:
+        with pytest.raises(JournalError, match="schema 99"):
+            third.journal.counts()
+    finally:
+        third.close()
+
+
+def test_health_shows_the_spool(tmp_path: Path, pg_url: str) -> None:
+    from credit_check_sdk.testing import FakePlatform
+
+    spool = Spool(tmp_path / "app")
+    spool.put([prepare_record(check("s0"), None)], reason="database down")
+    spool.close()
+    with FakePlatform().checker(tmp_path / "app", database_url=pg_url) as checker:
+        storage = checker.health()["storage"]
+        assert storage["kind"] == "postgresql"
+        assert set(storage["spool"]) >= {"records", "oldest", "last_error"}
+        deadline = time.monotonic() + 30
+        while checker.health()["storage"]["spool"]["records"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checker.health()["storage"]["spool"]["records"] == 0
+        assert checker.journal.get("s0")["hash"] is not None
