@@ -10,10 +10,12 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+# The sandbox platform is its own distribution (sandbox/): given to pip beside the SDK,
+# it is what the SDK's sandbox extra resolves to.
+$(STAMP): pyproject.toml sandbox/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,dev,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,dev,docs]" -e ./sandbox
 	@for p in plugins/*/; do \
 		if [ -f "$$p/pyproject.toml" ]; then $(BIN)/python -m pip install --quiet -e "$$p" || exit 1; fi; \
 	done
@@ -42,7 +44,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check credit_check_sdk tests plugins examples benchmarks
+	$(BIN)/ruff format --check credit_check_sdk sandbox tests plugins examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

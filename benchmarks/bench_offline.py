@@ -28,10 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from credit_check_sandbox.process import SandboxProcess
+
 from credit_check_sdk import CreditChecker
 from credit_check_sdk._client import PlatformClient
 from credit_check_sdk._sync import Syncer
-from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.snapshot import Snapshot
 
 

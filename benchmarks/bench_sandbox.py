@@ -37,9 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from credit_check_sdk.sandbox import db
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import seed_database
+from credit_check_sandbox import db
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import seed_database
+
 from credit_check_sdk.signing import signed_headers
 
 Row = tuple[str, str, str]
@@ -230,7 +231,7 @@ def _bare_sql(path: Path, ids: list[str], count: int = 5000) -> float:
 
 def _in_process(path: Path, ids: list[str], count: int = 3000) -> float:
     """Milliseconds per signed profile request through the ASGI app, in-process (no HTTP)."""
-    from credit_check_sdk.sandbox.app import SandboxSettings, create_app
+    from credit_check_sandbox.app import SandboxSettings, create_app
 
     secret = "bench-secret"  # noqa: S105 - a throwaway in-process app
     app = create_app(

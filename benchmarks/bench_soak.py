@@ -42,9 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from credit_check_sandbox.process import SandboxProcess  # noqa: E402
+from credit_check_sandbox.seed import _uscc  # noqa: E402
+
 from credit_check_sdk import CreditChecker  # noqa: E402
-from credit_check_sdk.sandbox.process import SandboxProcess  # noqa: E402
-from credit_check_sdk.sandbox.seed import _uscc  # noqa: E402
 
 THREADS = 8
 SUBJECTS = [_uscc(i) for i in range(1500)]

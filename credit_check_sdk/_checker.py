@@ -18,9 +18,9 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ._cache import ProfileCache
 from ._client import PlatformClient
 from ._config import Settings
+from ._disclosures import DisclosurePoster, check_against, make_duty, summary
 from ._exceptions import (
     ArgumentTypeError,
     CreditCheckError,
@@ -41,12 +42,22 @@ from ._exceptions import (
 from ._files import make_private_dir, wider_than_private
 from ._fork import LongLock
 from ._ids import mask_id, mask_ids_in
-from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
+from ._models import (
+    Catalog,
+    Decision,
+    Disclosure,
+    DisclosureReceipt,
+    Matter,
+    Outcome,
+    Profile,
+    Reason,
+    Subject,
+)
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
 from ._relations import LearntRelations
 from ._sync import Syncer, SyncResult
-from ._time import SHANGHAI, now
+from ._time import SHANGHAI, now, today
 from ._transports import BaseTransport
 from ._uploader import Uploader
 from ._version import __version__
@@ -63,6 +74,7 @@ from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
 from .plugins import PluginHost
 from .storage import (
+    DisclosureDuty,
     ImportResult,
     JournalStore,
     PendingRecheck,
@@ -342,10 +354,14 @@ class CreditChecker:
         self._catalogs = _Catalogs(
             CatalogStore(self.data_dir / "catalog"), self.client, settings.catalog_refresh
         )
+        self._poster: DisclosurePoster | None = None
+        self._disclosures_idle = False  # nothing to post until the next disclose()
+        self._disclosures_added = 0
         self._uploader = Uploader(
             self.storage.uploads,
             self._send_records,
             interval=settings.upload_interval,
+            after_pass=self._post_disclosures,
         )
         self._offline = Offline(
             storage=self.storage,
@@ -803,6 +819,10 @@ class CreditChecker:
         """The platform breaker, the snapshot's age, background work, uploads, and
         ``configuration``: a refusal of the credentials or clock in force, and the proxy.
 
+        ``disclosures`` counts the 双公示 the platform has not received yet: ``pending``,
+        of them ``due`` (in time still) and ``late`` (past their due day), and
+        ``next_due_on``; a late one is also logged at WARNING when it is published.
+
         ``file_modes`` lists ``data_dir`` and its SQLite files when others may
         read them (they hold full personal ids; each with the ``chmod`` that
         fixes it), and a warning is logged.
@@ -812,6 +832,7 @@ class CreditChecker:
         """
         report = self._offline.health()
         report["uploads"] = self.journal.counts()
+        report["disclosures"] = summary(self.storage.disclosures, today())
         report["storage"] = self.storage.describe()
         report["catalog_version"] = self._catalogs.current.version
         report["configuration"] = self.client.configuration()
@@ -1007,6 +1028,91 @@ class CreditChecker:
         )
         return action_id
 
+    # -- disclosures (双公示) --------------------------------------------------------
+
+    def disclose(
+        self,
+        kind: str,
+        subject: Subject | str,
+        decision_no: str,
+        decided_on: date | str,
+        title: str,
+        content: Mapping[str, Any] | None = None,
+        *,
+        check_id: str | None = None,
+    ) -> DisclosureDuty:
+        """Publish a licensing or penalty decision (双公示, §四(三)); due 7 working days
+        after ``decided_on``.
+
+        ``kind`` is ``licensing`` (sent as the contract's ``licence``) or ``penalty``;
+        ``decision_no`` the decision's number (文号), one disclosure per agency, kind and
+        number (a repeat returns the one kept; the same number with other details
+        raises :class:`InvalidRequestError`); ``decided_on`` a ``date`` (or
+        ``YYYY-MM-DD``) not after today; ``content`` a JSON object published with it;
+        ``check_id`` the credit check behind the decision (a check of ``subject`` in
+        the journal). Every argument is checked first (:class:`InvalidArgumentError`,
+        :class:`ArgumentTypeError`, :class:`InvalidSubjectError`); the disclosure is
+        then on disk (``storage.disclosures``) before this returns, and the background
+        uploader posts it (``POST /v1/disclosures``), again after failures, until the
+        platform has it. :meth:`health` and ``credit-check disclosures pending`` show
+        those not yet received; ``DisclosureDuty.state(today)`` says ``due``, ``late``
+        or ``on_time``.
+
+        >>> duty = checker.disclose("licensing", "91442000MA4UJ2KQ57", "中市监许〔2026〕1号",
+        ...                         date(2026, 3, 2), "食品经营许可证核发",
+        ...                         {"scope": "餐饮服务"}, check_id=d.check_id)  # doctest: +SKIP
+        >>> duty.due_on  # doctest: +SKIP
+        datetime.date(2026, 3, 11)
+        """
+        self._ensure_open()
+        duty = make_duty(
+            agency_id=self.settings.agency_id,
+            kind=kind,
+            subject=subject,
+            decision_no=decision_no,
+            decided_on=decided_on,
+            title=title,
+            content=content,
+            check_id=check_id,
+            today=today(),
+        )
+        if duty.check_id is not None:
+            check_against(self.journal.get(duty.check_id), duty.check_id, duty.subject_id)
+        store = self.storage.disclosures
+        if not store.add(duty):
+            kept = store.get(duty.disclosure_id)
+            if kept is not None:
+                duty = kept
+        if not duty.posted:
+            self._disclosures_added += 1
+            self._disclosures_idle = False
+            self._uploader.notify()
+        logger.info(
+            "disclosure %s (%s %s) kept, due %s",
+            duty.disclosure_id,
+            duty.kind,
+            duty.decision_no,
+            duty.due_on,
+        )
+        return duty
+
+    def _post_disclosures(self) -> int:
+        """The uploader's ``after_pass``: post the disclosures not yet received. Looks at
+        the store on the first pass (those left by an earlier run), then only after a
+        ``disclose()`` and while some wait, so that passes stay one query each."""
+        if self._disclosures_idle:
+            return 0
+        if self._poster is None:
+            self._poster = DisclosurePoster(self.storage.disclosures, self._send_disclosure)
+        added = self._disclosures_added
+        sent = self._poster()
+        if not self._poster.waiting and added == self._disclosures_added:
+            self._disclosures_idle = True  # a disclose() meanwhile leaves it busy
+        return sent
+
+    def _send_disclosure(self, disclosure: Disclosure) -> DisclosureReceipt:
+        return self.client.disclose(disclosure, timeout=max(30.0, self.settings.timeout))
+
     # -- objections and commitments ------------------------------------------------
 
     def file_objection(self, check_id: str, entry_id: str, reason: str, submitted_by: str) -> str:
@@ -1087,7 +1193,9 @@ class CreditChecker:
         """Upload pending journal records now; returns how many are still pending.
 
         Counted among the records in the journal when the flush began (other
-        threads and processes sharing the journal may append meanwhile).
+        threads and processes sharing the journal may append meanwhile). The same
+        pass posts the disclosures (双公示) the platform has not received; those
+        left are in :meth:`health` (``disclosures``), not in the count.
 
         >>> checker.flush(timeout=10)  # doctest: +SKIP
         0

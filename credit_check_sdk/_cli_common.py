@@ -116,6 +116,7 @@ JSON_KEYS: dict[str, dict[str, str]] = {
         "followups": "re-checks pending, reverified, changed; watches",
         "relations": "related parties kept for offline decisions",
         "uploads": "journal records by upload state",
+        "disclosures": "双公示 the platform has not received: pending, due, late, next_due_on",
         "catalog_version": "the catalogue in force",
         "configuration": "a refusal in force (credentials, permission, clock) and the proxy",
         "file_modes": "private: whether only this user can read the data folder; wider: fixes",
@@ -146,6 +147,14 @@ JSON_KEYS: dict[str, dict[str, str]] = {
         "days": "the --days asked for",
         "checks": "check_id, checked_at, subject (masked), matter, outcome, measure_ids, "
         "days_waiting",
+    },
+    "disclosures pending": {
+        "today": "the day (Asia/Shanghai) the states are judged on",
+        "disclosures": "each not yet received by the platform, late first: disclosure_id, "
+        "kind, subject_id (masked), decision_no, title, decided_on, due_on, state (due or "
+        "late), days_left, check_id",
+        "due": "how many are still within their 7 working days",
+        "late": "how many are past their due day",
     },
     "objection file": {
         "objection_id": "the platform's id for it",

@@ -267,6 +267,7 @@ _SECTIONS = {
     "background": "background sync",
     "followups": "re-checks and watches",
     "uploads": "journal uploads",
+    "disclosures": "disclosures (双公示) not yet received",
     "catalog_version": "catalogue",
     "file_modes": "data folder",
     "storage": "storage",
@@ -309,6 +310,16 @@ def _health(args: argparse.Namespace, out: Console) -> int:
         else:
             out.print(_health_table(report))
         talk = stderr() if args.json else out
+        late = (report.get("disclosures") or {}).get("late") or 0
+        if late:
+            talk.print(
+                f"warning: {late} disclosure(s) past their due day and not yet received by the"
+                " platform; list them with: credit-check disclosures pending",
+                style="yellow",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         for wider in report.get("file_modes", {}).get("wider", []):
             talk.print(
                 f"warning: {wider['path']} is {wider['mode']} but holds personal ids; "

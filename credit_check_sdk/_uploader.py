@@ -98,6 +98,10 @@ class Uploader:
     ``max_backoff``; "full jitter"), and never less than a 429's
     ``Retry-After``. ``on_rejected(id, detail)`` is called for each record
     the platform refuses; the record stays in the journal, marked ``rejected``.
+    ``after_pass()`` (the checker's disclosures, 双公示) runs in the same thread after
+    each pass that sent its records or had none to send, so that a :meth:`flush`
+    covers it too; it returns how many items it delivered, and an exception from it
+    backs off like a failed upload.
     A :meth:`notify` is answered ``linger`` seconds later (0.5 by default), so
     that the records of the checks made meanwhile go in the same request;
     :meth:`flush` does not wait for it.
@@ -125,6 +129,7 @@ class Uploader:
         lease: float = 120.0,
         linger: float = LINGER,
         on_rejected: Callable[[str, str], None] | None = None,
+        after_pass: Callable[[], int] | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}, not {batch_size}")
@@ -141,6 +146,7 @@ class Uploader:
         self._lease = lease
         self._linger = linger
         self._on_rejected = on_rejected
+        self._after_pass = after_pass
         self._accepted = 0
         self._duplicates = 0
         self._rejected = 0
@@ -319,7 +325,10 @@ class Uploader:
             run.clear_wake()
             self._notified_at = None
             try:
+                failures = self._failures
                 self._pass(run)
+                if self._after_pass is not None and self._failures == failures:
+                    self._other_duties()
             except Exception:
                 # _pass handles its own failures; this is the last guard that
                 # keeps the thread alive.
@@ -367,6 +376,20 @@ class Uploader:
                     "uploader: the platform takes records again after %d failed attempt(s)",
                     self._failures,
                 )
+            self._failures = 0
+            self._not_before = self._hard_not_before = 0.0
+            self._last_error = None
+
+    def _other_duties(self) -> None:
+        """``after_pass``: what else the platform must receive (the disclosures), once the
+        records are sent; a failure backs off like a failed upload."""
+        assert self._after_pass is not None  # noqa: S101 - checked by the caller
+        try:
+            sent = self._after_pass()
+        except Exception as exc:
+            self._failed(exc)
+            return
+        if sent and self._failures:
             self._failures = 0
             self._not_before = self._hard_not_before = 0.0
             self._last_error = None

@@ -60,7 +60,6 @@ __all__ = [
     "decision_table",
     "main",
     "refused_status",
-    "sandbox_main",
     "settings_from",
     "storage_from",
     "subcommands",
@@ -97,6 +96,7 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_snapshot",
     "credit_check_sdk._cli_screen",
     "credit_check_sdk._cli_storage",
+    "credit_check_sdk._cli_disclosures",
 )
 
 
@@ -115,6 +115,8 @@ EXIT_STATUS_1 = {
     "(2: it cannot be re-derived)",
     "screen": "some rows of the file hold no valid subject id (listed by line number)",
     "snapshot status": "there is no snapshot yet",
+    "disclosures pending": "some disclosures are late: past their due day (7 working days "
+    "after the decision) and not yet received by the platform",
 }
 
 
@@ -198,18 +200,19 @@ def data_dir_from(args: argparse.Namespace) -> Path:
 
 def _cmd_sandbox(argv: list[str]) -> int:
     try:
-        from .sandbox.cli import main as sandbox_main
+        # The sandbox platform is its own distribution, which the sandbox extra installs.
+        from credit_check_sandbox.cli import main as sandbox_main
     except ImportError as exc:
+        reason = str(exc)
+        if exc.name in ("credit_check_sandbox", "credit_check_sandbox.cli"):
+            reason = (
+                'the sandbox platform is not installed: pip install "credit-check-sdk[sandbox]"'
+            )
         print(  # noqa: T201 - the command-line tool speaks to its user
-            f"credit-check sandbox: {exc}", file=sys.stderr
+            f"credit-check sandbox: {reason}", file=sys.stderr
         )
         return 2
     return int(sandbox_main(argv))
-
-
-def sandbox_main() -> int:
-    """Run ``credit-check-sandbox``: the same as ``credit-check sandbox``."""
-    return _cmd_sandbox(sys.argv[1:])
 
 
 def _verbose(parser: argparse.ArgumentParser, *, default: object) -> None:
@@ -260,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     """The ``credit-check`` argument parser, every command registered.
 
-    ``credit-check sandbox`` is parsed by :func:`credit_check_sdk.sandbox.cli.build_parser`.
+    ``credit-check sandbox`` is parsed by :func:`credit_check_sandbox.cli.build_parser`.
 
     >>> build_parser().parse_args(["check", "91442000MA4UC00019", "bidding"]).matter
     'bidding'

@@ -15,7 +15,7 @@ project that has the SDK installed, with no ``conftest.py``:
     check) and a 2-second timeout. Closed afterwards.
 ``credit_sandbox``
     The sandbox platform process,
-    :class:`~credit_check_sdk.sandbox.process.SandboxProcess` (session scope:
+    :class:`~credit_check_sandbox.process.SandboxProcess` (session scope:
     one process, seeded with 2,000 subjects, shared by every test of the run).
     Skips the test with the install command when the ``sandbox`` extra
     (FastAPI, uvicorn, SQLAlchemy) is missing.
@@ -56,8 +56,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from credit_check_sandbox.process import SandboxProcess
+
     from ._checker import CreditChecker
-    from .sandbox.process import SandboxProcess
     from .testing import FakePlatform
 
 __all__ = [
@@ -92,7 +93,7 @@ def credit_checker(credit_fake_platform: FakePlatform, tmp_path: Path) -> Iterat
 def credit_sandbox() -> Iterator[SandboxProcess]:
     """The sandbox platform process for the whole session; skips without the ``sandbox`` extra."""
     try:
-        from .sandbox.process import SandboxProcess
+        from credit_check_sandbox.process import SandboxProcess
     except ImportError as exc:  # the message names the missing packages and the pip command
         pytest.skip(str(exc))
     with SandboxProcess(seed_size=SANDBOX_SEED_SIZE) as sandbox:

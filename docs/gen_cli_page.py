@@ -102,7 +102,7 @@ def _columns(width: int) -> Iterator[None]:
 
 def _sandbox_parser() -> argparse.ArgumentParser:
     # Parsed by the sandbox's own module (its extra need not be installed to read it).
-    from credit_check_sdk.sandbox.cli import build_parser as sandbox_parser
+    from credit_check_sandbox.cli import build_parser as sandbox_parser
 
     return sandbox_parser()
 

@@ -6,22 +6,24 @@ Starts the sandbox platform on a free loopback port, then, through the SDK:
    gets bonus points;
 2. a licence application accepted under tolerance (容缺受理) against a written
    commitment, recorded with the platform;
-3. a subsidy applicant restricted because its legal representative is blacklisted;
-4. nominees for an honour (评先评优): a senior manager barred through her seriously
+3. the licence granted and its decision disclosed (双公示): kept on disk, posted in
+   the background, due 7 Chinese working days after the decision, published on time;
+4. a subsidy applicant restricted because its legal representative is blacklisted;
+5. nominees for an honour (评先评优): a senior manager barred through her seriously
    dishonest company, a trustworthy company put first, a director of that company
    left to a person (the plan bars directors only when directly responsible);
-5. an objection (异议) filed by the excluded bidder: the punishment is suspended
+6. an objection (异议) filed by the excluded bidder: the punishment is suspended
    while the platform verifies it;
-6. a platform outage: checks go on from the local snapshot of the lists (degraded,
-   and queued for a live re-check), and from a profile fetched minutes ago (step 3's
+7. a platform outage: checks go on from the local snapshot of the lists (degraded,
+   and queued for a live re-check), and from a profile fetched minutes ago (step 4's
    subsidy applicant, still restricted through its legal representative: a fresh
    cached profile, neither degraded nor re-checked); a bidder blacklisted during the
    outage is caught by the re-check once the platform is back. Each row says what
    happened to it;
-7. the journal uploaded to the platform and its hash chain verified.
+8. the journal uploaded to the platform and its hash chain verified.
 
-Steps are numbered as they run, so that a step added between two (a licence
-disclosed with its due date, say) renumbers the rest. Reasons are printed under
+Steps are numbered as they run, so that a step added between two renumbers the
+rest. Reasons are printed under
 the note number ([1], [2] …) of the row they explain.
 
 It stops the sandbox and leaves everything (sandbox database, SDK journal,
@@ -43,6 +45,8 @@ from credit_check_flow_bidding import Bidder, Tender
 from credit_check_flow_honours import Award, Link, Nominee
 from credit_check_flow_licensing import Application
 from credit_check_flow_subsidy import SubsidyApplication
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -51,10 +55,8 @@ from rich.table import Table
 
 from credit_check_sdk import CreditChecker, Decision, Document, Outcome, Settings
 from credit_check_sdk._ids import mask_id
-from credit_check_sdk._time import now
+from credit_check_sdk._time import now, today
 from credit_check_sdk.plugins import PluginHost
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 console = Console(width=120)
 _steps = itertools.count(1)
@@ -173,7 +175,7 @@ def bidding_round(checker: CreditChecker, flows: PluginHost) -> Decision:
     return excluded
 
 
-def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
+def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> tuple[Any, Any]:
     applicant = SCENARIO_SUBJECTS["integrity_model_clean"]
     flow = flows.flow("licensing")(checker, green_channel_days=5, tolerance_days=10)
     acceptance = flow.accept(
@@ -199,6 +201,36 @@ def licence_with_tolerance(checker: CreditChecker, flows: PluginHost) -> None:
         [(applicant.name, acceptance.decision, action)],
         why=[0],
     )
+    return flow, acceptance
+
+
+def licence_disclosed(checker: CreditChecker, flow: Any, acceptance: Any) -> dict[str, Any]:
+    """The licence granted; its decision published (双公示) within 7 working days."""
+    duty = flow.grant(
+        acceptance,
+        "中市监许〔2026〕42号",
+        "食品经营许可证核发",
+        content={"scope": "餐饮服务 (catering)", "valid_years": 5},
+    )
+    checker.flush(timeout=30)  # the background uploader posts it; wait for it here
+    kept = checker.storage.disclosures.get(duty.disclosure_id) or duty
+    state = kept.state(today())
+    table = Table(title=_step("Licence disclosed / 双公示"), title_justify="left")
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("decision / 决定文号", kept.decision_no)
+    table.add_row("decided on", str(kept.decided_on))
+    table.add_row("due on (7 working days)", str(kept.due_on))
+    table.add_row("published on / 公示日期", str(kept.published_on or "not yet (pending)"))
+    table.add_row("state", {"on_time": "on time", "late": "LATE", "due": "due"}[state])
+    table.add_row("check behind it", f"{kept.check_id}")
+    console.print(table)
+    return {
+        "disclosure_id": kept.disclosure_id,
+        "due_on": kept.due_on.isoformat(),
+        "published_on": kept.published_on.isoformat() if kept.published_on else None,
+        "state": state,
+    }
 
 
 def subsidy(checker: CreditChecker, flows: PluginHost) -> None:
@@ -398,13 +430,16 @@ def main(argv: list[str] | None = None) -> int:
         with sandbox.checker(out / "sdk", on_recheck_changed=on_changed) as checker:
             flows = PluginHost.load()  # the flow plugins installed (entry points)
             excluded = bidding_round(checker, flows)
-            licence_with_tolerance(checker, flows)
+            flow, acceptance = licence_with_tolerance(checker, flows)
+            disclosed = licence_disclosed(checker, flow, acceptance)
             subsidy(checker, flows)
             honours(checker, flows)
             objection(checker, excluded)
             outage_rows = outage(checker, sandbox, changed)
             summary = upload(checker, sandbox)
             summary["outage"] = outage_rows
+            summary["disclosure"] = disclosed
+            summary["disclosures_received"] = len(sandbox.admin("GET", "/disclosures"))
             summary["rechecks_changed"] = len(changed)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     console.print(f"\nsandbox stopped; files left in [bold]{out.resolve()}[/bold]")

@@ -118,11 +118,25 @@ def test_credit_check_sandbox_is_installed_as_a_command() -> None:
     [script] = [
         e for e in entry_points(group="console_scripts") if e.name == "credit-check-sandbox"
     ]
-    assert script.value == "credit_check_sdk.cli:sandbox_main"
+    assert script.value == "credit_check_sandbox.cli:main"  # the sandbox's own distribution
+    executable = Path(sys.executable).with_name("credit-check-sandbox")
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from credit_check_sdk.cli import sandbox_main; "
-         "sys.argv = ['credit-check-sandbox', '--help']; sys.exit(sandbox_main())"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [str(executable), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "--agency-id" in done.stdout
+
+
+def test_credit_check_sandbox_without_the_sandbox_names_the_pip_command() -> None:
+    # As if the sandbox distribution were not installed: its import fails.
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['credit_check_sandbox'] = None; "
+         "from credit_check_sdk.cli import main; sys.exit(main(['sandbox', '--port', '0']))"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "credit-check sandbox: the sandbox platform is not installed: "
+        'pip install "credit-check-sdk[sandbox]"'
+    )
+    assert "Traceback" not in done.stderr

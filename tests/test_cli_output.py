@@ -90,6 +90,7 @@ class Tour:
         self.run("journal stats", "journal", "stats")
         self.run("journal explain", "journal", "explain", check_id)
         self.run("journal pending-actions", "journal", "pending-actions", "--days", "0")
+        self.run("disclosures pending", "disclosures", "pending")
         self.run(
             "objection file", "objection", "file", check_id, "BL-2026-000042",
             "--reason", "已履行", "--by", "u123",

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import _uscc
 
 from credit_check_sdk.journal import Journal
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import _uscc
 
 pytest.importorskip("gunicorn", reason="needs gunicorn (extra: examples)")
 pytest.importorskip("uvicorn_worker", reason="needs uvicorn-worker (extra: examples)")

@@ -27,16 +27,21 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     headings = [
         "1. Bidding round",
         "2. Licence application",
-        "3. Subsidy application",
-        "4. Honours",
-        "5. Objection",
-        "6. Platform outage",
-        "7. Journal",
+        "3. Licence disclosed",
+        "4. Subsidy application",
+        "5. Honours",
+        "6. Objection",
+        "7. Platform outage",
+        "8. Journal",
     ]
     places = [text.index(h) for h in headings]  # each shown, in this order
     assert places == sorted(places)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["remaining"] == 0
+    assert summary["disclosure"]["state"] == "on_time"
+    assert summary["disclosure"]["published_on"] is not None
+    assert summary["disclosures_received"] == 1
+    assert "中市监许〔2026〕42号" in text
     assert summary["chain_ok"] is True
     assert summary["rechecks_changed"] == 1
     assert summary["platform_count"] == summary["stats"]["accepted"] > 10
@@ -47,11 +52,11 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "credit points" in text
     assert "tolerance" in text
     assert "suspended" in text
-    # During the outage, step 3's applicant is still restricted through its legal
+    # During the outage, step 4's applicant is still restricted through its legal
     # representative, from a profile fetched minutes before: a fresh cached profile,
     # neither degraded nor re-checked. The two decided from the snapshot are degraded,
     # queued and re-checked live once the platform is back; each row says so.
-    outage = text[text.index("6. Platform outage") : text.index("7. Journal")]
+    outage = text[text.index("7. Platform outage") : text.index("8. Journal")]
     assert "P-SUB-RESTRICT" in outage
     flat = " ".join(outage.split())
     assert "legal representative 4420**********" in flat
@@ -76,7 +81,7 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "P-SUB-RESTRICT" in why_cache.split("platform back")[0]
     # A person barred from an honour through her seriously dishonest company (§三(二)), a
     # trustworthy company put first, a director left to a person; persons' ids masked.
-    honours = " ".join(text[text.index("4. Honours") : text.index("5. Objection")].split())
+    honours = " ".join(text[text.index("5. Honours") : text.index("6. Objection")].split())
     assert "P-HON-EXCLUDE-PERSON" in honours
     assert "barred / 取消评先评优资格" in honours
     assert "其担任高级管理人员的单位 91442000MA4UC0110W" in honours

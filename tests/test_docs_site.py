@@ -200,7 +200,7 @@ def test_the_testing_page_examples_run(tmp_path: Path) -> None:
 
 def test_the_testing_page_lists_every_scenario_subject() -> None:
     pytest.importorskip("sqlalchemy", reason="the sandbox extra is not installed")
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 
     rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \|", TESTING_PAGE, re.M)
     assert rows == [(key, s.id) for key, s in SCENARIO_SUBJECTS.items()]

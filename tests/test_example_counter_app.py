@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 
 from credit_check_sdk import CreditChecker
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 pytestmark = pytest.mark.sandbox
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
 
 from credit_check_sdk.journal import Journal
-from credit_check_sdk.sandbox.process import SandboxProcess
 
 pytestmark = [
     pytest.mark.sandbox,

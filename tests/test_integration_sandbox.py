@@ -2,7 +2,7 @@
 
 One sandbox process serves the whole module (``seed_size=2000``); each test uses
 its own checker and data folder. Scenario subjects have stable ids
-(:data:`credit_check_sdk.sandbox.seed.SCENARIO_SUBJECTS`).
+(:data:`credit_check_sandbox.seed.SCENARIO_SUBJECTS`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("sqlalchemy")
 
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 from stdnum.cn import uscc
 
 from credit_check_sdk import CreditChecker, Decision, Matter, Outcome
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 pytestmark = pytest.mark.sandbox
 

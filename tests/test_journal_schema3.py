@@ -9,6 +9,7 @@ from typing import Any
 
 from credit_check_sdk.journal import SCHEMA_VERSION, Journal, _derived
 from credit_check_sdk.report import build_monthly_report, pending_actions
+from credit_check_sdk.storage._journal_core import derive_authorities
 from tests.test_report import GENERATED, scripted_month
 
 COLUMNS = "outcome, category, source, recheck_of, action"
@@ -19,6 +20,7 @@ def stored(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     try:
         cols = conn.execute(f"SELECT seq, {COLUMNS} FROM records ORDER BY seq").fetchall()  # noqa: S608
         rows = conn.execute("SELECT * FROM record_measures ORDER BY seq, n").fetchall()
+        rows += conn.execute("SELECT * FROM record_authorities ORDER BY seq, n").fetchall()
     finally:
         conn.close()
     return cols, rows
@@ -27,16 +29,23 @@ def stored(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 def expected(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        bodies = conn.execute("SELECT seq, body FROM records ORDER BY seq").fetchall()
+        bodies = conn.execute(
+            "SELECT seq, records.body, inputs.body FROM records"
+            " LEFT JOIN inputs ON inputs.check_id = records.id ORDER BY seq"
+        ).fetchall()
     finally:
         conn.close()
     cols: list[tuple[Any, ...]] = []
     rows: list[tuple[Any, ...]] = []
-    for seq, body in bodies:
-        columns, measures = _derived(json.loads(body))
+    named: list[tuple[Any, ...]] = []
+    for seq, body, inputs in bodies:
+        record = json.loads(body)
+        columns, measures = _derived(record)
         cols.append((seq, *columns))
         rows.extend((seq, *m) for m in measures)
-    return cols, rows
+        given = json.loads(inputs) if inputs else None
+        named.extend((seq, *a) for a in derive_authorities(record, given))
+    return cols, rows + named
 
 
 def downgrade_to_schema_2(path: Path) -> None:
@@ -45,6 +54,7 @@ def downgrade_to_schema_2(path: Path) -> None:
     for column in ("claimed_by", "claimed_until"):  # schema 5
         conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
     conn.execute("DROP TABLE record_measures")
+    conn.execute("DROP TABLE record_authorities")  # schema 6
     conn.execute("DROP INDEX records_type_at")
     conn.execute("DROP INDEX records_overrides")  # schema 4
     conn.execute("DROP INDEX records_check_id")
@@ -65,6 +75,7 @@ def test_append_writes_the_columns_and_measure_rows(tmp_path: Path) -> None:
     assert any(r[3] == "suspended" for r in rows)
     assert any(r[3] is None for r in rows)
     assert any(c[5] == "overridden" for c in cols)
+    assert ("中山市中级人民法院",) in {r[2:] for r in rows if len(r) == 3}  # authority rows
 
 
 def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
@@ -83,7 +94,7 @@ def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
     assert after.wire() == before.wire()
     assert after.details == before.details
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     conn.close()
 
 

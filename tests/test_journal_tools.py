@@ -74,8 +74,8 @@ def test_schema_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert j.verify().ok
         assert j.record_objection("OBJ-1", "c1", "BL-1", ORG)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
-    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "5"
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "6"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"records", "inputs", "meta", "objections", "report_receipts"} <= tables
 
@@ -234,6 +234,34 @@ def test_verify_columns_names_edited_report_columns(month_dir: Path) -> None:
     assert "3 column values disagree with their record's body in 20 records" in done.stdout
 
 
+def test_verify_columns_names_an_edited_list_authority(month_dir: Path) -> None:
+    # by_authority counts from these rows: one moved to another authority is named, with
+    # what the check's stored inputs (the profile it was decided from) give.
+    conn = sqlite3.connect(month_dir / "journal.sqlite3")
+    seq, n, authority = conn.execute(
+        "SELECT a.seq, a.n, a.authority FROM record_authorities AS a"
+        " JOIN records AS r ON r.seq = a.seq WHERE r.id = 'c02'"
+    ).fetchone()
+    conn.close()
+    _tamper(
+        month_dir,
+        (
+            "UPDATE record_authorities SET authority = ? WHERE seq = ? AND n = ?",
+            ("某某部门", seq, n),
+        ),
+    )
+    done = cli("journal", "verify", "--columns", data_dir=month_dir)
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = next(x for x in done.stdout.splitlines() if f"record_authorities[{n}]" in x)
+    assert "c02" in line
+    assert "某某部门" in line
+    assert authority in line
+    assert "1 column values disagree" in done.stdout or "1 column value" in done.stdout
+    fine = cli("journal", "verify", "--columns", "--json", data_dir=month_dir)
+    doc = json.loads(fine.stdout)
+    assert doc["columns"]["mismatch_count"] == 1
+
+
 def test_verify_columns_masks_personal_ids(month_dir: Path) -> None:
     _tamper(month_dir, ("UPDATE records SET category = ? WHERE id = 'c08'", (PERSON,)))
     done = cli("journal", "verify", "--columns", data_dir=month_dir)
@@ -291,11 +319,11 @@ def test_explain_rederives_a_real_checkers_decisions(tmp_path: Path) -> None:
 
 def test_explain_without_inputs(month_dir: Path) -> None:
     with Journal(month_dir / "journal.sqlite3") as j:
-        e = explain(j, None, "c02")
+        e = explain(j, None, "c11")  # the scripted month's check journaled without inputs
     assert e.matches is None
-    assert e.recorded_outcome == "restriction"
+    assert e.recorded_outcome == "normal"
     assert "no inputs" in e.differences[0]
-    assert cli("journal", "explain", "c02", data_dir=month_dir).returncode == 2
+    assert cli("journal", "explain", "c11", data_dir=month_dir).returncode == 2
 
 
 # --- export and pending actions ----------------------------------------------------------

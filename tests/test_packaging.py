@@ -29,16 +29,66 @@ print(build_sdist(out))
 """
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    out = tmp_path_factory.mktemp("dist")
+def _build(project: Path, out: Path) -> tuple[Path, Path]:
     done = subprocess.run(
         [sys.executable, "-c", _BUILD, str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     wheel_name, sdist_name = done.stdout.split()
     return out / wheel_name, out / sdist_name
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _build(ROOT, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def built_sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _build(ROOT / "sandbox", tmp_path_factory.mktemp("dist-sandbox"))
+
+
+#: What only a server needs: none of it may be imported by the client library.
+_SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "httptools")
+
+
+def test_the_core_wheel_holds_no_server_code(built: tuple[Path, Path]) -> None:
+    wheel, _ = built
+    imports = re.compile(rf"^\s*(?:from|import)\s+({'|'.join(_SERVER_PACKAGES)})\b", re.M)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        sources = {n: zf.read(n).decode() for n in names if n.endswith(".py")}
+        dist_info = f"credit_check_sdk-{__version__}.dist-info"
+        metadata = zf.read(f"{dist_info}/METADATA").decode()
+        entry_points = zf.read(f"{dist_info}/entry_points.txt").decode()
+    assert not [n for n in names if "sandbox" in n.split("/")[1:-1]], "a sandbox folder"
+    assert not {n: imports.findall(t) for n, t in sources.items() if imports.search(t)}
+    assert "credit-check-sandbox" not in entry_points  # the sandbox's own distribution has it
+    # The extra pulls in the sandbox distribution of the same version, nothing else.
+    sandbox_requires = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "sandbox" in line
+    ]
+    assert sandbox_requires == [
+        f"Requires-Dist: credit-check-sandbox=={__version__}; extra == 'sandbox'"
+    ]
+
+
+def test_the_sandbox_is_its_own_distribution_of_the_same_version(
+    built_sandbox: tuple[Path, Path],
+) -> None:
+    wheel, _ = built_sandbox
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        dist_info = f"credit_check_sandbox-{__version__}.dist-info"
+        metadata = zf.read(f"{dist_info}/METADATA").decode()
+        entry_points = zf.read(f"{dist_info}/entry_points.txt").decode()
+    assert {"credit_check_sandbox/py.typed", "credit_check_sandbox/app.py"} <= names
+    assert not [n for n in names if n.startswith("credit_check_sdk/")]
+    assert f"Requires-Dist: credit-check-sdk=={__version__}" in metadata.splitlines()
+    assert "credit-check-sandbox = credit_check_sandbox.cli:main" in entry_points
 
 
 def test_the_repository_has_the_apache_licence() -> None:

@@ -120,7 +120,7 @@ class Sandbox(Platform):
 @pytest.fixture(scope="module")
 def sandbox_process() -> Iterator[Any]:
     pytest.importorskip("fastapi")
-    from credit_check_sdk.sandbox.process import SandboxProcess
+    from credit_check_sandbox.process import SandboxProcess
 
     with SandboxProcess(seed_size=30) as process:
         yield process

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
 
 from credit_check_sdk._client import PlatformClient
 from credit_check_sdk._models import RecordsReceipt
 from credit_check_sdk._sync import Syncer
 from credit_check_sdk._uploader import Uploader
 from credit_check_sdk.journal import SCHEMA_VERSION, Journal
-from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +80,8 @@ def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
         appended = j.append(record("new"))
         assert appended["prev_hash"] == before[-1][2]  # the chain goes on from the old file
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("6",)
     after = raw.execute("SELECT id, body, hash, upload_state FROM records ORDER BY seq").fetchall()
     raw.close()
     assert after[: len(before)] == before

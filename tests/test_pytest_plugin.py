@@ -25,7 +25,7 @@ import pytest
 
 from credit_check_sdk import CreditCheckError
 
-LIGHT = not any(m in sys.modules for m in ("fastapi", "credit_check_sdk.sandbox"))
+LIGHT = not any(m in sys.modules for m in ("fastapi", "credit_check_sandbox"))
 COMPANY = "91442000MA4UJ2KQ57"
 KEPT = []
 
@@ -100,7 +100,7 @@ _HEAVY = (
     "credit_check_sdk._checker",
     "credit_check_sdk._models",
     "credit_check_sdk.testing",
-    "credit_check_sdk.sandbox",
+    "credit_check_sandbox",
     "fastapi",
     "starlette",
     "uvicorn",

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ from credit_check_sdk.report import (
     write_chart,
     write_xlsx,
 )
+from credit_check_sdk.storage import DisclosureDuty
+from credit_check_sdk.storage.sqlite.disclosures import SQLiteDisclosures
+from credit_check_sdk.workdays import add_working_days
 
 CST = timezone(timedelta(hours=8))
 ORG = "91442000MA4UJ2KQ57"
@@ -79,6 +82,68 @@ def action(
     }
 
 
+COURT = "中山市中级人民法院"
+TAX = "国家税务总局中山市税务局"
+MARKET = "中山市市场监督管理局"
+LABOUR = "中山市人力资源和社会保障局"
+DRC = "中山市发展和改革局"
+#: The authority (认定部门) of each entry of the month, as the checks' profiles list them
+#: (RL-2, the entry of c11, is in no profile: c11 is journaled without inputs).
+AUTHORITIES = {
+    "BL-1": COURT, "BL-2": COURT, "BL-2b": MARKET, "BL-3": TAX, "BL-4": COURT,
+    "BL-5": LABOUR, "BL-6": TAX, "BL-7": COURT, "BL-8": COURT, "RL-1": DRC,
+}  # fmt: skip
+#: Entries of a related party (the legal representative), not of the subject itself.
+RELATED_ENTRIES = {"BL-3"}
+
+
+def profile_inputs(record: dict[str, Any]) -> dict[str, Any] | None:
+    """What the checker stores beside a check: the profile naming each entry's authority."""
+    ids = [e for m in record["measures"] for e in m["entry_ids"] if e in AUTHORITIES]
+    if record["id"] == "c11":
+        return None
+
+    def entry(entry_id: str) -> dict[str, Any]:
+        return {"entry_id": entry_id, "authority": AUTHORITIES[entry_id], "list": "black"}
+
+    return {
+        "on": record["checked_at"][:10],
+        "profile": {
+            "subject": record["subject"],
+            "entries": [entry(e) for e in ids if e not in RELATED_ENTRIES],
+            "related": [
+                {"role": "legal_representative", "entries": [entry(e)]}
+                for e in ids
+                if e in RELATED_ENTRIES
+            ],
+        },
+    }
+
+
+def scripted_disclosures(path: Path) -> None:
+    """双公示 around October 2026 (due 7 working days after the decision; the National Day
+    week of 1-7 October is off), in the disclosures file ``path``."""
+    store = SQLiteDisclosures(path)
+    try:
+        for did, kind, decided, published in (
+            ("D-1", "licence", date(2026, 9, 29), date(2026, 10, 9)),  # due 10-14: on time
+            ("D-2", "licence", date(2026, 10, 12), date(2026, 10, 14)),  # due 10-21: on time
+            ("D-3", "licence", date(2026, 10, 15), date(2026, 10, 28)),  # due 10-26: late
+            ("D-4", "licence", date(2026, 10, 19), None),  # due 10-28: overdue
+            ("D-5", "penalty", date(2026, 9, 30), date(2026, 11, 2)),  # due 10-15: overdue
+            ("D-6", "licence", date(2026, 10, 22), None),  # due 11-02: November's
+            ("D-7", "penalty", date(2026, 9, 10), date(2026, 9, 15)),  # September's
+        ):
+            due = add_working_days(decided, 7).due
+            store.add(
+                DisclosureDuty(did, kind, ORG, f"中市监许〔2026〕{did}号", decided, due, "许可决定")  # type: ignore[arg-type]
+            )
+            if published is not None:
+                store.mark_posted(did, published)
+    finally:
+        store.close()
+
+
 REASON_A03 = "推荐性措施，经集体研究不予适用"
 REASON_A04 = "申请材料存疑，转一般程序办理"
 REASON_A09 = "法院已撤销失信决定，平台数据待更新"
@@ -105,7 +170,7 @@ def scripted_month(path: Path) -> Journal:
             "bidding",
             "restriction",
             [
-                ("P-BID-EXCLUDE", "applied", ["BL-2"]),
+                ("P-BID-EXCLUDE", "applied", ["BL-2", "BL-2b"]),
                 ("P-BID-PERSONNEL-REVIEW", "applied", ["BL-3"]),
             ],
         ),
@@ -190,7 +255,8 @@ def scripted_month(path: Path) -> Journal:
         ),
         check("r07", "2026-11-02T09:00:00+08:00", "licensing", "normal", recheck_of="c07"),
     ):
-        j.append(record)
+        j.append(record, inputs=profile_inputs(record) if record["type"] == "check" else None)
+    scripted_disclosures(path.parent / "disclosures.sqlite3")
     for oid, cid, entry, filed, status in (
         ("OBJ-0", "c01", "BL-0", datetime(2026, 9, 30, 12, tzinfo=CST), "rejected"),
         ("OBJ-1", "c05", "BL-4", datetime(2026, 10, 14, 10, tzinfo=CST), "upheld"),
@@ -219,6 +285,16 @@ def expected_report(j: Journal) -> dict[str, Any]:
             "overridden": o,
         }
 
+    def a(authority: str, checks: int, triggered: int, **acted: int) -> dict[str, Any]:
+        return {
+            "authority": authority,
+            "checks": checks,
+            "triggered": triggered,
+            "applied": acted.get("applied", 0),
+            "not_applied": acted.get("not_applied", 0),
+            "overridden": acted.get("overridden", 0),
+        }
+
     return {
         "agency_id": "AG-1",
         "period": "2026-10",
@@ -242,6 +318,16 @@ def expected_report(j: Journal) -> dict[str, Any]:
         "overrides": [j.get("a03"), j.get("a04"), j.get("a09")],
         "degraded": {"checks": 2, "reverified": 2, "changed": 1},
         "objections": {"filed": 2, "upheld": 1, "rejected": 0, "verifying": 1},
+        "disclosures": {"made": 3, "on_time": 2, "late": 1, "overdue": 2},
+        # c02, c03, c05 (suspended: its "applied" does not count), c09 (overridden in
+        # November); c03's exclusion through a court and a market entry counts on both.
+        "by_authority": [
+            a(COURT, 4, 4, applied=2, overridden=1),
+            a(LABOUR, 1, 1, applied=1),  # r06, the live re-check of c06
+            a(DRC, 1, 1, overridden=1),  # c04's green channel (a red-list authority)
+            a(MARKET, 1, 1, applied=1),
+            a(TAX, 2, 2, not_applied=1),  # c03 through its legal representative, c08
+        ],
         "journal_head_hash": j.get("r07")["hash"],  # type: ignore[index]
         "record_count": 16,
     }

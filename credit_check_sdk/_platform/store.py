@@ -2,7 +2,7 @@
 
 Two stores implement it: :class:`~credit_check_sdk._platform.memory.MemoryStore`
 (dicts, for :class:`~credit_check_sdk.testing.FakePlatform`) and the sandbox's
-SQL store (:mod:`credit_check_sdk.sandbox.store`). The rules (what is valid,
+SQL store (:mod:`credit_check_sandbox.store`). The rules (what is valid,
 what a profile holds, when a request is refused) are the core's; a store only
 keeps and finds rows.
 

@@ -27,6 +27,13 @@ How the journal is summed (all times in Asia/Shanghai; the month is
   how many re-checks came out differently (latest re-check's outcome);
 - ``objections``: objections filed through this agency in the month (the
   journal's local table), by current status;
+- ``disclosures`` (v2): 双公示 made in the month (received by the platform), on
+  time or late against their due day, and those due in the month but not made
+  (:mod:`~credit_check_sdk.report._feedback` says each count precisely);
+- ``by_authority`` (v2): for each list authority whose entries are behind a measure
+  triggered in the month's checks, its checks, the measures triggered and what
+  became of them (the feedback §四(八) asks be returned to the listing departments);
+  the authorities are stored per measure when each check is journaled;
 - ``journal_head_hash``: the chain head the report was computed from;
   ``record_count``: journal records (checks and actions) dated in the month.
 
@@ -43,6 +50,7 @@ or at once with ``details=True``.
 
 Modules: :mod:`~credit_check_sdk.report._document` (the report and its local
 details), :mod:`~credit_check_sdk.report._monthly` (the sums, submission),
+:mod:`~credit_check_sdk.report._feedback` (v2's disclosures and by-authority counts),
 :mod:`~credit_check_sdk.report._explain` (re-deriving a decision),
 :mod:`~credit_check_sdk.report._xlsx` and :mod:`~credit_check_sdk.report._chart`.
 

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from .._models import Outcome
+from .._models import AuthorityFeedback, DisclosureCounts, Outcome
 
 __all__ = [
     "MATTER_NAMES",
@@ -240,6 +240,10 @@ class MonthlyReport(_Strict):
     overrides: tuple[dict[str, Any], ...]
     degraded: DegradedCounts
     objections: ObjectionCounts
+    #: v2: 双公示 in the period (§四(三)); see :mod:`credit_check_sdk.report._feedback`.
+    disclosures: DisclosureCounts = DisclosureCounts(made=0, on_time=0, late=0, overdue=0)
+    #: v2: feedback for the departments that listed the subjects (§四(八)), by authority.
+    by_authority: tuple[AuthorityFeedback, ...] = ()
     journal_head_hash: str | None
     record_count: int
 

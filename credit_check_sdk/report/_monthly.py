@@ -40,6 +40,7 @@ from ._document import (
     ReportDetails,
     ReportReceipt,
 )
+from ._feedback import authority_lines, disclosure_counts
 from ._periods import (
     LocalTimes,
     SubjectTexts,
@@ -350,6 +351,17 @@ def build_monthly_report(
         found = view.check_details([seq for seq, _, _, _ in overdue]) if overdue else {}
         if details:
             cases = _read_cases(view, lo, hi, head_seq)
+        by_authority = authority_lines(
+            view.measure_authorities(lo, hi),
+            {cid: m.measures for cid, m in sums.measured.items()},
+            sums.latest,
+        )
+        disclosures = disclosure_counts(
+            view.disclosure_days(start.date().isoformat(), end.date().isoformat()),
+            start.date().isoformat(),
+            end.date().isoformat(),
+            today=stamp.date().isoformat(),
+        )
 
     no_feedback: list[NoFeedback] = []
     for seq, cid, checked, m in overdue:
@@ -388,6 +400,8 @@ def build_monthly_report(
             rejected=objection_counts["rejected"],
             verifying=objection_counts["verifying"],
         ),
+        disclosures=disclosures,
+        by_authority=by_authority,
         journal_head_hash=head[0] if head is not None else None,
         record_count=record_count,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "CommitmentStatus",
     "DisclosureDuty",
     "DisclosureKind",
+    "DisclosureState",
     "ImportResult",
     "LearntRelation",
     "LearntRelations",
@@ -177,6 +178,9 @@ class Commitment:
 #: The kinds of decision a disclosure publishes (双公示): the contract's ``kind``.
 DISCLOSURE_KINDS: tuple[DisclosureKind, ...] = ("licence", "penalty")
 
+#: Where a disclosure stands (:meth:`DisclosureDuty.state`).
+DisclosureState = Literal["due", "late", "on_time"]
+
 
 @dataclass(frozen=True)
 class DisclosureDuty:
@@ -236,3 +240,17 @@ class DisclosureDuty:
         if self.published_on is None:
             return None
         return self.published_on <= self.due_on
+
+    def state(self, today: date) -> DisclosureState:
+        """``due`` (not published, ``due_on`` not passed on ``today``), ``late`` (published
+        after ``due_on``, or not published and ``due_on`` passed), ``on_time`` (published
+        by ``due_on``).
+
+        >>> d = DisclosureDuty("D-1", "licence", "91442000MA4UJ2KQ57", "中市监许〔2026〕1号",
+        ...                    date(2026, 3, 2), date(2026, 3, 11), "食品经营许可")
+        >>> d.state(date(2026, 3, 11)), d.state(date(2026, 3, 12))
+        ('due', 'late')
+        """
+        if self.published_on is not None:
+            return "on_time" if self.published_on <= self.due_on else "late"
+        return "due" if today <= self.due_on else "late"

@@ -478,6 +478,35 @@ class ReportView(Protocol):
         ['c3']
         """
 
+    def measure_authorities(self, lo: str, hi: str) -> Iterable[tuple[str, Any, str]]:
+        """``(check_id, measure_id, authority)``: for each measure of each check of
+        ``[lo, hi)``, each list authority (认定部门) of the entries behind it, once, as
+        :func:`~credit_check_sdk.storage._journal_core.derive_authorities` derives them
+        from the check and its inputs when it is appended (stored, not read from the
+        profiles here: the report must stay cheap). Any order.
+
+        Added with contract v2's ``by_authority`` (§四(八)). An adapter stores the rows at
+        append time beside the measure rows, derives them for records appended before it
+        knew them, and checks them in ``verify_columns()``.
+
+        >>> sorted(view.measure_authorities(lo, hi))  # doctest: +SKIP
+        [('c2', 'P-BID-EXCLUDE', '中山市中级人民法院')]
+        """
+
+    def disclosure_days(self, first: str, end: str) -> Iterable[tuple[str, str | None]]:
+        """``(due_on, published_on)`` (ISO days; ``published_on`` ``None`` while the platform
+        has not received it) of every disclosure (双公示) due in ``[first, end)`` or
+        published in ``[first, end)``, ``first`` and ``end`` ISO days; read from the
+        storage's :class:`~credit_check_sdk.storage.DisclosureStore` in the same view
+        where the adapter can (SQLite: the disclosures file, attached read-only; none
+        when it does not exist yet). Any order.
+
+        Added with contract v2's report ``disclosures``.
+
+        >>> list(view.disclosure_days("2026-10-01", "2026-11-01"))  # doctest: +SKIP
+        [('2026-10-12', '2026-10-09')]
+        """
+
 
 @runtime_checkable
 class ReportSource(Protocol):

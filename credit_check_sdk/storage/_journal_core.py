@@ -12,6 +12,9 @@ same for all of them, and live here:
   (:func:`canonical_hash`);
 - :func:`derive_columns` gives the report columns and measure rows copied from
   a body at append time (never hashed: the body stays the source of truth);
+- :func:`derive_authorities` gives, for a check, the list authorities (认定部门) of
+  the entries behind each of its measures, read from its inputs (the profile) at
+  append time, so that the report's ``by_authority`` groups on rows, not on profiles;
 - :class:`GroupCommit` queues appends and lets one thread commit every record
   queued so far in one transaction (one ``fsync`` for the lot).
 
@@ -45,6 +48,7 @@ __all__ = [
     "canonical_hash",
     "canonical_json",
     "column_value",
+    "derive_authorities",
     "derive_columns",
     "key_columns",
     "prepare_record",
@@ -219,6 +223,65 @@ def derive_columns(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[
     return _NO_COLUMNS, rows
 
 
+def _authorities_of(profile: Any) -> dict[str, str]:
+    """``{entry_id: authority}`` of every entry a profile lists (its own, then its related
+    parties'); the first authority named for an id wins."""
+    found: dict[str, str] = {}
+    if not isinstance(profile, dict):
+        return found
+    lists = [profile.get("entries")]
+    related = profile.get("related")
+    if isinstance(related, list | tuple):
+        lists += [r.get("entries") for r in related if isinstance(r, dict)]
+    for entries in lists:
+        if not isinstance(entries, list | tuple):
+            continue
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            entry_id, authority = entry.get("entry_id"), entry.get("authority")
+            if isinstance(entry_id, str) and isinstance(authority, str) and authority.strip():
+                found.setdefault(entry_id, authority)
+    return found
+
+
+def derive_authorities(record: dict[str, Any], inputs: Any) -> list[tuple[int, str]]:
+    """The list authorities (认定部门) behind each measure of a check: rows
+    ``(n, authority)``, ``n`` the measure's place in ``measures``, each authority once
+    per measure, in sorted order.
+
+    An entry's authority is read from the check's ``inputs["profile"]`` (the subject's
+    entries and its related parties'), matched by ``entry_id``; an entry the profile
+    does not list (or lists without an authority) gives no row. Anything but a check
+    with inputs gives none. The same function derives the rows at append time, in the
+    migration that fills them for older journals, and in ``verify_columns()``.
+
+    >>> record = {"type": "check", "measures": [{"id": "P-1", "entry_ids": ["BL-1", "BL-2"]}]}
+    >>> profile = {"entries": [{"entry_id": "BL-1", "authority": "中山市中级人民法院"}],
+    ...            "related": [{"entries": [{"entry_id": "BL-2", "authority": "中山市税务局"}]}]}
+    >>> derive_authorities(record, {"profile": profile})
+    [(0, '中山市中级人民法院'), (0, '中山市税务局')]
+    """
+    if record.get("type") != "check" or not isinstance(inputs, dict):
+        return []
+    measures = record.get("measures")
+    if not isinstance(measures, list | tuple) or not measures:
+        return []
+    authority_of: dict[str, str] | None = None
+    rows: list[tuple[int, str]] = []
+    for n, measure in enumerate(measures):
+        if not isinstance(measure, dict):
+            continue
+        entry_ids = measure.get("entry_ids")
+        if not isinstance(entry_ids, list | tuple) or not entry_ids:
+            continue
+        if authority_of is None:  # the profile is looked at only for a check with entries
+            authority_of = _authorities_of(inputs.get("profile"))
+        named = {authority_of[e] for e in entry_ids if isinstance(e, str) and e in authority_of}
+        rows.extend((n, authority) for authority in sorted(named))
+    return rows
+
+
 def same_value(stored: Any, derived: Any) -> bool:
     """Equal in value and in type (``1``, ``1.0`` and ``'1'`` differ in a column).
 
@@ -236,17 +299,34 @@ class PreparedRecord:
 
     ``record`` is a private copy (what is hashed, stored, returned and uploaded);
     ``inputs`` its inputs as JSON text; ``at`` and ``check_id`` its key columns;
-    ``columns`` and ``measure_rows`` its report columns. The committing thread
+    ``columns`` and ``measure_rows`` its report columns; ``authority_rows`` the list
+    authorities behind its measures (:func:`derive_authorities`). The committing thread
     sets ``done`` and, when this record could not be stored, ``error``.
     """
 
-    __slots__ = ("at", "check_id", "columns", "done", "error", "inputs", "measure_rows", "record")
+    __slots__ = (
+        "at",
+        "authority_rows",
+        "check_id",
+        "columns",
+        "done",
+        "error",
+        "inputs",
+        "measure_rows",
+        "record",
+    )
 
     def __init__(
-        self, record: dict[str, Any], inputs: str | None, at: str, check_id: str | None
+        self,
+        record: dict[str, Any],
+        inputs: str | None,
+        at: str,
+        check_id: str | None,
+        authority_rows: list[tuple[int, str]] | None = None,
     ) -> None:
         self.record = record
         self.columns, self.measure_rows = derive_columns(record)
+        self.authority_rows = authority_rows or []
         self.inputs = inputs
         self.at = at
         self.check_id = check_id
@@ -310,7 +390,7 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError("inputs are stored with check records only")
     clean.pop("hash", None)
     clean["prev_hash"] = None
-    return PreparedRecord(clean, inputs_text, at, check_id)
+    return PreparedRecord(clean, inputs_text, at, check_id, derive_authorities(clean, inputs))
 
 
 def seal(prepared: PreparedRecord, head: str | None) -> str:

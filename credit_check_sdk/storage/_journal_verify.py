@@ -36,7 +36,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import InvalidRequestError
-from ._journal_core import DERIVED_COLUMNS, canonical_hash, derive_columns, key_columns, same_value
+from ._journal_core import (
+    DERIVED_COLUMNS,
+    canonical_hash,
+    derive_authorities,
+    derive_columns,
+    key_columns,
+    same_value,
+)
 
 __all__ = [
     "ChainVerifier",
@@ -85,10 +92,13 @@ class ColumnMismatch:
     ``column`` is ``type``, ``check_id``, ``at``, ``outcome``, ``category``, ``source``,
     ``recheck_of`` or ``action`` for a column of the record; ``record_measures[n]`` for a
     measure row that is missing or should not be there, ``record_measures[n].measure_id``
-    or ``record_measures[n].status`` for one that differs; ``body`` when the body cannot
-    be read at all. ``stored`` is what the store holds, ``derived`` what the body gives
-    (``None`` for no row). ``seq`` is the record's sequence number; a measure row whose
-    record does not exist has ``id`` ``""``.
+    or ``record_measures[n].status`` for one that differs; ``record_authorities[n]`` when
+    the list authorities stored for measure ``n`` (a sorted tuple, ``None`` for none)
+    differ from those its entries have in the check's inputs; ``body`` when the body
+    cannot be read at all, ``inputs`` when a check's inputs cannot. ``stored`` is what
+    the store holds, ``derived`` what the body gives (``None`` for no row). ``seq`` is
+    the record's sequence number; a measure row whose record does not exist has ``id``
+    ``""``.
     """
 
     seq: int
@@ -191,10 +201,16 @@ def column_mismatches(
     text: str,
     stored: tuple[Any, ...],
     stored_measures: dict[int, tuple[Any, Any]],
+    *,
+    inputs: str | None = None,
+    stored_authorities: dict[int, tuple[str, ...]] | None = None,
 ) -> Iterator[ColumnMismatch]:
     """How one record's ``stored`` columns (type, check_id, at, then the report columns
     in :data:`~credit_check_sdk.storage._journal_core.DERIVED_COLUMNS` order) and
-    measure rows (``{n: (measure_id, status)}``) differ from what its body ``text`` gives.
+    measure rows (``{n: (measure_id, status)}``) differ from what its body ``text`` gives,
+    and, when ``stored_authorities`` is given (``{n: sorted authorities}``), how its list
+    authority rows differ from what the body and its ``inputs`` text give
+    (:func:`~credit_check_sdk.storage._journal_core.derive_authorities`).
 
     >>> body = ('{"type":"check","id":"c1","checked_at":"2026-11-29T08:00:00+08:00",'
     ...         '"outcome":"normal"}')
@@ -233,3 +249,38 @@ def column_mismatches(
         for name, have, want in zip(("measure_id", "status"), have_row, want_row, strict=True):
             if not same_value(have, want):
                 yield ColumnMismatch(seq, rid, f"record_measures[{n}].{name}", have, want)
+    if stored_authorities is not None:
+        yield from _authority_mismatches(seq, rid, body, inputs, stored_authorities)
+
+
+def _authority_mismatches(
+    seq: int,
+    rid: str,
+    body: dict[str, Any],
+    inputs: str | None,
+    stored: dict[int, tuple[str, ...]],
+) -> Iterator[ColumnMismatch]:
+    given: Any = None
+    if inputs is not None and _names_entries(body):
+        # Parsed only for a check whose measures name entries: the rest derive no rows.
+        try:
+            given = json.loads(inputs)
+        except ValueError as exc:
+            yield ColumnMismatch(seq, rid, "inputs", f"unreadable: {exc}", None)
+    wanted: dict[int, list[str]] = {}
+    for n, authority in derive_authorities(body, given):
+        wanted.setdefault(n, []).append(authority)
+    for n in sorted(wanted.keys() | stored.keys()):
+        have = stored.get(n)
+        want = tuple(wanted[n]) if n in wanted else None
+        if have != want:
+            yield ColumnMismatch(seq, rid, f"record_authorities[{n}]", have, want)
+
+
+def _names_entries(body: dict[str, Any]) -> bool:
+    measures = body.get("measures")
+    return (
+        body.get("type") == "check"
+        and isinstance(measures, list)
+        and any(isinstance(m, dict) and m.get("entry_ids") for m in measures)
+    )

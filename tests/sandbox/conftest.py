@@ -14,7 +14,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("sqlalchemy")
 
-from credit_check_sdk.sandbox.process import SandboxProcess
+from credit_check_sandbox.process import SandboxProcess
 
 pytestmark = pytest.mark.sandbox
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import requests
-
-from credit_check_sdk.sandbox.process import SandboxProcess
+from credit_check_sandbox.process import SandboxProcess
 
 from .conftest import new_uscc
 

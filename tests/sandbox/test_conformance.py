@@ -19,9 +19,9 @@ import requests
 
 schemathesis = pytest.importorskip("schemathesis")
 
+from credit_check_sandbox.process import SandboxProcess  # noqa: E402 - after the skip guard
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402 - after the skip guard
 
-from credit_check_sdk.sandbox.process import SandboxProcess  # noqa: E402 - after the skip guard
 from credit_check_sdk.signing import signed_headers  # noqa: E402 - after the skip guard
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "platform-api.yaml"

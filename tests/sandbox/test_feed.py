@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credit_check_sandbox import db
+from credit_check_sandbox import store as store_module
+from credit_check_sandbox.app import _blocks, _decode_cursor, _read_ahead
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
+from credit_check_sandbox.seed import seed_database
+from credit_check_sandbox.store import Store
 
 from credit_check_sdk._models import ListEntry
-from credit_check_sdk.sandbox import db
-from credit_check_sdk.sandbox import store as store_module
-from credit_check_sdk.sandbox.app import _blocks, _decode_cursor, _read_ahead
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
-from credit_check_sdk.sandbox.seed import seed_database
-from credit_check_sdk.sandbox.store import Store
 
 from .conftest import fresh_company
 

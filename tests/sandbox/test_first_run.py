@@ -17,18 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 
 from credit_check_sdk import CreditChecker, Settings
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 pytestmark = pytest.mark.sandbox
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start ``python -m credit_check_sdk.sandbox``; its stdout up to ``SANDBOX_READY``."""
+    """Start ``python -m credit_check_sandbox``; its stdout up to ``SANDBOX_READY``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "credit_check_sdk.sandbox", "--port", "0", "--seed-size", "300",
+        [sys.executable, "-m", "credit_check_sandbox", "--port", "0", "--seed-size", "300",
          "--db", str(tmp_path / "sandbox.db"), "--log-level", "warning", *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip

@@ -6,9 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
 from .conftest import fresh_company, new_uscc
 

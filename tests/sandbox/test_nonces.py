@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from credit_check_sdk.sandbox import db
-from credit_check_sdk.sandbox.store import Store
+from credit_check_sandbox import db
+from credit_check_sandbox.store import Store
+
 from credit_check_sdk.signing import NONCE_TTL_SECONDS
 
 
@@ -79,7 +80,8 @@ def test_a_replay_after_the_sandbox_restarts_is_refused(tmp_path: Path) -> None:
     database, replay: refused, as the nonce was stored before the first answer."""
     from urllib.parse import urlsplit
 
-    from credit_check_sdk.sandbox.process import SandboxProcess
+    from credit_check_sandbox.process import SandboxProcess
+
     from credit_check_sdk.signing import signed_headers
 
     database = tmp_path / "sandbox.db"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
+
 from credit_check_sdk._models import Catalog, Profile
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
 
 
 def _profile(sandbox: SandboxProcess, sid: str) -> Profile:

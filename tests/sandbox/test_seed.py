@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from credit_check_sandbox import db
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS, is_seeded, seed_database
 
 from credit_check_sdk._ids import validate_id
 from credit_check_sdk.categories import BLACK, RED
-from credit_check_sdk.sandbox import db
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS, is_seeded, seed_database
 
 
 def _dump(seed: int) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import requests
+from credit_check_sandbox.process import SandboxProcess
 
-from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.signing import signed_headers
 
 

@@ -7,12 +7,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from credit_check_sandbox import db
+from credit_check_sandbox.scenarios import SCENARIO_SUBJECTS as S
+from credit_check_sandbox.seed import seed_database
+from credit_check_sandbox.store import Store
 
 from credit_check_sdk._platform import GenerationCursors, PlatformCore, Refusal
-from credit_check_sdk.sandbox import db
-from credit_check_sdk.sandbox.scenarios import SCENARIO_SUBJECTS as S
-from credit_check_sdk.sandbox.seed import seed_database
-from credit_check_sdk.sandbox.store import Store
 
 pytest.importorskip("psycopg")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from credit_check_sdk.sandbox.process import SandboxProcess
+from credit_check_sandbox.process import SandboxProcess
 
 from .conftest import action_record, check_record, with_hash
 

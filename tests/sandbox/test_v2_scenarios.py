@@ -1,6 +1,6 @@
 """The sandbox's seed data exercises every rule of contract v2, live and from the snapshot.
 
-The scenario subjects (:data:`credit_check_sdk.sandbox.seed.SCENARIO_SUBJECTS`) are
+The scenario subjects (:data:`credit_check_sandbox.seed.SCENARIO_SUBJECTS`) are
 checked through the SDK against the session's sandbox process; each test names
 the section of the plan the outcome follows from.
 """
@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from credit_check_sandbox.process import SandboxProcess
+from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 
 from credit_check_sdk import CreditChecker, Decision, Matter, Outcome, Subject
-from credit_check_sdk.sandbox.process import SandboxProcess
-from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS
 
 S = {name: scenario.id for name, scenario in SCENARIO_SUBJECTS.items()}
 

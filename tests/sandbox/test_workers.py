@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from credit_check_sandbox.process import SandboxProcess
 
-from credit_check_sdk.sandbox.process import SandboxProcess
 from credit_check_sdk.signing import signed_headers
 
 

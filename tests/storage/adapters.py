@@ -76,6 +76,24 @@ class SQLiteAdapter:
         with closing(self._raw()) as raw:
             raw.execute("UPDATE records SET outcome = ? WHERE id = ?", (outcome, record_id))
 
+    def set_authority(self, record_id: str, n: int, old: str, new: str) -> None:
+        """Change one stored list-authority row of a check's measure ``n``."""
+        with closing(self._raw()) as raw:
+            raw.execute(
+                "UPDATE record_authorities SET authority = ? WHERE n = ? AND authority = ?"
+                " AND seq = (SELECT seq FROM records WHERE id = ?)",
+                (new, n, old, record_id),
+            )
+
+    def set_inputs(self, record_id: str, inputs: dict[str, Any]) -> None:
+        """Replace a check's stored inputs (not hashed: what verify_columns must catch)."""
+        import json
+
+        with closing(self._raw()) as raw:
+            raw.execute(
+                "UPDATE inputs SET body = ? WHERE check_id = ?", (json.dumps(inputs), record_id)
+            )
+
 
 class PostgresAdapter:
     """The PostgreSQL adapter on a fresh database of the test run's cluster (``pg_url``),

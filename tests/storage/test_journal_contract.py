@@ -267,3 +267,54 @@ def test_verify_columns_names_a_column_that_disagrees_with_its_body(
         ("c3", "outcome", "restriction", "normal")
     ]
     assert storage.journal.verify().ok  # the bodies themselves are untouched
+
+
+def _authority_check(storage: Storage) -> None:
+    storage.journal.append(
+        {
+            "type": "check",
+            "id": "k1",
+            "checked_at": "2026-10-05T10:00:00+08:00",
+            "outcome": "restriction",
+            "matter": {"category": "bidding"},
+            "source": "live",
+            "measures": [
+                {"id": "P-1", "status": "applied", "entry_ids": ["BL-1"]},
+                {"id": "P-2", "status": "applied", "entry_ids": ["BL-2"]},
+            ],
+        },
+        inputs={
+            "profile": {
+                "entries": [{"entry_id": "BL-1", "authority": "中山市中级人民法院"}],
+                "related": [
+                    {"entries": [{"entry_id": "BL-2", "authority": "国家税务总局中山市税务局"}]}
+                ],
+            }
+        },
+    )
+
+
+def test_verify_columns_finds_a_changed_authority_row(adapter: Any, storage: Storage) -> None:
+    _authority_check(storage)
+    assert storage.journal.verify_columns().ok
+    adapter.set_authority("k1", 1, "国家税务总局中山市税务局", "中山市发展和改革局")
+    result = storage.journal.verify_columns()
+    assert [(m.id, m.column, m.stored, m.derived) for m in result.mismatches] == [
+        ("k1", "record_authorities[1]", ("中山市发展和改革局",), ("国家税务总局中山市税务局",))
+    ]
+    assert storage.journal.verify().ok
+
+
+def test_verify_columns_re_derives_the_authorities_from_the_stored_inputs(
+    adapter: Any, storage: Storage
+) -> None:
+    _authority_check(storage)
+    # The inputs say another authority listed BL-1 now: the stored rows no longer follow.
+    adapter.set_inputs(
+        "k1", {"profile": {"entries": [{"entry_id": "BL-1", "authority": "中山市市场监督管理局"}]}}
+    )
+    result = storage.journal.verify_columns()
+    assert [(m.column, m.stored, m.derived) for m in result.mismatches] == [
+        ("record_authorities[0]", ("中山市中级人民法院",), ("中山市市场监督管理局",)),
+        ("record_authorities[1]", ("国家税务总局中山市税务局",), None),
+    ]

@@ -3,13 +3,24 @@ report from any store holding the same records, read in one consistent view."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from credit_check_sdk.report import build_monthly_report, pending_actions, report_json
 from credit_check_sdk.storage import Storage, utc_text
-from tests.test_report import GENERATED, expected_report, scripted_month
+from credit_check_sdk.storage.sqlite.disclosures import SQLiteDisclosures
+from tests.test_report import (
+    COURT,
+    DRC,
+    GENERATED,
+    LABOUR,
+    MARKET,
+    TAX,
+    expected_report,
+    scripted_month,
+)
 
 OCT = ("2026-09-30T16:00:00.000000Z", "2026-10-31T16:00:00.000000Z")
 
@@ -19,7 +30,14 @@ def copy_month(storage: Storage, tmp_path: Path) -> None:
     source = scripted_month(tmp_path / "scripted.sqlite3")
     try:
         for record in source.iter_records():
-            storage.journal.append(record)
+            inputs = source.inputs_for(record["id"]) if record["type"] == "check" else None
+            storage.journal.append(record, inputs=inputs)
+        disclosures = SQLiteDisclosures(tmp_path / "disclosures.sqlite3")
+        for d in disclosures.select():
+            storage.disclosures.add(replace(d, posted=False, published_on=None))
+            if d.published_on is not None:
+                storage.disclosures.mark_posted(d.disclosure_id, d.published_on)
+        disclosures.close()
         for o in source.objections():
             filed = datetime.fromisoformat(o["filed_at"].replace("Z", "+00:00"))
             storage.objections.record(
@@ -101,6 +119,55 @@ def test_each_read_of_the_view(storage: Storage, tmp_path: Path) -> None:
             ("c11", ["I-HON-PRIORITY"]),
             ("c10", ["P-BID-EXCLUDE"]),
         ]
+        # The list authorities behind each measure, stored when the checks were appended.
+        assert sorted(view.measure_authorities(lo, hi)) == [
+            ("c02", "P-BID-EXCLUDE", COURT),
+            ("c03", "P-BID-EXCLUDE", COURT),
+            ("c03", "P-BID-EXCLUDE", MARKET),
+            ("c03", "P-BID-PERSONNEL-REVIEW", TAX),  # its legal representative's entry
+            ("c04", "I-LIC-GREEN", DRC),
+            ("c05", "P-BID-EXCLUDE", COURT),
+            ("c08", "P-LIC-STRICT-REVIEW", TAX),
+            ("c09", "P-BID-EXCLUDE", COURT),
+            ("r06", "P-SUB-RESTRICT", LABOUR),
+        ]  # c11's entry is in no profile; c10 is November's
+        # Disclosures due or published in October, received or not.
+        assert sorted(view.disclosure_days("2026-10-01", "2026-11-01"), key=str) == [
+            ("2026-10-14", "2026-10-09"),
+            ("2026-10-15", "2026-11-02"),
+            ("2026-10-21", "2026-10-14"),
+            ("2026-10-26", "2026-10-28"),
+            ("2026-10-28", None),
+        ]
+
+
+def test_the_authority_rows_are_derived_at_append_and_verified(storage: Storage) -> None:
+    def check(cid: str, entry_ids: list[str]) -> dict[str, Any]:
+        return {
+            "type": "check",
+            "id": cid,
+            "checked_at": "2026-10-05T10:00:00+08:00",
+            "outcome": "restriction",
+            "matter": {"category": "bidding"},
+            "source": "live",
+            "measures": [{"id": "P-1", "status": "applied", "entry_ids": entry_ids}],
+        }
+
+    profile = {
+        "entries": [{"entry_id": "BL-1", "authority": COURT}, {"entry_id": "BL-9"}],
+        "related": [{"role": "principal", "entries": [{"entry_id": "BL-2", "authority": TAX}]}],
+    }
+    storage.journal.append(check("c1", ["BL-1", "BL-2", "BL-9"]), inputs={"profile": profile})
+    storage.journal.append(check("c2", ["BL-1"]))  # no inputs: no authority known
+    storage.journal.append_many([(check("c3", ["BL-2"]), {"profile": profile})])
+    with storage.report.view() as view:
+        assert sorted(view.measure_authorities(*OCT)) == [
+            ("c1", "P-1", COURT),
+            ("c1", "P-1", TAX),
+            ("c3", "P-1", TAX),
+        ]
+        assert list(view.disclosure_days("2026-10-01", "2026-11-01")) == []
+    assert storage.journal.verify_columns().ok
 
 
 def test_a_view_is_consistent_while_records_are_appended(storage: Storage) -> None:

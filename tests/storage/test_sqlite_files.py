@@ -81,7 +81,7 @@ def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
         claimed = storage.uploads.claim("host-a:1:t", 100, 60)
         assert [r["id"] for _, r in claimed] == ["c7", "c8", "c9", "c10", "c11", "a0"]
         assert storage.uploads.claim("host-b:2:t", 100, 60) == []
-    assert user_version(data_dir / "journal.sqlite3") == 5
+    assert user_version(data_dir / "journal.sqlite3") == 6
 
 
 def test_the_followups_of_before_gain_claims(data_dir: Path) -> None:

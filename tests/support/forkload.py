@@ -36,8 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from credit_check_sandbox.seed import _uscc  # noqa: E402
+
 from credit_check_sdk import CreditChecker  # noqa: E402
-from credit_check_sdk.sandbox.seed import _uscc  # noqa: E402
 
 CHILD_LIMIT = 10.0  # seconds a forked child may take to check, flush and exit
 

@@ -39,7 +39,7 @@ from .disclosures import SQLiteDisclosures
 from .followups import Followups
 from .journal import SQLiteJournal
 from .relations import RelationStore
-from .report import SQLiteReportSource
+from .report import DISCLOSURES_FILE, SQLiteReportSource
 from .snapshot import Snapshot
 
 __all__ = ["FILES", "SQLiteStorage"]
@@ -50,7 +50,7 @@ FILES = {
     "followups": "followups.sqlite3",
     "relations": "relations.sqlite3",
     "commitments": "licensing-commitments.sqlite3",
-    "disclosures": "disclosures.sqlite3",
+    "disclosures": DISCLOSURES_FILE,
 }
 
 _T = TypeVar("_T")

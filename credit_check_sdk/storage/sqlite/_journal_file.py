@@ -12,12 +12,13 @@ when its commit returns), and a new connection in a forked child.
 >>> import tempfile, os
 >>> f = JournalFile(os.path.join(tempfile.mkdtemp(), "journal.sqlite3"))
 >>> f._query("PRAGMA user_version", ())
-[(5,)]
+[(6,)]
 >>> f.close()
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -31,7 +32,7 @@ from typing import Any
 from ..._exceptions import JournalError
 from ..._files import create_private_file, make_private_dir
 from ..._fork import ShortLock, region
-from .._journal_core import utc_text
+from .._journal_core import derive_authorities, utc_text
 from ._schema import (
     JOURNAL_BACKFILL_V3,
     JOURNAL_CASE_INDEX,
@@ -41,6 +42,7 @@ from ._schema import (
     JOURNAL_V3,
     JOURNAL_V4,
     JOURNAL_V5,
+    JOURNAL_V6,
     JOURNAL_VERSION,
     statements,
 )
@@ -150,6 +152,10 @@ class JournalFile:
                 self._run_script(conn, JOURNAL_V4)
             if version < 5:
                 self._run_script(conn, JOURNAL_V5)
+            if version < 6:
+                self._run_script(conn, JOURNAL_V6)
+                if version > 0:  # an older file: derive the rows from bodies and inputs
+                    self._backfill_authorities(conn)
             if version < JOURNAL_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -160,6 +166,47 @@ class JournalFile:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _backfill_authorities(self, conn: sqlite3.Connection) -> None:
+        """Derive the ``record_authorities`` rows of every check with measures and inputs
+        (inside the migration's transaction), with the function appends use."""
+        last, derived, checks = 0, 0, 0
+        while True:
+            # A page at a time, by position: memory stays flat however long the journal.
+            page = conn.execute(
+                "SELECT r.seq, r.body, i.body FROM records AS r"
+                " JOIN inputs AS i ON i.check_id = r.id"
+                " WHERE r.seq > ? AND r.type = 'check'"
+                " AND EXISTS (SELECT 1 FROM record_measures AS m WHERE m.seq = r.seq)"
+                " ORDER BY r.seq LIMIT 1000",
+                (last,),
+            ).fetchall()
+            if not page:
+                break
+            rows: list[tuple[int, int, str]] = []
+            for seq, body, inputs in page:
+                last = seq
+                try:
+                    record, given = json.loads(body), json.loads(inputs) if inputs else None
+                except ValueError:
+                    continue  # verify() reports a body that is not JSON
+                if isinstance(record, dict):
+                    rows += [
+                        (seq, n, authority) for n, authority in derive_authorities(record, given)
+                    ]
+            conn.executemany(
+                "INSERT OR REPLACE INTO record_authorities(seq, n, authority) VALUES (?, ?, ?)",
+                rows,
+            )
+            checks += len(page)
+            derived += len(rows)
+        if checks:
+            logger.info(
+                "journal %s: list authorities of %d checks with measures derived (%d rows)",
+                self.path,
+                checks,
+                derived,
+            )
 
     def _ensure_case_index(self, conn: sqlite3.Connection) -> None:
         """Create the index of checks by case id when the file lacks it (see

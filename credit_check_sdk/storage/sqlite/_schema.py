@@ -8,7 +8,7 @@ moment). A file newer than this code is refused, never written.
 ==============================  =======  ================================================
 file                            version  history
 ==============================  =======  ================================================
-``journal.sqlite3``             5        see :data:`JOURNAL_VERSION`
+``journal.sqlite3``             6        see :data:`JOURNAL_VERSION`
 ``followups.sqlite3``           2        1: re-checks and watches; 2: re-check claims
 ``relations.sqlite3``           1        1: learnt relations
 ``snapshot.<gen>.sqlite3``      1        1: entries, meta, relations (added when missing)
@@ -61,7 +61,9 @@ def statements(script: str) -> list[str]:
 #: partial ``records_overrides`` lists not_applied / overridden actions by check.
 #: 5: upload claims (``claimed_by``, ``claimed_until``), so that processes sharing the
 #: file do not upload the same records (see :mod:`credit_check_sdk.storage.sqlite.uploads`).
-JOURNAL_VERSION = 5
+#: 6: the ``record_authorities`` table: the list authorities (认定部门) behind each measure
+#: of a check, derived from its inputs at append time (filled for older files when opened).
+JOURNAL_VERSION = 6
 
 JOURNAL_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -188,6 +190,24 @@ CREATE INDEX IF NOT EXISTS {JOURNAL_CASE_INDEX} ON records(json_extract(body, '$
 JOURNAL_V5 = """
 ALTER TABLE records ADD COLUMN claimed_by TEXT;
 ALTER TABLE records ADD COLUMN claimed_until REAL
+"""
+
+
+# Version 6: for the report's ``by_authority`` (§四(八): feedback to the departments that
+# listed the subjects). A check record names the entries behind each measure
+# (``measures[].entry_ids``); the authority of each entry is in the check's inputs (the
+# profile it was decided from). One row per measure (``n``, its place in the list, as in
+# record_measures) and authority, derived by storage._journal_core.derive_authorities
+# when the check is appended, never hashed; verify_columns() derives them again from the
+# body and the inputs. An older file's rows are derived when it is opened (in Python,
+# by the same function: see JournalFile._migrate).
+JOURNAL_V6 = """
+CREATE TABLE IF NOT EXISTS record_authorities (
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    authority TEXT NOT NULL,
+    PRIMARY KEY (seq, n, authority)
+) WITHOUT ROWID
 """
 
 

@@ -175,6 +175,10 @@ class SQLiteJournal(JournalUploads):
                 # Sequence numbers after the head are free again should the last
                 # record ever have been deleted: so must their measure rows be.
                 conn.execute("DELETE FROM record_measures WHERE seq > ?", (row[1] if row else 0,))
+                if any(p.authority_rows for p in batch):
+                    conn.execute(
+                        "DELETE FROM record_authorities WHERE seq > ?", (row[1] if row else 0,)
+                    )
             for p in batch:
                 body = seal(p, head)
                 digest = p.record["hash"]
@@ -211,6 +215,11 @@ class SQLiteJournal(JournalUploads):
                         " VALUES (?, ?, ?, ?)",
                         [(seq, *m) for m in p.measure_rows],
                     )
+                    if p.authority_rows:
+                        conn.executemany(
+                            "INSERT INTO record_authorities(seq, n, authority) VALUES (?, ?, ?)",
+                            [(seq, *a) for a in p.authority_rows],
+                        )
                 if p.inputs is not None:
                     # Keyed by this new check's own id, so it cannot clash.
                     conn.execute(
@@ -362,16 +371,18 @@ class SQLiteJournal(JournalUploads):
                 return verifier.finish()
 
     def verify_columns(self, *, limit: int | None = 10_000) -> ColumnVerifyResult:
-        """Re-derive every record's report columns and measure rows from its body, and
-        name each stored value that disagrees.
+        """Re-derive every record's report columns, measure rows and list authorities from
+        its body (and a check's inputs), and name each stored value that disagrees.
 
         :meth:`verify` proves the bodies untouched; the monthly report counts from plain
         columns (``type``, ``check_id``, ``at``, ``outcome``, ``category``, ``source``,
-        ``recheck_of``, ``action``) and from the ``record_measures`` rows, which are
-        copied from the body when a record is appended and are not hashed. This walks
-        the journal a page at a time (memory stays flat however long it is), derives
-        those values with the code :meth:`append` uses, and compares. ``limit`` bounds
-        how many mismatches are kept (all are counted); ``None`` keeps every one.
+        ``recheck_of``, ``action``), from the ``record_measures`` rows and from the
+        ``record_authorities`` rows (the authorities of the entries behind each measure,
+        read from the check's inputs), which are derived when a record is appended and
+        are not hashed. This walks the journal a page at a time (memory stays flat
+        however long it is), derives those values with the code :meth:`append` uses,
+        and compares. ``limit`` bounds how many mismatches are kept (all are counted);
+        ``None`` keeps every one.
 
         >>> import tempfile, os, sqlite3
         >>> j = SQLiteJournal(os.path.join(tempfile.mkdtemp(), "j.db"))
@@ -388,34 +399,32 @@ class SQLiteJournal(JournalUploads):
         result = ColumnVerifyResult(ok=True, checked=0)
         last = 0
         while True:
-            rows = self._query(
-                "SELECT seq, id, body, type, check_id, at, outcome, category, source,"
-                " recheck_of, action FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, _PAGE),
-            )
-            if not rows:
+            page = self._verify_page(last)
+            if page is None:
                 break
-            first, end = last, rows[-1][0]
-            # This page's measure rows, by record: bounded by the page's seq range, so
-            # the page's records and their rows are read together whatever is appended.
-            measures: dict[int, dict[int, tuple[Any, Any]]] = {}
-            for seq, n, measure_id, status in self._query(
-                "SELECT seq, n, measure_id, status FROM record_measures"
-                " WHERE seq > ? AND seq <= ? ORDER BY seq, n",
-                (first, end),
-            ):
-                measures.setdefault(seq, {})[n] = (measure_id, status)
-            for seq, rid, text, *stored in rows:
+            rows, measures, authorities = page
+            for seq, rid, text, inputs, *stored in rows:
                 result.checked += 1
                 for mismatch in _column_mismatches(
-                    seq, rid, text, tuple(stored), measures.pop(seq, {})
+                    seq,
+                    rid,
+                    text,
+                    tuple(stored),
+                    measures.pop(seq, {}),
+                    inputs=inputs,
+                    stored_authorities=authorities.pop(seq, {}),
                 ):
                     result.note(mismatch, limit)
             # What is left belongs to no record of the page (a deleted record's rows).
             for seq, orphans in sorted(measures.items()):
                 for n, row in sorted(orphans.items()):
                     result.note(ColumnMismatch(seq, "", f"record_measures[{n}]", row, None), limit)
-            last = end
+            for seq, named in sorted(authorities.items()):
+                for n, names in sorted(named.items()):
+                    result.note(
+                        ColumnMismatch(seq, "", f"record_authorities[{n}]", names, None), limit
+                    )
+            last = rows[-1][0]
             if len(rows) < _PAGE:
                 break
         # Rows after the last record: left behind by a deleted last record. One query,
@@ -428,7 +437,63 @@ class SQLiteJournal(JournalUploads):
         ):
             orphan = ColumnMismatch(seq, "", f"record_measures[{n}]", (measure_id, status), None)
             result.note(orphan, limit)
+        left: dict[tuple[int, int], list[str]] = {}
+        for seq, n, authority in self._query(
+            "SELECT a.seq, a.n, a.authority FROM record_authorities AS a"
+            " WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM records AS r WHERE r.seq = a.seq)"
+            " ORDER BY a.seq, a.n, a.authority",
+            (last,),
+        ):
+            left.setdefault((seq, n), []).append(authority)
+        for (seq, n), found in sorted(left.items()):
+            result.note(
+                ColumnMismatch(seq, "", f"record_authorities[{n}]", tuple(found), None), limit
+            )
         return result
+
+    def _verify_page(
+        self, after: int
+    ) -> (
+        tuple[
+            list[Any],
+            dict[int, dict[int, tuple[Any, Any]]],
+            dict[int, dict[int, tuple[str, ...]]],
+        ]
+        | None
+    ):
+        """The records after position ``after`` (a page, each with its inputs when it is a
+        check), and their measure rows and authority rows by record; ``None`` at the end."""
+        rows = self._query(
+            "SELECT seq, id, body,"
+            " CASE WHEN type = 'check' THEN"
+            " (SELECT body FROM inputs WHERE inputs.check_id = records.id) END,"
+            " type, check_id, at, outcome, category, source, recheck_of, action"
+            " FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, _PAGE),
+        )
+        if not rows:
+            return None
+        end = rows[-1][0]
+        # Bounded by the page's seq range, so the page's records and their rows are read
+        # together whatever is appended meanwhile.
+        measures: dict[int, dict[int, tuple[Any, Any]]] = {}
+        for seq, n, measure_id, status in self._query(
+            "SELECT seq, n, measure_id, status FROM record_measures"
+            " WHERE seq > ? AND seq <= ? ORDER BY seq, n",
+            (after, end),
+        ):
+            measures.setdefault(seq, {})[n] = (measure_id, status)
+        named: dict[int, dict[int, list[str]]] = {}
+        for seq, n, authority in self._query(
+            "SELECT seq, n, authority FROM record_authorities"
+            " WHERE seq > ? AND seq <= ? ORDER BY seq, n, authority",
+            (after, end),
+        ):
+            named.setdefault(seq, {}).setdefault(n, []).append(authority)
+        authorities = {
+            seq: {n: tuple(names) for n, names in by_n.items()} for seq, by_n in named.items()
+        }
+        return rows, measures, authorities
 
     # --- what else the file holds -------------------------------------------------------
 

@@ -5,9 +5,12 @@ begins one read transaction on it: every query of the view sees the journal as
 it was when the first one ran, however many appends happen meanwhile, and it
 takes no lock that appends wait for. The counts group on the journal's report
 columns (schema 3: ``outcome``, ``category``, ``source``, ``recheck_of``,
-``action``, and the ``record_measures`` table), which the journal fills from
-each body at append time; bodies are read only for details (a case's subject
-and matter code, an action's reason, an override's full record).
+``action``, and the ``record_measures`` table; schema 6: ``record_authorities``),
+which the journal fills from each body (and a check's inputs) at append time;
+bodies are read only for details (a case's subject and matter code, an action's
+reason, an override's full record). The disclosures (双公示) live in their own file
+beside the journal (``disclosures.sqlite3``); a view attaches it read-only, so
+that the report's disclosure counts are read in the same view.
 
 >>> import tempfile, os
 >>> from credit_check_sdk.storage.sqlite.journal import SQLiteJournal
@@ -130,6 +133,24 @@ ORDER BY c.at, c.id
 """
 
 
+# The list authorities behind each measure of the window's checks: the stored rows
+# (record_authorities, schema 6) with the measure's id (record_measures), no body.
+_Q_AUTHORITIES = """
+SELECT r.id, m.measure_id, a.authority
+FROM records r JOIN record_authorities a ON a.seq = r.seq
+     JOIN record_measures m ON m.seq = a.seq AND m.n = a.n
+WHERE r.type = 'check' AND r.at >= ? AND r.at < ?
+"""
+
+_Q_DISCLOSURES = """
+SELECT due_on, published_on FROM duties.disclosures
+WHERE (due_on >= ?1 AND due_on < ?2) OR (published_on >= ?1 AND published_on < ?2)
+"""
+
+#: The disclosures' file, beside the journal's, in the SQLite adapter's ``data_dir``.
+DISCLOSURES_FILE = "disclosures.sqlite3"
+
+
 def _values(detail: str) -> list[Any]:
     """The values of a multi-path ``json_extract`` (a JSON array) as the columns hold them."""
     return [column_value(v) for v in json.loads(detail)]
@@ -138,8 +159,9 @@ def _values(detail: str) -> list[Any]:
 class SQLiteReportView:
     """One consistent read of the journal (see :class:`~credit_check_sdk.storage.ReportView`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, duties: bool = False) -> None:
         self._conn = conn
+        self._duties = duties  # the disclosures' file is attached as ``duties``
 
     def check_totals(self, lo: str, hi: str) -> Iterable[tuple[str, Any, Any, int]]:
         """``(hour, outcome, category, count)`` of the checks of ``[lo, hi)``."""
@@ -228,17 +250,37 @@ class SQLiteReportView:
             sid, case_id = _values(detail)
             yield cid, at, sid, case_id, matter, outcome, json.loads(ids_json)
 
+    def measure_authorities(self, lo: str, hi: str) -> Iterable[tuple[str, Any, str]]:
+        """``(check_id, measure_id, authority)`` of the measures of the checks of ``[lo, hi)``."""
+        return self._conn.execute(_Q_AUTHORITIES, (lo, hi))
+
+    def disclosure_days(self, first: str, end: str) -> list[tuple[str, str | None]]:
+        """``(due_on, published_on)`` of the disclosures due or published in ``[first, end)``."""
+        if not self._duties:
+            return []
+        return self._conn.execute(_Q_DISCLOSURES, (first, end)).fetchall()
+
 
 class SQLiteReportSource:
-    """Read views of the journal file at ``path`` (each its own read-only connection).
+    """Read views of the journal file at ``path`` (each its own read-only connection), with
+    the disclosures' file ``disclosures`` (default: ``disclosures.sqlite3`` beside it).
 
     A view can be opened after the journal object was closed: a report's cases
     are read on first use, possibly later.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 10.0,
+        disclosures: str | Path | None = None,
+    ) -> None:
         self.path = str(path)
         self._busy_timeout = busy_timeout
+        self.disclosures_path = (
+            Path(disclosures) if disclosures is not None else Path(path).parent / DISCLOSURES_FILE
+        )
 
     @contextmanager
     def view(self) -> Iterator[SQLiteReportView]:
@@ -258,8 +300,9 @@ class SQLiteReportSource:
         try:
             # Memory-mapped reads: a report reads most of a month's pages once.
             conn.execute("PRAGMA mmap_size = 268435456")
+            duties = self._attach_duties(conn)
             conn.execute("BEGIN")
-            yield SQLiteReportView(conn)
+            yield SQLiteReportView(conn, duties=duties)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path}: read failed: {exc}", path=self.path) from exc
         finally:
@@ -268,3 +311,15 @@ class SQLiteReportSource:
                     conn.execute("COMMIT")
             finally:
                 conn.close()
+
+    def _attach_duties(self, conn: sqlite3.Connection) -> bool:
+        """Attach the disclosures' file read-only (before the view's transaction: SQLite
+        attaches outside one); ``False`` when it does not exist or holds no table yet."""
+        if not self.disclosures_path.exists():
+            return False
+        uri = self.disclosures_path.resolve().as_uri() + "?mode=ro"
+        conn.execute("ATTACH DATABASE ? AS duties", (uri,))
+        found = conn.execute(
+            "SELECT 1 FROM duties.sqlite_master WHERE type = 'table' AND name = 'disclosures'"
+        ).fetchone()
+        return found is not None

@@ -244,7 +244,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     bids = [
         Bidder.single("B1", S["judgment_defaulter_bidder"].id),

@@ -204,7 +204,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker, tmp_path: Path) -> None:
-    from credit_check_sdk.sandbox.scenarios import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.scenarios import SCENARIO_SUBJECTS as S
 
     keys = ["integrity_model_clean", "tax_grade_a", "judgment_defaulter_bidder", "clean_no_entries",
             "objection_pending", "red_and_black", "legal_rep_blacklisted"]  # fmt: skip

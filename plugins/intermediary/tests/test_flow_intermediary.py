@@ -269,7 +269,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.scenarios import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.scenarios import SCENARIO_SUBJECTS as S
 
     keys = ["judgment_defaulter_bidder", "legal_rep_blacklisted", "objection_pending",
             "integrity_model_clean", "clean_no_entries"]  # fmt: skip

@@ -1,16 +1,19 @@
-"""The licensing flow: accept an application as the credit check decides, and track commitments."""
+"""The licensing flow: accept an application as the credit check decides, track commitments,
+and disclose the licences granted (双公示)."""
 
 from __future__ import annotations
 
 import enum
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from credit_check_sdk import (
+    ArgumentTypeError,
     CreditChecker,
     DecidedMeasure,
     Decision,
@@ -32,7 +35,7 @@ from credit_check_sdk.arguments import (
     check_text,
     check_texts,
 )
-from credit_check_sdk.storage import Commitment, CommitmentStore
+from credit_check_sdk.storage import Commitment, CommitmentStore, DisclosureDuty
 from credit_check_sdk.workdays import Deadline, add_working_days
 
 __all__ = ["Acceptance", "Action", "Application", "LicensingFlow", "Mode"]
@@ -301,6 +304,61 @@ class LicensingFlow:
         if mode is Mode.TOLERANCE and any(m.effect == "green_channel" for m in decision.applied):
             return self.green_channel_days
         return self.standard_days
+
+    # -- the decision and its disclosure (双公示) ---------------------------------------
+
+    def grant(
+        self,
+        acceptance: Acceptance,
+        decision_no: str,
+        title: str,
+        *,
+        decided_on: date | None = None,
+        content: Mapping[str, Any] | None = None,
+    ) -> DisclosureDuty:
+        """Record that the licence was granted and disclose the decision (双公示, §四(三)).
+
+        ``decision_no`` is the licence decision's number (文号), ``title`` what the
+        public list shows, ``decided_on`` the decision's day (default: today,
+        Asia/Shanghai). The disclosure (``kind`` licensing, with the check behind the
+        acceptance) goes through :meth:`CreditChecker.disclose
+        <credit_check_sdk.CreditChecker.disclose>`: on disk before this returns, posted
+        in the background, due 7 working days after ``decided_on``. ``content`` gets
+        the matter code, the case id and the mode added (``matter_code``, ``case_id``,
+        ``mode``) unless it names them. An application that was not accepted
+        (documents missing, manual check) cannot be granted:
+        :class:`~credit_check_sdk.InvalidRequestError`, nothing disclosed.
+
+        >>> duty = flow.grant(acc, "中市监许〔2026〕31号", "食品经营许可证核发")  # doctest: +SKIP
+        >>> duty.kind, duty.due_on  # doctest: +SKIP
+        ('licence', datetime.date(2026, 12, 14))
+        """
+        check_instance(acceptance, "acceptance", Acceptance)
+        if not acceptance.accepted:
+            raise InvalidRequestError(
+                f"the application of case {acceptance.decision.matter.case_id} was not"
+                f" accepted ({acceptance.mode}): there is no licence to grant"
+            )
+        if content is not None and not isinstance(content, Mapping):
+            raise ArgumentTypeError(
+                f"content must be a mapping, not {type(content).__name__}", argument="content"
+            )
+        matter = acceptance.decision.matter
+        details: dict[str, Any] = {
+            "matter_code": matter.code,
+            "case_id": matter.case_id,
+            "mode": acceptance.mode.value,
+        }
+        details.update(content or {})
+        return self.checker.disclose(
+            "licensing",
+            acceptance.decision.subject,
+            decision_no,
+            decided_on if decided_on is not None else _today(),
+            title,
+            details,
+            check_id=acceptance.decision.check_id,
+        )
 
     # -- commitments ---------------------------------------------------------------
 

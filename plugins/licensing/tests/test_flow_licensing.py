@@ -353,9 +353,60 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 # -- against the sandbox platform process ---------------------------------------------------
 
 
+# -- the licence and its disclosure (双公示) --------------------------------------------------
+
+
+def test_a_granted_licence_is_disclosed(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
+) -> None:
+    acc = flow.accept(app())
+    duty = flow.grant(
+        acc, "中市监许〔2026〕31号", "食品经营许可证核发", content={"scope": "餐饮服务"}
+    )
+    assert duty.kind == "licence"
+    assert duty.check_id == acc.decision.check_id
+    assert duty.subject_id == COMPANY
+    assert duty.due_on == add_working_days(duty.decided_on, 7).due
+    assert credit_checker.flush(timeout=10) == 0
+    sent = credit_fake_platform.disclosures[duty.disclosure_id]["body"]
+    assert sent["content"] == {
+        "matter_code": "440100-XK-001",
+        "case_id": "ZS-XK-2026-0001",
+        "mode": "standard",
+        "scope": "餐饮服务",
+    }
+    assert sent["decision_no"] == "中市监许〔2026〕31号"
+    kept = credit_checker.storage.disclosures.get(duty.disclosure_id)
+    assert kept is not None
+    assert kept.state(kept.decided_on) == "on_time"
+
+
+def test_a_licence_granted_long_after_the_decision_is_disclosed_late(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
+) -> None:
+    acc = flow.accept(app(), on=date(2026, 3, 2))
+    duty = flow.grant(acc, "中市监许〔2026〕2号", "食品经营许可证核发", decided_on=date(2026, 3, 2))
+    assert duty.due_on == date(2026, 3, 11)
+    assert credit_checker.flush(timeout=10) == 0
+    kept = credit_checker.storage.disclosures.get(duty.disclosure_id)
+    assert kept is not None
+    assert kept.state(date(2026, 3, 2)) == "late"  # published after 2026-03-11
+
+
+def test_an_application_not_accepted_cannot_be_granted(
+    credit_fake_platform: FakePlatform, flow: LicensingFlow, credit_checker: CreditChecker
+) -> None:
+    acc = flow.accept(app(missing=("场地证明",)))
+    assert not acc.accepted
+    with pytest.raises(InvalidRequestError, match="not accepted"):
+        flow.grant(acc, "中市监许〔2026〕3号", "食品经营许可证核发")
+    assert credit_checker.storage.disclosures.select() == []
+    assert credit_fake_platform.disclosures == {}
+
+
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     flow = LicensingFlow(credit_sandbox_checker, green_channel_days=5)
     green = flow.accept(app(applicant=S["integrity_model_clean"].id))
@@ -373,4 +424,8 @@ def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
     assert strict.mode is Mode.STRICT_REVIEW
     assert [m.id for m in strict.measures] == ["P-LIC-STRICT-REVIEW"]
     assert len(actions(credit_sandbox_checker)) == 3
+    duty = flow.grant(green, "中市监许〔2026〕41号", "食品经营许可证核发")
     assert credit_sandbox_checker.flush(timeout=10) == 0
+    kept = credit_sandbox_checker.storage.disclosures.get(duty.disclosure_id)
+    assert kept is not None
+    assert kept.posted

@@ -129,7 +129,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     suppliers = [
         Supplier.single("S1", S["red_and_black"].id),

@@ -160,7 +160,7 @@ def test_found_as_an_installed_flow(credit_checker: CreditChecker) -> None:
 
 @pytest.mark.sandbox
 def test_against_the_sandbox(credit_sandbox_checker: CreditChecker) -> None:
-    from credit_check_sdk.sandbox.seed import SCENARIO_SUBJECTS as S
+    from credit_check_sandbox.seed import SCENARIO_SUBJECTS as S
 
     apps = [
         SubsidyApplication("SQ-1", S["clean_no_entries"].id, data={"score": 80}),

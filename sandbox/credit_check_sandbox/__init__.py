@@ -2,8 +2,8 @@
 
 Agency developers have no platform on their laptops or in CI; the sandbox is
 one, on a real database with realistic synthetic data. Start it with
-``credit-check sandbox --port 8700`` (or ``python -m credit_check_sdk.sandbox``),
-or from tests with :class:`~credit_check_sdk.sandbox.process.SandboxProcess`.
+``credit-check sandbox --port 8700`` (or ``python -m credit_check_sandbox``),
+or from tests with :class:`~credit_check_sandbox.process.SandboxProcess`.
 
 It needs the ``sandbox`` extra::
 

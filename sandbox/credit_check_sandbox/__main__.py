@@ -1,4 +1,4 @@
-"""``python -m credit_check_sdk.sandbox``: run the sandbox platform (see :mod:`.cli`)."""
+"""``python -m credit_check_sandbox``: run the sandbox platform (see :mod:`.cli`)."""
 
 from __future__ import annotations
 

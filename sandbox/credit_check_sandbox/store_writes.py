@@ -1,7 +1,7 @@
 """The sandbox store's writes and documents: entries, subjects, relations, adverse
 records, journal records, reports, objections, commitments and disclosures.
 
-:class:`StoreWrites` is a part of :class:`~credit_check_sdk.sandbox.store.Store`
+:class:`StoreWrites` is a part of :class:`~credit_check_sandbox.store.Store`
 (which adds the connections, nonces and the hot read paths). Values come and go
 in their JSON form, as the platform core's
 :class:`~credit_check_sdk._platform.store.PlatformStore` interface has them:
@@ -25,7 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from .._platform.store import DOC_KEYS, DocTable, SubjectRow
+from credit_check_sdk._platform.store import DOC_KEYS, DocTable, SubjectRow
+
 from . import db
 
 __all__ = ["StoreWrites", "entry_json", "from_db", "to_db"]
@@ -107,7 +108,7 @@ def _relation_json(org_id: str, role: str, person_id: str, since: Any) -> str:
 
 
 class StoreWrites:
-    """Writes of the sandbox store (a part of :class:`~credit_check_sdk.sandbox.store.Store`)."""
+    """Writes of the sandbox store (a part of :class:`~credit_check_sandbox.store.Store`)."""
 
     engine: Engine
 

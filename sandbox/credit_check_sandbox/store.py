@@ -4,11 +4,11 @@
 This module holds its connections, nonces and the read paths that serve many
 requests or many rows (profiles, the change feed, the export), which on SQLite
 run as plain SQL, the feed's and export's JSON written by SQLite itself; the
-writes are in :mod:`credit_check_sdk.sandbox.store_writes`. Writes are
+writes are in :mod:`credit_check_sandbox.store_writes`. Writes are
 serialised by a process lock (SQLite allows one writer; the lock also avoids
 lock-upgrade failures between concurrent transactions).
 
->>> from credit_check_sdk.sandbox import db
+>>> from credit_check_sandbox import db
 >>> store = Store(db.make_engine("sqlite://"))
 >>> store.profile("91442000MA4UC00107", "legal_entity")["record_since"] is None
 True
@@ -28,9 +28,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .._platform.profiles import build_profiles
-from .._platform.store import ProfileRows
-from ..signing import NONCE_TTL_SECONDS
+from credit_check_sdk._platform.profiles import build_profiles
+from credit_check_sdk._platform.store import ProfileRows
+from credit_check_sdk.signing import NONCE_TTL_SECONDS
+
 from . import db
 from .store_writes import StoreWrites, entry_json
 

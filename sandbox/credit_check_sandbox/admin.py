@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from .._platform import Refusal, parse_body
-from .._platform import inputs as inp
-from ..categories import BLACK, RED
+from credit_check_sdk._platform import Refusal, parse_body
+from credit_check_sdk._platform import inputs as inp
+from credit_check_sdk.categories import BLACK, RED
+
 from . import db
 from .seed import SCENARIO_SUBJECTS
 

@@ -6,7 +6,7 @@
         [--seed-size N] [--app-id ID --app-secret SECRET] [--agency-id ID]
         [--admin] [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N]
 
-Also ``credit-check-sandbox`` and ``python -m credit_check_sdk.sandbox``.
+Also ``credit-check-sandbox`` and ``python -m credit_check_sandbox``.
 
 Once it is listening it prints what a checker needs: the base URL, the app id and
 secret, and the agency id its journal records must name (records naming another
@@ -44,7 +44,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .._config import ENV_VARS
+from credit_check_sdk._config import ENV_VARS
 
 __all__ = ["build_parser", "main", "worker_app"]
 

@@ -40,8 +40,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._ids import mask_ids_in
-from .._platform import (
+from credit_check_sdk._ids import mask_ids_in
+from credit_check_sdk._platform import (
     PLATFORM_TZ,
     GenerationCursors,
     PlatformCore,
@@ -49,6 +49,7 @@ from .._platform import (
     parse_limit,
     problem_document,
 )
+
 from . import db
 from .admin import admin_router, read_admin_body
 from .seed import seed_database
@@ -225,7 +226,9 @@ class SandboxState:
     def catalog(self) -> tuple[bytes, str]:
         """The catalogue's JSON bytes and ETag (the SDK's packaged default catalogue)."""
         if self._catalog is None:
-            from ..catalogue import default_catalog  # imported lazily: optional at import time
+            from credit_check_sdk.catalogue import (
+                default_catalog,  # imported lazily: optional at import time
+            )
 
             body = json.dumps(
                 default_catalog().model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")

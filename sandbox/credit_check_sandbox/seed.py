@@ -37,7 +37,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..categories import BLACK, RED
+from credit_check_sdk.categories import BLACK, RED
+
 from . import db
 from .scenarios import SCENARIO_PERSONS, SCENARIO_SUBJECTS, V2_PERSONS, Scenario, add_scenarios
 

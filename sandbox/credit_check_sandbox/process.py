@@ -5,7 +5,7 @@
 ...     r.json()["status"]
 'ok'
 
-The process is started as ``python -m credit_check_sdk.sandbox --port 0 …``;
+The process is started as ``python -m credit_check_sandbox --port 0 …``;
 :class:`SandboxProcess` waits for its ``SANDBOX_READY <base_url>`` line, and
 stops it (terminate, then kill) on exit, at interpreter exit, or when the
 object is garbage-collected, so a failing test does not leak servers.
@@ -31,10 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from ..signing import signed_headers
+from credit_check_sdk.signing import signed_headers
 
 if TYPE_CHECKING:
-    from .._checker import CreditChecker
+    from credit_check_sdk import CreditChecker
 
 __all__ = ["SandboxProcess", "SandboxStartError"]
 
@@ -122,7 +122,7 @@ class SandboxProcess:
         cmd = [
             sys.executable,
             "-m",
-            "credit_check_sdk.sandbox",
+            "credit_check_sandbox",
             "--port",
             "0",
             "--host",
@@ -291,7 +291,7 @@ class SandboxProcess:
         ...     checker.must_check("91442000MA4UC00019", "bidding").outcome
         <Outcome.RESTRICTION: 'restriction'>
         """
-        from .._checker import CreditChecker
+        from credit_check_sdk import CreditChecker
 
         options: dict[str, Any] = {
             "base_url": self.base_url,
