@@ -146,6 +146,23 @@ class PostgresAdapter:
     def set_outcome_column(self, record_id: str, outcome: str) -> None:
         self._sql("UPDATE cc_journal_records SET outcome = %s WHERE id = %s", (outcome, record_id))
 
+    def set_authority(self, record_id: str, n: int, old: str, new: str) -> None:
+        """Change one stored list-authority row of a check's measure ``n``."""
+        self._sql(
+            "UPDATE cc_journal_authorities SET authority = %s WHERE n = %s AND authority = %s"
+            " AND gseq = (SELECT gseq FROM cc_journal_records WHERE id = %s)",
+            (new, n, old, record_id),
+        )
+
+    def set_inputs(self, record_id: str, inputs: dict[str, Any]) -> None:
+        """Replace a check's stored inputs (not hashed: what verify_columns must catch)."""
+        import json
+
+        self._sql(
+            "UPDATE cc_journal_inputs SET body = %s WHERE check_id = %s",
+            (json.dumps(inputs), record_id),
+        )
+
 
 #: Adapter name → how to make one for a test (given the test's request and tmp_path).
 ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Any]] = {

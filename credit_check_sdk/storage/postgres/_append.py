@@ -57,6 +57,10 @@ _INSERT_MEASURE = (
     "INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
     " VALUES (currval('cc_journal_gseq'), %s, %s, %s)"
 )
+_INSERT_AUTHORITY = (
+    "INSERT INTO cc_journal_authorities (gseq, n, authority)"
+    " VALUES (currval('cc_journal_gseq'), %s, %s)"
+)
 _INSERT_INPUTS = (
     "INSERT INTO cc_journal_inputs (check_id, body) VALUES (%s, %s)"
     " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body"
@@ -225,6 +229,9 @@ class ChainWriter:
                     _INSERT_MEASURE,
                     [(n, pg_text(mid), pg_text(status)) for n, mid, status in p.measure_rows],
                 )
+        if p.authority_rows:
+            with conn.cursor() as cur:
+                cur.executemany(_INSERT_AUTHORITY, p.authority_rows)
         if p.inputs is not None:
             conn.execute(_INSERT_INPUTS, (p.check_id, p.inputs), prepare=True)
 

@@ -65,7 +65,7 @@ def import_sqlite_journal(db: Database, data_dir: Path) -> dict[str, Any]:
             )
         host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())
         writer = keep_writer_id(Path(data_dir), f"{host[:40] or 'host'}-{uuid.uuid4().hex[:12]}")
-        rows, measures, inputs, head = _rows(source, writer)
+        rows, measures, authorities, inputs, head = _rows(source, writer)
         objections = source.objection_store.select()
         receipts = source.receipt_store.select()
     finally:
@@ -103,6 +103,9 @@ def import_sqlite_journal(db: Database, data_dir: Path) -> dict[str, Any]:
             ) as copy:
                 for index, n, mid, status in measures:
                     copy.write_row((positions[index], n, mid, status))
+            with cur.copy("COPY cc_journal_authorities (gseq, n, authority) FROM STDIN") as copy:
+                for index, n, authority in authorities:
+                    copy.write_row((positions[index], n, authority))
             with cur.copy("COPY cc_journal_inputs (check_id, body) FROM STDIN") as copy:
                 for check_id, body in inputs:
                     copy.write_row((check_id, body))
@@ -149,12 +152,18 @@ def import_sqlite_journal(db: Database, data_dir: Path) -> dict[str, Any]:
 def _rows(
     source: SQLiteJournal, writer: str
 ) -> tuple[
-    list[tuple[Any, ...]], list[tuple[int, int, Any, Any]], list[tuple[str, str]], str | None
+    list[tuple[Any, ...]],
+    list[tuple[int, int, Any, Any]],
+    list[tuple[int, int, str]],
+    list[tuple[str, str]],
+    str | None,
 ]:
     """The records of ``source`` as rows of ``cc_journal_records`` (without ``gseq``), their
-    measure rows (by the record's index), inputs, and the chain's head hash."""
+    measure rows and list-authority rows (by the record's index), inputs, and the chain's
+    head hash."""
     rows: list[tuple[Any, ...]] = []
     measures: list[tuple[int, int, Any, Any]] = []
+    authorities: list[tuple[int, int, str]] = []
     inputs: list[tuple[str, str]] = []
     head: str | None = None
     for index, record in enumerate(source.iter_records()):
@@ -186,7 +195,7 @@ def _rows(
             if found is not None:
                 inputs.append((record["id"], json.dumps(found, sort_keys=True, ensure_ascii=False)))
         head = record["hash"]
-    return rows, measures, inputs, head
+    return rows, measures, authorities, inputs, head
 
 
 def now_if(state: str) -> str | None:

@@ -21,6 +21,8 @@ version  what it adds
 2        re-checks (claimed) and watches; relations learnt from live profiles;
          commitments; disclosures
 3        the offline snapshot: entries, relations, meta
+4        the list authorities (认定部门) behind each measure of a check (the report's
+         ``by_authority``), filled for the checks stored before from their inputs
 =======  =============================================================================
 
 >>> max(STEPS) == SCHEMA_VERSION
@@ -234,8 +236,21 @@ V3_SNAPSHOT = (
     SNAPSHOT_TABLES.format(**LIVE_SNAPSHOT) + ";\n" + SNAPSHOT_INDEXES.format(**LIVE_SNAPSHOT)
 )
 
+V4_AUTHORITIES = """
+CREATE TABLE cc_journal_authorities (
+    gseq       bigint NOT NULL,
+    n          integer NOT NULL,
+    authority  text NOT NULL,
+    PRIMARY KEY (gseq, n, authority)
+)
+"""
+
 #: Version → the script that brings a database from the version before to it.
-STEPS: dict[int, str] = {1: V1_JOURNAL, 2: V2_FOLLOWUPS, 3: V3_SNAPSHOT}
+STEPS: dict[int, str] = {1: V1_JOURNAL, 2: V2_FOLLOWUPS, 3: V3_SNAPSHOT, 4: V4_AUTHORITIES}
+
+#: Version → what a step does after its script, in the same transaction (fills rows the
+#: new tables need for what was stored before).
+AFTER: dict[int, Any] = {}
 
 #: The schema this code reads and writes.
 SCHEMA_VERSION = max(STEPS)
@@ -298,6 +313,8 @@ def migrate(conn: Any, *, where: str, target: int = SCHEMA_VERSION) -> int:
             logger.info("database %s: schema version %d", where, step)
             for statement in statements(STEPS[step]):
                 conn.execute(statement)
+            if step in AFTER:
+                AFTER[step](conn)
             conn.execute(
                 "INSERT INTO cc_schema_version (version, applied_at, sdk_version)"
                 " VALUES (%s, %s, %s)",
@@ -305,3 +322,25 @@ def migrate(conn: Any, *, where: str, target: int = SCHEMA_VERSION) -> int:
             )
             version = step
     return version
+
+
+def _fill_authorities(conn: Any) -> None:
+    """Version 4: the authority rows of the checks stored before, from their inputs."""
+    import json
+
+    from .._journal_core import derive_authorities
+
+    rows = conn.execute(
+        "SELECT r.gseq, r.body, i.body FROM cc_journal_records r"
+        " JOIN cc_journal_inputs i ON i.check_id = r.id WHERE r.type = 'check'"
+    ).fetchall()
+    for gseq, body, inputs in rows:
+        for n, authority in derive_authorities(json.loads(body), json.loads(inputs)):
+            conn.execute(
+                "INSERT INTO cc_journal_authorities (gseq, n, authority) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (gseq, n, authority),
+            )
+
+
+AFTER[4] = _fill_authorities

@@ -412,9 +412,10 @@ class PostgresJournal(PostgresUploads):
         last = 0
         while True:
             rows = self._db.query(
-                "SELECT gseq, id, body, type, check_id, at, outcome, category, source,"
-                " recheck_of, action FROM cc_journal_records WHERE gseq > %s"
-                " ORDER BY gseq LIMIT %s",
+                "SELECT r.gseq, r.id, r.body, i.body, r.type, r.check_id, r.at, r.outcome,"
+                " r.category, r.source, r.recheck_of, r.action FROM cc_journal_records r"
+                " LEFT JOIN cc_journal_inputs i ON r.type = 'check' AND i.check_id = r.id"
+                " WHERE r.gseq > %s ORDER BY r.gseq LIMIT %s",
                 (last, _PAGE),
             )
             if not rows:
@@ -427,14 +428,36 @@ class PostgresJournal(PostgresUploads):
                 (first, end),
             ):
                 measures.setdefault(int(gseq), {})[int(n)] = (mid, status)
-            for gseq, rid, text, *stored in rows:
+            named: dict[int, dict[int, list[str]]] = {}
+            for gseq, n, authority in self._db.query(
+                "SELECT gseq, n, authority FROM cc_journal_authorities"
+                " WHERE gseq > %s AND gseq <= %s ORDER BY gseq, n, authority",
+                (first, end),
+            ):
+                named.setdefault(int(gseq), {}).setdefault(int(n), []).append(authority)
+            for gseq, rid, text, inputs, *stored in rows:
                 result.checked += 1
                 typed, typed_measures = _typed(text, tuple(stored), measures.pop(int(gseq), {}))
-                for mismatch in column_mismatches(int(gseq), rid, text, typed, typed_measures):
+                authorities = {n: tuple(a) for n, a in named.pop(int(gseq), {}).items()}
+                for mismatch in column_mismatches(
+                    int(gseq),
+                    rid,
+                    text,
+                    typed,
+                    typed_measures,
+                    inputs=inputs,
+                    stored_authorities=authorities,
+                ):
                     result.note(mismatch, limit)
             for gseq, orphans in sorted(measures.items()):
                 for n, row in sorted(orphans.items()):
                     result.note(ColumnMismatch(gseq, "", f"record_measures[{n}]", row, None), limit)
+            for gseq, by_n in sorted(named.items()):
+                for n, names in sorted(by_n.items()):
+                    orphan = ColumnMismatch(
+                        gseq, "", f"record_authorities[{n}]", tuple(names), None
+                    )
+                    result.note(orphan, limit)
             last = end
             if len(rows) < _PAGE:
                 break

@@ -95,6 +95,20 @@ ORDER BY c.at, c.id
 """
 
 
+_Q_AUTHORITIES = """
+SELECT r.id, m.measure_id, a.authority
+FROM cc_journal_records r JOIN cc_journal_authorities a ON a.gseq = r.gseq
+     JOIN cc_journal_measures m ON m.gseq = a.gseq AND m.n = a.n
+WHERE r.type = 'check' AND r.at >= %s AND r.at < %s
+"""
+
+_Q_DISCLOSURES = """
+SELECT due_on, published_on FROM cc_disclosures
+WHERE (due_on >= %(first)s AND due_on < %(end)s)
+   OR (published_on >= %(first)s AND published_on < %(end)s)
+"""
+
+
 class PostgresReportView:
     """One consistent read (see :class:`~credit_check_sdk.storage.ReportView`).
 
@@ -239,6 +253,23 @@ class PostgresReportView:
                 ids.setdefault(int(gseq), []).append(mid)
         for cid, at, sid, case_id, category, outcome, gseq in found:
             yield cid, at, sid, case_id, category, outcome, ids.get(int(gseq), [])
+
+    def measure_authorities(self, lo: str, hi: str) -> Iterable[tuple[str, Any, str]]:
+        """``(check_id, measure_id, authority)`` of the measures of the checks of ``[lo, hi)``.
+
+        >>> sorted(view.measure_authorities(lo, hi))  # doctest: +SKIP
+        []
+        """
+        return self._rows(_Q_AUTHORITIES, (lo, hi))
+
+    def disclosure_days(self, first: str, end: str) -> list[tuple[str, str | None]]:
+        """``(due_on, published_on)`` of every instance's disclosures due or published in
+        ``[first, end)``, in the same view.
+
+        >>> view.disclosure_days("2026-10-01", "2026-11-01")  # doctest: +SKIP
+        []
+        """
+        return list(self._rows(_Q_DISCLOSURES, {"first": first, "end": end}))
 
 
 class PostgresReportSource:
