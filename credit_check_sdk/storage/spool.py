@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 from datetime import datetime, timezone
@@ -48,8 +47,6 @@ from .sqlite._localstore import LocalStore
 from .sqlite.snapshot_build import BuildLock
 
 __all__ = ["MARKER_FILE", "SPOOL_FILE", "Spool"]
-
-logger = logging.getLogger(__name__)
 
 #: The spool's file in ``data_dir``.
 SPOOL_FILE = "spool.sqlite3"
