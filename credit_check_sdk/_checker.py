@@ -72,6 +72,7 @@ from .arguments import (
 )
 from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
+from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from .plugins import PluginHost
 from .storage import (
     DisclosureDuty,
@@ -290,6 +291,9 @@ class CreditChecker:
     (:attr:`storage`): by default the one the settings name
     (:func:`~credit_check_sdk.storage.open_storage`: files in ``data_dir``), opened
     and closed by the checker; a storage given is left open at :meth:`close`.
+    ``instrumentation`` hears of each check and upload batch and reads the checker's
+    gauges (:mod:`credit_check_sdk.instrumentation`; OpenTelemetry:
+    :mod:`credit_check_sdk.otel`).
 
     >>> from credit_check_sdk.testing import FakePlatform
     >>> fake = FakePlatform()
@@ -309,8 +313,16 @@ class CreditChecker:
         on_watch: WatchCallback | None = None,
         plugins: PluginHost | None = None,
         storage: Storage | None = None,
+        instrumentation: Instrumentation | None = None,
         **options: Any,
     ) -> None:
+        if instrumentation is not None and not isinstance(instrumentation, Instrumentation):
+            raise ArgumentTypeError(
+                "instrumentation must have attach, check_finished and upload_finished "
+                "(credit_check_sdk.instrumentation.Instrumentation)",
+                argument="instrumentation",
+            )
+        self._instrumentation = instrumentation
         if settings is not None:
             check_instance(settings, "settings", Settings)
         for name, callback in (("on_recheck_changed", on_recheck_changed), ("on_watch", on_watch)):
@@ -359,7 +371,7 @@ class CreditChecker:
         self._disclosures_added = 0
         self._uploader = Uploader(
             self.storage.uploads,
-            self._send_records,
+            observed_upload(instrumentation, self._send_records),
             interval=settings.upload_interval,
             after_pass=self._post_disclosures,
         )
@@ -381,6 +393,14 @@ class CreditChecker:
         self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
+        if instrumentation is not None:
+            try:
+                instrumentation.attach(
+                    CheckerState(self._pending_or_none, self._breaker_state, self._is_closed)
+                )
+            except BaseException:
+                self.close(timeout=0)  # refused (already serving a checker): nothing left open
+                raise
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
@@ -407,6 +427,7 @@ class CreditChecker:
 
     # -- checks --------------------------------------------------------------------
 
+    @observed_check("must_check")
     def must_check(
         self,
         subject: Subject | str,
@@ -446,6 +467,7 @@ class CreditChecker:
             subj, mat, catalog, found, operator=operator, department=department
         )
 
+    @observed_check("must_check_many")
     def must_check_many(
         self,
         subjects: Iterable[Subject | str],
@@ -1185,6 +1207,15 @@ class CreditChecker:
     def refresh_catalog(self) -> bool:
         """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
         return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+
+    def _pending_or_none(self) -> int | None:
+        return None if self._closed else self.storage.uploads.pending_count()
+
+    def _breaker_state(self) -> str:
+        return self._offline.breaker.state
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))

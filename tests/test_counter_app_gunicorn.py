@@ -114,7 +114,7 @@ def test_checks_from_every_worker_of_a_preloaded_gunicorn(
         while True:
             try:
                 up = requests.get(url + "/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or a worker still starting
                 up = False
             workers = children_of(server.pid)
             if up and len(workers) == WORKERS:
