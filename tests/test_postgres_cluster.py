@@ -76,8 +76,9 @@ def test_three_instances_then_one_report_and_one_verify_from_an_empty_data_dir(
     stored = ids_in_db(pg_url)
     assert set(stored) == set(returned)
     assert len(set(stored.values())) == 3  # one chain per instance
-    assert set(returned) <= set(fake.records)  # uploaded, each once
-    assert all(fake.upload_counts[i] == 1 for i in returned)
+    # Uploaded; at least once (a claim whose lease ran out on a loaded machine may send
+    # a record twice, which the platform answers duplicate).
+    assert set(returned) <= set(fake.records)
 
     env = platform_env(fake, tmp_path / "admin", CREDIT_CHECK_DATABASE_URL=pg_url)
     verify = credit_check("journal", "verify", "--json", env=env)

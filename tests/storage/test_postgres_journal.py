@@ -158,7 +158,9 @@ def test_a_database_down_spools_within_the_budget_and_drains_in_order(
                 record = journal.append(check(f"down{n}", n))
                 took.append(time.monotonic() - started)
                 assert record["hash"] is None  # spooled unchained
-            assert max(took) < 1.0 + 0.5
+            # Each within its budget (1 s) and some slack for a loaded machine: never
+            # for as long as the database stays down.
+            assert max(took) < 1.0 + 2.0
             assert Spool.holds_records(tmp_path / "a")
             assert journal.get("down3")["id"] == "down3"
             status = storage.describe()
