@@ -19,6 +19,7 @@ QUICK = [
     "bench_journal.py",
     "bench_checker.py",
     "bench_async.py",
+    "bench_postgres.py",
     "bench_instrumentation.py",
 ]
 

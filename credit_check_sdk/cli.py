@@ -102,6 +102,7 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_report",
     "credit_check_sdk._cli_snapshot",
     "credit_check_sdk._cli_screen",
+    "credit_check_sdk._cli_storage",
     "credit_check_sdk._cli_disclosures",
 )
 
