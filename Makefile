@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml sandbox/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[sandbox,report,postgres,examples,dev,docs]" -e ./sandbox
+	$(BIN)/python -m pip install --quiet -e ".[async,sandbox,report,postgres,examples,otel,dev,docs]" -e ./sandbox
 	@for p in plugins/*/; do \
 		if [ -f "$$p/pyproject.toml" ]; then $(BIN)/python -m pip install --quiet -e "$$p" || exit 1; fi; \
 	done

@@ -19,6 +19,9 @@ QUICK = [
     "bench_peers.py",
     "bench_journal.py",
     "bench_checker.py",
+    "bench_async.py",
+    "bench_postgres.py",
+    "bench_instrumentation.py",
 ]
 
 

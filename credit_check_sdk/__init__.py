@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and readers
+    from ._async_checker import AsyncCreditChecker
     from ._checker import CreditChecker
     from ._config import Settings
     from ._default import configure, must_check
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
 
 __all__ = [
     "ArgumentTypeError",
+    "AsyncCreditChecker",
     "AuthenticationError",
     "Catalog",
     "ConfigurationError",
@@ -104,6 +106,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: The private module each public name lives in (pinned against ``__all__`` by a test).
 _MODULE_OF: dict[str, str] = {
+    "AsyncCreditChecker": "_async_checker",
     "CreditChecker": "_checker",
     "Settings": "_config",
     "configure": "_default",

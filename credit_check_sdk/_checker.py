@@ -57,12 +57,12 @@ from ._offline import Found, Offline, platform_failed
 from ._record_ids import new_record_id
 from ._refusals import refusal_reason
 from ._relations import LearntRelations
+from ._steps import Offload, Steps
 from ._sync import Syncer, SyncResult
 from ._time import SHANGHAI, now, today
 from ._transports import BaseTransport
 from ._uploader import Uploader
 from ._version import __version__
-from ._worker import Worker
 from .arguments import (
     LONG_TEXT,
     check_choice,
@@ -74,6 +74,7 @@ from .arguments import (
 )
 from .catalogue import CatalogStore, default_catalog
 from .decision import _ROLE_NAMES, Verdict, decide, require_matter
+from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from .plugins import PluginHost
 from .storage import (
     DisclosureDuty,
@@ -235,10 +236,16 @@ class _Catalogs:
         of the check's budget, so that a slow catalogue cannot starve the
         profile request.
         """
+        return self._client.run(self.get_steps(deadline=deadline))
+
+    def get_steps(self, *, deadline: float) -> Steps[Catalog]:
+        """:meth:`get` as steps (:mod:`._steps`), for the sync and async checkers."""
         if not self._stored and self._lock.acquire(blocking=False):
             try:
                 if not self._stored:
-                    self.refresh(timeout=max(0.001, (deadline - time.monotonic()) / 3))
+                    yield from self.refresh_steps(
+                        timeout=max(0.001, (deadline - time.monotonic()) / 3)
+                    )
             finally:
                 self._lock.release()
         return self.current
@@ -248,11 +255,15 @@ class _Catalogs:
 
         ``True`` when a new one is in force.
         """
+        return self._client.run(self.refresh_steps(timeout=timeout, force=force))
+
+    def refresh_steps(self, *, timeout: float, force: bool = False) -> Steps[bool]:
+        """:meth:`refresh` as steps (:mod:`._steps`)."""
         if not force and time.monotonic() < self._next_refresh:
             return False
         self._next_refresh = time.monotonic() + self._refresh
         try:
-            fetched = self._client.get_catalog(self._etag, timeout=timeout)
+            fetched = yield from self._client.catalog_steps(self._etag, timeout=timeout)
         except PlatformError as exc:
             logger.warning("catalogue refresh failed, keeping %s: %s", self.current.version, exc)
             return False
@@ -261,7 +272,7 @@ class _Catalogs:
             return False
         catalog, etag, raw = fetched
         try:
-            self._store.save(catalog, etag, raw)
+            yield Offload(self._store.save, (catalog, etag, raw))
         except (OSError, ValueError) as exc:
             # Decide with the fetched catalogue anyway; it is stored on the next refresh.
             logger.warning("catalogue %s not stored on disk: %s", catalog.version, exc)
@@ -292,6 +303,9 @@ class CreditChecker:
     (:attr:`storage`): by default the one the settings name
     (:func:`~credit_check_sdk.storage.open_storage`: files in ``data_dir``), opened
     and closed by the checker; a storage given is left open at :meth:`close`.
+    ``instrumentation`` hears of each check and upload batch and reads the checker's
+    gauges (:mod:`credit_check_sdk.instrumentation`; OpenTelemetry:
+    :mod:`credit_check_sdk.otel`).
 
     >>> from credit_check_sdk.testing import FakePlatform
     >>> fake = FakePlatform()
@@ -311,8 +325,16 @@ class CreditChecker:
         on_watch: WatchCallback | None = None,
         plugins: PluginHost | None = None,
         storage: Storage | None = None,
+        instrumentation: Instrumentation | None = None,
         **options: Any,
     ) -> None:
+        if instrumentation is not None and not isinstance(instrumentation, Instrumentation):
+            raise ArgumentTypeError(
+                "instrumentation must have attach, check_finished and upload_finished "
+                "(credit_check_sdk.instrumentation.Instrumentation)",
+                argument="instrumentation",
+            )
+        self._instrumentation = instrumentation
         if settings is not None:
             check_instance(settings, "settings", Settings)
         for name, callback in (("on_recheck_changed", on_recheck_changed), ("on_watch", on_watch)):
@@ -361,7 +383,7 @@ class CreditChecker:
         self._disclosures_added = 0
         self._uploader = Uploader(
             self.storage.uploads,
-            self._send_records,
+            observed_upload(instrumentation, self._send_records),
             interval=settings.upload_interval,
             after_pass=self._post_disclosures,
         )
@@ -383,6 +405,14 @@ class CreditChecker:
         self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
+        if instrumentation is not None:
+            try:
+                instrumentation.attach(
+                    CheckerState(self._pending_or_none, self._breaker_state, self._is_closed)
+                )
+            except BaseException:
+                self.close(timeout=0)  # refused (already serving a checker): nothing left open
+                raise
         waiting = self._offline.followups.counts()
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
@@ -409,6 +439,7 @@ class CreditChecker:
 
     # -- checks --------------------------------------------------------------------
 
+    @observed_check("must_check")
     def must_check(
         self,
         subject: Subject | str,
@@ -432,22 +463,41 @@ class CreditChecker:
         from a recent cached profile or the offline snapshot (``degraded``), or
         answers ``review`` when there is nothing it can trust.
         """
+        return self.client.run(
+            self._check_steps(
+                subject, matter, operator=operator, department=department, fresh=fresh
+            )
+        )
+
+    def _check_steps(
+        self,
+        subject: Subject | str,
+        matter: Matter | str,
+        *,
+        operator: str | None,
+        department: str | None,
+        fresh: bool,
+    ) -> Steps[Decision]:
+        """:meth:`must_check` as steps (:mod:`._steps`), for the sync and async checkers."""
         self._ensure_open()
         subj = Subject.parse(subject)
         mat = Matter.parse(matter)
         _check_people(operator, department)
         check_flag(fresh, "fresh")
         deadline = time.monotonic() + self.settings.timeout
-        catalog = self._catalogs.get(deadline=deadline)
+        catalog = yield from self._catalogs.get_steps(deadline=deadline)
         require_matter(catalog, mat.category)
         self._offline.start()
         if fresh:
             self._cache.drop(subj.id)
-        found = self._lookup(subj, deadline=deadline)
-        return self._decide_and_journal(
+        found = yield from self._lookup_steps(subj, deadline=deadline)
+        prepared = self._prepare_check(
             subj, mat, catalog, found, operator=operator, department=department
         )
+        decisions: list[Decision] = yield Offload(self._journal_checks, ([prepared],))
+        return decisions[0]
 
+    @observed_check("must_check_many")
     def must_check_many(
         self,
         subjects: Iterable[Subject | str],
@@ -467,6 +517,22 @@ class CreditChecker:
 
         >>> ds = checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
+        return self.client.run(
+            self._check_many_steps(
+                subjects, matter, operator=operator, department=department, fresh=fresh
+            )
+        )
+
+    def _check_many_steps(
+        self,
+        subjects: Iterable[Subject | str],
+        matter: Matter | str,
+        *,
+        operator: str | None,
+        department: str | None,
+        fresh: bool,
+    ) -> Steps[list[Decision]]:
+        """:meth:`must_check_many` as steps (:mod:`._steps`)."""
         self._ensure_open()
         _check_people(operator, department)
         check_flag(fresh, "fresh")
@@ -479,7 +545,9 @@ class CreditChecker:
                     f"subject #{position}: {exc}", value=exc.value, reason=exc.reason
                 ) from exc
         mat = Matter.parse(matter)
-        catalog = self._catalogs.get(deadline=time.monotonic() + self.settings.timeout)
+        catalog = yield from self._catalogs.get_steps(
+            deadline=time.monotonic() + self.settings.timeout
+        )
         require_matter(catalog, mat.category)
         self._offline.start()
         found: dict[str, Found] = {}
@@ -490,78 +558,62 @@ class CreditChecker:
                 found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found and subj.id not in wanted:
                 wanted.append(subj.id)
-        where: dict[str, list[int]] = {}
-        for n, subj in enumerate(parsed):
-            where.setdefault(subj.id, []).append(n)
-        slots: list[_Prepared | None] = [None] * len(parsed)
-
-        def prepare(indices: list[int]) -> None:
-            for n in indices:
-                subj = parsed[n]
-                slots[n] = self._prepare_check(
-                    subj, mat, catalog, found[subj.id], operator=operator, department=department
-                )
-
-        # The checks of one answer are decided in a worker thread while the next request
-        # is in flight (the calling thread waits on its socket, GIL released): a batch
-        # takes about as long as its requests. One request in flight at a time, as before.
         refusal: Reason | None = None
-        with Worker(enabled=len(wanted) > _BATCH) as worker:
-            worker.run(prepare, [n for n, subj in enumerate(parsed) if subj.id in found])
-            for start in range(0, len(wanted), _BATCH):
-                chunk = wanted[start : start + _BATCH]
-                if not self._offline.breaker.allow():
-                    break
-                try:
-                    batch = self.client.get_profiles(chunk)
-                except PlatformError as exc:
-                    self._platform_failed(exc)
-                    refusal = refusal_reason(exc) or refusal
-                    logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
-                    continue
-                self._offline.breaker.record_success()
-                asked = set(chunk)
-                ready: list[int] = []
-                for got in batch.profiles:
-                    if got.subject.id in asked and got.subject.id not in found:
-                        self._cache.put(got)
-                        found[got.subject.id] = Found(got, "live", degraded=False)
-                        ready.extend(where[got.subject.id])
-                worker.run(prepare, ready)
-        for n, slot in enumerate(slots):
-            if slot is None:  # not answered: decided as must_check would (degraded)
-                subj = parsed[n]
-                slots[n] = self._prepare_check(
-                    subj,
-                    mat,
-                    catalog,
-                    found.get(subj.id) or self._fallback(subj, refusal),
-                    operator=operator,
-                    department=department,
-                )
-        prepared = [slot for slot in slots if slot is not None]
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start : start + _BATCH]
+            if not self._offline.breaker.allow():
+                break
+            try:
+                batch = yield from self.client.profiles_steps(chunk)
+            except PlatformError as exc:
+                self._platform_failed(exc)
+                refusal = refusal_reason(exc) or refusal
+                logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
+                continue
+            self._offline.breaker.record_success()
+            for got in batch.profiles:
+                if got.subject.id in chunk:
+                    self._cache.put(got)
+                    found[got.subject.id] = Found(got, "live", degraded=False)
+        prepared = [
+            self._prepare_check(
+                subj,
+                mat,
+                catalog,
+                found.get(subj.id) or self._fallback(subj, refusal),
+                operator=operator,
+                department=department,
+            )
+            for subj in parsed
+        ]
+        if not prepared:
+            return []
         # One durable transaction for the whole batch: as safe, and one fsync, not N.
-        return self._journal_checks(prepared) if prepared else []
+        decisions: list[Decision] = yield Offload(self._journal_checks, (prepared,))
+        return decisions
 
-    def _lookup(self, subject: Subject, *, deadline: float) -> Found:
+    def _lookup_steps(self, subject: Subject, *, deadline: float) -> Steps[Found]:
         """Fresh cache, then the live platform (unless the breaker is open), then fallbacks."""
         cached = self._cache.get(subject.id)
         if cached is not None:
             return Found(cached, "cache", degraded=False)
+        refusal: Reason | None = None
         if self._offline.breaker.allow():
             try:
-                profile = self.client.get_profile(
+                profile = yield from self.client.profile_steps(
                     subject.id, timeout=max(0.001, deadline - time.monotonic())
                 )
             except PlatformError as exc:
                 self._platform_failed(exc)
                 logger.warning("profile of %s unavailable: %s", mask_id(subject.id), exc)
-                return self._fallback(subject, refusal=refusal_reason(exc))
+                refusal = refusal_reason(exc)
             else:
                 self._offline.breaker.record_success()
                 self._cache.put(profile)
                 return Found(profile, "live", degraded=False)
-        return self._fallback(subject)
+        # The snapshot is read from disk (SQLite): blocking work.
+        found: Found = yield Offload(self._fallback, (subject, refusal))
+        return found
 
     def _fallback(self, subject: Subject, refusal: Reason | None = None) -> Found:
         """A recent cached profile, then the snapshot, else nothing (``review``).
@@ -960,7 +1012,9 @@ class CreditChecker:
             # Any cached profile predates the change being reported: ask anew (live, or
             # the snapshot that has just taken the change in).
             self._cache.drop(subject.id)
-            found = self._lookup(subject, deadline=time.monotonic() + self.settings.timeout)
+            found = self.client.run(
+                self._lookup_steps(subject, deadline=time.monotonic() + self.settings.timeout)
+            )
             decision = self._decide_and_journal(
                 subject,
                 matter,
@@ -1211,6 +1265,15 @@ class CreditChecker:
     def refresh_catalog(self) -> bool:
         """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
         return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+
+    def _pending_or_none(self) -> int | None:
+        return None if self._closed else self.storage.uploads.pending_count()
+
+    def _breaker_state(self) -> str:
+        return self._offline.breaker.state
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def _send_records(self, records: list[dict[str, Any]]) -> Any:
         return self.client.upload_records(records, timeout=max(30.0, self.settings.timeout))

@@ -9,7 +9,10 @@ and lines for a person. Personal ids are masked in both.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import select
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +41,7 @@ from ._refusals import exit_status, refusal_kind
 __all__ = [
     "DEPRECATED_OPTIONS",
     "EXIT_INTERRUPTED",
+    "EXIT_OUTPUT_CLOSED",
     "JSON_KEYS",
     "add_json",
     "add_timeout",
@@ -47,14 +51,21 @@ __all__ = [
     "emit_json",
     "failure_status",
     "id_column",
+    "output_closed",
     "progress",
     "quoted",
     "stderr",
+    "stdout",
     "text_column",
 ]
 
 #: The exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+
+#: The exit status of a command whose standard output was closed before it finished
+#: (``credit-check journal export | head -1``): 128 + SIGPIPE, what a shell reports for
+#: a command the signal stopped. Nothing more is written, and no traceback.
+EXIT_OUTPUT_CLOSED = 141
 
 #: Old option spellings, still accepted (hidden from ``--help``) with a warning: new name.
 DEPRECATED_OPTIONS: dict[str, str] = {
@@ -212,6 +223,49 @@ JSON_KEYS: dict[str, dict[str, str]] = {
         "xlsx": "the file written with --out, or null",
     },
 }
+
+
+class _StdoutConsole(Console):
+    """A console on standard output that lets a closed pipe reach the command's caller.
+
+    rich's own answer to a closed pipe is ``SystemExit(1)``; ``credit-check`` answers
+    every closed standard output alike (:data:`EXIT_OUTPUT_CLOSED`), so it re-raises.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more to write: the reader is gone
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+
+def stdout() -> Console:
+    """The console a command prints its tables and lines on (standard output)."""
+    return _StdoutConsole()
+
+
+def output_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` says standard output was closed by its reader (``… | head``).
+
+    When it was, standard output is pointed at the null device, so that the writes
+    still buffered (Python flushes them on exit) go nowhere instead of failing again —
+    the recipe of the Python documentation's note on SIGPIPE. A broken pipe elsewhere
+    (a socket) is not this, and is left alone.
+    """
+    if not isinstance(exc, BrokenPipeError):
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # not a real file (a test's capture): not a closed pipe
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        # A pipe whose reader has gone reports POLLERR to its writer; a socket, POLLHUP.
+        if not any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0)):
+            return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def stderr() -> Console:

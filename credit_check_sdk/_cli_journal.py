@@ -355,8 +355,12 @@ def _export(args: argparse.Namespace, out: Console) -> int:
             try:
                 export_records(records, args.format, buffer)
             finally:
-                buffer.flush()
-                buffer.detach()
+                try:
+                    buffer.flush()
+                finally:
+                    # Even when the reader went away (``| head``): the wrapper must not
+                    # close standard output when it is collected.
+                    buffer.detach()
     return 0
 
 

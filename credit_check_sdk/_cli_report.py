@@ -182,6 +182,12 @@ def _report(args: argparse.Namespace, out: Console) -> int:
             )
             _write_outputs(report, args, out)
             receipt = submit_report(checker.client, report, checker.storage)
+        if not receipt.sent:
+            talk.print(
+                f"not sent: the platform holds this report already (receipt"
+                f" {escape(receipt.receipt_id)}, version {receipt.version})"
+            )
+            return 0
         kind = "correction" if receipt.correction else "first submission"
         talk.print(
             f"submitted: receipt {escape(receipt.receipt_id)}, version {receipt.version} ({kind})"

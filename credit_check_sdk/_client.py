@@ -54,6 +54,7 @@ from ._models import (
     Relation,
 )
 from ._refusals import Refusals, clock_skew, refusal_kind
+from ._steps import Call, Steps, run_sync
 from ._transports import BaseTransport, Request, Response, Sink
 from ._transports.base import check_media_type, media_type
 from .signing import signed_headers
@@ -67,6 +68,7 @@ __all__ = [
     "BatchProfiles",
     "Change",
     "ChangesPage",
+    "Exchange",
     "PlatformClient",
     "RelationChange",
     "check_base_url",
@@ -75,6 +77,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 #: Media types of a JSON answer (``platform-api.yaml``: ``application/json``).
 JSON_TYPES = ("application/json",)
@@ -193,6 +196,127 @@ class BatchProfiles(BaseModel):
     invalid: tuple[dict[str, str], ...]
 
 
+class Exchange:
+    """One request as the client sends it, attempt after attempt.
+
+    What the sync client (:meth:`PlatformClient.request`) and the async one
+    share: the deadline (the call's budget, cut short by ``end_requests``), a
+    freshly signed :class:`Request` per attempt, the checks of the answer (its
+    status and media type, a problem document made a typed error) and the retry
+    policy. Only sending the request differs.
+    """
+
+    def __init__(
+        self,
+        client: PlatformClient,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        ok: Sequence[int] = (200,),
+        sink: Sink | None = None,
+        max_bytes: int | None = None,
+        read_timeout: float | None = None,
+        accept: Sequence[str] = JSON_TYPES,
+        ends: Callable[[], float] | None = None,
+    ) -> None:
+        self.client = client
+        # When requests must end (shutting down): the client's end_requests(), by default.
+        self._ends = ends if ends is not None else lambda: client._end_by
+        self.method = method
+        self.path = path
+        self.budget = client.timeout if timeout is None else timeout
+        self.started = time.monotonic()
+        self.query = query
+        self.body = (
+            b""
+            if json_body is None
+            else json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        self.headers = headers
+        self.ok = ok
+        self.sink = sink
+        self.max_bytes = client.max_response_bytes if max_bytes is None else max_bytes
+        self.read_timeout = self.budget if read_timeout is None else min(read_timeout, self.budget)
+        self.accept = tuple(accept)
+        qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
+        self.url = client.base_url + path + (f"?{qs}" if qs else "")
+        self.route = f"{method} {path}"
+
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` instant by which the whole call must end."""
+        return min(self.started + self.budget, self._ends())
+
+    def build(self) -> Request:
+        """The next attempt, freshly signed (a rewound sink for a streamed body)."""
+        client = self.client
+        hdrs = signed_headers(
+            app_id=client._app_id,
+            app_secret=client._secret,
+            method=self.method,
+            path=client._base_path + self.path,
+            query=self.query,
+            body=self.body,
+        )
+        hdrs["Accept"] = ", ".join(self.accept)
+        if self.body:
+            hdrs["Content-Type"] = "application/json; charset=utf-8"
+        if self.headers:
+            hdrs.update(self.headers)
+        if self.sink is not None:
+            self.sink.seek(0)
+            self.sink.truncate()
+        return Request(
+            self.method,
+            self.url,
+            hdrs,
+            self.body,
+            connect_timeout=client.connect_timeout,
+            read_timeout=self.read_timeout,
+            deadline=self.deadline(),
+            max_bytes=self.max_bytes,
+            sink=self.sink,
+            accept=self.accept,
+        )
+
+    def answer(self, request: Request, response: Response) -> Response:
+        """``response`` when its status is one asked for; else its problem, raised."""
+        client = self.client
+        if response.status in self.ok:
+            # Again here: a transport other than the default may not check it.
+            check_media_type(request, response.status, response.headers)
+            if self.sink is not None and response.body and 200 <= response.status < 300:
+                self.sink.write(response.body)  # the transport did not stream it
+            client.refusals.answered(self.route)
+            return response
+        problem = client._problem(self.method, self.url, response)
+        client.refusals.record(problem, self.route)
+        raise problem
+
+    def retry_policy(self) -> dict[str, Any]:
+        """tenacity's arguments (``Retrying`` or ``AsyncRetrying``), all but ``sleep``."""
+        return {
+            "retry": retry_if_exception(_retryable),
+            "stop": stop_after_attempt(self.client.max_attempts),
+            "wait": self.client._wait(self.deadline),
+            "reraise": True,
+            "before_sleep": self.client._log_retry(self.method, self.path),
+        }
+
+    @staticmethod
+    def forget(exc: PlatformError) -> None:
+        """Drop the failed attempts' frames from a final error's traceback.
+
+        tenacity's state holds the error and the error's traceback holds tenacity's
+        frames: a cycle that would keep the failed attempt's locals (a refused body,
+        say) alive until the garbage collector runs. Locals are not needed to show it.
+        """
+        traceback.clear_frames(exc.__traceback__)
+
+
 class PlatformClient:
     """Talks to the platform for one app id.
 
@@ -291,79 +415,38 @@ class PlatformClient:
         retries); ``read_timeout`` bounds each wait for bytes (default: the
         whole budget).
         """
-        budget = self.timeout if timeout is None else timeout
-        started = time.monotonic()
-
-        def deadline() -> float:
-            return min(started + budget, self._end_by)
-
-        body = (
-            b""
-            if json_body is None
-            else json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
+        exchange = Exchange(
+            self,
+            method,
+            path,
+            query=query,
+            json_body=json_body,
+            headers=headers,
+            timeout=timeout,
+            ok=ok,
+            sink=sink,
+            max_bytes=max_bytes,
+            read_timeout=read_timeout,
+            accept=accept,
         )
-        full_path = self._base_path + path
-        qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
-        url = self.base_url + path + (f"?{qs}" if qs else "")
-        route = f"{method} {path}"
 
         def attempt() -> Response:
-            hdrs = signed_headers(
-                app_id=self._app_id,
-                app_secret=self._secret,
-                method=method,
-                path=full_path,
-                query=query,
-                body=body,
-            )
-            hdrs["Accept"] = ", ".join(accept)
-            if body:
-                hdrs["Content-Type"] = "application/json; charset=utf-8"
-            if headers:
-                hdrs.update(headers)
-            req = Request(
-                method,
-                url,
-                hdrs,
-                body,
-                connect_timeout=self.connect_timeout,
-                read_timeout=budget if read_timeout is None else min(read_timeout, budget),
-                deadline=deadline(),
-                max_bytes=self.max_response_bytes if max_bytes is None else max_bytes,
-                sink=sink,
-                accept=tuple(accept),
-            )
-            if sink is not None:
-                sink.seek(0)
-                sink.truncate()
-            response = self._transport.handle_request(req)
-            if response.status in ok:
-                # Again here: a transport other than the default may not check it.
-                check_media_type(req, response.status, response.headers)
-                if sink is not None and response.body and 200 <= response.status < 300:
-                    sink.write(response.body)  # the transport did not stream it
-                self.refusals.answered(route)
-                return response
-            problem = self._problem(method, url, response)
-            self.refusals.record(problem, route)
-            raise problem
+            request = exchange.build()
+            return exchange.answer(request, self._transport.handle_request(request))
 
-        retrying = Retrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait(deadline),
-            reraise=True,
-            before_sleep=self._log_retry(method, path),
-            sleep=self._sleep,
-        )
+        retrying = Retrying(**exchange.retry_policy(), sleep=self._sleep)
         try:
             return retrying(attempt)
         except PlatformError as exc:
-            # tenacity's state holds the error and the error's traceback holds tenacity's
-            # frames: a cycle that would keep the failed attempt's locals (a refused body,
-            # say) alive until the garbage collector runs. Locals are not needed to show it.
-            traceback.clear_frames(exc.__traceback__)
+            exchange.forget(exc)
             raise
+
+    def run(self, steps: Steps[T]) -> T:
+        """Perform the requests of ``steps`` (:mod:`._steps`) in this thread."""
+        return run_sync(steps, request=self._request_call)
+
+    def _request_call(self, call: Call) -> Response:
+        return self.request(call.method, call.path, **call.options)
 
     def _sleep(self, seconds: float) -> None:
         # A retry's wait, cut short when end_requests() is called.
@@ -500,8 +583,12 @@ class PlatformClient:
         in the body of ``POST /v1/profiles:batch`` instead, so that it never
         stands in a URL, where proxies, servers and HTTP libraries log it.
         """
+        return self.run(self.profile_steps(subject_id, timeout=timeout))
+
+    def profile_steps(self, subject_id: str, *, timeout: float | None = None) -> Steps[Profile]:
+        """:meth:`get_profile` as steps (:mod:`._steps`), for the sync and async clients."""
         if mask_id(subject_id) != subject_id:
-            batch = self.get_profiles([subject_id], timeout=timeout)
+            batch = yield from self.profiles_steps([subject_id], timeout=timeout)
             found = [p for p in batch.profiles if p.subject.id == subject_id]
             if not found:
                 refused = [i for i in batch.invalid if i.get("subject_id") == subject_id]
@@ -518,8 +605,8 @@ class PlatformClient:
                     "profiles:batch: the answer has no profile for the subject"
                 )
             return found[0]
-        response = self.request(
-            "GET", f"/v1/subjects/{quote(subject_id, safe='')}/profile", timeout=timeout
+        response = yield Call(
+            "GET", f"/v1/subjects/{quote(subject_id, safe='')}/profile", {"timeout": timeout}
         )
         profile = self._parse(Profile, response, "profile")
         if profile.subject.id != subject_id:
@@ -530,13 +617,18 @@ class PlatformClient:
         self, subject_ids: Sequence[str], *, timeout: float | None = None
     ) -> BatchProfiles:
         """``POST /v1/profiles:batch`` for at most 200 ids."""
+        return self.run(self.profiles_steps(subject_ids, timeout=timeout))
+
+    def profiles_steps(
+        self, subject_ids: Sequence[str], *, timeout: float | None = None
+    ) -> Steps[BatchProfiles]:
+        """:meth:`get_profiles` as steps (:mod:`._steps`)."""
         if not 1 <= len(subject_ids) <= 200:
             raise ValueError("profiles:batch takes 1 to 200 subject ids")
-        response = self.request(
+        response = yield Call(
             "POST",
             "/v1/profiles:batch",
-            json_body={"subject_ids": list(subject_ids)},
-            timeout=timeout,
+            {"json_body": {"subject_ids": list(subject_ids)}, "timeout": timeout},
         )
         return self._parse(BatchProfiles, response, "profiles:batch")
 
@@ -544,12 +636,20 @@ class PlatformClient:
         self, etag: str | None = None, *, timeout: float | None = None
     ) -> tuple[Catalog, str | None, bytes] | None:
         """``GET /v1/catalog``; ``None`` when unchanged since ``etag`` (304)."""
-        response = self.request(
+        return self.run(self.catalog_steps(etag, timeout=timeout))
+
+    def catalog_steps(
+        self, etag: str | None = None, *, timeout: float | None = None
+    ) -> Steps[tuple[Catalog, str | None, bytes] | None]:
+        """:meth:`get_catalog` as steps (:mod:`._steps`)."""
+        response = yield Call(
             "GET",
             "/v1/catalog",
-            headers={"If-None-Match": etag} if etag else None,
-            timeout=timeout,
-            ok=(200, 304),
+            {
+                "headers": {"If-None-Match": etag} if etag else None,
+                "timeout": timeout,
+                "ok": (200, 304),
+            },
         )
         if response.status == 304:
             return None

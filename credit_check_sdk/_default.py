@@ -7,23 +7,30 @@ else from the ``CREDIT_CHECK_*`` environment variables.
 from __future__ import annotations
 
 import atexit
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._checker import CreditChecker
 from ._config import Settings
 from ._fork import LongLock
 from ._models import Decision, Matter, Subject
 
+if TYPE_CHECKING:
+    from .instrumentation import Instrumentation
+
 __all__ = ["configure", "default_checker", "must_check"]
 
 # A forked child gets a new one (a thread of the parent may have held it at the fork).
 _lock = LongLock()
 _options: dict[str, Any] = {}
+_instrumentation: list[Instrumentation] = []  # the one given to configure(), if any
 _checker: CreditChecker | None = None
 
 
-def configure(**settings: Any) -> None:
+def configure(*, instrumentation: Instrumentation | None = None, **settings: Any) -> None:
     """Set the default checker's settings (the same keywords as :class:`CreditChecker`).
+
+    ``instrumentation``: an observer of its checks and uploads
+    (:mod:`credit_check_sdk.instrumentation`, :mod:`credit_check_sdk.otel`).
 
     Replaces (and closes) a default checker already built. The keywords are
     checked now: an unknown one, or a value of the wrong type, raises
@@ -39,6 +46,7 @@ def configure(**settings: Any) -> None:
         old, _checker = _checker, None
         _options.clear()
         _options.update(settings)
+        _instrumentation[:] = [instrumentation] if instrumentation is not None else []
     if old is not None:
         old.close()
 
@@ -51,7 +59,8 @@ def default_checker() -> CreditChecker:
     global _checker
     with _lock:
         if _checker is None:
-            _checker = CreditChecker(**_options)
+            observer = _instrumentation[0] if _instrumentation else None
+            _checker = CreditChecker(instrumentation=observer, **_options)
         return _checker
 
 

@@ -10,6 +10,7 @@
     │   └── InvalidArgumentError         a public call's argument has a value it cannot take
     │       └── ArgumentTypeError (TypeError)  … or is not of the type the call documents
     ├── JournalError                     the local journal cannot be written or read
+    │   └── DatabaseUnavailableError     the shared database did not answer in time (³)
     ├── SnapshotError                    the offline snapshot cannot be read or written (¹)
     │   ├── SnapshotBusyError            another rebuild or import is in progress
     │   ├── SnapshotImportError          a list export is malformed, truncated or miscounted
@@ -33,7 +34,9 @@
 
 (¹) defined in :mod:`credit_check_sdk.storage` (also importable from
 :mod:`credit_check_sdk.snapshot`), with ``path``;
-(²) in :mod:`credit_check_sdk.plugins`.
+(²) in :mod:`credit_check_sdk.plugins`;
+(³) in :mod:`credit_check_sdk.storage.postgres._database` (the ``postgres`` extra): the
+journal answers it by spooling the record in ``data_dir``.
 
 ``PlatformError`` subclasses carry ``method`` and ``url``; problem errors also
 ``status``, ``title``, ``detail`` and ``type``. ``CreditChecker.must_check`` never

@@ -39,6 +39,7 @@ import time
 import weakref
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 __all__ = ["FORK_WAIT", "LongLock", "ShortLock", "after_fork_in_child", "in_region", "region"]
 
@@ -228,8 +229,9 @@ class LongLock:
         self.release()
 
 
-# Insertion-ordered; a bound method's entry leaves when its object goes away.
-_CHILD_HOOKS: dict[int, weakref.WeakMethod[Callable[[], None]] | Callable[[], None]] = {}
+# Insertion-ordered; a bound method's entry (its object held weakly, and its function)
+# leaves when its object goes away.
+_CHILD_HOOKS: dict[int, tuple[weakref.ref[Any], Callable[[Any], None]] | Callable[[], None]] = {}
 _hook_ids = itertools.count()
 
 
@@ -243,7 +245,13 @@ def after_fork_in_child(hook: Callable[[], None]) -> None:
     """
     key = next(_hook_ids)
     if hasattr(hook, "__self__") and hasattr(hook, "__func__"):
-        _CHILD_HOOKS[key] = weakref.WeakMethod(hook, lambda _ref: _CHILD_HOOKS.pop(key, None))
+        # Not a weakref.WeakMethod: at interpreter exit its callback may run after the
+        # WeakMethod itself is gone, and prints an AttributeError ("Exception ignored").
+        # The callback binds the dict, not the module global (None by then).
+        def forget(_ref: object, hooks: dict[int, Any] = _CHILD_HOOKS, key: int = key) -> None:
+            hooks.pop(key, None)
+
+        _CHILD_HOOKS[key] = (weakref.ref(hook.__self__, forget), hook.__func__)
     else:
         _CHILD_HOOKS[key] = hook
 
@@ -295,11 +303,13 @@ def _after_fork_in_child() -> None:
     for lock in list(_LONG_LOCKS):
         lock._reset()
     for entry in list(_CHILD_HOOKS.values()):
-        hook = entry() if isinstance(entry, weakref.WeakMethod) else entry
-        if hook is None:
-            continue
         try:
-            hook()
+            if isinstance(entry, tuple):
+                obj = entry[0]()
+                if obj is not None:
+                    entry[1](obj)
+            else:
+                entry()
         except Exception:
             logger.exception("after-fork reset failed in the child")
 

@@ -26,7 +26,9 @@ Exit status: 0 done; 1 done in part (records still pending, problems found,
 invalid lines or rows); 2 a setting, an argument or a file is wrong, an extra
 is missing, or the SDK failed; 3 the platform refused this app's credentials or
 permission (401, 403); 4 the platform refused this machine's clock (more than
-300 s off); 130 interrupted (Ctrl-C). A check that the platform refused still
+300 s off); 130 interrupted (Ctrl-C); 141 standard output was closed before the
+command finished (``credit-check journal export | head -1``: it stops quietly, no
+traceback). A check that the platform refused still
 journals its ``review`` (or degraded) decision and prints it before exiting 3
 or 4. Errors a user can fix take one line on standard error; an unexpected
 error shows its traceback with ``-v``.
@@ -42,10 +44,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from ._cli_check import refused_status
-from ._cli_common import EXIT_INTERRUPTED, decision_table, failure_status
+from ._cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT_CLOSED,
+    decision_table,
+    failure_status,
+    output_closed,
+    stdout,
+)
 from ._config import ENV_VARS, Settings, default_data_dir
 from ._version import __version__
 from .storage import Storage, open_storage
@@ -95,6 +102,7 @@ _COMMAND_MODULES = (
     "credit_check_sdk._cli_report",
     "credit_check_sdk._cli_snapshot",
     "credit_check_sdk._cli_screen",
+    "credit_check_sdk._cli_storage",
     "credit_check_sdk._cli_disclosures",
 )
 
@@ -132,7 +140,7 @@ def _exit_status_epilog(command: str, *, platform: bool = False) -> str:
         + (f"; 1 {one}" if one else "")
         + "; 2 bad input, a missing extra or an error"
         + refused
-        + "; 130 interrupted"
+        + "; 130 interrupted; 141 standard output closed before the end"
     )
 
 
@@ -195,6 +203,39 @@ def data_dir_from(args: argparse.Namespace) -> Path:
     """The data folder alone: journal tools need no platform credentials."""
     given = getattr(args, "data_dir", None) or os.environ.get(ENV_VARS["data_dir"])
     return Path(given) if given else default_data_dir()
+
+
+#: The global options that take a value (``--base-url URL``).
+_VALUE_FLAGS = {flag for name, flag in SETTING_FLAGS.items() if name != "allow_insecure_http"}
+
+
+def _sandbox_args(args: list[str]) -> list[str] | None:
+    """The arguments of ``credit-check sandbox`` when that is the command, else None.
+
+    The sandbox has its own parser; the global options given before it are handed to
+    it first, so that ``credit-check -v sandbox`` is ``credit-check sandbox -v`` (and
+    what comes after the command wins, as for the other commands). It takes ``-v`` and
+    the app's credentials (``--app-id``, ``--app-secret``, ``--agency-id``: those it
+    accepts); it refuses the other settings, which mean nothing to it.
+
+    >>> _sandbox_args(["-v", "--app-id=a", "sandbox", "--port", "0"])
+    ['-v', '--app-id=a', '--port', '0']
+    >>> _sandbox_args(["--app-id", "sandbox", "check"]) is None
+    True
+    """
+    i = 0
+    while i < len(args):
+        token = args[i]
+        name = token.split("=", 1)[0]
+        if token == "sandbox":  # noqa: S105 - a command's name, not a password
+            return args[:i] + args[i + 1 :]
+        if name in _VALUE_FLAGS and "=" not in token:
+            i += 2  # the flag and its value (which may be any word, even "sandbox")
+        elif name in _VALUE_FLAGS or token in ("-v", "--verbose", "--allow-insecure-http"):
+            i += 1
+        else:
+            return None  # another command, or an option for the main parser to judge
+    return None
 
 
 def _cmd_sandbox(argv: list[str]) -> int:
@@ -291,18 +332,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args_list or "--verbose" in args_list
     try:
-        if args_list[:1] == ["sandbox"]:
-            return _cmd_sandbox(args_list[1:])
-        args = _parser().parse_args(args_list)
-        verbose = bool(args.verbose)
-        logging.basicConfig(
-            level=logging.INFO if verbose else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
-        return int(args.func(args, Console()))
+        sandbox_args = _sandbox_args(args_list)
+        if sandbox_args is not None:
+            status = _cmd_sandbox(sandbox_args)
+        else:
+            args = _parser().parse_args(args_list)
+            verbose = bool(args.verbose)
+            logging.basicConfig(
+                level=logging.INFO if verbose else logging.WARNING,
+                format="%(levelname)s %(name)s: %(message)s",
+            )
+            status = int(args.func(args, stdout()))
+        # Here, not at exit: a reader gone by now must be answered like one gone earlier.
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # the user stopped it: no traceback, no message
     except Exception as exc:  # every error becomes a message and an exit status
+        if output_closed(exc):
+            return EXIT_OUTPUT_CLOSED  # ``… | head``: the reader has what it wanted
         return failure_status(exc, verbose=verbose)
 
 

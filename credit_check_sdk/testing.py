@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._checker import CreditChecker
 from ._fake_http import (
@@ -57,6 +57,9 @@ from ._platform import MemoryStore, PlatformCore, Refusal
 from ._time import now, today
 from ._transports import MockTransport, Request, Response
 from .catalogue import default_catalog
+
+if TYPE_CHECKING:
+    from ._async_checker import AsyncCreditChecker
 
 __all__ = ["FakePlatform"]
 
@@ -530,6 +533,32 @@ class FakePlatform:
         'live'
         """
         over_http = http or self._server is not None
+        options = self._settings(data_dir, over_http=over_http, settings=settings)
+        return CreditChecker(transport=None if over_http else self._transport, **options)
+
+    def async_checker(
+        self, data_dir: str | Path | None = None, **settings: Any
+    ) -> AsyncCreditChecker:
+        """An :class:`~credit_check_sdk.AsyncCreditChecker` wired to this fake, over real
+        HTTP (:meth:`serve` is called if needed); as :meth:`checker` otherwise.
+
+        Needs the ``async`` extra.
+
+        >>> fake = FakePlatform()
+        >>> async def check() -> str:
+        ...     async with fake.async_checker(timeout=1.0) as checker:
+        ...         return (await checker.must_check("91442000MA4UJ2KQ57", "bidding")).source
+        >>> import asyncio; asyncio.run(check())  # doctest: +SKIP
+        'live'
+        """
+        from ._async_checker import AsyncCreditChecker  # here: it needs the async extra
+
+        return AsyncCreditChecker(**self._settings(data_dir, over_http=True, settings=settings))
+
+    def _settings(
+        self, data_dir: str | Path | None, *, over_http: bool, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A checker's settings for this fake; ``data_dir`` by default a fresh temporary one."""
         options: dict[str, Any] = {
             "base_url": self.serve() if over_http else _MEMORY_BASE_URL,
             "app_id": self.app_id,
@@ -538,7 +567,7 @@ class FakePlatform:
             "data_dir": Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp()),
         }
         options.update(settings)
-        return CreditChecker(transport=None if over_http else self._transport, **options)
+        return options
 
     def __enter__(self) -> FakePlatform:
         return self

@@ -64,6 +64,8 @@ Earlier spellings still work, are hidden from `--help`, and warn once:
 | 3 | the platform refused the app id, secret or permission (401, 403) |
 | 4 | the platform refused this machine's clock (more than 300 s off): set it (NTP) |
 | 130 | interrupted (Ctrl-C): no traceback; what was journaled stays and is uploaded later |
+| 141 | standard output was closed before the command finished (`credit-check journal \
+export \\| head -1`): it stops quietly, no traceback (128 + SIGPIPE, as a shell reports it) |
 
 Statuses 3 and 4 come from the commands that talk to the platform (those that
 take the platform settings); a refused `check` still prints and journals its

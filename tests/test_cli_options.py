@@ -4,6 +4,8 @@ the command, exit statuses in every ``--help`` — run as the installed executab
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from credit_check_sdk._cli_common import DEPRECATED_OPTIONS
 from credit_check_sdk.cli import build_parser, subcommands
 from credit_check_sdk.testing import FakePlatform
-from tests.support.clirun import base_env, credit_check, platform_env
+from tests.support.clirun import base_env, credit_check, executable, platform_env
 
 ORG = "91442000MA4UJ2KQ57"
 
@@ -90,7 +92,8 @@ def _exit_statuses_in(text: str, name: str) -> None:
     text = " ".join(text.split())
     assert "exit status: 0 done" in text, name
     assert "; 2 bad input, a missing extra or an error" in text, name
-    assert text.rstrip().endswith("130 interrupted"), name
+    assert "; 130 interrupted" in text, name
+    assert text.rstrip().endswith("141 standard output closed before the end"), name
     assert "-v, --verbose" in text, name
 
 
@@ -110,3 +113,47 @@ def test_every_help_lists_the_exit_statuses() -> None:
     assert "1 some lines hold no valid id" in " ".join(
         credit_check("check-many", "--help", env=env).stdout.split()
     )
+
+
+def _sandbox_until_ready(tmp_path: Path, *args: str) -> tuple[list[str], str]:
+    """``credit-check ARGS`` (a sandbox): its standard output up to ``SANDBOX_READY``,
+    then, once stopped, its standard error."""
+    err_path = tmp_path / f"stderr-{len(list(tmp_path.iterdir()))}.txt"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [executable(), *args], stdout=subprocess.PIPE, stderr=err, text=True, env=base_env()
+        )
+        try:
+            assert proc.stdout is not None
+            shown: list[str] = []
+            deadline = time.monotonic() + 120
+            while not (shown and shown[-1].startswith("SANDBOX_READY ")):
+                line = proc.stdout.readline()
+                assert line, (shown, err_path.read_text())
+                assert time.monotonic() < deadline, shown
+                shown.append(line.rstrip("\n"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return shown, err_path.read_text()
+
+
+@pytest.mark.sandbox
+def test_global_options_go_before_or_after_sandbox(tmp_path: Path) -> None:
+    common = ["--port", "0", "--seed-size", "50", "--log-level", "warning"]
+    db = ["--db", str(tmp_path / "sandbox.db")]
+    for args in (
+        ["-v", "--app-id", "app-x", "sandbox", *common, *db],
+        ["sandbox", *common, *db, "-v", "--app-id", "app-x"],
+        # After the command wins, as for the other commands.
+        ["--verbose", "--app-id=app-y", "sandbox", *common, *db, "--app-id", "app-x"],
+    ):
+        shown, err = _sandbox_until_ready(tmp_path, *args)
+        assert "app id:     app-x" in shown, args
+        assert "DEBUG credit_check_sandbox.db: database ready" in err, args
+    shown, err = _sandbox_until_ready(tmp_path, "--app-id", "sandbox", "sandbox", *common, *db)
+    assert "app id:     sandbox" in shown  # a value that reads "sandbox" is still a value
+    assert "DEBUG" not in err  # without -v: INFO
+    wrong = credit_check("--base-url", "http://x.invalid", "sandbox", *common, env=base_env())
+    assert wrong.returncode == 2  # a platform setting means nothing to the sandbox
+    assert "unrecognized arguments: --base-url http://x.invalid" in wrong.stderr

@@ -120,8 +120,9 @@ def _json_commands() -> set[str]:
 def test_every_data_command_has_json_and_a_documented_key_list() -> None:
     assert _json_commands() == set(JSON_KEYS)
     plain = {n for n, p in subcommands(build_parser()) if not subcommands(p)} - set(JSON_KEYS)
-    # journal export writes its own formats (--format jsonl|csv); sandbox serves.
-    assert plain == {"journal export", "sandbox"}
+    # journal export writes its own formats (--format jsonl|csv); sandbox serves;
+    # storage import says in one line what it copied (a one-off move to a database).
+    assert plain == {"journal export", "sandbox", "storage import"}
 
 
 def test_every_command_prints_one_json_document_with_its_documented_keys(

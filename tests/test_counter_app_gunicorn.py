@@ -38,11 +38,18 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 3
 
 GUNICORN_CONF = """
+import asyncio
+
 def when_ready(server):
-    # The master uses the checker before it forks the workers: its threads are running.
+    # The master uses the checker before it forks the workers: its threads are running,
+    # and its HTTP client was made on an event loop the workers do not have.
     from examples.counter_app import server as counter
-    counter.checker.must_check({subject!r}, "bidding")
-    counter.checker.flush(timeout=5)
+
+    async def check():
+        await counter.checker.must_check({subject!r}, "bidding")
+        await counter.checker.flush(timeout=5)
+
+    asyncio.run(check())
 """
 
 

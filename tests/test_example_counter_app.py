@@ -7,6 +7,7 @@ Nothing is downloaded: Selenium is pointed at the system driver and browser.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import shutil
 import socket
@@ -21,7 +22,7 @@ import pytest
 from credit_check_sandbox.process import SandboxProcess
 from credit_check_sandbox.seed import SCENARIO_SUBJECTS
 
-from credit_check_sdk import CreditChecker
+from credit_check_sdk import AsyncCreditChecker
 
 pytestmark = pytest.mark.sandbox
 
@@ -58,13 +59,19 @@ def sandbox() -> Iterator[SandboxProcess]:
 
 
 @pytest.fixture(scope="module")
-def checker(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with sandbox.checker(tmp_path_factory.mktemp("counter-sdk")) as c:
-        yield c
+def checker(
+    sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AsyncCreditChecker]:
+    made = sandbox.async_checker(tmp_path_factory.mktemp("counter-sdk"))
+    try:
+        yield made
+    finally:
+        # The app's event loop has ended by now: its connections are dropped, not closed.
+        asyncio.run(made.aclose())
 
 
 @pytest.fixture(scope="module")
-def server_url(checker: CreditChecker) -> Iterator[str]:
+def server_url(checker: AsyncCreditChecker) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -131,7 +138,11 @@ def _submit(driver: Any, button: str) -> None:
 
 
 def test_counter_check_apply_and_override_in_a_browser(
-    sandbox: SandboxProcess, checker: CreditChecker, server_url: str, browser: Any, tmp_path: Path
+    sandbox: SandboxProcess,
+    checker: AsyncCreditChecker,
+    server_url: str,
+    browser: Any,
+    tmp_path: Path,
 ) -> None:
     defaulter = SCENARIO_SUBJECTS["judgment_defaulter_bidder"].id
     _check(browser, server_url, defaulter, "bidding")
@@ -185,7 +196,7 @@ def test_counter_check_apply_and_override_in_a_browser(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Both actions reach the platform.
-    assert checker.flush(timeout=20) == 0
+    assert asyncio.run(checker.flush(timeout=20)) == 0
     received = sandbox.admin(
         "GET", "/records", params={"agency_id": sandbox.app_id, "limit": 100_000}
     )

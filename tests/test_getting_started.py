@@ -179,7 +179,7 @@ def test_the_page_runs_as_written(shell: Shell) -> None:
             compared += 1
             output = None
     assert ran >= 7
-    assert compared == 8  # every command's output on the page was checked
+    assert compared == 9  # every command's output on the page was checked
 
 
 def test_the_install_block_names_extras_that_exist() -> None:

@@ -10,6 +10,7 @@ import credit_check_sdk
 
 EXPECTED = [
     "ArgumentTypeError",
+    "AsyncCreditChecker",
     "AuthenticationError",
     "Catalog",
     "ConfigurationError",

@@ -91,7 +91,7 @@ def test_the_sandbox_examples_give_the_outcomes_they_show(
 
 def test_the_fake_platform_examples_run(tmp_path: Path) -> None:
     found = blocks("with FakePlatform")
-    assert len(found) == 2  # the testing example and the working days
+    assert len(found) == 3  # the async checker, the testing example and the working days
     for n, body in enumerate(found):
         (tmp_path / str(n)).mkdir()
         run_script(body, tmp_path / str(n), dict(os.environ))

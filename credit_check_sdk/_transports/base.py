@@ -24,7 +24,15 @@ from .._exceptions import InvalidResponseError
 if TYPE_CHECKING:
     from requests.structures import CaseInsensitiveDict
 
-__all__ = ["BaseTransport", "Request", "Response", "Sink", "check_media_type", "media_type"]
+__all__ = [
+    "AsyncBaseTransport",
+    "BaseTransport",
+    "Request",
+    "Response",
+    "Sink",
+    "check_media_type",
+    "media_type",
+]
 
 
 class Sink(Protocol):
@@ -174,4 +182,33 @@ class BaseTransport:
         """
 
     def close(self) -> None:
+        """Release connections."""
+
+
+class AsyncBaseTransport:
+    """:class:`BaseTransport` for an event loop: ``await handle_async_request(request)``.
+
+    The same duties: the deadline bounds the whole exchange, the body is
+    bounded by ``request.max_bytes``, and faults are the same errors.
+
+    >>> class Echo(AsyncBaseTransport):
+    ...     async def handle_async_request(self, request: Request) -> Response:
+    ...         return Response(200, {"Content-Type": "application/json"}, b"{}")
+    """
+
+    async def handle_async_request(self, request: Request) -> Response:
+        """Send ``request``; return the response with its body read."""
+        raise NotImplementedError
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to ``url`` would go through (``None``: straight there)."""
+        return None
+
+    def end_requests(self, by: float) -> None:
+        """End every request in flight by ``by`` (``time.monotonic()``): shutting down.
+
+        Called on the event loop the requests run on.
+        """
+
+    async def aclose(self) -> None:
         """Release connections."""

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
@@ -34,9 +34,10 @@ from .._inflate import Inflater
 from . import _deadline
 from .base import BaseTransport, Request, Response, Sink, check_media_type
 
-__all__ = ["DIRECT", "RequestsTransport"]
+__all__ = ["CHUNK", "DIRECT", "RequestsTransport", "inflater_for", "proxy_for"]
 
-_CHUNK = 64 * 1024
+#: Bytes read (and inflated) at a time.
+CHUNK = 64 * 1024
 #: ``proxy=DIRECT``: connect straight to the platform, whatever the environment says.
 DIRECT = "direct"
 
@@ -118,7 +119,7 @@ class RequestsTransport(BaseTransport):
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy a request to ``url`` goes through now (``None``: straight there)."""
-        return requests.utils.select_proxy(url, self.proxies_for(url))
+        return proxy_for(self._proxy, url)
 
     def handle_request(self, request: Request) -> Response:
         """Send ``request`` and read its answer, all within the deadline and size limit."""
@@ -196,7 +197,7 @@ class RequestsTransport(BaseTransport):
                 method=request.method,
                 url=request.url,
             )
-        inflater = _inflater(raw, request, streaming=sink is not None)
+        inflater = inflater_for(raw.headers, request, streaming=sink is not None)
         parts: list[bytes] = []
         try:
             return self._read_parts(raw, request, sink, exchange, inflater, parts)
@@ -217,7 +218,7 @@ class RequestsTransport(BaseTransport):
         size = 0
         while True:
             # read1 returns after at most one socket read; the raw bytes, inflated here.
-            chunk = raw.raw.read1(_CHUNK, decode_content=False)
+            chunk = raw.raw.read1(CHUNK, decode_content=False)
             if not chunk:
                 break
             try:
@@ -259,17 +260,35 @@ class RequestsTransport(BaseTransport):
             session.close()
 
 
-def _inflater(raw: requests.Response, request: Request, *, streaming: bool) -> Inflater | None:
-    """How to inflate the body: ``None`` for identity, or for a sink that takes gzip as is."""
-    encoding = (raw.headers.get("Content-Encoding") or "identity").strip().lower()
+def proxy_for(setting: str | None, url: str) -> str | None:
+    """The proxy a request to ``url`` goes through with the ``proxy`` setting ``setting``:
+    the setting, else ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` honouring
+    ``NO_PROXY``, read now; ``None`` (straight there) for ``"direct"``.
+
+    >>> proxy_for("http://proxy.gov.example:3128", "https://credit.example/api")
+    'http://proxy.gov.example:3128'
+    """
+    if setting == DIRECT:
+        return None
+    if setting:
+        return setting
+    return requests.utils.select_proxy(url, dict(requests.utils.get_environ_proxies(url)))
+
+
+def inflater_for(
+    headers: Mapping[str, str], request: Request, *, streaming: bool
+) -> Inflater | None:
+    """How to inflate a body with these headers: ``None`` for identity, or for a sink that
+    takes gzip as is; an encoding not asked for is an :class:`InvalidResponseError`."""
+    encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding in ("identity", ""):
         return None
     if encoding in ("gzip", "x-gzip"):
         # A sink (the list export) stores the gzip bytes as they came and inflates them
         # itself, within its own bounds.
-        return None if streaming else Inflater(chunk=_CHUNK)
+        return None if streaming else Inflater(chunk=CHUNK)
     if encoding == "deflate" and not streaming:
-        return Inflater(chunk=_CHUNK, zlib_too=True)
+        return Inflater(chunk=CHUNK, zlib_too=True)
     raise InvalidResponseError(
         f"the answer's Content-Encoding {encoding!r} was not asked for (only gzip is)",
         method=request.method,

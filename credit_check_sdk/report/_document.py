@@ -260,10 +260,16 @@ class MonthlyReport(_Strict):
 
 
 class ReportReceipt(NamedTuple):
-    """The platform's answer to a report submission, as kept in the journal."""
+    """The platform's answer to a report submission, as kept in the journal.
+
+    ``sent`` is ``False`` when the platform already held this very report (same
+    ``body_hash``: the content, its ``generated_at`` aside) and it was not sent again;
+    the receipt is then the earlier one.
+    """
 
     period: str
     version: int
     receipt_id: str
     body_hash: str
     correction: bool
+    sent: bool = True

@@ -488,7 +488,10 @@ def report_json(report: MonthlyReport) -> str:
 
 
 def _body_hash(wire: dict[str, Any]) -> str:
-    text = json.dumps(wire, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # The content: the same report built again later (another instance, another
+    # minute) differs only in generated_at, and is the same report to the platform.
+    content = {k: v for k, v in wire.items() if k != "generated_at"}
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -518,8 +521,12 @@ def submit_report(
     ``receipts`` is where receipts are kept: a storage (its ``receipts``), the
     SQLite ``Journal``, or a :class:`~credit_check_sdk.storage.ReceiptStore`.
     Submitting the same period again is a correction: the platform answers with
-    the next ``version``. Raises :class:`PlatformError` when the platform
-    refuses or cannot be reached (nothing is recorded then).
+    the next ``version``; a report whose content is that of the newest receipt kept
+    (same ``body_hash``, whatever its ``generated_at``) is not sent again: the earlier
+    receipt comes back with ``sent`` ``False``. With a shared database the receipts
+    are every instance's, so a report is sent once whoever submits it. Raises
+    :class:`PlatformError` when the platform refuses or cannot be reached (nothing is
+    recorded then).
 
     >>> receipt = submit_report(checker.client, report, checker.storage)  # doctest: +SKIP
     >>> receipt.version  # doctest: +SKIP
@@ -528,12 +535,25 @@ def submit_report(
     store = _receipt_store(receipts)
     wire = report.wire()
     earlier = store.select(report.period)
+    body_hash = _body_hash(wire)
+    if earlier and earlier[-1]["body_hash"] == body_hash:
+        last = earlier[-1]
+        logger.info(
+            "report %s: the platform holds this report already (receipt %s, version %d);"
+            " not sent again",
+            report.period,
+            last["receipt_id"],
+            last["version"],
+        )
+        return ReportReceipt(
+            report.period, int(last["version"]), str(last["receipt_id"]), body_hash,
+            correction=False, sent=False,
+        )  # fmt: skip
     path = f"/v1/reports/{quote(report.agency_id, safe='')}/{quote(report.period, safe='')}"
     answer = client.put(path, wire)
     receipt_id, version = answer.get("receipt_id"), answer.get("version")
     if not isinstance(receipt_id, str) or not isinstance(version, int) or isinstance(version, bool):
         raise InvalidResponseError(f"{path}: the answer needs receipt_id and an integer version")
-    body_hash = _body_hash(wire)
     store.record(report.period, version, receipt_id, body_hash)
     correction = bool(earlier) or version > 1
     logger.info(

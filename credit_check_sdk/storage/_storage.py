@@ -3,7 +3,9 @@
 Without ``database_url`` every store is a file in ``data_dir`` (the SQLite
 adapter, :mod:`credit_check_sdk.storage.sqlite`): one host, any number of
 processes. A ``postgresql://`` URL names the database a cluster of
-application servers shares; its adapter is not part of this version.
+application servers shares (the PostgreSQL adapter,
+:mod:`credit_check_sdk.storage.postgres`; ``data_dir`` keeps each instance's
+writer id and spool).
 
 >>> import tempfile
 >>> with open_storage(data_dir=tempfile.mkdtemp()) as storage:
@@ -192,18 +194,20 @@ def open_storage(
     ``data_dir`` and ``database_url`` default to the ``settings``' (then to the
     per-user data folder, and no database). Without a database URL: the SQLite
     adapter on ``data_dir`` (today's files, opened lazily, migrated in place).
-    A ``postgresql://`` URL raises :class:`~credit_check_sdk.ConfigurationError`
-    for now: this version of the SDK has no PostgreSQL adapter. The URL is never
-    shown whole (see :func:`mask_database_url`).
+    A ``postgresql://`` URL: the PostgreSQL adapter on that database (the
+    ``postgres`` extra), with this instance's writer id and spool in ``data_dir``;
+    appends wait at most the ``settings``' ``timeout`` for the database before
+    spooling. Any other URL raises :class:`~credit_check_sdk.ConfigurationError`.
+    The URL is never shown whole (see :func:`mask_database_url`).
 
     >>> import tempfile
     >>> open_storage(data_dir=tempfile.mkdtemp()).kind
     'sqlite'
-    >>> open_storage(data_dir=tempfile.mkdtemp(), database_url="postgresql://u:pw@db/cc")
+    >>> open_storage(data_dir=tempfile.mkdtemp(), database_url="mysql://u:pw@db/cc")
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    credit_check_sdk._exceptions.ConfigurationError: database_url postgresql://u:***@db/cc ...
+    credit_check_sdk._exceptions.ConfigurationError: database_url mysql://u:***@db/cc ...
     """
     if database_url is None and settings is not None and settings.database_url is not None:
         database_url = settings.database_url.get_secret_value()
@@ -211,25 +215,28 @@ def open_storage(
         shown = mask_database_url(database_url)
         scheme = urlsplit(database_url).scheme.lower()
         if scheme in _POSTGRES_SCHEMES:
-            raise ConfigurationError(
-                f"database_url {shown} names a PostgreSQL database, but this version of"
-                " credit-check-sdk has no PostgreSQL storage adapter yet; unset database_url"
-                f" ({DATABASE_URL_VARIABLE}) to keep the state in data_dir",
-                setting="database_url",
-                variable=DATABASE_URL_VARIABLE,
+            from .postgres import PostgresStorage
+
+            return PostgresStorage(
+                database_url,
+                _data_dir(settings, data_dir),
+                budget=settings.timeout if settings is not None else 2.0,
             )
         raise ConfigurationError(
             f"database_url {shown} is not a postgresql:// URL",
             setting="database_url",
             variable=DATABASE_URL_VARIABLE,
         )
-    if data_dir is None:
-        if settings is not None:
-            data_dir = settings.resolved_data_dir()
-        else:
-            from .._config import default_data_dir
-
-            data_dir = default_data_dir()
     from .sqlite import SQLiteStorage
 
-    return SQLiteStorage(Path(data_dir))
+    return SQLiteStorage(_data_dir(settings, data_dir))
+
+
+def _data_dir(settings: Settings | None, data_dir: str | Path | None) -> Path:
+    if data_dir is not None:
+        return Path(data_dir)
+    if settings is not None:
+        return settings.resolved_data_dir()
+    from .._config import default_data_dir
+
+    return default_data_dir()

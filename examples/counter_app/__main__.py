@@ -9,12 +9,13 @@ opening it to a network.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Sequence
 
 import uvicorn
 
-from credit_check_sdk import CreditChecker
+from credit_check_sdk import AsyncCreditChecker
 from credit_check_sdk.cli import add_settings, settings_from
 
 from .app import create_app
@@ -28,10 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_settings(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with CreditChecker(settings_from(args)) as checker:
+    checker = AsyncCreditChecker(settings_from(args))
+    try:
         uvicorn.run(create_app(checker), host=args.host, port=args.port, log_level="info")
-        checker.flush(timeout=10)
+    finally:
+        asyncio.run(_shut_down(checker))
     return 0
+
+
+async def _shut_down(checker: AsyncCreditChecker) -> None:
+    """Upload what is left (what cannot be stays in the journal), then close."""
+    await checker.flush(timeout=10)
+    await checker.aclose()
 
 
 if __name__ == "__main__":

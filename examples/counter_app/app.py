@@ -1,4 +1,4 @@
-"""The counter app: plain server-rendered HTML over one :class:`CreditChecker`.
+"""The counter app: plain server-rendered HTML over one :class:`AsyncCreditChecker`.
 
 Pages:
 
@@ -14,6 +14,8 @@ Pages:
     without a reason is refused and the decision page shown again with the
     error.
 
+Checks and actions are awaited on the server's event loop: while one waits for
+the platform or the journal's disk write, the loop serves other requests.
 Forms are read with the standard library (no ``python-multipart``), pages are
 f-strings with every value escaped. The app keeps the decisions it showed in
 memory (bounded) to show them again; the journal is the record.
@@ -29,10 +31,9 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 
 from credit_check_sdk import (
-    CreditChecker,
+    AsyncCreditChecker,
     CreditCheckError,
     Decision,
     Document,
@@ -190,11 +191,11 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def create_app(checker: CreditChecker, *, title: str = "credit-check counter") -> FastAPI:
+def create_app(checker: AsyncCreditChecker, *, title: str = "credit-check counter") -> FastAPI:
     """The counter app over ``checker`` (the caller keeps and closes the checker).
 
     >>> from credit_check_sdk.testing import FakePlatform
-    >>> app = create_app(FakePlatform().checker())
+    >>> app = create_app(FakePlatform().async_checker())
     >>> sorted(r.path for r in app.routes if r.path in ("/", "/check", "/action"))
     ['/', '/action', '/check']
     """
@@ -232,8 +233,7 @@ def create_app(checker: CreditChecker, *, title: str = "credit-check counter") -
                 missing_documents=tuple(missing) if category == "licensing" else (),
                 commitment=category == "licensing" and bool(values.get("commitment")),
             )
-            decision = await run_in_threadpool(
-                checker.must_check,
+            decision = await checker.must_check(
                 values.get("subject", ""),
                 matter,
                 operator=operator or None,
@@ -268,8 +268,7 @@ def create_app(checker: CreditChecker, *, title: str = "credit-check counter") -
                 status=400,
             )
         try:
-            action_id = await run_in_threadpool(
-                checker.record_action,
+            action_id = await checker.record_action(
                 check_id,
                 what,  # type: ignore[arg-type]  # one of _ACTIONS, checked above
                 reason=reason or None,

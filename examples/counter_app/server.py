@@ -20,6 +20,7 @@ and how many checks it has served.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import threading
@@ -28,16 +29,22 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from credit_check_sdk import CreditChecker
+from credit_check_sdk import AsyncCreditChecker
 
 from .app import create_app
 
 __all__ = ["app", "checker"]
 
-#: Made once, in the master with ``--preload`` (or in each worker without it).
-checker = CreditChecker()
-# At exit (of each worker, then of the master): stop the threads, upload what is left.
-atexit.register(checker.close)
+#: Made once, in the master with ``--preload`` (or in each worker without it). Its HTTP
+#: connections are made by each worker, on the worker's event loop, at its first check.
+checker = AsyncCreditChecker()
+
+
+@atexit.register
+def _close() -> None:
+    """At exit (of each worker, then of the master): stop the threads, upload what is left."""
+    asyncio.run(checker.aclose())
+
 
 app = create_app(checker)
 

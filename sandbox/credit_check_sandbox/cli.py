@@ -4,7 +4,7 @@
 
     credit-check sandbox --port 8700 [--host 127.0.0.1] [--db FILE] [--seed N]
         [--seed-size N] [--app-id ID --app-secret SECRET] [--agency-id ID]
-        [--admin] [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N]
+        [--admin] [--rate-limit RPS] [--change-retention N|SECONDSs] [--workers N] [-v]
 
 Also ``credit-check-sandbox`` and ``python -m credit_check_sandbox``.
 
@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level (info)")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log the sandbox's own steps at DEBUG (the default is INFO)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         args = args[1:]
     opts = build_parser().parse_args(args)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if opts.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = SandboxSettings(
         database_url=_database_url(opts.db),

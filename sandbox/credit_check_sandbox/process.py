@@ -34,7 +34,7 @@ import requests
 from credit_check_sdk.signing import signed_headers
 
 if TYPE_CHECKING:
-    from credit_check_sdk import CreditChecker
+    from credit_check_sdk import AsyncCreditChecker, CreditChecker
 
 __all__ = ["SandboxProcess", "SandboxStartError"]
 
@@ -303,6 +303,27 @@ class SandboxProcess:
         }
         options.update(settings)
         return CreditChecker(**options)
+
+    def async_checker(self, data_dir: str | Path, **settings: Any) -> AsyncCreditChecker:
+        """An :class:`~credit_check_sdk.AsyncCreditChecker` wired to this sandbox (as
+        :meth:`checker`; needs the ``async`` extra).
+
+        >>> checker = sandbox.async_checker(tmp)  # doctest: +SKIP
+        >>> (await checker.must_check("91442000MA4UC00019", "bidding")).outcome  # doctest: +SKIP
+        <Outcome.RESTRICTION: 'restriction'>
+        """
+        from credit_check_sdk import AsyncCreditChecker
+
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "app_id": self.app_id,
+            "app_secret": self.app_secret,
+            "agency_id": self.agency_id,
+            "data_dir": data_dir,
+            "timeout": 5.0,
+        }
+        options.update(settings)
+        return AsyncCreditChecker(**options)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Poll ``predicate()`` until true (helper for tests)."""

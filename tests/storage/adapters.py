@@ -99,7 +99,79 @@ class SQLiteAdapter:
             raw.execute("UPDATE records SET inputs_hash = ? WHERE id = ?", (key, record_id))
 
 
+class PostgresAdapter:
+    """The PostgreSQL adapter on a fresh database of the test run's cluster (``pg_url``),
+    with a fresh ``data_dir`` for this instance's writer id and spool."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.url = url
+        self.data_dir = tmp_path / "data"
+        self.spec: dict[str, Any] = {"data_dir": str(self.data_dir), "database_url": url}
+
+    def open(self) -> Storage:
+        return open_storage(**self.spec)
+
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as raw:
+            cur = raw.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def delete_record(self, record_id: str) -> None:
+        self._sql("DELETE FROM cc_journal_records WHERE id = %s", (record_id,))
+
+    def alter_body(self, record_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+        import json
+
+        ((body,),) = self._sql("SELECT body FROM cc_journal_records WHERE id = %s", (record_id,))
+        record = json.loads(body)
+        change(record)
+        self._sql(
+            "UPDATE cc_journal_records SET body = %s WHERE id = %s",
+            (json.dumps(record, sort_keys=True, separators=(",", ":")), record_id),
+        )
+
+    def swap_records(self, first: str, second: str) -> None:
+        """Exchange two records' places in their chain (every column but the positions)."""
+        cols = "id, type, check_id, at, body, hash, prev_hash"
+        a = self._sql(f"SELECT {cols} FROM cc_journal_records WHERE id = %s", (first,))[0]  # noqa: S608 - fixed names
+        b = self._sql(f"SELECT {cols} FROM cc_journal_records WHERE id = %s", (second,))[0]  # noqa: S608 - fixed names
+        update = (
+            "UPDATE cc_journal_records SET id = %s, type = %s, check_id = %s, at = %s, body = %s,"
+            " hash = %s, prev_hash = %s WHERE id = %s"
+        )
+        self._sql("UPDATE cc_journal_records SET id = '~tmp' WHERE id = %s", (first,))
+        self._sql(update, (*a, second))
+        self._sql(update, (*b, "~tmp"))
+
+    def set_outcome_column(self, record_id: str, outcome: str) -> None:
+        self._sql("UPDATE cc_journal_records SET outcome = %s WHERE id = %s", (outcome, record_id))
+
+    def set_authority(self, record_id: str, n: int, old: str, new: str) -> None:
+        """Change one stored list-authority row of a check's measure ``n``."""
+        self._sql(
+            "UPDATE cc_journal_authorities SET authority = %s WHERE n = %s AND authority = %s"
+            " AND gseq = (SELECT gseq FROM cc_journal_records WHERE id = %s)",
+            (new, n, old, record_id),
+        )
+
+    def set_inputs(self, record_id: str, inputs: dict[str, Any]) -> None:
+        """Replace a check's stored inputs (not hashed: what verify_columns must catch)."""
+        import json
+
+        self._sql(
+            "UPDATE cc_journal_inputs SET body = %s WHERE check_id = %s",
+            (json.dumps(inputs), record_id),
+        )
+
+
 #: Adapter name → how to make one for a test (given the test's request and tmp_path).
 ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Any]] = {
     "sqlite": lambda request, tmp_path: SQLiteAdapter(tmp_path),
+    "postgresql": lambda request, tmp_path: PostgresAdapter(
+        request.getfixturevalue("pg_url"), tmp_path
+    ),
 }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from credit_check_sdk import ConfigurationError, Settings
 from credit_check_sdk.cli import main
 from credit_check_sdk.storage import mask_database_url, open_storage
+from credit_check_sdk.storage.postgres._schema import SCHEMA_VERSION
 from credit_check_sdk.testing import FakePlatform
 
 SECRET = "s3cr3t-pw"
@@ -75,37 +78,60 @@ def test_without_a_database_url_the_state_is_in_data_dir(tmp_path: Path) -> None
     assert (tmp_path / "d" / "journal.sqlite3").exists()
 
 
-def test_a_postgresql_url_says_the_adapter_is_not_there_yet(tmp_path: Path) -> None:
-    for call in (
-        lambda: open_storage(settings(data_dir=tmp_path, database_url=URL)),
-        lambda: open_storage(data_dir=tmp_path, database_url=URL),
-    ):
-        with pytest.raises(ConfigurationError) as info:
-            call()
-        message = str(info.value)
-        assert "no PostgreSQL storage adapter" in message
-        assert "postgresql://cc:***@db.gov.example:5432/credit" in message
-        assert SECRET not in message
-        assert info.value.setting == "database_url"
+def test_a_postgresql_url_opens_the_shared_database(tmp_path: Path, pg_url: str) -> None:
+    with open_storage(settings(data_dir=tmp_path / "d", database_url=pg_url)) as storage:
+        assert (storage.kind, storage.location) == ("postgresql", pg_url)
+        assert storage.journal.counts()["pending"] == 0
+        described = storage.describe()
+        assert (described["schema"], described["reachable"]) == (SCHEMA_VERSION, True)
+        assert described["spool"]["records"] == 0
+    assert not (tmp_path / "d" / "journal.sqlite3").exists()
     fake = FakePlatform()
-    with pytest.raises(ConfigurationError, match="no PostgreSQL storage adapter"):
-        fake.checker(tmp_path / "checker", database_url=URL)
+    with fake.checker(tmp_path / "checker", database_url=pg_url) as checker:
+        decision = checker.must_check("91442000MA4UJ2KQ57", "bidding")
+        assert checker.health()["storage"]["kind"] == "postgresql"
+    with psycopg.connect(pg_url) as raw:
+        rows = raw.execute(
+            "SELECT writer_id, wseq FROM cc_journal_records WHERE id = %s", (decision.check_id,)
+        ).fetchall()
+    assert [wseq for _, wseq in rows] == [1]
+    assert not (tmp_path / "checker" / "journal.sqlite3").exists()
 
 
-def test_every_command_takes_database_url_and_never_prints_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_every_command_reads_the_database_url_from_its_flag_or_the_environment(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for argv in (
+    with open_storage(data_dir=tmp_path / "writer", database_url=pg_url) as storage:
+        storage.journal.append(
+            {"type": "check", "id": "c1", "checked_at": "2026-10-09T08:00:00+08:00"}
+        )
+    empty = tmp_path / "admin"
+    argvs = (
         ["journal", "stats"],
         ["journal", "verify"],
         ["report", "2026-10", "--agency-id", "AG-1"],
         ["snapshot", "status"],
-    ):
-        status = main([*argv, "--data-dir", str(tmp_path), "--database-url", URL])
-        err = capsys.readouterr().err
-        assert status == 2, argv
-        assert "no PostgreSQL storage adapter" in " ".join(err.split())
-        assert SECRET not in err
+    )
+    for argv in argvs:
+        status = main([*argv, "--data-dir", str(empty), "--database-url", pg_url])
+        # snapshot status answers 1 while there is no snapshot yet (nothing synced).
+        assert status == (1 if argv[0] == "snapshot" else 0), argv
+        capsys.readouterr()
+    monkeypatch.setenv("CREDIT_CHECK_DATABASE_URL", pg_url)
+    assert main(["journal", "stats", "--data-dir", str(empty)]) == 0
+    assert re.search(r"pending\W+1\b", capsys.readouterr().out)
+    assert not (empty / "journal.sqlite3").exists()
+
+
+def test_a_database_that_does_not_answer_is_named_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = f"postgresql://cc:{SECRET}@127.0.0.1:9/credit?connect_timeout=1"
+    status = main(["journal", "stats", "--data-dir", str(tmp_path), "--database-url", down])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "postgresql://cc:***@127.0.0.1:9/credit" in err
+    assert SECRET not in err
 
 
 def test_a_checker_on_a_storage_it_was_given_leaves_it_open(tmp_path: Path) -> None:
