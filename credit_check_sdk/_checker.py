@@ -10,6 +10,13 @@ A check runs, in the caller's thread and within ``timeout`` seconds:
 
 A platform fault never raises out of ``must_check`` and never yields a clean
 outcome: without usable data the outcome is ``review``.
+
+This module holds the class with its settings, the checks and the lifecycle
+(catalogue, uploads, close). The rest of its calls are in the parts it inherits:
+:mod:`._checker_offline` (snapshot, watches, re-checks, health) and
+:mod:`._checker_duties` (actions, disclosures, objections); how a decision and
+its record are made is in :mod:`._check_records`, the catalogue in force in
+:mod:`._catalogs`.
 """
 
 from __future__ import annotations
@@ -17,87 +24,45 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 from ._cache import ProfileCache
-from ._check_inputs import check_inputs
+from ._catalogs import Catalogs
+from ._check_records import Prepared, check_log_fields, prepare_check, related_ids
+from ._checker_duties import Action as Action
+from ._checker_duties import Duties
+from ._checker_offline import OfflineMode
+from ._checker_offline import RecheckCallback as RecheckCallback
+from ._checker_offline import WatchCallback as WatchCallback
 from ._client import PlatformClient
 from ._config import Settings
-from ._disclosures import DisclosurePoster, check_against, make_duty, summary
-from ._exceptions import (
-    ArgumentTypeError,
-    CreditCheckError,
-    InvalidArgumentError,
-    InvalidRequestError,
-    InvalidResponseError,
-    InvalidSubjectError,
-    PlatformError,
-)
-from ._files import make_private_dir, wider_than_private
+from ._disclosures import DisclosurePoster
+from ._exceptions import ArgumentTypeError, CreditCheckError, InvalidSubjectError, PlatformError
+from ._files import make_private_dir
 from ._fork import LongLock
-from ._ids import mask_id, mask_ids_in
-from ._models import (
-    Catalog,
-    Decision,
-    Disclosure,
-    DisclosureReceipt,
-    Matter,
-    Outcome,
-    Profile,
-    Reason,
-    Subject,
-)
+from ._ids import mask_id
+from ._models import Catalog, Decision, Matter, Reason, Subject
 from ._offline import Found, Offline, platform_failed
-from ._record_ids import new_record_id
 from ._refusals import refusal_reason
-from ._relations import LearntRelations
 from ._steps import Offload, Steps
-from ._sync import Syncer, SyncResult
-from ._time import SHANGHAI, now, today
+from ._time import now
 from ._transports import BaseTransport
 from ._uploader import Uploader
-from ._version import __version__
-from .arguments import (
-    LONG_TEXT,
-    check_choice,
-    check_flag,
-    check_instance,
-    check_iterable,
-    check_text,
-    check_texts,
-)
-from .catalogue import CatalogStore, default_catalog
-from .decision import _ROLE_NAMES, Verdict, decide, require_matter
+from .arguments import check_flag, check_instance, check_iterable, check_text
+from .catalogue import CatalogStore
+from .decision import require_matter
 from .instrumentation import CheckerState, Instrumentation, observed_check, observed_upload
 from .plugins import PluginHost
-from .storage import (
-    DisclosureDuty,
-    ImportResult,
-    JournalStore,
-    PendingRecheck,
-    Storage,
-    open_storage,
-    owner_name,
-)
+from .storage import JournalStore, Storage, open_storage
 
 __all__ = ["CreditChecker"]
 
 logger = logging.getLogger(__name__)
 
-Action = Literal["applied", "not_applied", "overridden"]
-_ACTIONS = ("applied", "not_applied", "overridden")
 _BATCH = 200
-
-#: ``on_recheck_changed(original_check_id, original_outcome, recheck_decision)``
-RecheckCallback = Callable[[str, Outcome, Decision], object]
-#: ``on_watch(case_id, previous_outcome_or_None, decision)``
-WatchCallback = Callable[[str, "Outcome | None", Decision], object]
 
 
 def _check_people(operator: object, department: object) -> None:
@@ -106,191 +71,7 @@ def _check_people(operator: object, department: object) -> None:
     check_text(department, "department", optional=True)
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A decided check not yet journaled."""
-
-    record: dict[str, Any]
-    inputs: dict[str, Any]
-    decision: Decision
-    found: Found
-
-
-def _check_log_fields(decision: Decision) -> dict[str, Any]:
-    """The ``extra`` of a check's log line: fields a JSON log formatter can index.
-
-    The subject id is masked like the message (a personal id never reaches a log).
-    """
-    return {
-        "check_id": decision.check_id,
-        "subject": mask_id(decision.subject.id),
-        "matter": decision.matter.category,
-        "outcome": decision.outcome.value,
-        "source": decision.source,
-        "degraded": decision.degraded,
-    }
-
-
-def _related_ids(profile: Profile | None) -> list[str] | None:
-    return None if profile is None else [r.subject.id for r in profile.related]
-
-
-def _snapshot_reason(
-    as_of: str, learnt: LearntRelations | None = None, *, feed_relations: bool = False
-) -> Reason:
-    if feed_relations:
-        return Reason(
-            zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；关联关系取自快照"
-            "（平台变更推送），快照不含不良信用记录，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
-            en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
-            "(degraded), related parties as the change feed sent them. The snapshot holds no "
-            "adverse records, so no clean-years incentive applies. The decision is re-checked "
-            "once the platform answers.",
-        )
-    if learnt is None:
-        return Reason(
-            zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；"
-            "快照不含不良信用记录和关联人员信息，不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
-            en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
-            "(degraded). The snapshot holds no adverse records and no related persons, so no "
-            "clean-years incentive applies. The decision is re-checked once the platform answers.",
-        )
-    return Reason(
-        zh=f"平台暂时无法访问，依据本地名单快照（截至 {as_of}）作出降级决定；快照不含不良信用记录，"
-        "不适用“连续三年无不良信用记录”类激励。平台恢复后将自动复核。",
-        en=f"The platform could not answer; decided from the local list snapshot as of {as_of} "
-        "(degraded). The snapshot holds no adverse records, so no clean-years incentive "
-        "applies. The decision is re-checked once the platform answers.",
-    )
-
-
-def _relations_reason(learnt: LearntRelations, checked_at: datetime) -> Reason:
-    """Names the learnt relations a snapshot decision used, and how old they are."""
-    day = learnt.as_of.astimezone(SHANGHAI).date().isoformat()
-    days = max(0, (checked_at - learnt.as_of).days)
-    if days == 0:
-        age_zh, age_en = "当天", "the same day"
-    else:
-        age_zh, age_en = f"{days} 天前", f"{days} day{'s' if days > 1 else ''} before this check"
-    people_zh = "、".join(
-        f"{_ROLE_NAMES.get(r.role, (r.role,))[0]} {mask_id(r.subject_id)}" for r in learnt.relations
-    )
-    people_en = ", ".join(
-        f"{_ROLE_NAMES.get(r.role, (r.role, r.role))[1]} {mask_id(r.subject_id)}"
-        for r in learnt.relations
-    )
-    return Reason(
-        zh=f"关联人员依据 {day} 从平台获知的关联关系（{age_zh}，来自当时的实时核查）："
-        f"{people_zh}；其名单信息取自本地快照。此后关联关系如有变更，本决定无从得知。",
-        en=f"Related persons are the relations as learnt from the platform on {day} "
-        f"({age_en}, from a live check then): {people_en}; their list "
-        "entries are from the local snapshot. A change of relations since then is not known "
-        "to this decision.",
-    )
-
-
-def _stale_reason(as_of: str) -> Reason:
-    return Reason(
-        zh=f"平台暂时无法访问，依据最近缓存的信用档案（截至 {as_of}）作出降级决定；"
-        "平台恢复后将自动复核。",
-        en=f"The platform could not answer; decided from a recently cached profile as of {as_of} "
-        "(degraded). The decision is re-checked once the platform answers.",
-    )
-
-
-def _policy_reason(category: str, would_be: str) -> Reason:
-    return Reason(
-        zh=f"本单位规定：{category} 事项不得依据降级数据作出决定（数据显示结果为 {would_be}），"
-        "须人工核查后办理。",
-        en=f"Agency policy: a {category} matter is never decided on degraded data (the data "
-        f"available says {would_be}); a person must check before proceeding.",
-    )
-
-
-class _Catalogs:
-    """The catalogue in force: from disk, refreshed from the platform with ETags.
-
-    Refreshing happens at most once per ``refresh`` seconds, by one thread at
-    a time; other threads keep deciding with the catalogue they have.
-    """
-
-    def __init__(self, store: CatalogStore, client: PlatformClient, refresh: float) -> None:
-        self._store = store
-        self._client = client
-        self._refresh = refresh
-        # Held across the catalogue request: a forked child gets a new one.
-        self._lock = LongLock()
-        loaded = store.load()
-        if loaded is None:
-            self.current, self._etag = default_catalog(), None
-        else:
-            self.current, self._etag = loaded
-        self._stored = loaded is not None
-        self._next_refresh = 0.0
-
-    def get(self, *, deadline: float) -> Catalog:
-        """The catalogue to decide with.
-
-        Refreshing is the background thread's work. Only an install that has
-        never stored the platform's catalogue asks for it here, with a third
-        of the check's budget, so that a slow catalogue cannot starve the
-        profile request.
-        """
-        return self._client.run(self.get_steps(deadline=deadline))
-
-    def get_steps(self, *, deadline: float) -> Steps[Catalog]:
-        """:meth:`get` as steps (:mod:`._steps`), for the sync and async checkers."""
-        if not self._stored and self._lock.acquire(blocking=False):
-            try:
-                if not self._stored:
-                    yield from self.refresh_steps(
-                        timeout=max(0.001, (deadline - time.monotonic()) / 3)
-                    )
-            finally:
-                self._lock.release()
-        return self.current
-
-    def refresh(self, *, timeout: float, force: bool = False) -> bool:
-        """Ask the platform for a newer catalogue (at most once per refresh period).
-
-        ``True`` when a new one is in force.
-        """
-        return self._client.run(self.refresh_steps(timeout=timeout, force=force))
-
-    def refresh_steps(self, *, timeout: float, force: bool = False) -> Steps[bool]:
-        """:meth:`refresh` as steps (:mod:`._steps`)."""
-        if not force and time.monotonic() < self._next_refresh:
-            return False
-        self._next_refresh = time.monotonic() + self._refresh
-        try:
-            fetched = yield from self._client.catalog_steps(self._etag, timeout=timeout)
-        except PlatformError as exc:
-            logger.warning("catalogue refresh failed, keeping %s: %s", self.current.version, exc)
-            return False
-        if fetched is None:
-            self._stored = True  # 304: what is on disk is current
-            return False
-        catalog, etag, raw = fetched
-        try:
-            yield Offload(self._store.save, (catalog, etag, raw))
-        except (OSError, ValueError) as exc:
-            # Decide with the fetched catalogue anyway; it is stored on the next refresh.
-            logger.warning("catalogue %s not stored on disk: %s", catalog.version, exc)
-        if catalog.version != self.current.version:
-            logger.info("catalogue %s in force (was %s)", catalog.version, self.current.version)
-        self.current, self._etag = catalog, etag
-        self._stored = True
-        return True
-
-    def version(self, version: str) -> Catalog | None:
-        if version == self.current.version:
-            return self.current
-        if version == default_catalog().version:
-            return default_catalog()
-        return self._store.version(version)
-
-
-class CreditChecker:
+class CreditChecker(OfflineMode, Duties):
     """Checks subjects against the platform, decides, journals and uploads.
 
     Settings are keywords (see :class:`~credit_check_sdk.Settings`); any not
@@ -375,7 +156,7 @@ class CreditChecker:
         self._cache = ProfileCache(
             maxsize=settings.cache_size, ttl=settings.cache_ttl, keep=settings.stale_cache_age
         )
-        self._catalogs = _Catalogs(
+        self._catalogs = Catalogs(
             CatalogStore(self.data_dir / "catalog"), self.client, settings.catalog_refresh
         )
         self._poster: DisclosurePoster | None = None
@@ -417,25 +198,6 @@ class CreditChecker:
         if waiting["pending"] or waiting["watches"]:
             # Re-checks queued and watches set before a restart must not wait for a check.
             self._offline.start()
-
-    def _requeue_from_journal(self, days: int = 30) -> None:
-        """Queue again any degraded check of the last ``days`` the journal shows unre-checked.
-
-        Covers a crash between the journal write and the queue write, and a
-        queue that an OS crash cut short: the journal is the record of truth.
-        """
-        since = now() - timedelta(days=days)
-        for record in self.journal.degraded_without_recheck(since):
-            subject = record.get("subject") or {}
-            matter = record.get("matter") or {}
-            inputs = self.journal.inputs_for(record["id"]) or {}
-            self._offline.followups.queue_recheck(
-                record["id"],
-                str(subject.get("id", "")),
-                str(subject.get("kind", "legal_entity")),
-                inputs.get("matter") or {"category": matter.get("category", "")},
-                str(record.get("outcome", "review")),
-            )
 
     # -- checks --------------------------------------------------------------------
 
@@ -663,88 +425,21 @@ class CreditChecker:
         operator: str | None,
         department: str | None,
         recheck_of: str | None = None,
-    ) -> _Prepared:
+    ) -> Prepared:
         """Decide, and build the check record and its inputs (nothing written yet)."""
-        checked_at = now()
-        profile = found.profile
-        verdict: Verdict = decide(
-            profile,
+        return prepare_check(
+            self.settings,
+            subject,
+            matter,
             catalog,
-            matter,
-            on=checked_at.date(),
-            clean_years_known=found.clean_years_known,
-        )
-        outcome = verdict.outcome
-        reasons = list(verdict.reasons)
-        if found.refusal is not None:
-            reasons.insert(0, found.refusal)  # a misconfiguration first: a person must act
-        if found.source == "snapshot" and profile is not None:
-            reasons.append(
-                _snapshot_reason(
-                    profile.as_of.isoformat(), found.relations, feed_relations=found.feed_relations
-                )
-            )
-            if found.relations is not None:
-                reasons.append(_relations_reason(found.relations, checked_at))
-        elif found.degraded and profile is not None:
-            reasons.append(_stale_reason(profile.as_of.isoformat()))
-        if (
-            found.degraded
-            and outcome is not Outcome.REVIEW
-            and self.settings.degraded_policy.get(matter.category) == "review"
-        ):
-            outcome = Outcome.REVIEW
-            reasons.append(_policy_reason(matter.category, verdict.outcome.value))
-        check_id = new_record_id()
-        dept = department if department is not None else self.settings.department
-        data_as_of = profile.as_of if profile is not None else None
-        record: dict[str, Any] = {
-            "type": "check",
-            "id": check_id,
-            "agency_id": self.settings.agency_id,
-            "checked_at": checked_at.isoformat(),
-            "department": dept,
-            "operator": operator,
-            "matter": matter.ref(),
-            "subject": {"id": subject.id, "kind": subject.kind},
-            "outcome": outcome.value,
-            "measures": [m.record() for m in verdict.measures],
-            "source": found.source,
-            "data_as_of": data_as_of.isoformat() if data_as_of else None,
-            "recheck_of": recheck_of,
-            "catalog_version": catalog.version,
-            "sdk_version": __version__,
-        }
-        inputs = check_inputs(
-            profile,
-            matter,
-            checked_at.date(),
-            catalog.version,
-            clean_years_known=found.clean_years_known,
-            degraded=found.degraded,
-            policy=self.settings.degraded_policy.get(matter.category, "default"),
-            relations_as_of=(
-                found.relations.as_of.isoformat() if found.relations is not None else None
-            ),
-        )
-        # Built from values typed and checked here: no validation to run again.
-        decision = Decision.model_construct(
-            check_id=check_id,
-            subject=subject,
-            matter=matter,
-            outcome=outcome,
-            measures=verdict.measures,
-            reasons=tuple(reasons),
-            source=found.source,
-            degraded=found.degraded,
-            data_as_of=data_as_of,
-            checked_at=checked_at,
-            catalog_version=catalog.version,
+            found,
+            checked_at=now(),
+            operator=operator,
+            department=department,
             recheck_of=recheck_of,
         )
-        return _Prepared(record, inputs, decision, found)
 
-    def _journal_checks(self, prepared: list[_Prepared]) -> list[Decision]:
+    def _journal_checks(self, prepared: list[Prepared]) -> list[Decision]:
         """Write the check records durably (one transaction), then follow up on each."""
         if len(prepared) == 1:
             self.journal.append(prepared[0].record, inputs=prepared[0].inputs)
@@ -760,7 +455,7 @@ class CreditChecker:
             if found.source == "live" and found.profile is not None:
                 # A watch learns who is related to its subject from every live profile.
                 self._offline.followups.learn_related(
-                    decision.subject.id, _related_ids(found.profile) or []
+                    decision.subject.id, related_ids(found.profile) or []
                 )
             if found.degraded and decision.recheck_of is None:
                 self._offline.followups.queue_recheck(
@@ -779,481 +474,13 @@ class CreditChecker:
                     decision.outcome.value,
                     found.source,
                     ", degraded" if found.degraded else "",
-                    extra=_check_log_fields(decision),
+                    extra=check_log_fields(decision),
                 )
             decision = self.plugins.annotate(decision)
             self.plugins.observe_decision(decision)
             decisions.append(decision)
         self._uploader.notify()
         return decisions
-
-    # -- offline mode: snapshot, watches, re-checks ------------------------------------
-
-    def sync_snapshot(
-        self, timeout: float = 30.0, *, progress: Callable[[int, int | None], None] | None = None
-    ) -> SyncResult:
-        """Refresh the catalogue and bring the snapshot up to date now, in this thread.
-
-        A first sync (or one after the feed's cursor expired) loads the list
-        export while it downloads and then follows the feed from the export's
-        cursor; later syncs follow the feed. ``timeout`` bounds each feed
-        request and each wait for export bytes. Raises :class:`PlatformError`
-        when the platform cannot be read (what was applied before the fault is
-        kept) and :class:`CreditCheckError` when the offline mode is off.
-        ``progress(applied, total)`` is called after each page or export batch
-        (``total`` is the export's count while it loads, else ``None``: the
-        feed does not say).
-
-        >>> checker.sync_snapshot().applied  # doctest: +SKIP
-        120
-        """
-        self._ensure_open()
-        syncer = self._require_syncer()
-        self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
-        return syncer.sync_once(timeout, progress=progress)
-
-    def import_snapshot(
-        self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
-    ) -> ImportResult:
-        """Seed the snapshot from a list export file carried in by hand (gzip NDJSON).
-
-        ``progress(loaded, count)`` is called after each batch of entries.
-
-        >>> checker.import_snapshot("/media/usb/lists-export.ndjson.gz")  # doctest: +SKIP
-        """
-        self._ensure_open()
-        return self._require_syncer().import_file(path, progress=progress)
-
-    def _require_syncer(self) -> Syncer:
-        if self._offline.syncer is None:
-            raise CreditCheckError("the offline snapshot is off (offline=False)")
-        return self._offline.syncer
-
-    def watch(self, subject: Subject | str, matter: Matter | str, case_id: str) -> None:
-        """Watch a subject of an application still in progress, until :meth:`unwatch`.
-
-        When a list change touches the subject (or a person related to it),
-        the SDK re-checks it, journals the re-check and calls ``on_watch``.
-        Watches survive restarts. When the subject was already checked for
-        ``case_id``, the first ``on_watch`` receives that check's outcome as
-        the previous one (the latest such check in the journal). A matter
-        given without a case id takes ``case_id``, so that the re-checks are
-        journaled under the application too.
-
-        >>> case = Matter("bidding", case_id="ZSGC-2026-118")  # doctest: +SKIP
-        >>> opening = checker.must_check("91442000MA4UJ2KQ57", case)  # doctest: +SKIP
-        >>> checker.watch("91442000MA4UJ2KQ57", "bidding", "ZSGC-2026-118")  # doctest: +SKIP
-        """
-        self._ensure_open()
-        subj = Subject.parse(subject)
-        mat = Matter.parse(matter)
-        case_id = check_text(case_id, "case_id")
-        require_matter(self._catalogs.current, mat.category)
-        if mat.case_id is None:
-            mat = mat.model_copy(update={"case_id": case_id})
-        last_id, last_outcome = self._last_check_for_case(subj.id, case_id)
-        self._offline.followups.watch(
-            subj.id,
-            subj.kind,
-            mat.model_dump(mode="json"),
-            case_id,
-            check_id=last_id,
-            outcome=last_outcome,
-        )
-        cached = self._cache.get(subj.id, max_age=self.settings.stale_cache_age)
-        if cached is not None:
-            self._offline.followups.learn_related(subj.id, _related_ids(cached) or [])
-        self._offline.start()
-
-    def _last_check_for_case(self, subject_id: str, case_id: str) -> tuple[str | None, str | None]:
-        """``(check_id, outcome)`` of the journal's latest check of the subject for
-        ``case_id``, or ``(None, None)`` when there is none with a known outcome."""
-        record = self.journal.latest_check_for_case(subject_id, case_id)
-        if record is None:
-            return None, None
-        check_id, outcome = record.get("id"), record.get("outcome")
-        # Outcome() must accept it later, in the background thread that calls on_watch.
-        if not isinstance(check_id, str) or outcome not in {o.value for o in Outcome}:
-            logger.warning(
-                "watch of %s for case %s: check %r has no known outcome; none taken",
-                mask_id(subject_id),
-                mask_ids_in(case_id),
-                check_id,
-            )
-            return None, None
-        return check_id, str(outcome)
-
-    def unwatch(self, subject: Subject | str, case_id: str) -> bool:
-        """Stop watching; ``True`` when there was such a watch.
-
-        >>> checker.unwatch("91442000MA4UJ2KQ57", "ZSGC-2026-118")  # doctest: +SKIP
-        True
-        """
-        self._ensure_open()
-        subj = Subject.parse(subject)
-        return self._offline.followups.unwatch(subj.id, check_text(case_id, "case_id"))
-
-    def health(self) -> dict[str, Any]:
-        """The platform breaker, the snapshot's age, background work, uploads, and
-        ``configuration``: a refusal of the credentials or clock in force, and the proxy.
-
-        ``disclosures`` counts the 双公示 the platform has not received yet: ``pending``,
-        of them ``due`` (in time still) and ``late`` (past their due day), and
-        ``next_due_on``; a late one is also logged at WARNING when it is published.
-
-        ``file_modes`` lists ``data_dir`` and its SQLite files when others may
-        read them (they hold full personal ids; each with the ``chmod`` that
-        fixes it), and a warning is logged.
-
-        >>> checker.health()["breaker"]["state"]  # doctest: +SKIP
-        'closed'
-        """
-        report = self._offline.health()
-        report["uploads"] = self.journal.counts()
-        report["disclosures"] = summary(self.storage.disclosures, today())
-        report["storage"] = self.storage.describe()
-        report["catalog_version"] = self._catalogs.current.version
-        report["configuration"] = self.client.configuration()
-        wider = wider_than_private(self.data_dir)
-        if wider:
-            logger.warning(
-                "%d files in %s can be read by others, yet hold personal ids: %s",
-                len(wider),
-                self.data_dir,
-                "; ".join(w["fix"] for w in wider),
-            )
-        report["file_modes"] = {"private": not wider, "wider": wider}
-        return report
-
-    def recheck_pending(self, limit: int = 100) -> int:
-        """Re-check degraded decisions live now; returns how many were done.
-
-        The background thread does this on its own once the platform answers;
-        call it to hurry (e.g. from an operations page).
-        """
-        self._ensure_open()
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise ArgumentTypeError("limit must be an int", argument="limit")
-        return self._run_rechecks(limit)
-
-    def _maintain(self) -> None:
-        """The background pass before each sync: catalogue, then pending re-checks."""
-        self._catalogs.refresh(timeout=10.0)
-        if self._offline.followups.counts()["pending"]:
-            self._run_rechecks(100)
-
-    def _run_rechecks(self, limit: int) -> int:
-        # One re-check pass at a time (the background thread and recheck_pending()
-        # may both ask): each degraded check is re-checked once, not once per pass.
-        with self._recheck_lock:
-            return self._run_rechecks_locked(limit)
-
-    def _run_rechecks_locked(self, limit: int) -> int:
-        # Claimed first: processes (and instances) sharing the follow-ups run each
-        # re-check once. What this pass does not get to is released at its end.
-        owner = owner_name()
-        followups = self._offline.followups
-        lease = 60.0 + limit * 2 * self.settings.timeout
-        try:
-            return self._recheck_claimed(followups.claim_rechecks(owner, limit, lease))
-        finally:
-            followups.release_recheck(owner)
-
-    def _recheck_claimed(self, claimed: list[PendingRecheck]) -> int:
-        done = 0
-        for pending in claimed:
-            if self._closed or not self._offline.breaker.allow():
-                break
-            subject = Subject.model_construct(id=pending.subject_id, kind=pending.kind)
-            matter = Matter.model_validate(pending.matter)
-            try:
-                profile = self.client.get_profile(subject.id)
-            except PlatformError as exc:
-                self._platform_failed(exc)
-                logger.info("re-check of %s postponed: %s", pending.check_id, exc)
-                break
-            self._offline.breaker.record_success()
-            self._cache.put(profile)
-            decision = self._decide_and_journal(
-                subject,
-                matter,
-                self._catalogs.current,
-                Found(profile, "live", degraded=False),
-                operator=None,
-                department=None,
-                recheck_of=pending.check_id,
-            )
-            done += 1
-            if self._offline.followups.finish_recheck(
-                pending.check_id, decision.check_id, decision.outcome.value
-            ):
-                logger.warning(
-                    "re-check of degraded check %s for %s: outcome now %s, was %s",
-                    pending.check_id,
-                    mask_id(subject.id),
-                    decision.outcome.value,
-                    pending.outcome,
-                )
-                self._call(
-                    self._on_recheck_changed,
-                    pending.check_id,
-                    Outcome(pending.outcome),
-                    decision,
-                )
-        return done
-
-    def _on_changes(self, subject_ids: list[str]) -> None:
-        """Re-check the watched subjects that synced list changes touch."""
-        for watch in self._offline.followups.watches_touching(set(subject_ids)):
-            if self._closed:
-                return
-            subject = Subject.model_construct(id=watch.subject_id, kind=watch.kind)
-            matter = Matter.model_validate(watch.matter)
-            # Any cached profile predates the change being reported: ask anew (live, or
-            # the snapshot that has just taken the change in).
-            self._cache.drop(subject.id)
-            found = self.client.run(
-                self._lookup_steps(subject, deadline=time.monotonic() + self.settings.timeout)
-            )
-            decision = self._decide_and_journal(
-                subject,
-                matter,
-                self._catalogs.current,
-                found,
-                operator=None,
-                department=None,
-            )
-            self._offline.followups.update_watch(
-                watch.subject_id,
-                watch.case_id,
-                check_id=decision.check_id,
-                outcome=decision.outcome.value,
-                related_ids=_related_ids(found.profile) if found.source == "live" else None,
-            )
-            previous = Outcome(watch.last_outcome) if watch.last_outcome else None
-            self._call(self._on_watch, watch.case_id, previous, decision)
-
-    @staticmethod
-    def _call(callback: Callable[..., object] | None, *args: object) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:  # an agency's callback must never break the SDK's own work
-            logger.exception("callback %r failed", callback)
-
-    # -- actions -------------------------------------------------------------------
-
-    def record_action(
-        self,
-        check_id: str,
-        action: Action,
-        *,
-        measure_ids: Sequence[str] | None = None,
-        reason: str | None = None,
-        operator: str | None = None,
-    ) -> str:
-        """Record what the flow did with a check's measures; returns the action record's id.
-
-        ``not_applied`` and ``overridden`` need a ``reason``. ``measure_ids``
-        defaults to every measure of the check.
-
-        >>> checker.record_action(d.check_id, "applied", operator="u123")  # doctest: +SKIP
-        """
-        self._ensure_open()
-        check_id = check_text(check_id, "check_id")
-        check_choice(action, "action", _ACTIONS)
-        if measure_ids is not None:
-            measure_ids = check_texts(measure_ids, "measure_ids")
-        reason = check_text(reason, "reason", max_length=LONG_TEXT, optional=True, multiline=True)
-        operator = check_text(operator, "operator", optional=True)
-        if action != "applied" and not (reason and reason.strip()):
-            raise InvalidArgumentError(f"a {action} action needs a reason", argument="reason")
-        check = self.journal.get(check_id)
-        if check is None or check.get("type") != "check":
-            raise InvalidRequestError(f"no check {check_id!r} in the journal")
-        known = [m["id"] for m in check["measures"]]
-        ids = list(known if measure_ids is None else measure_ids)
-        unknown = sorted(set(ids) - set(known))
-        if unknown:
-            raise InvalidRequestError(
-                f"check {check_id} has no measure {', '.join(unknown)}; "
-                f"it has {', '.join(known) or 'none'}"
-            )
-        self.plugins.review_override(
-            check_id=check_id, action=action, measure_ids=ids, reason=reason, operator=operator
-        )
-        action_id = new_record_id()
-        self.journal.append(
-            {
-                "type": "action",
-                "id": action_id,
-                "check_id": check_id,
-                "agency_id": self.settings.agency_id,
-                "acted_at": now().isoformat(),
-                "action": action,
-                "measure_ids": ids,
-                "reason": reason,
-                "operator": operator,
-            }
-        )
-        self._uploader.notify()
-        self.plugins.observe_action(
-            action_id=action_id,
-            check_id=check_id,
-            action=action,
-            measure_ids=ids,
-            reason=reason,
-            operator=operator,
-        )
-        return action_id
-
-    # -- disclosures (双公示) --------------------------------------------------------
-
-    def disclose(
-        self,
-        kind: str,
-        subject: Subject | str,
-        decision_no: str,
-        decided_on: date | str,
-        title: str,
-        content: Mapping[str, Any] | None = None,
-        *,
-        check_id: str | None = None,
-    ) -> DisclosureDuty:
-        """Publish a licensing or penalty decision (双公示, §四(三)); due 7 working days
-        after ``decided_on``.
-
-        ``kind`` is ``licensing`` (sent as the contract's ``licence``) or ``penalty``;
-        ``decision_no`` the decision's number (文号), one disclosure per agency, kind and
-        number (a repeat returns the one kept; the same number with other details
-        raises :class:`InvalidRequestError`); ``decided_on`` a ``date`` (or
-        ``YYYY-MM-DD``) not after today; ``content`` a JSON object published with it;
-        ``check_id`` the credit check behind the decision (a check of ``subject`` in
-        the journal). Every argument is checked first (:class:`InvalidArgumentError`,
-        :class:`ArgumentTypeError`, :class:`InvalidSubjectError`); the disclosure is
-        then on disk (``storage.disclosures``) before this returns, and the background
-        uploader posts it (``POST /v1/disclosures``), again after failures, until the
-        platform has it. :meth:`health` and ``credit-check disclosures pending`` show
-        those not yet received; ``DisclosureDuty.state(today)`` says ``due``, ``late``
-        or ``on_time``.
-
-        >>> duty = checker.disclose("licensing", "91442000MA4UJ2KQ57", "中市监许〔2026〕1号",
-        ...                         date(2026, 3, 2), "食品经营许可证核发",
-        ...                         {"scope": "餐饮服务"}, check_id=d.check_id)  # doctest: +SKIP
-        >>> duty.due_on  # doctest: +SKIP
-        datetime.date(2026, 3, 11)
-        """
-        self._ensure_open()
-        duty = make_duty(
-            agency_id=self.settings.agency_id,
-            kind=kind,
-            subject=subject,
-            decision_no=decision_no,
-            decided_on=decided_on,
-            title=title,
-            content=content,
-            check_id=check_id,
-            today=today(),
-        )
-        if duty.check_id is not None:
-            check_against(self.journal.get(duty.check_id), duty.check_id, duty.subject_id)
-        store = self.storage.disclosures
-        if not store.add(duty):
-            kept = store.get(duty.disclosure_id)
-            if kept is not None:
-                duty = kept
-        if not duty.posted:
-            self._disclosures_added += 1
-            self._disclosures_idle = False
-            self._uploader.notify()
-        logger.info(
-            "disclosure %s (%s %s) kept, due %s",
-            duty.disclosure_id,
-            duty.kind,
-            duty.decision_no,
-            duty.due_on,
-        )
-        return duty
-
-    def _post_disclosures(self) -> int:
-        """The uploader's ``after_pass``: post the disclosures not yet received. Looks at
-        the store on the first pass (those left by an earlier run), then only after a
-        ``disclose()`` and while some wait, so that passes stay one query each."""
-        if self._disclosures_idle:
-            return 0
-        if self._poster is None:
-            self._poster = DisclosurePoster(self.storage.disclosures, self._send_disclosure)
-        added = self._disclosures_added
-        sent = self._poster()
-        if not self._poster.waiting and added == self._disclosures_added:
-            self._disclosures_idle = True  # a disclose() meanwhile leaves it busy
-        return sent
-
-    def _send_disclosure(self, disclosure: Disclosure) -> DisclosureReceipt:
-        return self.client.disclose(disclosure, timeout=max(30.0, self.settings.timeout))
-
-    # -- objections and commitments ------------------------------------------------
-
-    def file_objection(self, check_id: str, entry_id: str, reason: str, submitted_by: str) -> str:
-        """File a subject's objection to an entry behind a check (§五(三)); returns its id.
-
-        While the platform verifies it, the entry is ``objection_pending`` and
-        the punishment it triggers is suspended. The subject's cached profile
-        is dropped so the next check sees that at once. Raises
-        :class:`PlatformError` when the platform cannot take it.
-
-        >>> oid = checker.file_objection(d.check_id, "BL-2026-000123",
-        ...                              "已履行判决", submitted_by="u123")  # doctest: +SKIP
-        """
-        self._ensure_open()
-        check_id = check_text(check_id, "check_id")
-        entry_id = check_text(entry_id, "entry_id")
-        reason = check_text(reason, "reason", max_length=LONG_TEXT, multiline=True)
-        submitted_by = check_text(submitted_by, "submitted_by")
-        check = self.journal.get(check_id)
-        if check is None or check.get("type") != "check":
-            raise InvalidRequestError(f"no check {check_id!r} in the journal")
-        entries = {e for m in check["measures"] for e in m["entry_ids"]}
-        if entry_id not in entries:
-            raise InvalidRequestError(
-                f"entry {entry_id!r} is not behind check {check_id}; "
-                f"its entries are {sorted(entries) or 'none'}"
-            )
-        subject_id = check["subject"]["id"]
-        answer = self.client.post(
-            "/v1/objections",
-            {
-                "subject_id": subject_id,
-                "entry_id": entry_id,
-                "check_id": check_id,
-                "reason": reason,
-                "submitted_by": submitted_by,
-            },
-            ok=(202, 200, 201),
-        )
-        objection_id = answer.get("objection_id")
-        if not isinstance(objection_id, str):
-            raise InvalidResponseError("objections: the answer has no objection_id")
-        self._cache.drop(subject_id)
-        # Local bookkeeping for the monthly report; not a journal record, never uploaded.
-        self.storage.objections.record(objection_id, check_id, entry_id, subject_id)
-        logger.info("objection %s filed against %s (check %s)", objection_id, entry_id, check_id)
-        return objection_id
-
-    def objection_status(self, objection_id: str) -> dict[str, Any]:
-        """The objection as the platform reports it: ``status`` is verifying, upheld or rejected.
-
-        >>> checker.objection_status(oid)["status"]  # doctest: +SKIP
-        'verifying'
-        """
-        self._ensure_open()
-        objection_id = check_text(objection_id, "objection_id")
-        answer = self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
-        status = answer.get("status")
-        if status in ("verifying", "upheld", "rejected"):
-            self.storage.objections.update(objection_id, status)
-        return answer
 
     # -- catalogue, upload, lifecycle --------------------------------------------------
 
