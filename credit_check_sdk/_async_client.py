@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import anyio
 from tenacity import AsyncRetrying
 
-from ._client import Exchange, PlatformClient
+from ._client import PlatformClient
 from ._exceptions import PlatformError
+from ._exchange import Exchange
 from ._steps import Call, Offload, Steps
 from ._transports import AsyncBaseTransport, Response
 

@@ -9,55 +9,40 @@ answers must have the contract's media type and are validated with the
 pydantic models, so a malformed answer is an :class:`InvalidResponseError`,
 never a clean profile. Refusals of the credentials or the clock (401, 403) are
 kept for ``health()`` and logged at ERROR once a minute (:mod:`._refusals`).
+
+This module holds :class:`PlatformClient` (its settings and the endpoints); the
+exchange it shares with the async client (signing, deadline, answer checks,
+error mapping, retry policy) is in :mod:`._exchange`, the change feed's pages in
+:mod:`._feed_pages`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
-import traceback
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, Discriminator, Tag, ValidationError, model_validator
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from pydantic import BaseModel, ValidationError
+from tenacity import Retrying
 
 from ._config import check_base_url, mask_password
-from ._exceptions import (
-    AuthenticationError,
-    InvalidResponseError,
-    PlatformError,
-    ProblemError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    problem_class,
-)
+from ._exceptions import InvalidResponseError, PlatformError, problem_class
+from ._exchange import JSON_TYPES, Exchange
+from ._feed_pages import Change, ChangesPage, FeedPage, RelationChange
 from ._ids import mask_id, mask_ids_in
 from ._models import (
     Catalog,
     Disclosure,
     DisclosureReceipt,
-    ListEntry,
     Profile,
     RecordsReceipt,
-    Relation,
 )
-from ._refusals import Refusals, clock_skew, refusal_kind
+from ._refusals import Refusals, refusal_kind
 from ._steps import Call, Steps, run_sync
-from ._transports import BaseTransport, Request, Response, Sink
-from ._transports.base import check_media_type, media_type
-from .signing import signed_headers
+from ._transports import BaseTransport, Response, Sink
 
 if TYPE_CHECKING:
     from ._config import Settings
@@ -74,117 +59,11 @@ __all__ = [
     "check_base_url",
 ]
 
-logger = logging.getLogger(__name__)
-
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-#: Media types of a JSON answer (``platform-api.yaml``: ``application/json``).
-JSON_TYPES = ("application/json",)
-#: Media types of a problem document whose fields are read (servers often say plain JSON).
-_PROBLEM_TYPES = ("application/problem+json", "application/json")
 #: Media types of the list export: NDJSON as the contract names it, or the gzip file.
 EXPORT_TYPES = ("application/x-ndjson", "application/gzip", "application/x-gzip")
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, (TransportError, RateLimitedError, ServerError))
-
-
-class Change(BaseModel):
-    """One change-feed item: an upsert or delete of a list entry."""
-
-    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
-
-    seq: int
-    op: Literal["upsert", "delete"]
-    entry: ListEntry
-
-
-class RelationChange(BaseModel):
-    """One change-feed item of contract v2: a relation made (``relate``) or ended (``unrelate``)."""
-
-    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
-
-    seq: int
-    op: Literal["relate", "unrelate"]
-    relation: Relation
-
-
-_RELATION_OPS = frozenset(("relate", "unrelate"))
-
-
-class ChangesPage(BaseModel):
-    """One page of ``GET /v1/lists/changes``.
-
-    The feed interleaves entry and relation changes; the page keeps them apart,
-    each in ``seq`` order: ``changes`` (entries, as in contract v1) and
-    ``relations`` (v2), which touch different things and are applied apart.
-
-    >>> page = ChangesPage.model_validate({"next_cursor": "s2", "has_more": False,
-    ...     "as_of": "2026-11-30T08:00:00+08:00", "changes": [{"seq": 2, "op": "relate",
-    ...     "relation": {"subject_id": "91442000MA4UJ2KQ57", "role": "director",
-    ...     "related_id": "442000199001011233"}}]})
-    >>> page.changes, page.relations[0].relation.role
-    ((), 'director')
-    """
-
-    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
-
-    changes: tuple[Change, ...]
-    relations: tuple[RelationChange, ...] = ()
-    next_cursor: str
-    has_more: bool
-    as_of: datetime
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_relations(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "relations" in data:
-            return data
-        items = data.get("changes")
-        if not isinstance(items, list) or not any(
-            isinstance(i, dict) and i.get("op") in _RELATION_OPS for i in items
-        ):
-            return data
-        entries = [i for i in items if not (isinstance(i, dict) and i.get("op") in _RELATION_OPS)]
-        relations = [i for i in items if isinstance(i, dict) and i.get("op") in _RELATION_OPS]
-        return {**data, "changes": entries, "relations": relations}
-
-
-def _change_kind(value: Any) -> str:
-    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
-    return "relation" if op in _RELATION_OPS else "entry"
-
-
-_AnyChange = Annotated[
-    Annotated[Change, Tag("entry")] | Annotated[RelationChange, Tag("relation")],
-    Discriminator(_change_kind),
-]
-
-
-class _FeedPage(BaseModel):
-    """A page as sent, entry and relation changes in one list: parsed straight from the
-    JSON bytes (a model validator on :class:`ChangesPage` would make pydantic build
-    Python objects first, which costs more than the parse), then split."""
-
-    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
-
-    changes: tuple[_AnyChange, ...]
-    next_cursor: str
-    has_more: bool
-    as_of: datetime
-
-    def split(self) -> ChangesPage:
-        entries = tuple(c for c in self.changes if isinstance(c, Change))
-        relations = tuple(c for c in self.changes if isinstance(c, RelationChange))
-        return ChangesPage.model_construct(
-            changes=entries,
-            relations=relations,
-            next_cursor=self.next_cursor,
-            has_more=self.has_more,
-            as_of=self.as_of,
-        )
 
 
 class BatchProfiles(BaseModel):
@@ -194,127 +73,6 @@ class BatchProfiles(BaseModel):
 
     profiles: tuple[Profile, ...]
     invalid: tuple[dict[str, str], ...]
-
-
-class Exchange:
-    """One request as the client sends it, attempt after attempt.
-
-    What the sync client (:meth:`PlatformClient.request`) and the async one
-    share: the deadline (the call's budget, cut short by ``end_requests``), a
-    freshly signed :class:`Request` per attempt, the checks of the answer (its
-    status and media type, a problem document made a typed error) and the retry
-    policy. Only sending the request differs.
-    """
-
-    def __init__(
-        self,
-        client: PlatformClient,
-        method: str,
-        path: str,
-        *,
-        query: Sequence[tuple[str, str]] = (),
-        json_body: Any = None,
-        headers: dict[str, str] | None = None,
-        timeout: float | None = None,
-        ok: Sequence[int] = (200,),
-        sink: Sink | None = None,
-        max_bytes: int | None = None,
-        read_timeout: float | None = None,
-        accept: Sequence[str] = JSON_TYPES,
-        ends: Callable[[], float] | None = None,
-    ) -> None:
-        self.client = client
-        # When requests must end (shutting down): the client's end_requests(), by default.
-        self._ends = ends if ends is not None else lambda: client._end_by
-        self.method = method
-        self.path = path
-        self.budget = client.timeout if timeout is None else timeout
-        self.started = time.monotonic()
-        self.query = query
-        self.body = (
-            b""
-            if json_body is None
-            else json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
-        )
-        self.headers = headers
-        self.ok = ok
-        self.sink = sink
-        self.max_bytes = client.max_response_bytes if max_bytes is None else max_bytes
-        self.read_timeout = self.budget if read_timeout is None else min(read_timeout, self.budget)
-        self.accept = tuple(accept)
-        qs = urlencode(list(query), quote_via=quote, safe="-_.~") if query else ""
-        self.url = client.base_url + path + (f"?{qs}" if qs else "")
-        self.route = f"{method} {path}"
-
-    def deadline(self) -> float:
-        """The ``time.monotonic()`` instant by which the whole call must end."""
-        return min(self.started + self.budget, self._ends())
-
-    def build(self) -> Request:
-        """The next attempt, freshly signed (a rewound sink for a streamed body)."""
-        client = self.client
-        hdrs = signed_headers(
-            app_id=client._app_id,
-            app_secret=client._secret,
-            method=self.method,
-            path=client._base_path + self.path,
-            query=self.query,
-            body=self.body,
-        )
-        hdrs["Accept"] = ", ".join(self.accept)
-        if self.body:
-            hdrs["Content-Type"] = "application/json; charset=utf-8"
-        if self.headers:
-            hdrs.update(self.headers)
-        if self.sink is not None:
-            self.sink.seek(0)
-            self.sink.truncate()
-        return Request(
-            self.method,
-            self.url,
-            hdrs,
-            self.body,
-            connect_timeout=client.connect_timeout,
-            read_timeout=self.read_timeout,
-            deadline=self.deadline(),
-            max_bytes=self.max_bytes,
-            sink=self.sink,
-            accept=self.accept,
-        )
-
-    def answer(self, request: Request, response: Response) -> Response:
-        """``response`` when its status is one asked for; else its problem, raised."""
-        client = self.client
-        if response.status in self.ok:
-            # Again here: a transport other than the default may not check it.
-            check_media_type(request, response.status, response.headers)
-            if self.sink is not None and response.body and 200 <= response.status < 300:
-                self.sink.write(response.body)  # the transport did not stream it
-            client.refusals.answered(self.route)
-            return response
-        problem = client._problem(self.method, self.url, response)
-        client.refusals.record(problem, self.route)
-        raise problem
-
-    def retry_policy(self) -> dict[str, Any]:
-        """tenacity's arguments (``Retrying`` or ``AsyncRetrying``), all but ``sleep``."""
-        return {
-            "retry": retry_if_exception(_retryable),
-            "stop": stop_after_attempt(self.client.max_attempts),
-            "wait": self.client._wait(self.deadline),
-            "reraise": True,
-            "before_sleep": self.client._log_retry(self.method, self.path),
-        }
-
-    @staticmethod
-    def forget(exc: PlatformError) -> None:
-        """Drop the failed attempts' frames from a final error's traceback.
-
-        tenacity's state holds the error and the error's traceback holds tenacity's
-        frames: a cycle that would keep the failed attempt's locals (a refused body,
-        say) alive until the garbage collector runs. Locals are not needed to show it.
-        """
-        traceback.clear_frames(exc.__traceback__)
 
 
 class PlatformClient:
@@ -466,75 +224,6 @@ class PlatformClient:
         self._transport.end_requests(self._end_by)
         self._ending.set()
 
-    def _wait(self, deadline: Callable[[], float]) -> Any:
-        jitter = wait_random_exponential(multiplier=0.05, max=2.0)
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            delay = jitter(state)
-            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                delay = exc.retry_after
-            if time.monotonic() + delay >= deadline():
-                # Waiting would spend the rest of the budget: give up now with the last error.
-                assert exc is not None  # noqa: S101 - tenacity only waits after a failure
-                raise exc
-            return delay
-
-        return wait
-
-    @staticmethod
-    def _log_retry(method: str, path: str) -> Any:
-        def log(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            logger.info(
-                "retrying %s %s after attempt %d: %s",
-                method,
-                mask_ids_in(path),
-                state.attempt_number,
-                mask_ids_in(str(exc)),
-            )
-
-        return log
-
-    def _problem(self, method: str, url: str, response: Response) -> ProblemError:
-        doc: dict[str, Any] = {}
-        # Only a JSON body is read as a problem document: a gateway's HTML error page
-        # still maps by its status, with no title or detail taken from it.
-        if media_type(response.headers)[0] in _PROBLEM_TYPES:
-            try:
-                parsed = json.loads(response.body or b"{}")
-                if isinstance(parsed, dict):
-                    doc = parsed
-            except ValueError:
-                pass
-        title = doc.get("title") if isinstance(doc.get("title"), str) else None
-        detail = doc.get("detail") if isinstance(doc.get("detail"), str) else None
-        kind = doc.get("type") if isinstance(doc.get("type"), str) else None
-        message = mask_ids_in(
-            f"{method} {urlsplit(url).path} -> {response.status}"
-            + (f" {title}" if title else "")
-            + (f": {detail}" if detail else "")
-        )
-        fields: dict[str, Any] = {
-            "title": title,
-            "detail": detail,
-            "type": kind,
-            "method": method,
-            "url": url,
-        }
-        cls = problem_class(response.status)
-        if cls is RateLimitedError:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            return RateLimitedError(message, retry_after=retry_after, **fields)
-        if cls is AuthenticationError:
-            skew = clock_skew(response.headers.get("Date"))
-            error = AuthenticationError(message, clock_skew=skew, **fields)
-            if skew is not None and refusal_kind(error) == "clock":
-                message += f" (the platform's clock is {skew:+.0f} s from this machine's)"
-                error = AuthenticationError(message, clock_skew=skew, **fields)
-            return error
-        return cls(message, status=response.status, **fields)
-
     @staticmethod
     def _parse(model: type[M], response: Response, what: str) -> M:
         try:
@@ -679,7 +368,7 @@ class PlatformClient:
         if cursor is not None:
             query.append(("cursor", cursor))
         response = self.request("GET", "/v1/lists/changes", query=query, timeout=timeout)
-        return self._parse(_FeedPage, response, "lists/changes").split()
+        return self._parse(FeedPage, response, "lists/changes").split()
 
     def export_lists(
         self,
@@ -775,12 +464,3 @@ class PlatformClient:
     def close(self) -> None:
         """Release the transport's connections."""
         self._transport.close()
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
