@@ -18,7 +18,6 @@ the spool's copy is recognised and skipped when it drains (same id, same record)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -29,7 +28,6 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.pq import TransactionStatus
 
 from ..._exceptions import JournalError
 from ..._fork import ShortLock
@@ -87,15 +85,42 @@ _MOVE_HEAD = (
     "UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s, updated_at = %s"
     " WHERE writer_id = %s"
 )
-# The fast path's first statement: move the head from the one this process last wrote,
-# taking the writer's row lock as it does. When the head is not that one any more
-# (another process of the data folder wrote since, or the row was altered) nothing
-# matches, the division by zero aborts the transaction before anything is stored, and
-# the batch is written again the careful way. Plain SQL: no procedural language needed.
-_ADVANCE_HEAD = (
+# The fast path: the whole batch in one statement (one implicit plan, atomic). The head
+# moves from the one this process last wrote, taking the writer's row lock as it
+# does; the records, their measures, authorities and inputs go in beside it (each
+# table's rows as arrays, one per column, in binary: no quoting of each JSON body).
+# When the head is not the one expected any more (another process of the data folder
+# wrote since, or the row was altered) nothing matches, the division by zero aborts
+# the statement and nothing is stored; the batch is then written the careful way. An
+# id stored already aborts it the same way (unique key). Plain SQL, no procedural
+# language. Measures find their record's position in the insert's RETURNING (the
+# sub-statements of one statement do not see each other's rows in the tables).
+_BATCH = (
     "WITH moved AS (UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s,"
     " updated_at = %s WHERE writer_id = %s AND head_wseq = %s"
-    " AND head_hash IS NOT DISTINCT FROM %s RETURNING 1)"
+    " AND head_hash IS NOT DISTINCT FROM %s RETURNING 1),"
+    " ins AS (INSERT INTO cc_journal_records (writer_id, wseq, id, type, check_id, at, body,"
+    " hash, prev_hash, outcome, category, source, recheck_of, action, subject_id,"
+    " subject_kind, matter_code, case_id, reason)"
+    " SELECT %s, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
+    " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
+    " AS r(wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category, source,"
+    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason, k)"
+    " ORDER BY k RETURNING gseq, id),"
+    " measures AS (INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
+    " SELECT ins.gseq, m.n, m.measure_id, m.status"
+    " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS m(id, n, measure_id, status)"
+    " JOIN ins ON ins.id = m.id),"
+    " authorities AS (INSERT INTO cc_journal_authorities (gseq, n, authority)"
+    " SELECT ins.gseq, a.n, a.authority"
+    " FROM unnest(%b::text[], %b::int[], %b::text[]) AS a(id, n, authority)"
+    " JOIN ins ON ins.id = a.id),"
+    " inputs AS (INSERT INTO cc_journal_inputs (check_id, body)"
+    " SELECT * FROM unnest(%b::text[], %b::text[])"
+    " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body)"
     " SELECT 1 / count(*) FROM moved"
 )
 
@@ -292,33 +317,31 @@ class ChainWriter:
         head_args: tuple[str | None, int, str, int, str | None],
     ) -> None:
         last_hash, last_wseq, now, wseq, head_hash = head_args
-        try:
-            # BEGIN and COMMIT as statements: psycopg's transaction() in a pipeline
-            # syncs on entering and on leaving (two more round trips).
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                set_statement_timeout(conn, wait)
-                conn.execute(
-                    _ADVANCE_HEAD,
-                    (last_hash, last_wseq, now, writer, wseq, head_hash),
-                    prepare=True,
-                )
-                self._insert(conn, writer, rows)
-                conn.execute("COMMIT")
-        except BaseException:
-            # A failed statement skips the rest, COMMIT too: the transaction ends here.
-            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                with contextlib.suppress(psycopg.Error):
-                    conn.rollback()
-            raise
+        columns, measures, authorities, inputs = self._arrays(rows)
+        # One pipeline, one implicit transaction: the server commits it (synchronous
+        # commit) at the pipeline's Sync and answers only then; a statement that fails
+        # rolls it back whole. The statement timeout is local to it.
+        with conn.pipeline():
+            set_statement_timeout(conn, wait)
+            conn.execute(
+                _BATCH,
+                (
+                    *(last_hash, last_wseq, now, writer, wseq, head_hash),
+                    writer,
+                    *columns,
+                    *measures,
+                    *authorities,
+                    *inputs,
+                ),
+                prepare=True,
+            )
 
     @staticmethod
-    def _insert(
-        conn: psycopg.Connection[Any], writer: str, rows: list[tuple[int, PreparedRecord, str]]
-    ) -> None:
-        """Insert ``(wseq, record, body)`` rows with their measures, authorities and inputs:
-        one statement per table, whatever the batch's size (in a pipeline, no wait for
-        the server between them)."""
+    def _arrays(
+        rows: list[tuple[int, PreparedRecord, str]],
+    ) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]:
+        """The batch's ``(wseq, record, body)`` rows as the arrays of each table: records
+        (one array per column), measures, authorities, inputs."""
         columns: list[list[Any]] = [[] for _ in range(18)]
         measures: list[list[Any]] = [[], [], [], []]
         authorities: list[list[Any]] = [[], [], []]
@@ -350,13 +373,23 @@ class ChainWriter:
                     column.append(value)
             if p.inputs is not None:
                 inputs[p.check_id] = p.inputs  # the last one wins, as one upsert each would
+        return columns, measures, authorities, [list(inputs), list(inputs.values())]
+
+    @classmethod
+    def _insert(
+        cls, conn: psycopg.Connection[Any], writer: str, rows: list[tuple[int, PreparedRecord, str]]
+    ) -> None:
+        """Insert ``(wseq, record, body)`` rows with their measures, authorities and inputs:
+        one statement per table, whatever the batch's size (in a pipeline, no wait for
+        the server between them)."""
+        columns, measures, authorities, inputs = cls._arrays(rows)
         conn.execute(_INSERT, (writer, *columns), prepare=True)
         if measures[0]:
             conn.execute(_INSERT_MEASURE, measures, prepare=True)
         if authorities[0]:
             conn.execute(_INSERT_AUTHORITY, authorities, prepare=True)
-        if inputs:
-            conn.execute(_INSERT_INPUTS, (list(inputs), list(inputs.values())), prepare=True)
+        if inputs[0]:
+            conn.execute(_INSERT_INPUTS, inputs, prepare=True)
 
 
 class _Ticket:
