@@ -1,12 +1,19 @@
 """Appending to the shared journal: one writer's hash chain, one transaction per batch.
 
-:class:`ChainWriter` writes a batch of prepared records as one transaction:
-it locks only its writer's row (``SELECT … FOR UPDATE``: writers on other hosts
-never wait for it), looks up which ids are stored already, chains and hashes each
-record to the writer's head (:func:`~credit_check_sdk.storage._journal_core.seal`),
-inserts the records, their measure rows and inputs, moves the head, and commits
-(synchronous commit). Two round trips whatever the batch: the statements of
-each half go in one pipeline.
+:class:`ChainWriter` writes a batch of prepared records as one transaction that
+locks only its writer's row (writers on other hosts never wait for it), chains
+and hashes each record to the writer's head
+(:func:`~credit_check_sdk.storage._journal_core.seal`), inserts the records, their
+measure rows and inputs, moves the head, and commits (synchronous commit).
+
+Once this process has written, it remembers the head it left, and the next batch
+is one statement in one round trip: the head moves from the remembered one
+(compare-and-set under the row lock) and the records go in beside it, each table's
+rows as arrays. Should the head not be the remembered one (another process of the
+same data folder wrote since) or an id be stored already, the statement fails
+whole, nothing is stored, and the batch is written the careful way: the row
+locked and read (``SELECT … FOR UPDATE``), the ids looked up, then the inserts,
+two round trips.
 
 :class:`Committer` is how appends from many threads reach it: each caller queues
 its records and waits at most its budget; one thread of the process (a
