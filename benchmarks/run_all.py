@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 QUICK = [
+    "bench_floor.py",  # the table of every speed goal against its floor, first
     "bench_decision.py",
     "bench_peers.py",
     "bench_journal.py",

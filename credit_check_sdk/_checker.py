@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from ._cache import ProfileCache
+from ._check_inputs import check_inputs
 from ._client import PlatformClient
 from ._config import Settings
 from ._disclosures import DisclosurePoster, check_against, make_duty, summary
@@ -54,6 +54,7 @@ from ._models import (
     Subject,
 )
 from ._offline import Found, Offline, platform_failed
+from ._record_ids import new_record_id
 from ._refusals import refusal_reason
 from ._relations import LearntRelations
 from ._steps import Offload, Steps
@@ -694,7 +695,7 @@ class CreditChecker:
         ):
             outcome = Outcome.REVIEW
             reasons.append(_policy_reason(matter.category, verdict.outcome.value))
-        check_id = str(uuid.uuid4())
+        check_id = new_record_id()
         dept = department if department is not None else self.settings.department
         data_as_of = profile.as_of if profile is not None else None
         record: dict[str, Any] = {
@@ -714,19 +715,20 @@ class CreditChecker:
             "catalog_version": catalog.version,
             "sdk_version": __version__,
         }
-        inputs = {
-            "matter": matter.model_dump(mode="json"),
-            "on": checked_at.date().isoformat(),
-            "catalog_version": catalog.version,
-            "clean_years_known": found.clean_years_known,
-            "degraded": found.degraded,
-            "degraded_policy": self.settings.degraded_policy.get(matter.category, "default"),
-            "profile": profile.model_dump(mode="json") if profile is not None else None,
-        }
-        if found.relations is not None:
-            # The profile's related persons were learnt earlier, not fetched with it.
-            inputs["relations_as_of"] = found.relations.as_of.isoformat()
-        decision = Decision(
+        inputs = check_inputs(
+            profile,
+            matter,
+            checked_at.date(),
+            catalog.version,
+            clean_years_known=found.clean_years_known,
+            degraded=found.degraded,
+            policy=self.settings.degraded_policy.get(matter.category, "default"),
+            relations_as_of=(
+                found.relations.as_of.isoformat() if found.relations is not None else None
+            ),
+        )
+        # Built from values typed and checked here: no validation to run again.
+        decision = Decision.model_construct(
             check_id=check_id,
             subject=subject,
             matter=matter,
@@ -768,16 +770,17 @@ class CreditChecker:
                     decision.matter.model_dump(mode="json"),
                     decision.outcome.value,
                 )
-            logger.info(
-                "check %s: %s for %s -> %s (%s%s)",
-                decision.check_id,
-                mask_id(decision.subject.id),
-                decision.matter.category,
-                decision.outcome.value,
-                found.source,
-                ", degraded" if found.degraded else "",
-                extra=_check_log_fields(decision),
-            )
+            if logger.isEnabledFor(logging.INFO):  # the masked id and fields only for a kept line
+                logger.info(
+                    "check %s: %s for %s -> %s (%s%s)",
+                    decision.check_id,
+                    mask_id(decision.subject.id),
+                    decision.matter.category,
+                    decision.outcome.value,
+                    found.source,
+                    ", degraded" if found.degraded else "",
+                    extra=_check_log_fields(decision),
+                )
             decision = self.plugins.annotate(decision)
             self.plugins.observe_decision(decision)
             decisions.append(decision)
@@ -1080,7 +1083,7 @@ class CreditChecker:
         self.plugins.review_override(
             check_id=check_id, action=action, measure_ids=ids, reason=reason, operator=operator
         )
-        action_id = str(uuid.uuid4())
+        action_id = new_record_id()
         self.journal.append(
             {
                 "type": "action",

@@ -94,7 +94,7 @@ def _retryable(exc: BaseException) -> bool:
 class Change(BaseModel):
     """One change-feed item: an upsert or delete of a list entry."""
 
-    model_config = {"extra": "ignore", "frozen": True}
+    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
 
     seq: int
     op: Literal["upsert", "delete"]
@@ -104,7 +104,7 @@ class Change(BaseModel):
 class RelationChange(BaseModel):
     """One change-feed item of contract v2: a relation made (``relate``) or ended (``unrelate``)."""
 
-    model_config = {"extra": "ignore", "frozen": True}
+    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
 
     seq: int
     op: Literal["relate", "unrelate"]
@@ -129,7 +129,7 @@ class ChangesPage(BaseModel):
     ((), 'director')
     """
 
-    model_config = {"extra": "ignore", "frozen": True}
+    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
 
     changes: tuple[Change, ...]
     relations: tuple[RelationChange, ...] = ()
@@ -168,7 +168,7 @@ class _FeedPage(BaseModel):
     JSON bytes (a model validator on :class:`ChangesPage` would make pydantic build
     Python objects first, which costs more than the parse), then split."""
 
-    model_config = {"extra": "ignore", "frozen": True}
+    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
 
     changes: tuple[_AnyChange, ...]
     next_cursor: str
@@ -190,7 +190,7 @@ class _FeedPage(BaseModel):
 class BatchProfiles(BaseModel):
     """The answer to ``POST /v1/profiles:batch``."""
 
-    model_config = {"extra": "ignore", "frozen": True}
+    model_config = {"extra": "ignore", "frozen": True, "defer_build": True}
 
     profiles: tuple[Profile, ...]
     invalid: tuple[dict[str, str], ...]

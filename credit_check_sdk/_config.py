@@ -73,7 +73,7 @@ class Settings(BaseModel):
     2.0
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     base_url: str
     app_id: str = Field(min_length=1)

@@ -26,11 +26,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 from typing import Literal
-
-from stdnum.cn import uscc
-from stdnum.exceptions import ValidationError
-from stdnum.iso7064 import mod_11_2
 
 from ._exceptions import InvalidSubjectError
 from ._time import now
@@ -94,12 +91,22 @@ def ric_problem(number: str, *, today: date | None = None) -> str | None:
         return f"the birth date is before {RIC_EARLIEST_BIRTH.isoformat()}"
     if born > (today if today is not None else now().date()):
         return "the birth date is in the future"
+    from stdnum.iso7064 import mod_11_2  # at first use, like stdnum.cn in _uscc_problem
+
     if not mod_11_2.is_valid(number):
         return "the check digit is wrong"
     return None
 
 
+# Pure functions of the text, asked several times per check (the subject's parse, each
+# masked log line): python-stdnum's checksum is cached for the ids a process sees again.
+@lru_cache(maxsize=4096)
 def _uscc_problem(number: str) -> str | None:
+    # Imported at first use: python-stdnum's package import (stdnum.util) takes longer
+    # than the rest of the SDK's, and a program importing the SDK may not check yet.
+    from stdnum.cn import uscc
+    from stdnum.exceptions import ValidationError
+
     try:
         uscc.validate(number)
     except ValidationError as exc:
@@ -200,11 +207,19 @@ def is_public_uscc(number: str) -> bool:
     >>> is_public_uscc("91442000MA4UJ2KQ57"), is_public_uscc("442000199001011234")
     (True, False)
     """
+    by_form = _public_by_form(number)
+    # The RIC check is not cached: whether a birth date is in the future depends on the day.
+    return by_form if by_form is not None else ric_problem(number) is not None
+
+
+@lru_cache(maxsize=4096)
+def _public_by_form(number: str) -> bool | None:
+    """:func:`is_public_uscc` from the text alone, or ``None`` when a RIC check must decide."""
     if _uscc_problem(number) is not None or number[:2] not in USCC_TYPES:
         return False
     if not number[8:17].isdigit():
         return True
-    return _org_code_valid(number[8:17]) and ric_problem(number) is not None
+    return None if _org_code_valid(number[8:17]) else False
 
 
 def _masked(text: str) -> str:

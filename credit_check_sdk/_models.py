@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -111,7 +112,7 @@ class Outcome(str, enum.Enum):
 class _Wire(BaseModel):
     """Base of the contract's models: unknown fields ignored, required ones required."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class SubjectRef(_Wire):
@@ -300,7 +301,7 @@ class Catalog(_Wire):
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def _build(self, what: str, fields: dict[str, Any]) -> None:
         """pydantic's ``__init__`` with checked fields; anything it still refuses is an
@@ -351,6 +352,9 @@ class Subject(_Input):
         """
         if isinstance(value, Subject):
             return value
+        known_kind = kind in (None, "legal_entity", "natural_person")
+        if type(value) is str and cls is Subject and known_kind:
+            return _subject_from_text(value, kind)
         return cls(value, kind)
 
 
@@ -419,11 +423,26 @@ class Matter(_Input):
         """
         if isinstance(value, Matter):
             return value
+        if type(value) is str and cls is Matter:
+            return _matter_from_text(value)
         return cls(check_instance(value, "matter", str))
 
     def ref(self) -> dict[str, Any]:
         """The contract's ``MatterRef``: category, code and case id."""
         return {"category": self.category, "code": self.code, "case_id": self.case_id}
+
+
+# Subjects and matters are frozen and parsed from the same few texts again and again
+# (every check of a busy counter): the id's checksum and the model are built once per text.
+# A text that fails is not cached (lru_cache keeps results only), so it fails every time.
+@lru_cache(maxsize=4096)
+def _subject_from_text(value: str, kind: SubjectKind | None) -> Subject:
+    return Subject(value, kind)
+
+
+@lru_cache(maxsize=256)
+def _matter_from_text(value: str) -> Matter:
+    return Matter(value)
 
 
 # --- what the SDK returns ---------------------------------------------------------

@@ -437,16 +437,28 @@ def _fast_path_sound() -> bool:
         return False
 
 
-if _fast_path_sound():
-    _reason = _fast_reason
-    _new_measure = _fast_measure
-else:  # pragma: no cover - only with an incompatible pydantic release
+# Checked at the first verdict, not at import: the check builds the models' validators
+# (and pydantic then looks for its plugins), which an import need not pay for.
+_fast: bool | None = None
 
-    def _reason(zh: str, en: str) -> Reason:
-        return Reason(zh=zh, en=en)
 
-    def _new_measure(values: dict[str, object]) -> DecidedMeasure:
-        return DecidedMeasure.model_validate(values)
+def _fast_ok() -> bool:
+    global _fast
+    if _fast is None:
+        _fast = _fast_path_sound()
+    return _fast
+
+
+def _reason(zh: str, en: str) -> Reason:
+    if _fast or (_fast is None and _fast_ok()):
+        return _fast_reason(zh, en)
+    return Reason(zh=zh, en=en)  # pragma: no cover - only with an incompatible pydantic release
+
+
+def _new_measure(values: dict[str, object]) -> DecidedMeasure:
+    if _fast or (_fast is None and _fast_ok()):
+        return _fast_measure(values)
+    return DecidedMeasure.model_validate(values)  # pragma: no cover - as above
 
 
 def _decided(c: _Compiled, status: MeasureStatus, entry_ids: tuple[str, ...]) -> DecidedMeasure:
@@ -807,7 +819,7 @@ def _outcome(
         reasons.append(_green_reason(tuple(green)))
         return Outcome.GREEN_CHANNEL
 
-    reasons.append(_NORMAL_REASON)
+    reasons.append(_normal_reason())
     return Outcome.NORMAL
 
 
@@ -882,7 +894,10 @@ def _green_reason(green: tuple[str, ...]) -> Reason:
     )
 
 
-_NORMAL_REASON = _reason(
-    "结论：按一般程序办理（无适用的惩戒措施或绿色通道、容缺受理）。",
-    "Outcome: normal handling (no punishment, green channel or tolerance applies).",
-)
+@functools.cache
+def _normal_reason() -> Reason:
+    # Made at the first verdict, not at import (see _fast_ok); the same object after.
+    return _reason(
+        "结论：按一般程序办理（无适用的惩戒措施或绿色通道、容缺受理）。",
+        "Outcome: normal handling (no punishment, green channel or tolerance applies).",
+    )

@@ -355,6 +355,31 @@ def test_must_check_many_batches_by_200(
     assert len(fake.records) == 450
 
 
+def test_must_check_many_keeps_the_order_while_deciding_during_the_next_request(
+    fake: FakePlatform, make_checker: Callable[..., CreditChecker]
+) -> None:
+    """Three requests; the checks of each answer are decided while the next is in
+    flight. The first request fails (every retry): its subjects are decided as
+    must_check would (no data: review); a cached subject and a repeated one keep
+    their places."""
+    ids = _usccs(450)
+    fake.add_entry(ids[260], "black", "court_judgment_defaulter")
+    checker = make_checker(fake, timeout=10.0)
+    checker.must_check(ids[300], "bidding")  # cached from here on
+    fake.fail(503, times=4, path="profiles:batch")  # the first request, retries included
+    asked = [*ids, ids[5], ids[300]]
+    decisions = checker.must_check_many(asked, "bidding")
+    assert [d.subject.id for d in decisions] == asked
+    sources = [d.source for d in decisions]
+    assert set(sources[:200]) == {"none"}
+    assert sources[300] == sources[-1] == "cache"
+    assert set(sources[200:300] + sources[301:450]) == {"live"}
+    assert sources[450] == "none"  # the repeat of a subject of the failed request
+    assert decisions[260].outcome is Outcome.RESTRICTION
+    assert len({d.check_id for d in decisions}) == len(asked)
+    assert checker.journal.verify().ok
+
+
 def test_must_check_many_during_an_outage_is_all_review(
     fake: FakePlatform, checker: CreditChecker
 ) -> None:

@@ -579,7 +579,10 @@ class TestReasons:
         # The engine builds its models without validation; it must be
         # indistinguishable from validated ones under this pydantic version.
         assert decision._fast_path_sound()
-        assert decision._reason is decision._fast_reason
+        assert decision._fast_ok()  # checked at the first verdict, not at import
+        made = decision._reason("甲", "a")
+        assert made == Reason(zh="甲", en="a")
+        assert made.__pydantic_fields_set__ is decision._REASON_FIELDS  # the fast path's
 
     def test_deterministic(self) -> None:
         p = profile(

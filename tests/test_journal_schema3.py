@@ -30,8 +30,8 @@ def expected(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
         bodies = conn.execute(
-            "SELECT seq, records.body, inputs.body FROM records"
-            " LEFT JOIN inputs ON inputs.check_id = records.id ORDER BY seq"
+            "SELECT seq, records.body, input_bodies.body FROM records"
+            " LEFT JOIN input_bodies ON input_bodies.hash = records.inputs_hash ORDER BY seq"
         ).fetchall()
     finally:
         conn.close()
@@ -51,6 +51,17 @@ def expected(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 def downgrade_to_schema_2(path: Path) -> None:
     """What an older SDK left: no report columns, no record_measures, user_version 2."""
     conn = sqlite3.connect(path, isolation_level=None)
+    # Schema 7: inputs by check id again, no case_id column, records_at back.
+    conn.execute("CREATE TABLE inputs (check_id TEXT PRIMARY KEY, body TEXT)")
+    conn.execute(
+        "INSERT INTO inputs SELECT r.id, b.body FROM records r"
+        " JOIN input_bodies b ON b.hash = r.inputs_hash"
+    )
+    conn.execute("DROP TABLE input_bodies")
+    conn.execute("DROP INDEX records_case")
+    for column in ("case_id", "inputs_hash"):
+        conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
+    conn.execute("CREATE INDEX records_at ON records(at)")
     for column in ("claimed_by", "claimed_until"):  # schema 5
         conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
     conn.execute("DROP TABLE record_measures")
@@ -94,7 +105,7 @@ def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
     assert after.wire() == before.wire()
     assert after.details == before.details
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     conn.close()
 
 

@@ -67,17 +67,20 @@ def test_schema_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         "INSERT INTO records(id, type, check_id, at, body, hash) VALUES (?, ?, ?, ?, ?, ?)",
         ("c1", "check", "c1", "2026-10-01T00:00:00.000000Z", json.dumps(body), body["hash"]),
     )
+    conn.execute("INSERT INTO inputs VALUES ('c1', '{\"on\": \"2026-10-01\"}')")
     conn.commit()
     conn.close()
     with Journal(path) as j:
         assert j.get("c1") == body
+        assert j.inputs_for("c1") == {"on": "2026-10-01"}  # moved to input_bodies
         assert j.verify().ok
         assert j.record_objection("OBJ-1", "c1", "BL-1", ORG)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
-    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "6"
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "7"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"records", "inputs", "meta", "objections", "report_receipts"} <= tables
+    assert {"records", "input_bodies", "meta", "objections", "report_receipts"} <= tables
+    assert "inputs" not in tables
 
 
 def test_objections_table(tmp_path: Path) -> None:
@@ -301,11 +304,14 @@ def test_explain_rederives_a_real_checkers_decisions(tmp_path: Path) -> None:
             explain(checker.journal, None, "no-such-check")
     # Tampered inputs (the entry repaired): the re-derived decision differs.
     conn = sqlite3.connect(tmp_path / "journal.sqlite3")
-    body = json.loads(
-        conn.execute("SELECT body FROM inputs WHERE check_id=?", (d.check_id,)).fetchone()[0]
-    )
+    (key, text) = conn.execute(
+        "SELECT b.hash, b.body FROM records r JOIN input_bodies b ON b.hash = r.inputs_hash"
+        " WHERE r.id=?",
+        (d.check_id,),
+    ).fetchone()
+    body = json.loads(text)
     body["profile"]["entries"][0]["status"] = "repaired"
-    conn.execute("UPDATE inputs SET body=? WHERE check_id=?", (json.dumps(body), d.check_id))
+    conn.execute("UPDATE input_bodies SET body=? WHERE hash=?", (json.dumps(body), key))
     conn.commit()
     conn.close()
     done = cli("journal", "explain", d.check_id, data_dir=tmp_path)

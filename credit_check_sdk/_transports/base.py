@@ -16,12 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from requests.structures import CaseInsensitiveDict
-
 from .._exceptions import InvalidResponseError
+
+if TYPE_CHECKING:
+    from requests.structures import CaseInsensitiveDict
 
 __all__ = [
     "AsyncBaseTransport",
@@ -95,7 +96,7 @@ def media_type(headers: Mapping[str, str]) -> tuple[str, str | None]:
     >>> media_type({"Content-Type": "Application/JSON; charset=UTF-8"})
     ('application/json', 'utf-8')
     """
-    value = CaseInsensitiveDict(headers).get("Content-Type") or ""
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
     kind, *params = value.split(";")
     charset = None
     for param in params:
@@ -141,6 +142,9 @@ class Response:
     __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: Mapping[str, str] | None = None, body: bytes = b""):
+        # requests is imported with the first response, not with the SDK (it is slow to import).
+        from requests.structures import CaseInsensitiveDict
+
         self.status = status
         self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers or {})
         self.body = body

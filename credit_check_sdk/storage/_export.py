@@ -354,7 +354,7 @@ def is_relation_line(line: str) -> bool:
 
 
 class _RelationLine(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     relation: Relation
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -44,6 +45,7 @@ __all__ = [
     "UPLOAD_STATES",
     "GroupCommit",
     "PreparedRecord",
+    "SerialisedInputs",
     "UploadState",
     "canonical_hash",
     "canonical_json",
@@ -101,7 +103,9 @@ def canonical_hash(record: dict[str, Any]) -> str:
 
 
 def _utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat: the same fixed-width text as strftime("%Y-%m-%dT%H:%M:%S.%f"), faster.
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def utc_text(value: datetime) -> str:
@@ -294,13 +298,56 @@ def same_value(stored: Any, derived: Any) -> bool:
 # --- appending ------------------------------------------------------------------------------
 
 
+class SerialisedInputs(dict[str, Any]):
+    """A check's inputs, read-only, with their canonical JSON ``text`` and its SHA-256
+    ``key`` computed once: the checks decided from the same inputs share one object
+    (see ``credit_check_sdk._check_inputs``), and :func:`prepare_record` takes the text
+    as it is instead of serialising the inputs at every check.
+
+    >>> inputs = SerialisedInputs({"on": "2026-12-03", "profile": None})
+    >>> inputs.text, inputs["on"]
+    ('{"on": "2026-12-03", "profile": null}', '2026-12-03')
+    >>> inputs["on"] = "2026-12-04"
+    Traceback (most recent call last):
+    ...
+    TypeError: a check's inputs are read-only
+    """
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        #: As prepare_record() serialises any inputs (raises TypeError/ValueError if not JSON).
+        self.text = _inputs_text(values)
+        self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
+        self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a check's inputs are read-only")
+
+    # Every writer of dict refuses.
+    __setitem__ = _read_only
+    __delitem__ = _read_only
+    __ior__ = _read_only
+    clear = _read_only
+    pop = _read_only
+    popitem = _read_only
+    setdefault = _read_only
+    update = _read_only
+
+
+def _inputs_text(inputs: dict[str, Any]) -> str:
+    return json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
+
+
 class PreparedRecord:
     """One validated record on its way into a journal, and what became of it.
 
     ``record`` is a private copy (what is hashed, stored, returned and uploaded);
-    ``inputs`` its inputs as JSON text; ``at`` and ``check_id`` its key columns;
-    ``columns`` and ``measure_rows`` its report columns; ``authority_rows`` the list
-    authorities behind its measures (:func:`derive_authorities`). The committing thread
+    ``inputs`` its inputs as JSON text (``inputs_key`` their SHA-256); ``at`` and
+    ``check_id`` its key columns; ``columns`` and ``measure_rows`` its report columns;
+    ``authority_rows`` the list authorities behind its measures
+    (:func:`derive_authorities`). The committing thread
     sets ``done`` and, when this record could not be stored, ``error``.
     """
 
@@ -312,7 +359,9 @@ class PreparedRecord:
         "done",
         "error",
         "inputs",
+        "inputs_key",
         "measure_rows",
+        "parts",
         "record",
     )
 
@@ -322,14 +371,25 @@ class PreparedRecord:
         inputs: str | None,
         at: str,
         check_id: str | None,
+        parts: tuple[str, str, str] | None = None,
+        *,
+        inputs_key: str | None = None,
         authority_rows: list[tuple[int, str]] | None = None,
     ) -> None:
         self.record = record
         self.columns, self.measure_rows = derive_columns(record)
         self.authority_rows = authority_rows or []
         self.inputs = inputs
+        #: SHA-256 hex of ``inputs`` (an adapter may keep equal inputs once, by this key).
+        if inputs_key is None and inputs is not None:
+            inputs_key = hashlib.sha256(inputs.encode("utf-8")).hexdigest()
+        self.inputs_key = inputs_key
         self.at = at
         self.check_id = check_id
+        #: The canonical JSON of the record's members other than ``hash`` and ``prev_hash``,
+        #: in three runs (the keys sorting before ``hash``, between, after ``prev_hash``),
+        #: so that :func:`seal` joins text instead of serialising the record again.
+        self.parts = parts if parts is not None else _canonical_parts(record)
         self.done = False
         self.error: JournalError | None = None
 
@@ -350,23 +410,30 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     if not isinstance(record, dict):
         raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
     try:
-        # A JSON round trip gives a private copy the caller cannot change
-        # afterwards, and turns tuples into lists, so the returned record
-        # is exactly what was hashed, stored and will be uploaded.
-        clean = json.loads(json.dumps(record, allow_nan=False, ensure_ascii=False))
-        inputs_text = (
-            None
-            if inputs is None
-            else json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
-        )
+        # The record is serialised once, canonically (sorted keys, in the three runs
+        # around ``hash`` and ``prev_hash`` that seal() joins), and the private copy
+        # is parsed back from that text: the caller cannot change it afterwards,
+        # tuples became lists, and the returned record is exactly what was hashed,
+        # stored and will be uploaded.
+        try:
+            parts = _canonical_parts(record)
+        except TypeError:
+            # Keys that are not strings (JSON makes them strings) cannot be sorted
+            # among strings: as JSON first, then again.
+            parts = _canonical_parts(json.loads(json.dumps(record, allow_nan=False)))
+        if inputs is None or isinstance(inputs, SerialisedInputs):
+            inputs_text = None if inputs is None else inputs.text
+        else:
+            inputs_text = _inputs_text(inputs)
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
     # Everything that could fail for this one record fails here, in the caller's
     # thread: a group commit writes the records of other threads too, and one that
     # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
     # fail the whole batch.
+    text = _join(parts, None, '"prev_hash":null')
     try:
-        size = len(canonical_json(clean))
+        size = len(text.encode("utf-8"))
         if inputs_text is not None:
             inputs_text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -378,6 +445,7 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError(
             f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
         )
+    clean: dict[str, Any] = json.loads(text)
     kind = clean.get("type")
     if kind not in ("check", "action"):
         raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
@@ -388,9 +456,42 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
         raise InvalidRequestError("check_id must be a string")
     if inputs is not None and kind != "check":
         raise InvalidRequestError("inputs are stored with check records only")
-    clean.pop("hash", None)
-    clean["prev_hash"] = None
-    return PreparedRecord(clean, inputs_text, at, check_id, derive_authorities(clean, inputs))
+    key = inputs.key if isinstance(inputs, SerialisedInputs) else None
+    return PreparedRecord(
+        clean,
+        inputs_text,
+        at,
+        check_id,
+        parts,
+        inputs_key=key,
+        authority_rows=derive_authorities(clean, inputs),
+    )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The canonical JSON members of ``record`` but ``hash`` and ``prev_hash``, as the runs
+    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after."""
+    runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for key, value in record.items():
+        if key == "hash" or key == "prev_hash":
+            continue
+        runs[0 if key < "hash" else 1 if key < "prev_hash" else 2][key] = value
+    a, b, c = (_dumps(run)[1:-1] if run else "" for run in runs)
+    return a, b, c
+
+
+def _join(parts: tuple[str, str, str], hash_member: str | None, prev_member: str) -> str:
+    """The object of ``parts`` with the ``hash`` member (when given) and ``prev_hash``,
+    in sorted key order: exactly what ``json.dumps(..., sort_keys=True)`` gives."""
+    a, b, c = parts
+    members = [a, hash_member, b, prev_member, c]
+    return "{" + ",".join(m for m in members if m) + "}"
 
 
 def seal(prepared: PreparedRecord, head: str | None) -> str:
@@ -401,22 +502,29 @@ def seal(prepared: PreparedRecord, head: str | None) -> str:
     store's order of commits.
     """
     record = prepared.record
+    # The record's other members were serialised once, in the caller's thread
+    # (prepare_record); here, inside the write transaction, only text is joined.
+    prev = '"prev_hash":' + ("null" if head is None else _dumps(head))
+    digest = hashlib.sha256(_join(prepared.parts, None, prev).encode("utf-8")).hexdigest()
     record["prev_hash"] = head
-    record.pop("hash", None)
-    record["hash"] = canonical_hash(record)
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    record["hash"] = digest
+    return _join(prepared.parts, f'"hash":"{digest}"', prev)
 
 
 class GroupCommit:
     """Appends from many threads, committed together: one transaction (one ``fsync``) per batch.
 
-    :meth:`submit` queues prepared records; the first thread to take ``lock``
-    commits everything queued so far by calling ``write(batch)``, which must set
-    each record's ``error`` (when that record alone cannot be stored) and leave
-    the others stored, or raise for the batch. A thread that finds its records
-    committed by another returns at once. ``lock`` is the adapter's write lock
-    (a :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
-    ``path`` names the journal in errors.
+    :meth:`submit` queues prepared records. When no commit is under way the
+    submitting thread leads one: it takes everything queued so far and calls
+    ``write(batch)`` with ``lock`` held, which must set each record's ``error``
+    (when that record alone cannot be stored) and leave the others stored, or
+    raise for the batch. Threads that queue meanwhile wait on a condition, not
+    on ``lock``: when the commit holding their records ends they return at once
+    (they do not queue behind the next leader's ``fsync``), and one of those
+    still waiting leads the next batch. ``lock`` is the adapter's write lock (a
+    :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
+    waiting threads hold no lock a fork would wait for. ``path`` names the
+    journal in errors.
 
     >>> written = []
     >>> group = GroupCommit(ShortLock(), written.extend, path="journal.sqlite3")
@@ -429,33 +537,42 @@ class GroupCommit:
     def __init__(
         self, lock: ShortLock, write: Callable[[list[PreparedRecord]], None], *, path: str
     ) -> None:
-        self.lock = lock
         self._write = write
         self._path = path
-        self.queue: list[PreparedRecord] = []
-        self._queue_lock = ShortLock()
+        self.reset(lock)
 
     def reset(self, lock: ShortLock) -> None:
         """Forget the queue and take new locks (in a forked child: the parent's threads,
         whose records the queue held, do not exist there)."""
         self.lock = lock
-        self._queue_lock = ShortLock()
-        self.queue = []
+        self.queue: list[PreparedRecord] = []
+        # Held only to queue, to hand over the lead and to wait: never across SQLite work.
+        self._turn = threading.Condition(threading.Lock())
+        self._leading = False
 
     def submit(self, prepared: list[PreparedRecord]) -> None:
         """Commit ``prepared`` (with whatever else is queued); raise the first record's error."""
         if not prepared:
             return
-        with self._queue_lock:
+        turn = self._turn
+        with turn:
+            # Queued at once, so one batch holds them all: the last one's fate is theirs.
             self.queue.extend(prepared)
-        # Whoever holds the lock commits everything queued so far. A thread that finds
-        # its records already committed by another leader returns at once; otherwise it
-        # leads the next transaction itself.
-        with self.lock:
-            if not all(p.done for p in prepared):
-                with self._queue_lock:
-                    batch, self.queue = self.queue, []
-                self._commit(batch)
+            last = prepared[-1]
+            while not last.done:
+                if self._leading:
+                    turn.wait()
+                    continue
+                self._leading = True
+                batch, self.queue = self.queue, []
+                turn.release()
+                try:
+                    with self.lock:
+                        self._commit(batch)
+                finally:
+                    turn.acquire()
+                    self._leading = False
+                    turn.notify_all()
         for p in prepared:
             if p.error is not None:
                 raise p.error

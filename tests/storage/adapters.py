@@ -87,12 +87,16 @@ class SQLiteAdapter:
 
     def set_inputs(self, record_id: str, inputs: dict[str, Any]) -> None:
         """Replace a check's stored inputs (not hashed: what verify_columns must catch)."""
+        import hashlib
         import json
 
+        body = json.dumps(inputs)
+        key = hashlib.sha256(body.encode()).hexdigest()
         with closing(self._raw()) as raw:
-            raw.execute(
-                "UPDATE inputs SET body = ? WHERE check_id = ?", (json.dumps(inputs), record_id)
-            )
+            # Inputs are kept once per content (schema 7): new content, and the check
+            # pointed at it (other checks sharing the old inputs keep them).
+            raw.execute("INSERT OR IGNORE INTO input_bodies(hash, body) VALUES (?, ?)", (key, body))
+            raw.execute("UPDATE records SET inputs_hash = ? WHERE id = ?", (key, record_id))
 
 
 class PostgresAdapter:

@@ -68,6 +68,14 @@ def test_the_journal_of_before_reads_as_it_was(data_dir: Path) -> None:
     with closing(sqlite3.connect(path)) as raw:
         after = raw.execute("SELECT seq, id, body, hash FROM records ORDER BY seq").fetchall()
     assert after[: len(before)] == before
+    assert user_version(path) == 7
+    with closing(sqlite3.connect(path)) as raw:
+        # Schema 7: the inputs moved to input_bodies (by content), case ids to a column.
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "inputs" not in tables
+        assert raw.execute("SELECT COUNT(*) FROM input_bodies").fetchone()[0] >= 1
+        cases = raw.execute("SELECT id FROM records WHERE case_id = 'ZSGC-2026-118'").fetchall()
+        assert ("c4",) in cases
 
 
 def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
@@ -81,7 +89,7 @@ def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
         claimed = storage.uploads.claim("host-a:1:t", 100, 60)
         assert [r["id"] for _, r in claimed] == ["c7", "c8", "c9", "c10", "c11", "a0"]
         assert storage.uploads.claim("host-b:2:t", 100, 60) == []
-    assert user_version(data_dir / "journal.sqlite3") == 6
+    assert user_version(data_dir / "journal.sqlite3") == 7
 
 
 def test_the_followups_of_before_gain_claims(data_dir: Path) -> None:
@@ -169,3 +177,63 @@ def test_stores_are_opened_on_first_use_only(tmp_path: Path) -> None:
     assert not (data_dir / "snapshot.current").exists()
     with pytest.raises(JournalError, match="closed"):
         storage.followups.counts()
+
+
+def _downgrade_to_schema_6(path: Path) -> None:
+    """What the SDK of schema 6 wrote: inputs by check id, no case_id, records_at."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("CREATE TABLE inputs (check_id TEXT PRIMARY KEY, body TEXT)")
+        raw.execute(
+            "INSERT INTO inputs SELECT r.id, b.body FROM records r"
+            " JOIN input_bodies b ON b.hash = r.inputs_hash"
+        )
+        raw.execute("DROP TABLE input_bodies")
+        raw.execute("DROP INDEX records_case")
+        for column in ("case_id", "inputs_hash"):
+            raw.execute(f"ALTER TABLE records DROP COLUMN {column}")
+        raw.execute("CREATE INDEX records_at ON records(at)")
+        raw.execute("DROP INDEX records_check_id")
+        raw.execute("CREATE INDEX records_check_id ON records(check_id, type, action, at)")
+        raw.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        raw.execute("PRAGMA user_version = 6")
+
+
+def test_a_schema_6_journal_is_migrated_in_place(data_dir: Path) -> None:
+    """Schema 7 from 6: the inputs move to input_bodies (equal ones kept once), case ids
+    to their column; reads, the chain and the derived rows are as they were."""
+    path = data_dir / "journal.sqlite3"
+    inputs = {"catalog_version": "2026.12.1", "on": "2026-11-01"}
+    with open_storage(data_dir=data_dir) as storage:
+        j = storage.journal
+        for n in range(3):  # three checks decided from the same inputs
+            j.append(
+                {
+                    "type": "check",
+                    "id": f"k{n}",
+                    "checked_at": "2026-11-01T08:00:00+08:00",
+                    "matter": {"category": "bidding", "case_id": f"CASE-{n % 2}"},
+                    "subject": {"id": ORG, "kind": "legal_entity"},
+                },
+                inputs=inputs,
+            )
+    _downgrade_to_schema_6(path)
+    assert user_version(path) == 6
+    with closing(sqlite3.connect(path)) as raw:
+        before = raw.execute("SELECT seq, id, body, hash FROM records ORDER BY seq").fetchall()
+    with open_storage(data_dir=data_dir) as storage:
+        j = storage.journal
+        assert j.verify().ok
+        assert j.verify_columns().ok
+        assert j.inputs_for("k1") == inputs
+        assert j.inputs_for("c1") == {"catalog_version": "2026.12.1", "on": "2026-10-05"}
+        assert j.latest_check_for_case(ORG, "CASE-0")["id"] == "k2"  # type: ignore[index]
+        assert j.latest_check_for_case(ORG, "ZSGC-2026-118")["id"] == "c4"  # type: ignore[index]
+    assert user_version(path) == 7
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("SELECT seq, id, body, hash FROM records ORDER BY seq").fetchall() == (
+            before
+        )
+        keys = raw.execute("SELECT inputs_hash FROM records WHERE id LIKE 'k%'").fetchall()
+        assert len(set(keys)) == 1  # the three checks' equal inputs, stored once
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "inputs" not in tables

@@ -12,12 +12,13 @@ when its commit returns), and a new connection in a forked child.
 >>> import tempfile, os
 >>> f = JournalFile(os.path.join(tempfile.mkdtemp(), "journal.sqlite3"))
 >>> f._query("PRAGMA user_version", ())
-[(6,)]
+[(7,)]
 >>> f.close()
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,19 +36,19 @@ from ..._fork import ShortLock, region
 from .._journal_core import derive_authorities, utc_text
 from ._schema import (
     JOURNAL_BACKFILL_V3,
-    JOURNAL_CASE_INDEX,
-    JOURNAL_CASE_INDEX_SQL,
+    JOURNAL_BACKFILL_V7,
     JOURNAL_V1,
     JOURNAL_V2,
     JOURNAL_V3,
     JOURNAL_V4,
     JOURNAL_V5,
     JOURNAL_V6,
+    JOURNAL_V7,
     JOURNAL_VERSION,
     statements,
 )
 
-__all__ = ["JournalFile"]
+__all__ = ["JournalFile", "sha256_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def sha256_text(text: str) -> str:
+    """The key of a check's inputs in ``input_bodies``: the SHA-256 hex of their JSON text.
+
+    >>> sha256_text("{}")
+    '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class JournalFile:
@@ -113,7 +123,6 @@ class JournalFile:
             # commits on power loss).
             conn.execute("PRAGMA synchronous = FULL")
             self._migrate(conn)
-            self._ensure_case_index(conn)
         except (sqlite3.Error, OSError, JournalError) as exc:
             if conn is not None:
                 conn.close()
@@ -156,6 +165,10 @@ class JournalFile:
                 self._run_script(conn, JOURNAL_V6)
                 if version > 0:  # an older file: derive the rows from bodies and inputs
                     self._backfill_authorities(conn)
+            if version < 7:
+                self._run_script(conn, JOURNAL_V7)
+                conn.create_function("journal_sha256", 1, sha256_text, deterministic=True)
+                self._run_script(conn, JOURNAL_BACKFILL_V7)
             if version < JOURNAL_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -207,18 +220,6 @@ class JournalFile:
                 checks,
                 derived,
             )
-
-    def _ensure_case_index(self, conn: sqlite3.Connection) -> None:
-        """Create the index of checks by case id when the file lacks it (see
-        ``JOURNAL_CASE_INDEX``)."""
-        # Looked up first: CREATE INDEX IF NOT EXISTS would still take the write lock
-        # at every open, and wait behind another process's long write.
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (JOURNAL_CASE_INDEX,)
-        ).fetchone()
-        if found is None:
-            logger.info("journal %s: indexing checks by case id", self.path)
-            conn.execute(JOURNAL_CASE_INDEX_SQL)
 
     @staticmethod
     def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -8,7 +8,7 @@ moment). A file newer than this code is refused, never written.
 ==============================  =======  ================================================
 file                            version  history
 ==============================  =======  ================================================
-``journal.sqlite3``             6        see :data:`JOURNAL_VERSION`
+``journal.sqlite3``             7        see :data:`JOURNAL_VERSION`
 ``followups.sqlite3``           2        1: re-checks and watches; 2: re-check claims
 ``relations.sqlite3``           1        1: learnt relations
 ``snapshot.<gen>.sqlite3``      1        1: entries, meta, relations (added when missing)
@@ -63,7 +63,12 @@ def statements(script: str) -> list[str]:
 #: file do not upload the same records (see :mod:`credit_check_sdk.storage.sqlite.uploads`).
 #: 6: the ``record_authorities`` table: the list authorities (认定部门) behind each measure
 #: of a check, derived from its inputs at append time (filled for older files when opened).
-JOURNAL_VERSION = 6
+#: 7: fewer pages written per append: a check's inputs are kept once per distinct content
+#: (``input_bodies`` by SHA-256, the record's ``inputs_hash`` names it; the ``inputs``
+#: table is moved there and dropped), the case index is a plain ``case_id`` column indexed
+#: only where set (``records_case``, instead of ``records_case_id`` over a JSON expression
+#: on every check), ``records_check_id`` holds actions only, ``records_at`` is gone.
+JOURNAL_VERSION = 7
 
 JOURNAL_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -174,17 +179,9 @@ WHERE r.type = 'action' AND json_valid(r.body) AND json_type(r.body) = 'object'
   AND json_type(r.body, '$.measure_ids') = 'array'
 """
 
-# Not part of a schema version: created on open when missing, so that files of every
-# version since 1 gain it and SDKs that do not know it still read and write them.
-# CreditChecker.watch() looks up the latest check of a case through it instead of
-# scanning the bodies. Partial: checks only, and only bodies that are JSON (a tampered
-# body must neither break an insert nor the building of the index; verify() reports it).
-# The expression and the WHERE terms must stay exactly as in latest_check_for_case().
-JOURNAL_CASE_INDEX = "records_case_id"
-JOURNAL_CASE_INDEX_SQL = f"""
-CREATE INDEX IF NOT EXISTS {JOURNAL_CASE_INDEX} ON records(json_extract(body, '$.matter.case_id'))
-    WHERE type = 'check' AND json_valid(body)
-"""
+# Up to version 5 the files also had ``records_case_id``, an index over
+# json_extract(body, '$.matter.case_id') created on open when missing (not part of a
+# version); version 6 replaces it with the case_id column and records_case.
 
 # Version 5: the claim columns (NULL: nobody's).
 JOURNAL_V5 = """
@@ -208,6 +205,43 @@ CREATE TABLE IF NOT EXISTS record_authorities (
     authority TEXT NOT NULL,
     PRIMARY KEY (seq, n, authority)
 ) WITHOUT ROWID
+"""
+
+
+# Version 7: what an append writes besides its row is cut to what is read back.
+# - Inputs by content: a check's inputs (the profile it was decided from, the day, the
+#   catalogue version …) are the same for every check of a subject on a day from one
+#   cached profile; they are stored once in input_bodies, keyed by the SHA-256 of their
+#   text, and the record names them in inputs_hash (a check's row, no other page).
+# - case_id: the check's matter.case_id copied at append time like the report columns;
+#   records_case indexes only the checks that have one (CreditChecker.watch's lookup).
+# - records_check_id: the report looks up actions by check id only (a check's own id is
+#   in the id index), so checks no longer get an entry.
+# - records_at: every query by time also names the type (records_type_at).
+JOURNAL_V7 = """
+ALTER TABLE records ADD COLUMN inputs_hash TEXT;
+ALTER TABLE records ADD COLUMN case_id;
+CREATE TABLE IF NOT EXISTS input_bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+DROP INDEX IF EXISTS records_at;
+DROP INDEX IF EXISTS records_case_id;
+DROP INDEX IF EXISTS records_check_id;
+CREATE INDEX records_check_id ON records(check_id, type, action, at) WHERE type = 'action';
+CREATE INDEX IF NOT EXISTS records_case ON records(case_id) WHERE case_id IS NOT NULL
+"""
+
+# The move of a version-6 file's inputs and case ids (journal_sha256 is registered on the
+# migrating connection: the SHA-256 hex of the text, as appends compute it).
+JOURNAL_BACKFILL_V7 = """
+UPDATE records SET case_id = json_extract(body, '$.matter.case_id')
+WHERE type = 'check' AND json_valid(body) AND json_type(body) = 'object'
+  AND json_type(body, '$.matter') = 'object'
+  AND json_extract(body, '$.matter.case_id') IS NOT NULL;
+INSERT OR IGNORE INTO input_bodies(hash, body)
+SELECT journal_sha256(body), body FROM inputs WHERE body IS NOT NULL;
+UPDATE records SET inputs_hash = (SELECT journal_sha256(i.body) FROM inputs AS i
+                                  WHERE i.check_id = records.id)
+WHERE id IN (SELECT check_id FROM inputs WHERE body IS NOT NULL);
+DROP TABLE inputs
 """
 
 

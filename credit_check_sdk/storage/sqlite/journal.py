@@ -44,6 +44,7 @@ from .._data import ObjectionStatus
 from .._journal_core import (
     GroupCommit,
     PreparedRecord,
+    column_value,
     prepare_record,
     seal,
     time_bounds,
@@ -56,6 +57,19 @@ from .report import SQLiteReportSource
 from .uploads import JournalUploads
 
 __all__ = ["SQLiteJournal"]
+
+# Inputs keys remembered per process (about 70 bytes each).
+_KNOWN_INPUTS = 4096
+
+
+def _case_id(record: dict[str, Any]) -> Any:
+    """The ``case_id`` column of ``record``: a check's ``matter.case_id`` (as a report
+    column holds it), else ``None``."""
+    matter = record.get("matter")
+    if record.get("type") != "check" or not isinstance(matter, dict):
+        return None
+    return column_value(matter.get("case_id"))
+
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
 # the connection lock is released between pages so appends are not held up.
@@ -89,6 +103,9 @@ class SQLiteJournal(JournalUploads):
     """
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        # Keys of inputs this process has committed (insertion-ordered, bounded): rows of
+        # input_bodies are never deleted, so a key found here needs no INSERT.
+        self._known_inputs: dict[str, None] = {}
         super().__init__(path, busy_timeout=busy_timeout)
         self._group = GroupCommit(self._lock, self._write_batch, path=self.path)
         self._objections = SQLiteObjections(self)
@@ -96,6 +113,15 @@ class SQLiteJournal(JournalUploads):
 
     def _reset_queue(self) -> None:
         self._group.reset(self._lock)
+        self._known_inputs = {}
+
+    def _remember_inputs(self, keys: list[str]) -> None:
+        """Note inputs committed to ``input_bodies`` (a bounded memory: the newest kept)."""
+        known = self._known_inputs
+        for key in keys:
+            known[key] = None
+        while len(known) > _KNOWN_INPUTS:
+            del known[next(iter(known))]
 
     @property
     def _queue(self) -> list[PreparedRecord]:
@@ -170,6 +196,7 @@ class SQLiteJournal(JournalUploads):
             # Read the head inside the write transaction: another process
             # may have appended since our last write.
             row = conn.execute("SELECT hash, seq FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            stored_inputs: list[str] = []
             head: str | None = row[0] if row else None
             if any(p.measure_rows for p in batch):
                 # Sequence numbers after the head are free again should the last
@@ -188,8 +215,8 @@ class SQLiteJournal(JournalUploads):
                     # the rest of the batch go on, so no savepoint is needed.
                     cur = conn.execute(
                         "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash,"
-                        " outcome, category, source, recheck_of, action)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " outcome, category, source, recheck_of, action, case_id, inputs_hash)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             p.record["id"],
                             p.record["type"],
@@ -199,6 +226,8 @@ class SQLiteJournal(JournalUploads):
                             digest,
                             head,
                             *p.columns,
+                            _case_id(p.record),
+                            p.inputs_key,
                         ),
                     )
                 except sqlite3.IntegrityError as exc:
@@ -220,14 +249,18 @@ class SQLiteJournal(JournalUploads):
                             "INSERT INTO record_authorities(seq, n, authority) VALUES (?, ?, ?)",
                             [(seq, *a) for a in p.authority_rows],
                         )
-                if p.inputs is not None:
-                    # Keyed by this new check's own id, so it cannot clash.
+                key = p.inputs_key
+                if key is not None and key not in self._known_inputs:
+                    # Equal inputs are stored once (most checks reuse a cached profile);
+                    # a key this connection has committed before needs no statement.
                     conn.execute(
-                        "INSERT OR REPLACE INTO inputs(check_id, body) VALUES (?, ?)",
-                        (p.check_id, p.inputs),
+                        "INSERT OR IGNORE INTO input_bodies(hash, body) VALUES (?, ?)",
+                        (key, p.inputs),
                     )
+                    stored_inputs.append(key)
                 head = digest
             conn.execute("COMMIT")
+            self._remember_inputs(stored_inputs)
         except BaseException as exc:
             self._rollback(conn)
             if isinstance(exc, sqlite3.Error):
@@ -257,7 +290,11 @@ class SQLiteJournal(JournalUploads):
 
     def inputs_for(self, check_id: str) -> dict[str, Any] | None:
         """What check ``check_id`` was decided from (as given to :meth:`append`), or None."""
-        rows = self._query("SELECT body FROM inputs WHERE check_id = ?", (check_id,))
+        rows = self._query(
+            "SELECT b.body FROM records AS r JOIN input_bodies AS b ON b.hash = r.inputs_hash"
+            " WHERE r.id = ?",
+            (check_id,),
+        )
         if not rows or rows[0][0] is None:
             return None
         value: dict[str, Any] = json.loads(rows[0][0])
@@ -301,11 +338,10 @@ class SQLiteJournal(JournalUploads):
         'normal'
         >>> j.close()
         """
-        # The WHERE terms and the expression match JOURNAL_CASE_INDEX_SQL, so SQLite uses
-        # the partial index; its entries are in seq order, so no sort either.
+        # case_id = ? implies case_id IS NOT NULL: SQLite uses the partial index
+        # records_case, whose entries are in seq order for one case id (no sort).
         rows = self._query(
-            "SELECT body FROM records WHERE type = 'check' AND json_valid(body)"
-            " AND json_extract(body, '$.matter.case_id') = ?"
+            "SELECT body FROM records WHERE case_id = ? AND type = 'check' AND json_valid(body)"
             " AND json_extract(body, '$.subject.id') = ?"
             " ORDER BY seq DESC LIMIT 1",
             (case_id, subject_id),
@@ -466,7 +502,7 @@ class SQLiteJournal(JournalUploads):
         rows = self._query(
             "SELECT seq, id, body,"
             " CASE WHEN type = 'check' THEN"
-            " (SELECT body FROM inputs WHERE inputs.check_id = records.id) END,"
+            " (SELECT body FROM input_bodies WHERE input_bodies.hash = records.inputs_hash) END,"
             " type, check_id, at, outcome, category, source, recheck_of, action"
             " FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, _PAGE),

@@ -193,7 +193,9 @@ class SQLiteReportView:
     def record_count(self, lo: str, hi: str) -> int:
         """Records dated in ``[lo, hi)``."""
         row = self._conn.execute(
-            "SELECT COUNT(*) FROM records WHERE at >= ? AND at < ?", (lo, hi)
+            # Both types named: records_type_at serves the count (there is no index on at alone).
+            "SELECT COUNT(*) FROM records WHERE type IN ('check', 'action') AND at >= ? AND at < ?",
+            (lo, hi),
         ).fetchone()
         return int(row[0])
 
