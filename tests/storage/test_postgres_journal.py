@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from credit_check_sdk import JournalError
 from credit_check_sdk.storage import canonical_hash, open_storage
 from credit_check_sdk.storage._journal_core import prepare_record
 from credit_check_sdk.storage.postgres import PostgresStorage
@@ -233,3 +234,35 @@ def test_health_shows_the_spool(tmp_path: Path, pg_url: str) -> None:
             time.sleep(0.05)
         assert checker.health()["storage"]["spool"]["records"] == 0
         assert checker.journal.get("s0")["hash"] is not None
+
+
+def test_two_instances_of_one_data_dir_chain_each_batch_to_the_head_the_other_left(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Two processes sharing a data folder share its chain; each remembers the head it
+    # last wrote, and a batch chained to a head the other has moved must not be stored.
+    a = open_storage(data_dir=tmp_path / "same", database_url=pg_url)
+    b = open_storage(data_dir=tmp_path / "same", database_url=pg_url)
+    try:
+        for n in range(4):
+            a.journal.append(check(f"a{n}", n))
+            b.journal.append_many([(check(f"b{n}", n), None), (check(f"c{n}", n), None)])
+        assert a.journal.writer == b.journal.writer
+        ((ids, seqs),) = sql(
+            pg_url,
+            "SELECT array_agg(id ORDER BY wseq), array_agg(wseq ORDER BY wseq)"
+            " FROM cc_journal_records",
+        )
+        assert seqs == list(range(1, 13))
+        assert ids[:3] == ["a0", "b0", "c0"]
+        assert b.journal.get("a1")["prev_hash"] == b.journal.get("c0")["hash"]
+        # An id stored already is refused alone; the rest of its batch is chained past it.
+        with pytest.raises(JournalError, match="journaled already"):
+            a.journal.append_many([(check("d0"), None), (check("b3"), None)])
+        assert a.journal.get("d0")["prev_hash"] == a.journal.get("c3")["hash"]
+        assert a.journal.head_hash() == a.journal.get("d0")["hash"]
+        result = b.journal.verify()
+        assert (result.ok, result.checked) == (True, 13)
+    finally:
+        a.close()
+        b.close()

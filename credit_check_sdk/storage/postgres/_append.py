@@ -1,12 +1,19 @@
 """Appending to the shared journal: one writer's hash chain, one transaction per batch.
 
-:class:`ChainWriter` writes a batch of prepared records as one transaction:
-it locks only its writer's row (``SELECT … FOR UPDATE``: writers on other hosts
-never wait for it), looks up which ids are stored already, chains and hashes each
-record to the writer's head (:func:`~credit_check_sdk.storage._journal_core.seal`),
-inserts the records, their measure rows and inputs, moves the head, and commits
-(synchronous commit). Two round trips whatever the batch: the statements of
-each half go in one pipeline.
+:class:`ChainWriter` writes a batch of prepared records as one transaction that
+locks only its writer's row (writers on other hosts never wait for it), chains
+and hashes each record to the writer's head
+(:func:`~credit_check_sdk.storage._journal_core.seal`), inserts the records, their
+measure rows and inputs, moves the head, and commits (synchronous commit).
+
+Once this process has written, it remembers the head it left, and the next batch
+is one statement in one round trip: the head moves from the remembered one
+(compare-and-set under the row lock) and the records go in beside it, each table's
+rows as arrays. Should the head not be the remembered one (another process of the
+same data folder wrote since) or an id be stored already, the statement fails
+whole, nothing is stored, and the batch is written the careful way: the row
+locked and read (``SELECT … FOR UPDATE``), the ids looked up, then the inserts,
+two round trips.
 
 :class:`Committer` is how appends from many threads reach it: each caller queues
 its records and waits at most its budget; one thread of the process (a
@@ -46,28 +53,82 @@ _REGISTER = (
 )
 _LOCK_WRITER = "SELECT head_hash, head_wseq FROM cc_journal_writers WHERE writer_id = %s FOR UPDATE"
 _PRESENT = "SELECT id, writer_id, body FROM cc_journal_records WHERE id = ANY(%s)"
+# Each statement takes the whole batch as arrays (one per column): a batch costs the
+# same few statements whatever its size. WITH ORDINALITY keeps the batch's order
+# for the global position (gseq) as for the chain. Arrays go in binary (%b): no
+# quoting of each JSON body on the way.
 _INSERT = (
     "INSERT INTO cc_journal_records (writer_id, wseq, id, type, check_id, at, body, hash,"
     " prev_hash, outcome, category, source, recheck_of, action, subject_id, subject_kind,"
     " matter_code, case_id, reason)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " SELECT %s, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
+    " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
+    " AS r(wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category, source,"
+    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason, k)"
+    " ORDER BY k"
 )
-# The record just inserted in this session: currval of the position sequence.
+# A measure or authority row finds its record's position by the record's id.
 _INSERT_MEASURE = (
     "INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
-    " VALUES (currval('cc_journal_gseq'), %s, %s, %s)"
+    " SELECT r.gseq, m.n, m.measure_id, m.status"
+    " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS m(id, n, measure_id, status)"
+    " JOIN cc_journal_records r ON r.id = m.id"
 )
 _INSERT_AUTHORITY = (
     "INSERT INTO cc_journal_authorities (gseq, n, authority)"
-    " VALUES (currval('cc_journal_gseq'), %s, %s)"
+    " SELECT r.gseq, a.n, a.authority"
+    " FROM unnest(%b::text[], %b::int[], %b::text[]) AS a(id, n, authority)"
+    " JOIN cc_journal_records r ON r.id = a.id"
 )
 _INSERT_INPUTS = (
-    "INSERT INTO cc_journal_inputs (check_id, body) VALUES (%s, %s)"
+    "INSERT INTO cc_journal_inputs (check_id, body)"
+    " SELECT * FROM unnest(%b::text[], %b::text[])"
     " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body"
 )
 _MOVE_HEAD = (
     "UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s, updated_at = %s"
     " WHERE writer_id = %s"
+)
+# The fast path: the whole batch in one statement (one implicit plan, atomic). The head
+# moves from the one this process last wrote, taking the writer's row lock as it
+# does; the records, their measures, authorities and inputs go in beside it (each
+# table's rows as arrays, one per column, in binary: no quoting of each JSON body).
+# When the head is not the one expected any more (another process of the data folder
+# wrote since, or the row was altered) nothing matches, the division by zero aborts
+# the statement and nothing is stored; the batch is then written the careful way. An
+# id stored already aborts it the same way (unique key). Plain SQL, no procedural
+# language. Measures find their record's position in the insert's RETURNING (the
+# sub-statements of one statement do not see each other's rows in the tables).
+_BATCH = (
+    "WITH moved AS (UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s,"
+    " updated_at = %s WHERE writer_id = %s AND head_wseq = %s"
+    " AND head_hash IS NOT DISTINCT FROM %s RETURNING 1),"
+    " ins AS (INSERT INTO cc_journal_records (writer_id, wseq, id, type, check_id, at, body,"
+    " hash, prev_hash, outcome, category, source, recheck_of, action, subject_id,"
+    " subject_kind, matter_code, case_id, reason)"
+    " SELECT %s, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
+    " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
+    " AS r(wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category, source,"
+    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason, k)"
+    " ORDER BY k RETURNING gseq, id),"
+    " measures AS (INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
+    " SELECT ins.gseq, m.n, m.measure_id, m.status"
+    " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS m(id, n, measure_id, status)"
+    " JOIN ins ON ins.id = m.id),"
+    " authorities AS (INSERT INTO cc_journal_authorities (gseq, n, authority)"
+    " SELECT ins.gseq, a.n, a.authority"
+    " FROM unnest(%b::text[], %b::int[], %b::text[]) AS a(id, n, authority)"
+    " JOIN ins ON ins.id = a.id),"
+    " inputs AS (INSERT INTO cc_journal_inputs (check_id, body)"
+    " SELECT * FROM unnest(%b::text[], %b::text[])"
+    " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body)"
+    " SELECT 1 / count(*) FROM moved"
 )
 
 
@@ -114,11 +175,18 @@ class ChainWriter:
         self._origin = origin
         self._ready = ready
         self._registered = False
+        self._writer: str | None = None
+        # (head_hash, head_wseq) as this process's last commit left them: what the next
+        # batch chains to in one round trip. None: read it under the row lock first.
+        self._head: tuple[str | None, int] | None = None
 
     @property
     def writer_id(self) -> str:
-        """This data folder's writer (made on first use)."""
-        return self._writer_id()
+        """This data folder's writer (made on first use, then remembered: no file read
+        per batch)."""
+        if self._writer is None:
+            self._writer = self._writer_id()
+        return self._writer
 
     def write(self, batch: list[PreparedRecord], *, budget: float, drain: bool = False) -> set[str]:
         """Store ``batch`` in one transaction, chained in order; the ids found stored already
@@ -131,6 +199,13 @@ class ChainWriter:
         wait = max(0.05, budget)
         self._ready()
         writer = self.writer_id
+        head = self._head
+        if head is not None and not drain:
+            try:
+                self._write_fast(writer, batch, wait, head)
+                return set()
+            except _RacedError:
+                pass  # the head moved or an id is stored: the careful way says which
         for _attempt in range(3):
             for p in batch:
                 p.error = None
@@ -166,7 +241,7 @@ class ChainWriter:
                             path=self._db.shown,
                         )
                     head_hash, wseq = head[0], int(head[1])
-                    stored = 0
+                    rows: list[tuple[int, PreparedRecord, str]] = []
                     seen: set[str] = set()
                     for p in batch:
                         rid = p.record["id"]
@@ -185,10 +260,10 @@ class ChainWriter:
                         seen.add(rid)
                         body = seal(p, head_hash)
                         wseq += 1
-                        self._insert(conn, writer, wseq, p, body)
+                        rows.append((wseq, p, body))
                         head_hash = p.record["hash"]
-                        stored += 1
-                    if stored:
+                    if rows:
+                        self._insert(conn, writer, rows)
                         conn.execute(_MOVE_HEAD, (head_hash, wseq, now, writer), prepare=True)
                 # The pipeline's second round trip: the inserts, the head and COMMIT.
             except pg_errors.UniqueViolation as exc:
@@ -199,19 +274,91 @@ class ChainWriter:
                     path=self._db.shown,
                 ) from exc
         self._registered = True
+        self._head = (head_hash, wseq)
         return present_same
 
-    @staticmethod
-    def _insert(
-        conn: psycopg.Connection[Any], writer: str, wseq: int, p: PreparedRecord, body: str
+    def _write_fast(
+        self, writer: str, batch: list[PreparedRecord], wait: float, head: tuple[str | None, int]
     ) -> None:
-        record = p.record
-        conn.execute(
-            _INSERT,
-            (
-                writer,
+        """The batch chained to the head this process last wrote, in one round trip:
+        the head moves first (its row lock taken, the old head compared), the records
+        follow, COMMIT with them. Raises :class:`_RacedError` when the head is not the
+        one expected or an id is stored already (nothing is stored then)."""
+        self._head = None  # unknown until this commit is known to have gone through
+        head_hash, wseq = head
+        ids = {p.record["id"] for p in batch}
+        if len(ids) != len(batch):
+            raise _RacedError()  # an id twice in one batch: the careful way refuses one
+        last_hash, last_wseq = head_hash, wseq
+        bodies = []
+        for p in batch:
+            p.error = None
+            bodies.append(seal(p, last_hash))
+            last_hash = p.record["hash"]
+            last_wseq += 1
+        now = utc_text(datetime.now(timezone.utc))
+        rows = [
+            (n, p, body)
+            for n, (p, body) in enumerate(zip(batch, bodies, strict=True), start=wseq + 1)
+        ]
+        with self._db.connection(timeout=wait) as conn:
+            try:
+                self._send_fast(
+                    conn, writer, rows, wait, (last_hash, last_wseq, now, wseq, head_hash)
+                )
+            except (pg_errors.UniqueViolation, pg_errors.DivisionByZero) as exc:
+                raise _RacedError() from exc
+            except psycopg.errors.QueryCanceled as exc:
+                raise DatabaseUnavailableError(
+                    f"the database {self._db.shown} did not commit within {wait:.3f} s",
+                    path=self._db.shown,
+                ) from exc
+        self._head = (last_hash, last_wseq)
+
+    def _send_fast(
+        self,
+        conn: psycopg.Connection[Any],
+        writer: str,
+        rows: list[tuple[int, PreparedRecord, str]],
+        wait: float,
+        head_args: tuple[str | None, int, str, int, str | None],
+    ) -> None:
+        last_hash, last_wseq, now, wseq, head_hash = head_args
+        columns, measures, authorities, inputs = self._arrays(rows)
+        # One pipeline, one implicit transaction: the server commits it (synchronous
+        # commit) at the pipeline's Sync and answers only then; a statement that fails
+        # rolls it back whole. The statement timeout is local to it.
+        with conn.pipeline():
+            set_statement_timeout(conn, wait)
+            conn.execute(
+                _BATCH,
+                (
+                    *(last_hash, last_wseq, now, writer, wseq, head_hash),
+                    writer,
+                    *columns,
+                    *measures,
+                    *authorities,
+                    *inputs,
+                ),
+                prepare=True,
+            )
+
+    @staticmethod
+    def _arrays(
+        rows: list[tuple[int, PreparedRecord, str]],
+    ) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]:
+        """The batch's ``(wseq, record, body)`` rows as the arrays of each table: records
+        (one array per column), measures, authorities, inputs."""
+        columns: list[list[Any]] = [[] for _ in range(18)]
+        measures: list[list[Any]] = [[], [], [], []]
+        authorities: list[list[Any]] = [[], [], []]
+        inputs: dict[str | None, str] = {}
+        for wseq, p, body in rows:
+            record = p.record
+            rid = record["id"]
+            values = (
                 wseq,
-                record["id"],
+                rid,
                 record["type"],
                 p.check_id,
                 p.at,
@@ -220,20 +367,36 @@ class ChainWriter:
                 record["prev_hash"],
                 *(pg_text(v) for v in p.columns),
                 *detail_columns(record),
-            ),
-            prepare=True,
-        )
-        if p.measure_rows:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    _INSERT_MEASURE,
-                    [(n, pg_text(mid), pg_text(status)) for n, mid, status in p.measure_rows],
-                )
-        if p.authority_rows:
-            with conn.cursor() as cur:
-                cur.executemany(_INSERT_AUTHORITY, p.authority_rows)
-        if p.inputs is not None:
-            conn.execute(_INSERT_INPUTS, (p.check_id, p.inputs), prepare=True)
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+            for n, mid, status in p.measure_rows:
+                for column, value in zip(
+                    measures, (rid, n, pg_text(mid), pg_text(status)), strict=True
+                ):
+                    column.append(value)
+            for n, authority in p.authority_rows:
+                for column, value in zip(authorities, (rid, n, authority), strict=True):
+                    column.append(value)
+            if p.inputs is not None:
+                inputs[p.check_id] = p.inputs  # the last one wins, as one upsert each would
+        return columns, measures, authorities, [list(inputs), list(inputs.values())]
+
+    @classmethod
+    def _insert(
+        cls, conn: psycopg.Connection[Any], writer: str, rows: list[tuple[int, PreparedRecord, str]]
+    ) -> None:
+        """Insert ``(wseq, record, body)`` rows with their measures, authorities and inputs:
+        one statement per table, whatever the batch's size (in a pipeline, no wait for
+        the server between them)."""
+        columns, measures, authorities, inputs = cls._arrays(rows)
+        conn.execute(_INSERT, (writer, *columns), prepare=True)
+        if measures[0]:
+            conn.execute(_INSERT_MEASURE, measures, prepare=True)
+        if authorities[0]:
+            conn.execute(_INSERT_AUTHORITY, authorities, prepare=True)
+        if inputs[0]:
+            conn.execute(_INSERT_INPUTS, inputs, prepare=True)
 
 
 class _Ticket:
