@@ -163,6 +163,9 @@ async def test_must_check_many_matches_the_sync_batch(
 async def test_bad_input_raises_before_any_request_or_record(
     fake: FakePlatform, checker: AsyncCreditChecker
 ) -> None:
+    # The fixture's warm-up check is uploaded in the background: let it go first, so
+    # that only what the bad calls would send is counted.
+    assert await checker.flush(timeout=10) == 0
     before, records = len(fake.requests), checker.journal.counts()
     with pytest.raises(InvalidSubjectError):
         await checker.must_check("91442000MA4UJ2KQ5X", "bidding")
