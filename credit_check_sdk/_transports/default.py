@@ -221,25 +221,7 @@ class RequestsTransport(BaseTransport):
             chunk = raw.raw.read1(CHUNK, decode_content=False)
             if not chunk:
                 break
-            try:
-                pieces = [chunk] if inflater is None else inflater.feed(chunk)
-                for piece in pieces:
-                    size += len(piece)
-                    if size > request.max_bytes:
-                        raise InvalidResponseError(
-                            f"response exceeds the limit of {request.max_bytes} bytes"
-                            + (" once inflated" if inflater is not None else ""),
-                            method=request.method,
-                            url=request.url,
-                        )
-                    if sink is not None:
-                        sink.write(piece)
-                    else:
-                        parts.append(piece)
-            except zlib.error as exc:
-                raise InvalidResponseError(
-                    f"the gzip body is corrupt: {exc}", method=request.method, url=request.url
-                ) from exc
+            size = take_chunk(chunk, inflater, request, sink, parts, size)
             if time.monotonic() > exchange.deadline:
                 raise RequestTimeoutError(
                     "time budget ran out while reading the response",
@@ -273,6 +255,40 @@ def proxy_for(setting: str | None, url: str) -> str | None:
     if setting:
         return setting
     return requests.utils.select_proxy(url, dict(requests.utils.get_environ_proxies(url)))
+
+
+def take_chunk(
+    chunk: bytes,
+    inflater: Inflater | None,
+    request: Request,
+    sink: Sink | None,
+    parts: list[bytes],
+    size: int,
+) -> int:
+    """Add one raw chunk (inflated) to the body; returns the body's size so far.
+
+    Both transports read through it: the size limit, counted after inflating, and
+    a corrupt gzip body are refused the same way.
+    """
+    try:
+        for piece in [chunk] if inflater is None else inflater.feed(chunk):
+            size += len(piece)
+            if size > request.max_bytes:
+                raise InvalidResponseError(
+                    f"response exceeds the limit of {request.max_bytes} bytes"
+                    + (" once inflated" if inflater is not None else ""),
+                    method=request.method,
+                    url=request.url,
+                )
+            if sink is not None:
+                sink.write(piece)
+            else:
+                parts.append(piece)
+    except zlib.error as exc:
+        raise InvalidResponseError(
+            f"the gzip body is corrupt: {exc}", method=request.method, url=request.url
+        ) from exc
+    return size
 
 
 def inflater_for(

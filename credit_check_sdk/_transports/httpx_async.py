@@ -28,7 +28,6 @@ import os
 import ssl
 import time
 import weakref
-import zlib
 
 try:
     import anyio
@@ -42,9 +41,8 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
 
 from .._exceptions import ConnectError, InvalidResponseError, RequestTimeoutError
 from .._ids import mask_ids_in
-from .._inflate import Inflater
 from .base import AsyncBaseTransport, Request, Response, Sink, check_media_type
-from .default import CHUNK, inflater_for, proxy_for
+from .default import CHUNK, inflater_for, proxy_for, take_chunk
 
 __all__ = ["AsyncHttpxTransport"]
 
@@ -201,7 +199,7 @@ async def _read(raw: httpx.Response, request: Request, sink: Sink | None) -> byt
     try:
         size = 0
         async for chunk in raw.aiter_raw(CHUNK):
-            size = _take(chunk, inflater, request, sink, parts, size)
+            size = take_chunk(chunk, inflater, request, sink, parts, size)
         if inflater is not None and not inflater.complete:
             raise InvalidResponseError(
                 "the gzip body ends early", method=request.method, url=request.url
@@ -209,33 +207,3 @@ async def _read(raw: httpx.Response, request: Request, sink: Sink | None) -> byt
         return b"".join(parts)
     finally:
         parts.clear()  # a traceback that keeps this frame alive must not keep the pieces
-
-
-def _take(
-    chunk: bytes,
-    inflater: Inflater | None,
-    request: Request,
-    sink: Sink | None,
-    parts: list[bytes],
-    size: int,
-) -> int:
-    """Add one raw chunk (inflated) to the body; returns the body's size so far."""
-    try:
-        for piece in [chunk] if inflater is None else inflater.feed(chunk):
-            size += len(piece)
-            if size > request.max_bytes:
-                raise InvalidResponseError(
-                    f"response exceeds the limit of {request.max_bytes} bytes"
-                    + (" once inflated" if inflater is not None else ""),
-                    method=request.method,
-                    url=request.url,
-                )
-            if sink is not None:
-                sink.write(piece)
-            else:
-                parts.append(piece)
-    except zlib.error as exc:
-        raise InvalidResponseError(
-            f"the gzip body is corrupt: {exc}", method=request.method, url=request.url
-        ) from exc
-    return size
