@@ -32,8 +32,9 @@ from typing import TypeVar
 from .._client import Change, ChangesPage, RelationChange
 from .._exceptions import InvalidSubjectError
 from .._ids import SubjectKind, validate_id
+from .._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
 
-__all__ = ["PagePlan", "kind_of", "meta_time", "plan_page", "runs"]
+__all__ = ["PagePlan", "kind_of", "meta_time", "plan_page", "profile_from_rows", "runs"]
 
 _Op = TypeVar("_Op", Change, RelationChange)
 
@@ -56,6 +57,46 @@ class PagePlan:
     changes: list[Change]
     relations: list[RelationChange]
     meta: dict[str, str | None]
+
+
+def profile_from_rows(
+    subject_id: str,
+    kind: SubjectKind,
+    related: Sequence[tuple[RelatedRole, SubjectRef]],
+    ids: Sequence[str],
+    rows: Sequence[tuple[str | None, str | None, str]],
+) -> Profile | None:
+    """A snapshot profile from one read of its rows; ``None`` before a completed sync.
+
+    ``rows`` are ``(meta key, None, value)`` for ``as_of`` and ``synced_at`` and
+    ``(None, holder id, entry JSON)`` for the entries of every id in ``ids`` (the
+    subject first, then its related parties), as both adapters' lookups return them.
+
+    >>> profile_from_rows("91442000MA4UJ2KQ57", "legal_entity", (), ["91442000MA4UJ2KQ57"], [])
+    """
+    meta = {k: v for k, _holder, v in rows if k is not None}
+    as_of = meta_time(meta.get("as_of"))
+    if as_of is None or not meta.get("synced_at"):
+        return None
+    by_subject: dict[str, list[ListEntry]] = {i: [] for i in ids}
+    for k, holder, body in rows:
+        if k is None and holder is not None:
+            by_subject[holder].append(ListEntry.model_validate_json(body))
+    for entries in by_subject.values():
+        entries.sort(key=lambda e: e.entry_id)
+    # model_construct: every field is already typed and validated (the entries
+    # were just parsed), and lookups must stay fast under load.
+    return Profile.model_construct(
+        subject=SubjectRef.model_construct(id=subject_id, kind=kind, name=None),
+        as_of=as_of,
+        record_since=None,
+        last_adverse_on=None,
+        entries=tuple(by_subject[subject_id]),
+        related=tuple(
+            Related.model_construct(role=role, subject=ref, entries=tuple(by_subject[ref.id]))
+            for role, ref in related
+        ),
+    )
 
 
 def plan_page(

@@ -30,12 +30,12 @@ import psycopg
 
 from ..._client import Change, ChangesPage
 from ..._ids import SubjectKind
-from ..._models import ListEntry, Profile, Related, RelatedRole, Relation, SubjectRef
+from ..._models import ListEntry, Profile, RelatedRole, Relation, SubjectRef
 from ..._time import now as _now
 from .._data import ImportResult, SnapshotStatus
 from .._errors import SnapshotBusyError, SnapshotError, SnapshotImportError
 from .._export import ExportHeader, ExportLoader, OnStored
-from .._feed import kind_of, meta_time
+from .._feed import kind_of, meta_time, profile_from_rows
 from ._database import Database
 from ._schema import SNAPSHOT_INDEXES, SNAPSHOT_TABLES, statements
 from ._snapshot_sql import LIVE, NEW, Tables, apply_page, meta, set_meta, store_relations
@@ -183,27 +183,7 @@ class PostgresSnapshot:
         """
         ids = [subject_id, *dict.fromkeys(ref.id for _role, ref in related if ref.id != subject_id)]
         rows = self._query(_PROFILE, (ids,))
-        values = {k: v for k, _holder, v in rows if k is not None}
-        as_of = meta_time(values.get("as_of"))
-        if as_of is None or not values.get("synced_at"):
-            return None
-        by_subject: dict[str, list[ListEntry]] = {i: [] for i in ids}
-        for k, holder, body in rows:
-            if k is None:
-                by_subject[holder].append(ListEntry.model_validate_json(body))
-        for entries in by_subject.values():
-            entries.sort(key=lambda e: e.entry_id)
-        return Profile.model_construct(
-            subject=SubjectRef.model_construct(id=subject_id, kind=kind, name=None),
-            as_of=as_of,
-            record_since=None,
-            last_adverse_on=None,
-            entries=tuple(by_subject[subject_id]),
-            related=tuple(
-                Related.model_construct(role=role, subject=ref, entries=tuple(by_subject[ref.id]))
-                for role, ref in related
-            ),
-        )
+        return profile_from_rows(subject_id, kind, related, ids, rows)
 
     def _meta(self) -> dict[str, str | None]:
         return {

@@ -52,11 +52,11 @@ from typing import IO
 from ..._client import Change, ChangesPage
 from ..._fork import region
 from ..._ids import SubjectKind
-from ..._models import ListEntry, Profile, Related, RelatedRole, SubjectRef
+from ..._models import ListEntry, Profile, RelatedRole, SubjectRef
 from ..._time import now as _now
 from .._data import ImportResult, SnapshotStatus
 from .._errors import SnapshotBusyError, SnapshotError
-from .._feed import kind_of, meta_time
+from .._feed import kind_of, meta_time, profile_from_rows
 from .._interface_offline import SnapshotLease
 from ._snapshot_files import SnapshotFiles
 from ._snapshot_pointer import POINTER_NAME
@@ -167,29 +167,7 @@ class Snapshot(SnapshotFiles):
                 "WHERE subject_id IN (SELECT value FROM json_each(?))",
                 (json.dumps(ids),),
             )
-        meta = {k: v for k, _holder, v in rows if k is not None}
-        as_of = meta_time(meta.get("as_of"))
-        if as_of is None or not meta.get("synced_at"):
-            return None
-        by_subject: dict[str, list[ListEntry]] = {i: [] for i in ids}
-        for k, holder, body in rows:
-            if k is None:
-                by_subject[holder].append(ListEntry.model_validate_json(body))
-        for entries in by_subject.values():
-            entries.sort(key=lambda e: e.entry_id)
-        # model_construct: every field is already typed and validated (the entries
-        # were just parsed), and lookups must stay fast under load.
-        return Profile.model_construct(
-            subject=SubjectRef.model_construct(id=subject_id, kind=kind, name=None),
-            as_of=as_of,
-            record_since=None,
-            last_adverse_on=None,
-            entries=tuple(by_subject[subject_id]),
-            related=tuple(
-                Related.model_construct(role=role, subject=ref, entries=tuple(by_subject[ref.id]))
-                for role, ref in related
-            ),
-        )
+        return profile_from_rows(subject_id, kind, related, ids, rows)
 
     def as_of(self) -> datetime | None:
         """The platform's time up to which the snapshot is complete; ``None`` before a sync.
