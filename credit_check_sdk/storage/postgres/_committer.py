@@ -36,14 +36,19 @@ logger = logging.getLogger(__name__)
 
 
 class _Ticket:
-    """One caller's records on their way through the committer."""
+    """One caller's records on their way through the committer.
 
-    __slots__ = ("abandoned", "deadline", "error", "event", "finished", "prepared", "taken")
+    ``done`` is held from the start and released once, when the commit holding the
+    records ended (a bare lock: the cheapest wait and wake-up Python has).
+    """
+
+    __slots__ = ("abandoned", "deadline", "done", "error", "finished", "prepared", "taken")
 
     def __init__(self, prepared: list[PreparedRecord], deadline: float) -> None:
         self.prepared = prepared
         self.deadline = deadline
-        self.event = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.taken = False  # in a batch being written
         self.finished = False
         self.abandoned = False  # the caller left (its budget ran out)
@@ -91,6 +96,21 @@ class Committer:
         self._lock = ShortLock()
         self._queue: list[_Ticket] = []
         self._idle: set[int] = set(range(self.lanes))
+        # A lane sleeps on its wake lock (held while no wake is pending); a submit that
+        # picks an idle lane releases it, once: ``_signalled`` says a release is pending
+        # (so that none releases it twice), the lane clears it when it takes the wake.
+        self._wakes = [threading.Lock() for _ in range(self.lanes)]
+        for wake in self._wakes:
+            wake.acquire()
+        self._signalled = [False] * self.lanes
+        self._stopping = False
+
+    def _signal(self, lane: int) -> None:
+        with self._lock:
+            if self._signalled[lane]:
+                return
+            self._signalled[lane] = True
+        self._wakes[lane].release()
 
     def submit(self, prepared: list[PreparedRecord], *, budget: float) -> bool:
         """Have ``prepared`` committed within ``budget`` seconds: ``True`` when it was
@@ -101,18 +121,23 @@ class Committer:
         if budget <= 0:
             return False
         ticket = _Ticket(prepared, time.monotonic() + budget)
+        signal = False
         with self._lock:
             self._queue.append(ticket)
-            lane = min(self._idle) if self._idle else None
-            if lane is not None:
+            lane = min(self._idle) if self._idle else -1
+            if lane >= 0:
+                # A busy lane takes what is queued when its commit ends: only an idle
+                # one needs waking.
                 self._idle.discard(lane)
-        if lane is not None:
-            # A busy lane takes what is queued when its commit ends: only an idle one
-            # needs waking.
+                signal = not self._signalled[lane]
+                self._signalled[lane] = True
+        if lane >= 0:
             runner = self._runners[lane]
-            runner.start()
-            runner.wake()
-        ticket.event.wait(budget)
+            if not runner.running:
+                runner.start()
+            if signal:
+                self._wakes[lane].release()
+        ticket.done.acquire(timeout=budget)
         with self._lock:
             if not ticket.finished:
                 ticket.abandoned = True
@@ -127,7 +152,8 @@ class Committer:
         return True
 
     def _work(self, run: Run, lane: int) -> None:
-        while not run.stopping:
+        wake = self._wakes[lane]
+        while not run.stopping and not self._stopping:
             with self._lock:
                 batch, self._queue = self._queue, []
                 for ticket in batch:
@@ -137,7 +163,10 @@ class Committer:
                 else:
                     self._idle.add(lane)
             if not batch:
-                run.wait(60.0)  # a submit that picks this lane wakes it
+                # Until a submit picks this lane (or a minute passes: look again).
+                if wake.acquire(timeout=60.0):
+                    with self._lock:
+                        self._signalled[lane] = False
                 continue
             self._commit(lane, batch)
 
@@ -159,7 +188,7 @@ class Committer:
             for ticket in batch:
                 ticket.error = error
                 ticket.finished = True
-                ticket.event.set()
+                ticket.done.release()
                 if ticket.abandoned and error is None:
                     logger.info(
                         "journal: %d record(s) committed after their caller's budget ran"
@@ -169,5 +198,8 @@ class Committer:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the threads (records queued meanwhile are not written: their callers spool)."""
+        self._stopping = True
+        for lane in range(self.lanes):
+            self._signal(lane)  # out of its sleep, to see the stop
         for runner in self._runners:
             runner.stop(timeout / self.lanes)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -50,7 +51,7 @@ from .._journal_verify import (
     VerifyResult,
     column_mismatches,
 )
-from ..spool import Spool
+from ..spool import MARKER_FILE, Spool
 from ._append import ChainWriter, lane_writer
 from ._columns import as_stored
 from ._committer import Committer
@@ -104,6 +105,7 @@ class PostgresJournal(PostgresUploads):
         self._writer = self._lanes[0]  # the writer's own chain: the spool drains into it
         self._committer = Committer(self._commit, lanes=len(self._lanes))
         self._spool_lock = threading.Lock()
+        self._spool_marker = str(self.data_dir / MARKER_FILE)
         self._spool: Spool | None = None
         self._drainer = Runner("credit-check-spool", self._drain_work)
         if Spool.holds_records(self.data_dir):
@@ -173,7 +175,7 @@ class PostgresJournal(PostgresUploads):
         self._check_open()
         if not prepared:
             return []
-        if Spool.holds_records(self.data_dir):
+        if os.path.exists(self._spool_marker):  # Spool.holds_records, the path made once
             # Order: records spooled before wait for the database; so does this one.
             return self._to_spool(prepared, "records spooled before it are not drained yet")
         budget = self.budget
