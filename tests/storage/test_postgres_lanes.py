@@ -139,6 +139,47 @@ def test_verify_names_the_lane_of_a_deleted_or_altered_record(
     assert (lane, "head_mismatch") in problems
 
 
+def test_a_lane_removed_whole_below_a_higher_one_shows(
+    storage: PostgresStorage, pg_url: str
+) -> None:
+    journal = storage.journal
+    journal.append(check("warm"))
+    writer = journal.writer
+    assert writer is not None
+    # Lane 2 writes while lanes 0 and 1 wait on their rows.
+    lane1 = f"{writer}+1"
+    stuck = []
+    with row_locked(pg_url, writer):
+        stuck.append(threading.Thread(target=lambda: journal.append(check("held0"))))
+        stuck[-1].start()
+        wait_for_lock_waiter(pg_url)
+        journal.append(check("one"))  # lane 1 registered with its record
+        with row_locked(pg_url, lane1):
+            stuck.append(threading.Thread(target=lambda: journal.append(check("held1"))))
+            stuck[-1].start()
+            deadline = time.monotonic() + 30
+            while (
+                time.monotonic() < deadline
+                and sql(
+                    pg_url,
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()",
+                )[0][0]
+                < 2
+            ):
+                time.sleep(0.02)
+            journal.append(check("two"))
+    for thread in stuck:
+        thread.join(30)
+    assert writer_of(pg_url, "two") == f"{writer}+2"
+    assert journal.verify().ok
+    # Lane 1 removed, head row and records: lane 2's row says it was there.
+    sql(pg_url, "DELETE FROM cc_journal_records WHERE writer_id = %s", (lane1,))
+    sql(pg_url, "DELETE FROM cc_journal_writers WHERE writer_id = %s", (lane1,))
+    problems = {(p.chain, p.kind) for p in journal.verify().problems}
+    assert problems == {(lane1, "missing_chain")}
+
+
 def test_an_append_waits_only_what_remains_of_its_deadline_then_spools(
     storage: PostgresStorage, pg_url: str
 ) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,12 +36,13 @@ from psycopg import errors as pg_errors
 
 from ..._exceptions import JournalError
 from .._journal_core import PreparedRecord, seal, utc_text
+from .._journal_verify import Problem
 from ._arrays import int4_array, int8_array, text_array
 from ._columns import detail_columns, pg_text
 from ._database import Database, DatabaseUnavailableError, set_statement_timeout
 from ._lanes import LaneConnection
 
-__all__ = ["LANE_MARK", "ChainWriter", "lane_writer", "same_record"]
+__all__ = ["LANE_MARK", "ChainWriter", "lane_writer", "missing_lanes", "same_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,38 @@ def lane_writer(writer: str, lane: int) -> str:
     return writer if lane == 0 else f"{writer}{LANE_MARK}{lane}"
 
 
+def missing_lanes(chains: Iterable[str]) -> list[Problem]:
+    """A ``missing_chain`` problem for each lane below the highest lane of its writer
+    that ``chains`` (the registered chain names) lacks: its head row was removed.
+
+    >>> [p.chain for p in missing_lanes(["w", "w+3", "w+1"])]
+    ['w+2']
+    """
+    lanes: dict[str, set[int]] = {}
+    for chain in chains:
+        base, mark, number = chain.rpartition(LANE_MARK)
+        if mark and number.isdigit() and int(number) > 0:
+            lanes.setdefault(base, set()).add(int(number))
+        else:
+            lanes.setdefault(chain, set()).add(0)
+    problems = []
+    for base, present in sorted(lanes.items()):
+        top = max(present)
+        for n in range(top):
+            if n not in present:
+                problems.append(
+                    Problem(
+                        0,
+                        "",
+                        "missing_chain",
+                        f"lane {n} of writer {base} is not registered while lane {top} is:"
+                        " its chain's head row was removed",
+                        lane_writer(base, n),
+                    )
+                )
+    return problems
+
+
 def same_record(stored_body: str, record: dict[str, Any]) -> bool:
     """Whether a stored body is ``record`` (chain fields aside): the same record, whose
     earlier commit went through although its answer was lost.
@@ -181,6 +214,7 @@ class ChainWriter:
         origin: str,
         ready: Callable[[], None],
         statement_timeout: float | None = None,
+        lower_lanes: Callable[[], list[str]] | None = None,
     ) -> None:
         self._db = db
         self._writer_id = writer_id
@@ -192,6 +226,9 @@ class ChainWriter:
             db, statement_timeout=db.timeout if statement_timeout is None else statement_timeout
         )
         self._registered = False
+        # The chains of the writer's lower lanes, registered with this one (so that a
+        # lane's head row stands for every lane below it: verify misses none removed).
+        self._lower_lanes = lower_lanes
         self._writer: str | None = None
         # (head_hash, head_wseq) as this process's last commit left them: what the next
         # batch chains to in one round trip. None: read it under the row lock first.
@@ -247,7 +284,9 @@ class ChainWriter:
                 with conn.pipeline(), conn.transaction():
                     set_statement_timeout(conn, wait)
                     if not self._registered:
-                        conn.execute(_REGISTER, (writer, now, now, self._origin), prepare=True)
+                        lower = self._lower_lanes() if self._lower_lanes is not None else []
+                        for name in (*lower, writer):
+                            conn.execute(_REGISTER, (name, now, now, self._origin), prepare=True)
                     head_cur = conn.execute(_LOCK_WRITER, (writer,), prepare=True)
                     present_cur = conn.execute(_PRESENT, (ids,), prepare=True)
                     head = head_cur.fetchone()  # the first round trip ends here

@@ -52,7 +52,7 @@ from .._journal_verify import (
     column_mismatches,
 )
 from ..spool import MARKER_FILE, Spool
-from ._append import ChainWriter, lane_writer
+from ._append import ChainWriter, lane_writer, missing_lanes
 from ._columns import as_stored
 from ._committer import Committer
 from ._database import Database, DatabaseUnavailableError
@@ -99,6 +99,7 @@ class PostgresJournal(PostgresUploads):
                 origin=origin,
                 ready=lambda: None,
                 statement_timeout=max(budget, 1.0),
+                lower_lanes=partial(self._lower_lanes, lane),
             )
             for lane in range(max(1, lanes))
         ]
@@ -113,6 +114,10 @@ class PostgresJournal(PostgresUploads):
 
     def _lane_writer_id(self, lane: int) -> str:
         return lane_writer(writer_id(self.data_dir), lane)
+
+    def _lower_lanes(self, lane: int) -> list[str]:
+        base = writer_id(self.data_dir)
+        return [lane_writer(base, n) for n in range(lane)]
 
     @property
     def location(self) -> str:
@@ -407,7 +412,9 @@ class PostgresJournal(PostgresUploads):
     def verify(self) -> VerifyResult:
         """Walk every writer's chain by its positions; each problem names its writer.
 
-        A record whose writer is not registered is a problem too.
+        A record whose writer is not registered is a problem too, and so is a lane
+        whose chain is gone (``missing_chain``) while a higher lane of its writer
+        is there: a lane's head row is registered with every lane below it.
 
         >>> journal.verify().ok  # doctest: +SKIP
         True
@@ -423,6 +430,7 @@ class PostgresJournal(PostgresUploads):
             " (SELECT 1 FROM cc_journal_writers w WHERE w.writer_id = r.writer_id)"
         )
         result = VerifyResult(ok=True, checked=0)
+        result.problems.extend(missing_lanes(heads))
         for writer in sorted(heads) + sorted(w for (w,) in stray):
             verifier = ChainVerifier(chain=writer)
             last = 0
