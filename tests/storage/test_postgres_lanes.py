@@ -10,8 +10,10 @@ the server.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,3 +238,40 @@ def test_must_check_journals_within_the_time_its_check_has_left(
             time.sleep(0.05)
         assert storage.journal.get(decision.check_id)["hash"] is not None
         assert storage.journal.verify().ok
+
+
+def test_a_forked_child_appends_on_lanes_of_its_own_and_leaves_the_parents_alone(
+    storage: PostgresStorage, pg_url: str
+) -> None:
+    journal = storage.journal
+    journal.append(check("parent0"))  # the parent's lane 0 connection is open now
+    pid = os.fork()
+    if pid == 0:  # the child: its own connections; the parent's sockets untouched
+        code = 1
+        try:
+            threads = [
+                threading.Thread(
+                    target=lambda t=t: [journal.append(check(f"child{t}-{n}", n)) for n in range(5)]
+                )
+                for t in range(4)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            stored = sql(
+                pg_url, "SELECT count(*) FROM cc_journal_records WHERE id LIKE %s", ("child%",)
+            )
+            code = 0 if stored[0][0] == 20 and not Spool.holds_records(journal.data_dir) else 2
+        except BaseException:
+            traceback.print_exc()
+            raise
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's own connection still works: its next record commits, not spooled.
+    assert journal.append(check("parent1"))["hash"] is not None
+    assert not Spool.holds_records(journal.data_dir)
+    result = journal.verify()
+    assert (result.ok, result.checked) == (True, 22)
