@@ -26,7 +26,6 @@ several batches of one process commit at once
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -43,8 +42,6 @@ from ._database import Database, DatabaseUnavailableError, set_statement_timeout
 from ._lanes import LaneConnection
 
 __all__ = ["LANE_MARK", "ChainWriter", "lane_writer", "missing_lanes", "same_record"]
-
-logger = logging.getLogger(__name__)
 
 _REGISTER = (
     "INSERT INTO cc_journal_writers (writer_id, head_hash, head_wseq, created_at, updated_at,"

@@ -15,6 +15,12 @@ one thread appending alone always writes lane 0.
 A caller whose budget runs out leaves, and its records go to the local spool;
 should the transaction it left still commit them, the spool's copy is
 recognised and skipped when it drains (same id, same record).
+
+Why the callers do not commit in their own threads (as the SQLite journal's
+group commit does): a caller blocked in a socket read cannot leave at its
+deadline. ``statement_timeout`` does not cover a commit waiting for the server's
+WAL flush, nor a network gone silent; a commit thread can be left behind, a
+caller's own thread cannot.
 """
 
 from __future__ import annotations
