@@ -548,10 +548,10 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     return checked.prepared(checked.clean)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+#: The canonical encoder, made once (json.dumps with these options makes one per call).
+_dumps = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
 
 
 def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
@@ -570,8 +570,7 @@ def _join(parts: tuple[str, str, str], hash_member: str | None, prev_member: str
     """The object of ``parts`` with the ``hash`` member (when given) and ``prev_hash``,
     in sorted key order: exactly what ``json.dumps(..., sort_keys=True)`` gives."""
     a, b, c = parts
-    members = [a, hash_member, b, prev_member, c]
-    return "{" + ",".join(m for m in members if m) + "}"
+    return "{" + ",".join([m for m in (a, hash_member, b, prev_member, c) if m]) + "}"
 
 
 def seal(prepared: PreparedRecord, head: str | None) -> str:
@@ -584,7 +583,12 @@ def seal(prepared: PreparedRecord, head: str | None) -> str:
     record = prepared.record
     # The record's other members were serialised once, in the caller's thread
     # (prepare_record); here, inside the write transaction, only text is joined.
-    prev = '"prev_hash":' + ("null" if head is None else _dumps(head))
+    if head is None:
+        prev = '"prev_hash":null'
+    elif type(head) is str and head.isalnum():  # a digest: nothing to escape
+        prev = f'"prev_hash":"{head}"'
+    else:
+        prev = '"prev_hash":' + _dumps(head)
     digest = hashlib.sha256(_join(prepared.parts, None, prev).encode("utf-8")).hexdigest()
     record["prev_hash"] = head
     record["hash"] = digest
