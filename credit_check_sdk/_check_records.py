@@ -32,7 +32,7 @@ from .storage._journal_core import SerialisedRecord
 __all__ = ["Prepared", "PreparedInTurn", "check_log_fields", "prepare_check", "related_ids"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A decided check not yet journaled."""
 

@@ -464,8 +464,11 @@ class _Checked:
         self.text, self.parts, self.inputs = text, parts, inputs_text
         self.key = inputs.key if isinstance(inputs, SerialisedInputs) else None
         self.at, self.check_id = at, check_id
-        self.derived = derive_columns(clean)
-        self.authority_rows = derive_authorities(clean, inputs)
+        # Kept as tuples of plain values, which the garbage collector stops tracking: a
+        # batch of checks prepared ahead does not lengthen every collection meanwhile.
+        columns, rows = derive_columns(clean)
+        self.derived = (columns, tuple(rows))
+        self.authority_rows = tuple(derive_authorities(clean, inputs))
 
     def prepared(self, clean: dict[str, Any] | None = None) -> PreparedRecord:
         """A new :class:`PreparedRecord` (its own copy of the record: ``clean`` or parsed)."""
@@ -477,7 +480,7 @@ class _Checked:
             self.parts,
             inputs_key=self.key,
             authority_rows=list(self.authority_rows),
-            derived=(self.derived[0], list(self.derived[1])),
+            derived=(self.derived[0], list(self.derived[1])),  # the adapters' lists
         )
 
 
@@ -485,9 +488,13 @@ class SerialisedRecord(dict[str, Any]):
     """A record, read-only, checked and serialised with its ``inputs`` once, ahead of the
     append: :func:`prepare_record` given it (and the same ``inputs``) only copies it.
 
-    ``must_check_many`` builds these while the platform's next answer is awaited, so
-    that what is left once the last answer is in is the durable write. Raises
-    :class:`InvalidRequestError` as :func:`prepare_record` would, at construction.
+    It holds the record as parsed back from its canonical text (what will be
+    hashed and stored; tuples became lists), not the values given. An append's
+    private copy is shallow: it shares the nested values with this record, which
+    nothing changes. ``must_check_many`` builds these while the platform's next
+    answer is awaited, so that what is left once the last answer is in is the
+    durable write. Raises :class:`InvalidRequestError` as :func:`prepare_record`
+    would, at construction.
 
     >>> r = SerialisedRecord({"type": "check", "id": "c1",
     ...                       "checked_at": "2026-11-29T08:00:00+08:00"}, None)
@@ -500,16 +507,14 @@ class SerialisedRecord(dict[str, Any]):
     TypeError: a serialised record is read-only
     """
 
-    __slots__ = ("_checked", "_spare", "inputs")
+    __slots__ = ("_checked", "inputs")
 
     def __init__(self, values: dict[str, Any], inputs: dict[str, Any] | None) -> None:
-        super().__init__(values)
         checked = _Checked(values, inputs)
+        super().__init__(checked.clean or {})
+        checked.clean = None  # this record is the parsed copy: not kept twice
         self.inputs = inputs
         self._checked = checked
-        # The copy parsed while checking, handed to the first append (list.pop is atomic).
-        self._spare = [checked.clean]
-        checked.clean = None
 
     def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("a serialised record is read-only")
@@ -539,11 +544,7 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     credit_check_sdk._exceptions.InvalidRequestError: record type must be ... not 'note'
     """
     if isinstance(record, SerialisedRecord) and record.inputs is inputs:
-        try:
-            clean = record._spare.pop()
-        except IndexError:  # appended before (its id will be refused): a copy of its own
-            clean = None
-        return record._checked.prepared(clean)
+        return record._checked.prepared(dict(record))
     checked = _Checked(record, inputs)
     return checked.prepared(checked.clean)
 
