@@ -490,8 +490,17 @@ class CreditChecker(OfflineMode, Duties):
         return self._catalogs.current
 
     def refresh_catalog(self) -> bool:
-        """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
-        return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+        """Ask the platform for a newer catalogue now; ``True`` when one was stored.
+
+        >>> checker.refresh_catalog()  # doctest: +SKIP
+        False
+        """
+        return self.client.run(self._refresh_catalog_steps())
+
+    def _refresh_catalog_steps(self) -> Steps[bool]:
+        """:meth:`refresh_catalog` as steps (:mod:`._steps`)."""
+        self._ensure_open()
+        return (yield from self._catalogs.refresh_steps(timeout=self.settings.timeout, force=True))
 
     def _pending_or_none(self) -> int | None:
         return None if self._closed else self.storage.uploads.pending_count()

@@ -11,6 +11,7 @@ inherits it; the checks themselves stay in :mod:`._checker`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
@@ -130,10 +131,21 @@ class OfflineMode:
         >>> checker.sync_snapshot().applied  # doctest: +SKIP
         120
         """
+        return self._sync_snapshot(timeout, progress=progress)
+
+    def _sync_snapshot(
+        self,
+        timeout: float,
+        *,
+        progress: Callable[[int, int | None], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncResult:
+        """:meth:`sync_snapshot`; ``stop``, when set, ends the pass between pages (the
+        async checker sets it when its caller is cancelled)."""
         self._ensure_open()
         syncer = self._require_syncer()
         self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
-        return syncer.sync_once(timeout, progress=progress)
+        return syncer.sync_once(timeout, progress=progress, stop=stop)
 
     def import_snapshot(
         self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
