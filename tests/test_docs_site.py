@@ -186,13 +186,14 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_testing_page_examples_run(tmp_path: Path) -> None:
-    fake, fixtures, sandbox = _PYTHON.findall(TESTING_PAGE)
+    fake, fixtures, async_fixtures, sandbox = _PYTHON.findall(TESTING_PAGE)
     done = _run([sys.executable, "-c", fake], tmp_path)
     assert done.returncode == 0, done.stderr
     (tmp_path / "test_page.py").write_text(fixtures, encoding="utf-8")
+    (tmp_path / "test_page_async.py").write_text(async_fixtures, encoding="utf-8")
     done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
     if importlib.util.find_spec("fastapi") is not None:  # the sandbox extra
         done = _run([sys.executable, "-c", sandbox], tmp_path)
         assert done.returncode == 0, done.stderr
