@@ -103,6 +103,7 @@ class AsyncCreditChecker:
         )
         self._instrumentation = instrumentation
         self.settings: Settings = self._core.settings
+        """The settings in force (those of the checker inside)."""
         if transport is None:
             transport = AsyncHttpxTransport(
                 verify=self.settings.verify_tls, proxy=self.settings.proxy

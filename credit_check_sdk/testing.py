@@ -93,12 +93,14 @@ class FakePlatform(FaultInjection):
         feed_relations: bool = True,
     ) -> None:
         self.app_id = app_id
+        """The application id the platform knows (the checkers it makes use it)."""
         self.agency_id = agency_id
-        #: The platform's data, in memory (the core's store).
+        """The agency whose records, reports and disclosures it takes."""
         self.store = MemoryStore(feed_relations=feed_relations)
+        """The platform's data, in memory (the core's store)."""
         self._lock = self.store.lock
         counter = itertools.count(1)
-        self.core = PlatformCore(
+        self.core: PlatformCore = PlatformCore(
             self.store,
             app_id=app_id,
             app_secret=app_secret,
@@ -109,10 +111,11 @@ class FakePlatform(FaultInjection):
             ambiguous_kind="legal_entity",
             entry_ids=lambda prefix, _year: f"{prefix}-{today().year}-{next(counter):06d}",
         )
+        """The platform contract's rules, shared with the sandbox (:mod:`._platform`)."""
         self._faults: list[Fault] = []
         self._down = False
-        #: ``(method, path from /v1/)`` of every call, in order.
         self.requests: list[tuple[str, str]] = []
+        """``(method, path from /v1/)`` of every call, in order."""
         self.set_catalog(catalog or default_catalog())
         self._transport = MockTransport(self._in_memory)
         self._server: http.server.ThreadingHTTPServer | None = None
