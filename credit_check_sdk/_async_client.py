@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -27,7 +28,7 @@ from ._exchange import Exchange
 from ._steps import Alongside, Call, Offload, Steps
 from ._transports import AsyncBaseTransport, Response
 
-__all__ = ["AsyncPlatformClient"]
+__all__ = ["AsyncPlatformClient", "offload"]
 
 T = TypeVar("T")
 
@@ -86,7 +87,7 @@ class AsyncPlatformClient:
                 elif isinstance(step, Alongside):
                     value = await self._alongside(step)
                 else:
-                    value = await _offload(step)
+                    value = await offload(step)
             except BaseException as exc:  # any error, cancellation too: thrown in where asked
                 error = exc
 
@@ -131,18 +132,22 @@ class AsyncPlatformClient:
         await self.transport.aclose()
 
 
-async def _offload(step: Offload) -> Any:
+async def offload(step: Offload, *, on_cancel: Callable[[], object] | None = None) -> Any:
     """``step.run()`` in a worker thread; a cancellation waits for it to end first.
 
     The work runs in a task of its own, which the caller's cancellation does not
     reach (``asyncio.shield``); the caller waits for it even when cancelled, so
     that durable work (a journal append and what follows it) is never left
     running behind a caller that has moved on (or behind a closed checker).
+    ``on_cancel`` is called at the caller's cancellation, to ask long work (a
+    snapshot sync) to end early.
     """
     work = asyncio.ensure_future(anyio.to_thread.run_sync(step.run))
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
         while not work.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(work)

@@ -135,20 +135,24 @@ class CreditChecker(OfflineMode, Duties):
         elif options:
             settings = Settings.build({}, **{**dict(settings), **options})
         self.settings = settings
+        """The settings in force (keywords and ``CREDIT_CHECK_*`` variables, validated)."""
         self.data_dir: Path = settings.resolved_data_dir()
+        """The directory of the checker's local files (created private, mode 0700)."""
         try:
             make_private_dir(self.data_dir)  # 0700: its files hold personal ids
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self._owns_storage = storage is None
-        #: Where everything durable is kept (journal, follow-ups, snapshot …).
         self.storage: Storage = (
             storage if storage is not None else open_storage(settings, data_dir=self.data_dir)
         )
-        #: The journal of this checker's storage.
+        """Where everything durable is kept (journal, follow-ups, snapshot …)."""
         try:
             self.journal: JournalStore = self.storage.journal
+            """The journal of this checker's storage."""
             self.client = PlatformClient.from_settings(settings, transport=transport)
+            """The platform client: signed requests with retries, used by the checks and
+            the background threads (uploads, snapshot sync, re-checks)."""
         except BaseException:
             if self._owns_storage:
                 self.storage.close()
@@ -183,6 +187,8 @@ class CreditChecker(OfflineMode, Duties):
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
         self.plugins = plugins if plugins is not None else PluginHost()
+        """The approval-flow plugins that annotate and observe decisions
+        (:mod:`credit_check_sdk.plugins`)."""
         self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
@@ -492,8 +498,17 @@ class CreditChecker(OfflineMode, Duties):
         return self._catalogs.current
 
     def refresh_catalog(self) -> bool:
-        """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
-        return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+        """Ask the platform for a newer catalogue now; ``True`` when one was stored.
+
+        >>> checker.refresh_catalog()  # doctest: +SKIP
+        False
+        """
+        return self.client.run(self._refresh_catalog_steps())
+
+    def _refresh_catalog_steps(self) -> Steps[bool]:
+        """:meth:`refresh_catalog` as steps (:mod:`._steps`)."""
+        self._ensure_open()
+        return (yield from self._catalogs.refresh_steps(timeout=self.settings.timeout, force=True))
 
     def _pending_or_none(self) -> int | None:
         return None if self._closed else self.storage.uploads.pending_count()
