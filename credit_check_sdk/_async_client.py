@@ -93,8 +93,8 @@ class AsyncPlatformClient:
 
     async def _alongside(self, step: Alongside) -> Response:
         """The request awaited here, the work in a worker thread; both over before return
-        (a cancellation too waits for the work, as :func:`_offload` does)."""
-        work = asyncio.ensure_future(_offload(step.work))
+        (a cancellation too waits for the work, as :func:`offload` does)."""
+        work = asyncio.ensure_future(offload(step.work))
         call = step.call
         try:
             answer = await self.request(call.method, call.path, **call.options)
