@@ -31,7 +31,7 @@ from typing import Any
 
 from ._cache import ProfileCache
 from ._catalogs import Catalogs
-from ._check_records import Prepared, check_log_fields, prepare_check, related_ids
+from ._check_records import Prepared, PreparedInTurn, check_log_fields, prepare_check, related_ids
 from ._checker_duties import Action as Action
 from ._checker_duties import Duties
 from ._checker_offline import OfflineMode
@@ -47,7 +47,7 @@ from ._ids import mask_id
 from ._models import Catalog, Decision, Matter, Reason, Subject
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
-from ._steps import Offload, Steps
+from ._steps import Offload, Steps, alongside
 from ._time import now
 from ._transports import BaseTransport
 from ._uploader import Uploader
@@ -318,42 +318,42 @@ class CreditChecker(OfflineMode, Duties):
         )
         require_matter(catalog, mat.category)
         self._offline.start()
-        found: dict[str, Found] = {}
-        wanted: list[str] = []
+
+        def prepare(subj: Subject, found: Found) -> Prepared:
+            return self._prepare_check(
+                subj, mat, catalog, found, operator=operator, department=department, serialised=True
+            )
+
+        turns = PreparedInTurn(prepare, parsed)
+        found = turns.found
+        wanted: dict[str, None] = {}  # in order, once each
         for subj in parsed:
             cached = None if fresh else self._cache.get(subj.id)
             if cached is not None:
                 found[subj.id] = Found(cached, "cache", degraded=False)
-            elif subj.id not in found and subj.id not in wanted:
-                wanted.append(subj.id)
+            elif subj.id not in found:
+                wanted[subj.id] = None
         refusal: Reason | None = None
-        for start in range(0, len(wanted), _BATCH):
-            chunk = wanted[start : start + _BATCH]
+        ids = list(wanted)
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start : start + _BATCH]
             if not self._offline.breaker.allow():
                 break
             try:
-                batch = yield from self.client.profiles_steps(chunk)
+                # The checks of the answers in so far are prepared while this one is awaited.
+                batch = yield from alongside(self.client.profiles_steps(chunk), turns.work())
             except PlatformError as exc:
                 self._platform_failed(exc)
                 refusal = refusal_reason(exc) or refusal
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
             self._offline.breaker.record_success()
+            asked = set(chunk)
             for got in batch.profiles:
-                if got.subject.id in chunk:
+                if got.subject.id in asked:
                     self._cache.put(got)
                     found[got.subject.id] = Found(got, "live", degraded=False)
-        prepared = [
-            self._prepare_check(
-                subj,
-                mat,
-                catalog,
-                found.get(subj.id) or self._fallback(subj, refusal),
-                operator=operator,
-                department=department,
-            )
-            for subj in parsed
-        ]
+        prepared: list[Prepared] = turns.finish(lambda subj: self._fallback(subj, refusal))
         if not prepared:
             return []
         # One durable transaction for the whole batch: as safe, and one fsync, not N.
@@ -431,6 +431,7 @@ class CreditChecker(OfflineMode, Duties):
         operator: str | None,
         department: str | None,
         recheck_of: str | None = None,
+        serialised: bool = False,
     ) -> Prepared:
         """Decide, and build the check record and its inputs (nothing written yet)."""
         return prepare_check(
@@ -443,6 +444,7 @@ class CreditChecker(OfflineMode, Duties):
             operator=operator,
             department=department,
             recheck_of=recheck_of,
+            serialised=serialised,
         )
 
     def _journal_checks(self, prepared: list[Prepared]) -> list[Decision]:

@@ -45,7 +45,7 @@ __all__ = ["NONE", "Found", "Offline", "platform_failed"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """Where a check's data came from, and what it can be trusted for."""
 
