@@ -17,6 +17,7 @@ from credit_check_sdk._models import Profile
 from credit_check_sdk.cli import main
 from credit_check_sdk.report import build_monthly_report
 from credit_check_sdk.storage import Commitment, DisclosureDuty, Storage, open_storage
+from credit_check_sdk.storage.postgres import _import
 
 ORG = "91442000MA4UJ2KQ57"
 PERSON = "442000199001011233"
@@ -137,8 +138,10 @@ def state(storage: Storage, ids: list[str]) -> dict[str, Any]:
 
 
 def test_a_hosts_whole_state_is_imported_continued_and_imported_again(
-    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Records go to the database a few at a time (2,000 in use): every round is crossed.
+    monkeypatch.setattr(_import, "_CHUNK", 2)
     host = tmp_path / "host"
     written = fill(host)
     ids = [r["id"] for r in written]

@@ -44,6 +44,7 @@ import json
 import socket
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,13 +75,19 @@ _RECORD_COLUMNS = (
 )
 
 
+#: Records written to the database per round (positions, records, measure rows, inputs):
+#: memory stays flat however long the host's journal.
+_CHUNK = 2000
+
+
 class _Journal:
-    """What is read from the host's journal file before the transaction."""
+    """The host's journal file, verified, read while the import's transaction is open."""
 
     def __init__(self, path: Path) -> None:
-        source = SQLiteJournal(path)
+        self.path = path
+        self.source = SQLiteJournal(path)
         try:
-            verified = source.verify()
+            verified = self.source.verify()
             if not verified.ok:
                 first = verified.problems[0]
                 raise JournalError(
@@ -88,25 +95,23 @@ class _Journal:
                     f" first: {first.kind} at #{first.seq}); run credit-check journal verify",
                     path=str(path),
                 )
-            self.records = list(source.iter_records())
-            self.inputs = {
-                r["id"]: source.inputs_for(r["id"])
-                for r in self.records
-                if r.get("type") == "check"
-            }
-            self.objections = source.objection_store.select()
-            self.receipts = source.receipt_store.select()
-        finally:
-            source.close()
-        # The upload state as the host left it, with its time (read once the file is
-        # migrated, by the journal opened above).
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:
-            self.states = {
-                rid: (state, detail, at)
-                for rid, state, detail, at in raw.execute(
-                    "SELECT id, upload_state, upload_detail, uploaded_at FROM records"
-                )
-            }
+            self.objections = self.source.objection_store.select()
+            self.receipts = self.source.receipt_store.select()
+        except BaseException:
+            self.source.close()
+            raise
+
+    def rows(self) -> Iterator[tuple[dict[str, Any], str, str | None, str | None]]:
+        """Each record in journal order with its upload state, detail and time, as the
+        host left them (one read of the file: a consistent view)."""
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as raw:
+            for body, state, detail, at in raw.execute(
+                "SELECT body, upload_state, upload_detail, uploaded_at FROM records ORDER BY seq"
+            ):
+                yield json.loads(body), state, detail, at
+
+    def close(self) -> None:
+        self.source.close()
 
 
 def import_sqlite_state(db: Database, data_dir: Path) -> dict[str, Any]:
@@ -127,32 +132,35 @@ def import_sqlite_state(db: Database, data_dir: Path) -> dict[str, Any]:
         raise JournalError(
             f"no SQLite state in {data_dir} (none of {', '.join(files)})", path=str(data_dir)
         )
-    journal = _Journal(path) if path.exists() else None
     stores = read_stores(data_dir)
-    writer = None
-    if journal is not None:
-        host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())
-        writer = keep_writer_id(data_dir, f"{host[:40] or 'host'}-{uuid.uuid4().hex[:12]}")
     result: dict[str, Any] = {
-        "writer": writer,
+        "writer": None,
         "records": 0,
         "records_present": 0,
         "upload_states": 0,
         "head_hash": None,
+        "objections": 0,
+        "receipts": 0,
     }
-    with db.transaction() as conn:
-        if journal is not None and writer is not None:
-            result.update(_merge_chain(conn, db.shown, journal, writer, origin=str(path)))
-            result.update(merge_journal_bookkeeping(conn, journal.objections, journal.receipts))
-        else:
-            result.update(objections=0, receipts=0)
-        result.update(merge_stores(conn, stores))
+    journal = _Journal(path) if path.exists() else None
+    try:
+        if journal is not None:
+            host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())
+            result["writer"] = keep_writer_id(
+                data_dir, f"{host[:40] or 'host'}-{uuid.uuid4().hex[:12]}"
+            )
+        with db.transaction() as conn:
+            if journal is not None:
+                result.update(_merge_chain(conn, db.shown, journal, result["writer"]))
+                result.update(merge_journal_bookkeeping(conn, journal.objections, journal.receipts))
+            result.update(merge_stores(conn, stores))
+    finally:
+        if journal is not None:
+            journal.close()
     return result
 
 
-def _merge_chain(
-    conn: Any, where: str, journal: _Journal, writer: str, *, origin: str
-) -> dict[str, Any]:
+def _merge_chain(conn: Any, where: str, journal: _Journal, writer: str) -> dict[str, Any]:
     """The host's records behind what the database holds of its chain; upload states of
     those it holds already brought forward."""
     now = utc_text(datetime.now(timezone.utc))
@@ -160,76 +168,98 @@ def _merge_chain(
         "INSERT INTO cc_journal_writers (writer_id, head_hash, head_wseq, created_at,"
         " updated_at, origin) VALUES (%s, NULL, 0, %s, %s, %s)"
         " ON CONFLICT (writer_id) DO NOTHING",
-        (writer, now, now, f"import of {origin}"),
+        (writer, now, now, f"import of {journal.path}"),
     )
     head_hash, held = conn.execute(
         "SELECT head_hash, head_wseq FROM cc_journal_writers WHERE writer_id = %s FOR UPDATE",
         (writer,),
     ).fetchone()
     held = int(held)
-    records = journal.records
-    common = min(held, len(records))
-    if common:
-        found = conn.execute(
-            "SELECT hash FROM cc_journal_records WHERE writer_id = %s AND wseq = %s",
-            (writer, common),
-        ).fetchone()
-        if found is None or found[0] != records[common - 1]["hash"]:
-            raise JournalError(
-                f"writer {writer} has other records at the same places of its chain in"
-                f" {where} than {origin} (#{common} differs): the host wrote to both;"
-                " nothing imported",
-                path=where,
-            )
-    moved = _advance_upload_states(conn, journal, records[:common])
-    new = records[held:]
+    answered: list[tuple[str, str, str | None, str | None]] = []
+    new: list[tuple[dict[str, Any], str, str | None, str | None]] = []
+    moved = copied = count = 0
+    last_hash: str | None = None
+    for count, (record, state, detail, at) in enumerate(journal.rows(), start=1):
+        last_hash = record["hash"]
+        if count <= held:
+            if count == held:
+                _same_place(conn, where, journal, writer, count, last_hash)
+            if state != "pending":
+                answered.append((record["id"], state, detail, at))
+                if len(answered) >= _CHUNK:
+                    moved += _advance_upload_states(conn, answered)
+                    answered = []
+            continue
+        new.append((record, state, detail, at))
+        if len(new) >= _CHUNK:
+            _copy_records(conn, journal, writer, held + copied, new)
+            copied += len(new)
+            new = []
+    if 0 < count < held:
+        # The database holds more of the chain than the file: the host went on there.
+        _same_place(conn, where, journal, writer, count, last_hash)
+    moved += _advance_upload_states(conn, answered)
     if new:
-        _copy_records(conn, journal, writer, held, new)
-        head_hash = new[-1]["hash"]
+        _copy_records(conn, journal, writer, held + copied, new)
+        copied += len(new)
+    if copied:
+        head_hash = last_hash
         conn.execute(
             "UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s, updated_at = %s"
             " WHERE writer_id = %s",
-            (head_hash, len(records), now, writer),
+            (head_hash, held + copied, now, writer),
         )
     return {
-        "records": len(new),
-        "records_present": common,
+        "records": copied,
+        "records_present": min(held, count),
         "upload_states": moved,
         "head_hash": head_hash,
     }
 
 
-def _advance_upload_states(conn: Any, journal: _Journal, present: list[dict[str, Any]]) -> int:
+def _same_place(
+    conn: Any, where: str, journal: _Journal, writer: str, wseq: int, hash_: str | None
+) -> None:
+    """Refuse a file whose record ``wseq`` is not the database's at that place."""
+    found = conn.execute(
+        "SELECT hash FROM cc_journal_records WHERE writer_id = %s AND wseq = %s", (writer, wseq)
+    ).fetchone()
+    if found is None or found[0] != hash_:
+        raise JournalError(
+            f"writer {writer} has other records at the same places of its chain in {where}"
+            f" than {journal.path} (#{wseq} differs): the host wrote to both; nothing imported",
+            path=where,
+        )
+
+
+def _advance_upload_states(
+    conn: Any, answered: list[tuple[str, str, str | None, str | None]]
+) -> int:
     """The platform's answers the host got for records the database holds still pending
     (an earlier import, then more uploads from the host); how many moved."""
-    answered = [
-        (r["id"], *journal.states[r["id"]])
-        for r in present
-        if journal.states.get(r["id"], ("pending",))[0] != "pending"
-    ]
     if not answered:
         return 0
-    conn.execute(
-        "CREATE TEMP TABLE cc_import_states (id text PRIMARY KEY, upload_state text,"
-        " upload_detail text, uploaded_at text) ON COMMIT DROP"
-    )
-    with conn.cursor() as cur, cur.copy("COPY cc_import_states FROM STDIN") as copy:
-        for row in answered:
-            copy.write_row(row)
+    ids, states, details, times = (list(column) for column in zip(*answered, strict=True))
     return int(
         conn.execute(
-            "UPDATE cc_journal_records r SET upload_state = s.upload_state,"
-            " upload_detail = s.upload_detail, uploaded_at = s.uploaded_at,"
-            " claimed_by = NULL, claimed_until = NULL FROM cc_import_states s"
-            " WHERE r.id = s.id AND r.upload_state = 'pending'"
+            "UPDATE cc_journal_records r SET upload_state = s.state, upload_detail = s.detail,"
+            " uploaded_at = s.at, claimed_by = NULL, claimed_until = NULL"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " AS s(id, state, detail, at)"
+            " WHERE r.id = s.id AND r.upload_state = 'pending'",
+            (ids, states, details, times),
         ).rowcount
     )
 
 
 def _copy_records(
-    conn: Any, journal: _Journal, writer: str, held: int, new: list[dict[str, Any]]
+    conn: Any,
+    journal: _Journal,
+    writer: str,
+    before: int,
+    new: list[tuple[dict[str, Any], str, str | None, str | None]],
 ) -> None:
-    """``new`` (the host's records after the first ``held``) as rows of the journal's
+    """``new`` (the host's records after its first ``before``) as rows of the journal's
     tables, each with a position taken now."""
     positions = [
         int(g)
@@ -242,22 +272,21 @@ def _copy_records(
     inputs: list[tuple[str, str]] = []
     with conn.cursor() as cur:
         with cur.copy(f"COPY cc_journal_records ({_RECORD_COLUMNS}) FROM STDIN") as copy:
-            for index, (gseq, record) in enumerate(zip(positions, new, strict=True)):
-                kind, check_id, at = key_columns(record)
+            for index, (gseq, (record, state, detail, at)) in enumerate(
+                zip(positions, new, strict=True)
+            ):
+                kind, check_id, when = key_columns(record)
                 columns, measure_rows = derive_columns(record)
-                state, detail, uploaded_at = journal.states.get(
-                    record["id"], ("pending", None, None)
-                )
                 body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
                 copy.write_row(
                     (
                         gseq,
                         writer,
-                        held + index + 1,
+                        before + index + 1,
                         record["id"],
                         kind,
                         check_id,
-                        at,
+                        when,
                         body,
                         record["hash"],
                         record.get("prev_hash"),
@@ -265,11 +294,11 @@ def _copy_records(
                         *detail_columns(record),
                         state,
                         detail,
-                        uploaded_at if state != "pending" else None,
+                        at if state != "pending" else None,
                     )
                 )
                 measures.extend((gseq, n, pg_text(mid), pg_text(st)) for n, mid, st in measure_rows)
-                found = journal.inputs.get(record["id"]) if kind == "check" else None
+                found = journal.source.inputs_for(record["id"]) if kind == "check" else None
                 if found is not None:
                     inputs.append(
                         (record["id"], json.dumps(found, sort_keys=True, ensure_ascii=False))
@@ -283,11 +312,9 @@ def _copy_records(
                 copy.write_row(authority)
     if inputs:
         # A check's inputs may be in the database already (a spooled copy drained there).
-        conn.execute("CREATE TEMP TABLE cc_import_inputs (check_id text, body text) ON COMMIT DROP")
-        with conn.cursor() as cur, cur.copy("COPY cc_import_inputs FROM STDIN") as copy:
-            for pair in inputs:
-                copy.write_row(pair)
+        ids, bodies = (list(column) for column in zip(*inputs, strict=True))
         conn.execute(
-            "INSERT INTO cc_journal_inputs (check_id, body) SELECT check_id, body"
-            " FROM cc_import_inputs ON CONFLICT (check_id) DO NOTHING"
+            "INSERT INTO cc_journal_inputs (check_id, body)"
+            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (check_id) DO NOTHING",
+            (ids, bodies),
         )
