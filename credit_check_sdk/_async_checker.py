@@ -7,6 +7,11 @@ written once as steps (:mod:`._steps`). Only the input/output differs: the
 profile and catalogue requests are awaited on an async HTTP transport (httpx),
 with the same signing, retries, typed errors and time budget, and the blocking
 local work (the journal's fsync'd append, a snapshot read) runs in a worker
+thread. Every other call of ``CreditChecker`` is here too, awaited: the
+platform's requests of ``file_objection``, ``objection_status`` and
+``refresh_catalog`` on the async transport (their logic, too, is written once as
+steps), the local work of ``watch``, ``disclose`` … and a whole snapshot sync
+(``sync_snapshot``, which streams the list export into SQLite) in a worker
 thread. Background work (uploads, snapshot sync, the breaker's probe, re-checks)
 stays on the core's threads.
 
@@ -16,25 +21,29 @@ Needs the ``async`` extra: ``pip install "credit-check-sdk[async]"``.
 from __future__ import annotations
 
 import functools
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
 
-from ._async_client import AsyncPlatformClient
+from ._async_client import AsyncPlatformClient, offload
 from ._checker import Action, CreditChecker, RecheckCallback, WatchCallback
 from ._config import Settings
 from ._exceptions import CreditCheckError
 from ._models import Catalog, Decision, Matter, Subject
-from ._steps import Steps
+from ._steps import Offload, Steps
+from ._sync import SyncResult
 from ._transports import AsyncBaseTransport, BaseTransport
 from ._transports.httpx_async import AsyncHttpxTransport
 from .arguments import check_instance
 from .instrumentation import Instrumentation, observed_async_check
 from .plugins import PluginHost
-from .storage import JournalStore, Storage
+from .storage import DisclosureDuty, ImportResult, JournalStore, Storage
 
 __all__ = ["AsyncCreditChecker"]
 
@@ -94,14 +103,16 @@ class AsyncCreditChecker:
         )
         self._instrumentation = instrumentation
         self.settings: Settings = self._core.settings
+        """The settings in force (those of the checker inside)."""
         if transport is None:
             transport = AsyncHttpxTransport(
                 verify=self.settings.verify_tls, proxy=self.settings.proxy
             )
         self._client = AsyncPlatformClient(self._core.client, transport)
         self._closed = False
-        self._running = 0  # checks in progress, which aclose() lets finish
+        self._running = 0  # calls in progress, which aclose() lets finish
         self._idle: anyio.Event | None = None
+        self._stops: set[threading.Event] = set()  # of snapshot syncs in progress
 
     @property
     def journal(self) -> JournalStore:
@@ -117,6 +128,16 @@ class AsyncCreditChecker:
     def catalog(self) -> Catalog:
         """The measures catalogue in force."""
         return self._core.catalog
+
+    @property
+    def data_dir(self) -> Path:
+        """The directory of the checker's local files (see ``CreditChecker.data_dir``)."""
+        return self._core.data_dir
+
+    @property
+    def plugins(self) -> PluginHost:
+        """The approval-flow plugins the checker calls (see ``CreditChecker.plugins``)."""
+        return self._core.plugins
 
     @observed_async_check("must_check")
     async def must_check(
@@ -165,14 +186,31 @@ class AsyncCreditChecker:
         )
 
     async def _run(self, steps: Steps[T]) -> T:
+        """Perform ``steps`` of the core's logic: requests awaited, local work in a thread."""
         self._ensure_open()
         self._running += 1
         try:
             return await self._client.run(steps)
         finally:
-            self._running -= 1
-            if not self._running and self._idle is not None:
-                self._idle.set()
+            self._finished()
+
+    async def _in_thread(
+        self, fn: Callable[[], T], *, on_cancel: Callable[[], object] | None = None
+    ) -> T:
+        """``fn()`` (the core's own call) in a worker thread; cancelled, the task waits
+        for it to end (``on_cancel`` may ask it to end early)."""
+        self._ensure_open()
+        self._running += 1
+        try:
+            result: T = await offload(Offload(fn), on_cancel=on_cancel)
+            return result
+        finally:
+            self._finished()
+
+    def _finished(self) -> None:
+        self._running -= 1
+        if not self._running and self._idle is not None:
+            self._idle.set()
 
     async def record_action(
         self,
@@ -190,8 +228,7 @@ class AsyncCreditChecker:
 
         >>> await checker.record_action(d.check_id, "applied", operator="u123")  # doctest: +SKIP
         """
-        self._ensure_open()
-        return await anyio.to_thread.run_sync(
+        return await self._in_thread(
             functools.partial(
                 self._core.record_action,
                 check_id,
@@ -201,6 +238,140 @@ class AsyncCreditChecker:
                 operator=operator,
             )
         )
+
+    async def disclose(
+        self,
+        kind: str,
+        subject: Subject | str,
+        decision_no: str,
+        decided_on: date | str,
+        title: str,
+        content: Mapping[str, Any] | None = None,
+        *,
+        check_id: str | None = None,
+    ) -> DisclosureDuty:
+        """Keep a licensing or penalty decision to publish (双公示), as
+        :meth:`CreditChecker.disclose`: on disk before it returns, posted by the
+        background uploader.
+
+        Local work only, done in a worker thread.
+
+        >>> duty = await checker.disclose("licensing", "91442000MA4UJ2KQ57",
+        ...     "中市监许〔2026〕1号", date(2026, 3, 2), "食品经营许可证核发")  # doctest: +SKIP
+        """
+        return await self._in_thread(
+            functools.partial(
+                self._core.disclose,
+                kind,
+                subject,
+                decision_no,
+                decided_on,
+                title,
+                content,
+                check_id=check_id,
+            )
+        )
+
+    async def file_objection(
+        self, check_id: str, entry_id: str, reason: str, submitted_by: str
+    ) -> str:
+        """File a subject's objection to an entry behind a check (§五(三)); returns its id.
+
+        As :meth:`CreditChecker.file_objection` (the same checks, before any
+        request): the platform is awaited on the async transport, the journal
+        read and the local bookkeeping run in a worker thread.
+
+        >>> oid = await checker.file_objection(d.check_id, "BL-2026-000123",
+        ...                                    "已履行判决", "u123")  # doctest: +SKIP
+        """
+        return await self._run(
+            self._core._file_objection_steps(check_id, entry_id, reason, submitted_by)
+        )
+
+    async def objection_status(self, objection_id: str) -> dict[str, Any]:
+        """The objection as the platform reports it (as :meth:`CreditChecker.objection_status`).
+
+        >>> (await checker.objection_status(oid))["status"]  # doctest: +SKIP
+        'verifying'
+        """
+        return await self._run(self._core._objection_status_steps(objection_id))
+
+    # -- offline mode: snapshot, watches, re-checks --------------------------------------
+
+    async def sync_snapshot(
+        self, timeout: float = 30.0, *, progress: Callable[[int, int | None], None] | None = None
+    ) -> SyncResult:
+        """Refresh the catalogue and bring the snapshot up to date now (as
+        :meth:`CreditChecker.sync_snapshot`), in a worker thread.
+
+        ``progress(applied, total)`` is called in that thread. A task cancelled
+        meanwhile asks the sync to stop and waits for it to end between pages
+        (what was applied is kept; a rebuild in progress is discarded);
+        :meth:`aclose` does the same.
+
+        >>> (await checker.sync_snapshot()).applied  # doctest: +SKIP
+        120
+        """
+        stop = threading.Event()
+        self._stops.add(stop)
+        try:
+            return await self._in_thread(
+                functools.partial(self._core._sync_snapshot, timeout, progress=progress, stop=stop),
+                on_cancel=stop.set,
+            )
+        finally:
+            self._stops.discard(stop)
+
+    async def import_snapshot(
+        self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
+    ) -> ImportResult:
+        """Seed the snapshot from a list export file (as
+        :meth:`CreditChecker.import_snapshot`), in a worker thread.
+
+        >>> await checker.import_snapshot("/media/usb/lists-export.ndjson.gz")  # doctest: +SKIP
+        """
+        return await self._in_thread(
+            functools.partial(self._core.import_snapshot, path, progress=progress)
+        )
+
+    async def watch(self, subject: Subject | str, matter: Matter | str, case_id: str) -> None:
+        """Watch a subject of an application still in progress, until :meth:`unwatch`
+        (as :meth:`CreditChecker.watch`).
+
+        The re-checks run on the checker's background thread, which calls
+        ``on_watch`` there (not on the event loop: hand the result to the loop
+        with ``loop.call_soon_threadsafe`` if it must go on there).
+
+        >>> await checker.watch("91442000MA4UJ2KQ57", "bidding", "ZSGC-2026-118")  # doctest: +SKIP
+        """
+        await self._in_thread(functools.partial(self._core.watch, subject, matter, case_id))
+
+    async def unwatch(self, subject: Subject | str, case_id: str) -> bool:
+        """Stop watching; ``True`` when there was such a watch.
+
+        >>> await checker.unwatch("91442000MA4UJ2KQ57", "ZSGC-2026-118")  # doctest: +SKIP
+        True
+        """
+        return await self._in_thread(functools.partial(self._core.unwatch, subject, case_id))
+
+    async def recheck_pending(self, limit: int = 100) -> int:
+        """Re-check degraded decisions live now (as :meth:`CreditChecker.recheck_pending`),
+        in a worker thread; returns how many were done.
+
+        >>> await checker.recheck_pending()  # doctest: +SKIP
+        0
+        """
+        return await self._in_thread(functools.partial(self._core.recheck_pending, limit))
+
+    async def refresh_catalog(self) -> bool:
+        """Ask the platform for a newer catalogue now; ``True`` when one was stored.
+
+        >>> await checker.refresh_catalog()  # doctest: +SKIP
+        False
+        """
+        return await self._run(self._core._refresh_catalog_steps())
+
+    # -- uploads and lifecycle -----------------------------------------------------------
 
     async def flush(self, timeout: float = 10.0) -> int:
         """Upload pending journal records now; returns how many are still pending.
@@ -235,6 +406,8 @@ class AsyncCreditChecker:
             return
         self._closed = True
         started = time.monotonic()
+        for stop in self._stops:
+            stop.set()  # a snapshot sync in progress ends at its next page
         self._client.end_requests(within=timeout * 0.5)
         if self._running:
             self._idle = anyio.Event()

@@ -6,7 +6,8 @@ deadline, answer checks, typed errors and retry policy) on an async
 transport. :meth:`AsyncPlatformClient.run` performs the steps of a check
 (:mod:`credit_check_sdk._steps`): each ``Call`` awaited on the transport, each
 ``Offload`` (the journal's fsync'd append, a snapshot read) in a worker thread,
-so that the event loop never waits for the network or the disk.
+so that the event loop never waits for the network or the disk; an
+``Alongside``'s work in a worker thread while its request is awaited.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -23,10 +25,10 @@ from tenacity import AsyncRetrying
 from ._client import PlatformClient
 from ._exceptions import PlatformError
 from ._exchange import Exchange
-from ._steps import Call, Offload, Steps
+from ._steps import Alongside, Call, Offload, Steps
 from ._transports import AsyncBaseTransport, Response
 
-__all__ = ["AsyncPlatformClient"]
+__all__ = ["AsyncPlatformClient", "offload"]
 
 T = TypeVar("T")
 
@@ -82,10 +84,35 @@ class AsyncPlatformClient:
             try:
                 if isinstance(step, Call):
                     value = await self.request(step.method, step.path, **step.options)
+                elif isinstance(step, Alongside):
+                    value = await self._alongside(step)
                 else:
-                    value = await _offload(step)
+                    value = await offload(step)
             except BaseException as exc:  # any error, cancellation too: thrown in where asked
                 error = exc
+
+    async def _alongside(self, step: Alongside) -> Response:
+        """The request awaited here, the work in a worker thread; both over before return
+        (a cancellation too waits for the work, as :func:`offload` does)."""
+        work = asyncio.ensure_future(offload(step.work))
+        call = step.call
+        try:
+            answer = await self.request(call.method, call.path, **call.options)
+        finally:
+            cancelled = False
+            while not work.done():
+                try:
+                    await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    cancelled = True  # the caller's: raised once the work is over
+                except BaseException:  # noqa: S110 - the work's error, raised just below
+                    pass
+            failed = None if work.cancelled() else work.exception()
+            if failed is not None:
+                raise failed
+            if cancelled:
+                raise asyncio.CancelledError
+        return answer
 
     def _ends(self) -> float:
         # Either client's end_requests() ends this client's requests.
@@ -105,18 +132,22 @@ class AsyncPlatformClient:
         await self.transport.aclose()
 
 
-async def _offload(step: Offload) -> Any:
+async def offload(step: Offload, *, on_cancel: Callable[[], object] | None = None) -> Any:
     """``step.run()`` in a worker thread; a cancellation waits for it to end first.
 
     The work runs in a task of its own, which the caller's cancellation does not
     reach (``asyncio.shield``); the caller waits for it even when cancelled, so
     that durable work (a journal append and what follows it) is never left
     running behind a caller that has moved on (or behind a closed checker).
+    ``on_cancel`` is called at the caller's cancellation, to ask long work (a
+    snapshot sync) to end early.
     """
     work = asyncio.ensure_future(anyio.to_thread.run_sync(step.run))
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
         while not work.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(work)

@@ -10,6 +10,8 @@ a profile, as a watch learns them.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,14 +23,16 @@ from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subjec
 from ._offline import Found
 from ._record_ids import new_record_id
 from ._relations import LearntRelations
+from ._steps import Offload
 from ._time import SHANGHAI
 from ._version import __version__
 from .decision import _ROLE_NAMES, Verdict, decide
+from .storage._journal_core import SerialisedRecord
 
-__all__ = ["Prepared", "check_log_fields", "prepare_check", "related_ids"]
+__all__ = ["Prepared", "PreparedInTurn", "check_log_fields", "prepare_check", "related_ids"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A decided check not yet journaled."""
 
@@ -68,8 +72,13 @@ def prepare_check(
     operator: str | None,
     department: str | None,
     recheck_of: str | None = None,
+    serialised: bool = False,
 ) -> Prepared:
-    """Decide, and build the check record and its inputs (nothing written yet)."""
+    """Decide, and build the check record and its inputs (nothing written yet).
+
+    ``serialised``: the record as a ``SerialisedRecord`` (checked and serialised
+    here, with its inputs, so that the journal's append only copies it).
+    """
     profile = found.profile
     verdict: Verdict = decide(
         profile,
@@ -146,7 +155,69 @@ def prepare_check(
         catalog_version=catalog.version,
         recheck_of=recheck_of,
     )
+    if serialised:
+        record = SerialisedRecord(record, inputs)
     return Prepared(record, inputs, decision, found)
+
+
+#: Seconds the preparing waits for the request it goes alongside to be sent.
+_HEAD_START = 0.002
+
+
+class PreparedInTurn:
+    """The checks of one ``must_check_many``, prepared a group at a time.
+
+    ``found`` maps each subject id to what its check decides from, as answers
+    arrive; :meth:`work` hands out the preparing of those found since the last
+    call as an ``Offload``, which the checker runs while the platform's next
+    answer is awaited (:class:`~credit_check_sdk._steps.Alongside`).
+    :meth:`finish` prepares whatever is left, in the subjects' order: the work
+    saves time, never decides what a check is.
+
+    >>> from credit_check_sdk._models import Subject
+    >>> turns = PreparedInTurn(lambda s, f: (s.id, f), [Subject.parse("91442000MA4UJ2KQ57")])
+    >>> turns.found["91442000MA4UJ2KQ57"] = "from the cache"
+    >>> turns.work().run(); turns.finish(lambda s: "nothing")
+    [('91442000MA4UJ2KQ57', 'from the cache')]
+    """
+
+    def __init__(self, prepare: Callable[[Subject, Any], Any], subjects: list[Subject]) -> None:
+        self._prepare = prepare
+        self._subjects = subjects
+        self._positions: dict[str, list[int]] = {}
+        for n, subject in enumerate(subjects):
+            self._positions.setdefault(subject.id, []).append(n)
+        self.found: dict[str, Any] = {}
+        self._handed: set[str] = set()
+        self._prepared: list[Any] = [None] * len(subjects)
+
+    def work(self) -> Offload | None:
+        """Preparing the checks of the subjects found since the last call (``None``: none)."""
+        group = [i for i in self.found if i not in self._handed]
+        if not group:
+            return None
+        self._handed.update(group)
+        return Offload(self._prepare_group, (group,))
+
+    def _prepare_group(self, group: list[str]) -> None:
+        # The request this work goes alongside is built and sent first: while this
+        # thread holds the GIL, each of the sender's steps would wait up to the
+        # interpreter's switch interval (5 ms) for it. Its answer takes longer.
+        time.sleep(_HEAD_START)
+        for subject_id in group:
+            found = self.found[subject_id]
+            for n in self._positions[subject_id]:
+                self._prepared[n] = self._prepare(self._subjects[n], found)
+
+    def finish(self, fallback: Callable[[Subject], Any]) -> list[Any]:
+        """Every check, in order: those not prepared yet are now (``fallback``: not found)."""
+        for n, subject in enumerate(self._subjects):
+            if self._prepared[n] is None:
+                found = self.found.get(subject.id)
+                self._prepared[n] = self._prepare(
+                    subject, found if found is not None else fallback(subject)
+                )
+        return self._prepared
 
 
 def _snapshot_reason(

@@ -31,7 +31,7 @@ from typing import Any
 
 from ._cache import ProfileCache
 from ._catalogs import Catalogs
-from ._check_records import Prepared, check_log_fields, prepare_check, related_ids
+from ._check_records import Prepared, PreparedInTurn, check_log_fields, prepare_check, related_ids
 from ._checker_duties import Action as Action
 from ._checker_duties import Duties
 from ._checker_offline import OfflineMode
@@ -47,7 +47,7 @@ from ._ids import mask_id
 from ._models import Catalog, Decision, Matter, Reason, Subject
 from ._offline import Found, Offline, platform_failed
 from ._refusals import refusal_reason
-from ._steps import Offload, Steps
+from ._steps import Offload, Steps, alongside
 from ._time import now
 from ._transports import BaseTransport
 from ._uploader import Uploader
@@ -135,20 +135,24 @@ class CreditChecker(OfflineMode, Duties):
         elif options:
             settings = Settings.build({}, **{**dict(settings), **options})
         self.settings = settings
+        """The settings in force (keywords and ``CREDIT_CHECK_*`` variables, validated)."""
         self.data_dir: Path = settings.resolved_data_dir()
+        """The directory of the checker's local files (created private, mode 0700)."""
         try:
             make_private_dir(self.data_dir)  # 0700: its files hold personal ids
         except OSError as exc:
             raise CreditCheckError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self._owns_storage = storage is None
-        #: Where everything durable is kept (journal, follow-ups, snapshot …).
         self.storage: Storage = (
             storage if storage is not None else open_storage(settings, data_dir=self.data_dir)
         )
-        #: The journal of this checker's storage.
+        """Where everything durable is kept (journal, follow-ups, snapshot …)."""
         try:
             self.journal: JournalStore = self.storage.journal
+            """The journal of this checker's storage."""
             self.client = PlatformClient.from_settings(settings, transport=transport)
+            """The platform client: signed requests with retries, used by the checks and
+            the background threads (uploads, snapshot sync, re-checks)."""
         except BaseException:
             if self._owns_storage:
                 self.storage.close()
@@ -183,6 +187,8 @@ class CreditChecker(OfflineMode, Duties):
         self._on_recheck_changed = on_recheck_changed
         self._on_watch = on_watch
         self.plugins = plugins if plugins is not None else PluginHost()
+        """The approval-flow plugins that annotate and observe decisions
+        (:mod:`credit_check_sdk.plugins`)."""
         self._recheck_lock = LongLock()  # held across re-check requests
         self._closed = False
         self._requeue_from_journal()
@@ -312,42 +318,42 @@ class CreditChecker(OfflineMode, Duties):
         catalog = yield from self._catalogs.get_steps(deadline=deadline)
         require_matter(catalog, mat.category)
         self._offline.start()
-        found: dict[str, Found] = {}
-        wanted: list[str] = []
+
+        def prepare(subj: Subject, found: Found) -> Prepared:
+            return self._prepare_check(
+                subj, mat, catalog, found, operator=operator, department=department, serialised=True
+            )
+
+        turns = PreparedInTurn(prepare, parsed)
+        found = turns.found
+        wanted: dict[str, None] = {}  # in order, once each
         for subj in parsed:
             cached = None if fresh else self._cache.get(subj.id)
             if cached is not None:
                 found[subj.id] = Found(cached, "cache", degraded=False)
-            elif subj.id not in found and subj.id not in wanted:
-                wanted.append(subj.id)
+            elif subj.id not in found:
+                wanted[subj.id] = None
         refusal: Reason | None = None
-        for start in range(0, len(wanted), _BATCH):
-            chunk = wanted[start : start + _BATCH]
+        ids = list(wanted)
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start : start + _BATCH]
             if not self._offline.breaker.allow():
                 break
             try:
-                batch = yield from self.client.profiles_steps(chunk)
+                # The checks of the answers in so far are prepared while this one is awaited.
+                batch = yield from alongside(self.client.profiles_steps(chunk), turns.work())
             except PlatformError as exc:
                 self._platform_failed(exc)
                 refusal = refusal_reason(exc) or refusal
                 logger.warning("profiles:batch failed for %d subjects: %s", len(chunk), exc)
                 continue
             self._offline.breaker.record_success()
+            asked = set(chunk)
             for got in batch.profiles:
-                if got.subject.id in chunk:
+                if got.subject.id in asked:
                     self._cache.put(got)
                     found[got.subject.id] = Found(got, "live", degraded=False)
-        prepared = [
-            self._prepare_check(
-                subj,
-                mat,
-                catalog,
-                found.get(subj.id) or self._fallback(subj, refusal),
-                operator=operator,
-                department=department,
-            )
-            for subj in parsed
-        ]
+        prepared: list[Prepared] = turns.finish(lambda subj: self._fallback(subj, refusal))
         if not prepared:
             return []
         # One durable transaction for the whole batch: as safe, and one fsync, not N.
@@ -425,6 +431,7 @@ class CreditChecker(OfflineMode, Duties):
         operator: str | None,
         department: str | None,
         recheck_of: str | None = None,
+        serialised: bool = False,
     ) -> Prepared:
         """Decide, and build the check record and its inputs (nothing written yet)."""
         return prepare_check(
@@ -437,6 +444,7 @@ class CreditChecker(OfflineMode, Duties):
             operator=operator,
             department=department,
             recheck_of=recheck_of,
+            serialised=serialised,
         )
 
     def _journal_checks(
@@ -496,8 +504,17 @@ class CreditChecker(OfflineMode, Duties):
         return self._catalogs.current
 
     def refresh_catalog(self) -> bool:
-        """Ask the platform for a newer catalogue now; ``True`` when one was stored."""
-        return self._catalogs.refresh(timeout=self.settings.timeout, force=True)
+        """Ask the platform for a newer catalogue now; ``True`` when one was stored.
+
+        >>> checker.refresh_catalog()  # doctest: +SKIP
+        False
+        """
+        return self.client.run(self._refresh_catalog_steps())
+
+    def _refresh_catalog_steps(self) -> Steps[bool]:
+        """:meth:`refresh_catalog` as steps (:mod:`._steps`)."""
+        self._ensure_open()
+        return (yield from self._catalogs.refresh_steps(timeout=self.settings.timeout, force=True))
 
     def _pending_or_none(self) -> int | None:
         return None if self._closed else self.storage.uploads.pending_count()

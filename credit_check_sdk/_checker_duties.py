@@ -20,9 +20,10 @@ from ._disclosures import DisclosurePoster, check_against, make_duty
 from ._exceptions import InvalidArgumentError, InvalidRequestError, InvalidResponseError
 from ._models import Disclosure, DisclosureReceipt, Subject
 from ._record_ids import new_record_id
+from ._steps import Offload, Steps
 from ._time import now, today
 from .arguments import LONG_TEXT, check_choice, check_text, check_texts
-from .storage import DisclosureDuty
+from .storage import DisclosureDuty, ObjectionStatus
 
 if TYPE_CHECKING:
     from ._cache import ProfileCache
@@ -224,12 +225,18 @@ class Duties:
         >>> oid = checker.file_objection(d.check_id, "BL-2026-000123",
         ...                              "已履行判决", submitted_by="u123")  # doctest: +SKIP
         """
+        return self.client.run(self._file_objection_steps(check_id, entry_id, reason, submitted_by))
+
+    def _file_objection_steps(
+        self, check_id: str, entry_id: str, reason: str, submitted_by: str
+    ) -> Steps[str]:
+        """:meth:`file_objection` as steps (:mod:`._steps`), for the sync and async checkers."""
         self._ensure_open()
         check_id = check_text(check_id, "check_id")
         entry_id = check_text(entry_id, "entry_id")
         reason = check_text(reason, "reason", max_length=LONG_TEXT, multiline=True)
         submitted_by = check_text(submitted_by, "submitted_by")
-        check = self.journal.get(check_id)
+        check = yield Offload(self.journal.get, (check_id,))
         if check is None or check.get("type") != "check":
             raise InvalidRequestError(f"no check {check_id!r} in the journal")
         entries = {e for m in check["measures"] for e in m["entry_ids"]}
@@ -239,7 +246,7 @@ class Duties:
                 f"its entries are {sorted(entries) or 'none'}"
             )
         subject_id = check["subject"]["id"]
-        answer = self.client.post(
+        answer = yield from self.client.post_steps(
             "/v1/objections",
             {
                 "subject_id": subject_id,
@@ -255,9 +262,14 @@ class Duties:
             raise InvalidResponseError("objections: the answer has no objection_id")
         self._cache.drop(subject_id)
         # Local bookkeeping for the monthly report; not a journal record, never uploaded.
-        self.storage.objections.record(objection_id, check_id, entry_id, subject_id)
+        yield Offload(self._keep_objection, (objection_id, check_id, entry_id, subject_id))
         logger.info("objection %s filed against %s (check %s)", objection_id, entry_id, check_id)
         return objection_id
+
+    def _keep_objection(
+        self, objection_id: str, check_id: str, entry_id: str, subject_id: str
+    ) -> None:
+        self.storage.objections.record(objection_id, check_id, entry_id, subject_id)
 
     def objection_status(self, objection_id: str) -> dict[str, Any]:
         """The objection as the platform reports it: ``status`` is verifying, upheld or rejected.
@@ -265,10 +277,17 @@ class Duties:
         >>> checker.objection_status(oid)["status"]  # doctest: +SKIP
         'verifying'
         """
+        return self.client.run(self._objection_status_steps(objection_id))
+
+    def _objection_status_steps(self, objection_id: str) -> Steps[dict[str, Any]]:
+        """:meth:`objection_status` as steps (:mod:`._steps`)."""
         self._ensure_open()
         objection_id = check_text(objection_id, "objection_id")
-        answer = self.client.get(f"/v1/objections/{quote(objection_id, safe='')}")
+        answer = yield from self.client.get_steps(f"/v1/objections/{quote(objection_id, safe='')}")
         status = answer.get("status")
         if status in ("verifying", "upheld", "rejected"):
-            self.storage.objections.update(objection_id, status)
+            yield Offload(self._update_objection, (objection_id, status))
         return answer
+
+    def _update_objection(self, objection_id: str, status: ObjectionStatus) -> None:
+        self.storage.objections.update(objection_id, status)

@@ -11,6 +11,7 @@ inherits it; the checks themselves stay in :mod:`._checker`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from ._sync import Syncer, SyncResult
 from ._time import now, today
 from .arguments import check_text
 from .decision import require_matter
+from .instrumentation import observed_recheck
 from .storage import ImportResult, PendingRecheck, owner_name
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from ._models import Catalog
     from ._offline import Offline
     from ._steps import Steps
+    from .instrumentation import Instrumentation
     from .storage import JournalStore, Storage
 
 __all__ = ["OfflineMode", "RecheckCallback", "WatchCallback"]
@@ -70,6 +73,7 @@ class OfflineMode:
         _closed: bool
         _on_recheck_changed: RecheckCallback | None
         _on_watch: WatchCallback | None
+        _instrumentation: Instrumentation | None
 
         @abstractmethod
         def _ensure_open(self) -> None: ...
@@ -130,10 +134,21 @@ class OfflineMode:
         >>> checker.sync_snapshot().applied  # doctest: +SKIP
         120
         """
+        return self._sync_snapshot(timeout, progress=progress)
+
+    def _sync_snapshot(
+        self,
+        timeout: float,
+        *,
+        progress: Callable[[int, int | None], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncResult:
+        """:meth:`sync_snapshot`; ``stop``, when set, ends the pass between pages (the
+        async checker sets it when its caller is cancelled)."""
         self._ensure_open()
         syncer = self._require_syncer()
         self._catalogs.refresh(timeout=min(timeout, 10.0), force=True)
-        return syncer.sync_once(timeout, progress=progress)
+        return syncer.sync_once(timeout, progress=progress, stop=stop)
 
     def import_snapshot(
         self, path: str | Path, *, progress: Callable[[int, int], None] | None = None
@@ -277,6 +292,9 @@ class OfflineMode:
         owner = owner_name()
         followups = self._offline.followups
         lease = 60.0 + limit * 2 * self.settings.timeout
+        # A process of this host killed while re-checking leaves its claims: taken at once
+        # (on another host they wait for their lease).
+        followups.release_ended_rechecks(owner)
         try:
             return self._recheck_claimed(followups.claim_rechecks(owner, limit, lease))
         finally:
@@ -289,23 +307,30 @@ class OfflineMode:
                 break
             subject = Subject.model_construct(id=pending.subject_id, kind=pending.kind)
             matter = Matter.model_validate(pending.matter)
-            try:
-                profile = self.client.get_profile(subject.id)
-            except PlatformError as exc:
-                self._platform_failed(exc)
-                logger.info("re-check of %s postponed: %s", pending.check_id, exc)
-                break
-            self._offline.breaker.record_success()
-            self._cache.put(profile)
-            decision = self._decide_and_journal(
-                subject,
-                matter,
-                self._catalogs.current,
-                Found(profile, "live", degraded=False),
-                operator=None,
-                department=None,
-                recheck_of=pending.check_id,
-            )
+            # A span of its own (with an observer that traces): the profile request and
+            # the journal write of this re-check are its children.
+            with observed_recheck(
+                self._instrumentation, matter.category, "degraded", pending.check_id
+            ) as observed:
+                try:
+                    profile = self.client.get_profile(subject.id)
+                except PlatformError as exc:
+                    self._platform_failed(exc)
+                    logger.info("re-check of %s postponed: %s", pending.check_id, exc)
+                    observed.postponed(exc)
+                    break
+                self._offline.breaker.record_success()
+                self._cache.put(profile)
+                decision = self._decide_and_journal(
+                    subject,
+                    matter,
+                    self._catalogs.current,
+                    Found(profile, "live", degraded=False),
+                    operator=None,
+                    department=None,
+                    recheck_of=pending.check_id,
+                )
+                observed.decided(decision)
             done += 1
             if self._offline.followups.finish_recheck(
                 pending.check_id, decision.check_id, decision.outcome.value
@@ -335,17 +360,19 @@ class OfflineMode:
             # Any cached profile predates the change being reported: ask anew (live, or
             # the snapshot that has just taken the change in).
             self._cache.drop(subject.id)
-            found = self.client.run(
-                self._lookup_steps(subject, deadline=time.monotonic() + self.settings.timeout)
-            )
-            decision = self._decide_and_journal(
-                subject,
-                matter,
-                self._catalogs.current,
-                found,
-                operator=None,
-                department=None,
-            )
+            with observed_recheck(self._instrumentation, matter.category, "watch") as observed:
+                found = self.client.run(
+                    self._lookup_steps(subject, deadline=time.monotonic() + self.settings.timeout)
+                )
+                decision = self._decide_and_journal(
+                    subject,
+                    matter,
+                    self._catalogs.current,
+                    found,
+                    operator=None,
+                    department=None,
+                )
+                observed.decided(decision)
             self._offline.followups.update_watch(
                 watch.subject_id,
                 watch.case_id,

@@ -436,7 +436,18 @@ class PlatformClient:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         """A signed ``POST`` of JSON whose answer is a JSON object."""
-        response = self.request("POST", path, json_body=body, ok=ok, timeout=timeout)
+        return self.run(self.post_steps(path, body, ok=ok, timeout=timeout))
+
+    def post_steps(
+        self,
+        path: str,
+        body: Any,
+        *,
+        ok: Sequence[int] = (200, 201, 202),
+        timeout: float | None = None,
+    ) -> Steps[dict[str, Any]]:
+        """:meth:`post` as steps (:mod:`._steps`), for the sync and async checkers."""
+        response = yield Call("POST", path, {"json_body": body, "ok": ok, "timeout": timeout})
         return self._json(response, path)
 
     def put(self, path: str, body: Any, *, timeout: float | None = None) -> dict[str, Any]:
@@ -447,7 +458,14 @@ class PlatformClient:
         self, path: str, *, query: Sequence[tuple[str, str]] = (), timeout: float | None = None
     ) -> dict[str, Any]:
         """A signed ``GET`` whose answer is a JSON object."""
-        return self._json(self.request("GET", path, query=query, timeout=timeout), path)
+        return self.run(self.get_steps(path, query=query, timeout=timeout))
+
+    def get_steps(
+        self, path: str, *, query: Sequence[tuple[str, str]] = (), timeout: float | None = None
+    ) -> Steps[dict[str, Any]]:
+        """:meth:`get` as steps (:mod:`._steps`)."""
+        response = yield Call("GET", path, {"query": query, "timeout": timeout})
+        return self._json(response, path)
 
     def configuration(self) -> dict[str, Any]:
         """For ``health()``: the platform's refusal in force (if any) and the proxy in use.

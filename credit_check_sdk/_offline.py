@@ -28,7 +28,8 @@ from ._exceptions import JournalError, PlatformError, ProblemError, RateLimitedE
 from ._fork import ShortLock
 from ._ids import mask_id
 from ._models import Profile, Reason, Source, SubjectRef
-from ._sync import Syncer, SyncResult, SyncThread
+from ._sync import Syncer, SyncResult
+from ._sync_thread import SyncThread
 from ._time import now
 from .storage import (
     FollowupStore,
@@ -44,7 +45,7 @@ __all__ = ["NONE", "Found", "Offline", "platform_failed"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """Where a check's data came from, and what it can be trusted for."""
 

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from ._exceptions import UnknownMatterError
+from ._fast_models import decided_measure as _new_measure
+from ._fast_models import reason as _reason
 from ._ids import mask_id
 from ._models import (
     Catalog,
@@ -55,7 +57,6 @@ from ._models import (
     Outcome,
     Profile,
     Reason,
-    Title,
 )
 from .categories import category_name
 
@@ -377,88 +378,6 @@ def _describe_one(
         f"{lst}-list entry {entry_id} of {who_en} "
         f"({cat_en}, by {authority}, listed {listed}{until_en})",
     )
-
-
-_REASON_FIELDS = frozenset(("zh", "en"))
-_MEASURE_FIELDS = frozenset(DecidedMeasure.model_fields)
-_setattr = object.__setattr__
-
-
-def _fast_reason(zh: str, en: str) -> Reason:
-    # What model_construct does for a frozen model without extras, private
-    # attributes or post-init, minus its per-field loop: model_construct alone
-    # was most of the cost of a decision. The values are typed and trusted.
-    r = object.__new__(Reason)
-    _setattr(r, "__dict__", {"zh": zh, "en": en})
-    _setattr(r, "__pydantic_fields_set__", _REASON_FIELDS)
-    _setattr(r, "__pydantic_extra__", None)
-    _setattr(r, "__pydantic_private__", None)
-    return r
-
-
-def _fast_measure(values: dict[str, object]) -> DecidedMeasure:
-    m = object.__new__(DecidedMeasure)
-    _setattr(m, "__dict__", values)
-    _setattr(m, "__pydantic_fields_set__", _MEASURE_FIELDS)
-    _setattr(m, "__pydantic_extra__", None)
-    _setattr(m, "__pydantic_private__", None)
-    return m
-
-
-def _fast_path_sound() -> bool:
-    """True when the shortcut builds exactly what validation builds (checked once, at import).
-
-    Should a pydantic release change its internals, the engine falls back to
-    ``model_construct`` instead of returning subtly broken models.
-    """
-    try:
-        title = Title(zh="标题", en="title")
-        values: dict[str, object] = {
-            "id": "P-X",
-            "kind": "punishment",
-            "effect": "restrict",
-            "mandatory": True,
-            "status": "applied",
-            "entry_ids": ("BL-1",),
-            "title": title,
-            "basis": "b",
-            "points": None,
-        }
-        fast_m = _fast_measure(dict(values))
-        fast_r = _fast_reason("甲", "a")
-        return (
-            fast_m == DecidedMeasure.model_validate(values)
-            and fast_m.model_dump() == DecidedMeasure.model_validate(values).model_dump()
-            and fast_m.model_fields_set == DecidedMeasure.model_validate(values).model_fields_set
-            and fast_r == Reason(zh="甲", en="a")
-            and hash(fast_r) == hash(Reason(zh="甲", en="a"))
-        )
-    except Exception:  # any surprise from pydantic internals: take the safe path
-        return False
-
-
-# Checked at the first verdict, not at import: the check builds the models' validators
-# (and pydantic then looks for its plugins), which an import need not pay for.
-_fast: bool | None = None
-
-
-def _fast_ok() -> bool:
-    global _fast
-    if _fast is None:
-        _fast = _fast_path_sound()
-    return _fast
-
-
-def _reason(zh: str, en: str) -> Reason:
-    if _fast or (_fast is None and _fast_ok()):
-        return _fast_reason(zh, en)
-    return Reason(zh=zh, en=en)  # pragma: no cover - only with an incompatible pydantic release
-
-
-def _new_measure(values: dict[str, object]) -> DecidedMeasure:
-    if _fast or (_fast is None and _fast_ok()):
-        return _fast_measure(values)
-    return DecidedMeasure.model_validate(values)  # pragma: no cover - as above
 
 
 def _decided(c: _Compiled, status: MeasureStatus, entry_ids: tuple[str, ...]) -> DecidedMeasure:

@@ -1,12 +1,16 @@
 """The checker's instrumentation seam: what it tells an observer, and when.
 
 A :class:`~credit_check_sdk.CreditChecker` made with ``instrumentation=`` calls that
-object at three points, and at no other: when a check ends (:meth:`Instrumentation.check_finished`,
-once per ``must_check`` or ``must_check_many`` call, whether it returned or raised), when an
-upload batch ends (:meth:`Instrumentation.upload_finished`, once per request to the
+object at these points, and at no other: when a check ends (:meth:`Instrumentation.check_finished`,
+once per ``must_check`` or ``must_check_many`` call, whether it returned or raised, and once
+per re-check the background thread makes, of a degraded decision or of a watched subject),
+when an upload batch ends (:meth:`Instrumentation.upload_finished`, once per request to the
 platform), and once when the checker is made (:meth:`Instrumentation.attach`), handing over a
 :class:`CheckerState` whose :meth:`~CheckerState.read` the observer calls whenever it wants
-the gauges (records pending, breaker state). The SDK itself imports no telemetry library;
+the gauges (records pending, breaker state). An observer that also has ``check_context``
+(:class:`TracingInstrumentation`) is entered around each check's work, on the thread (or
+asyncio task) that does it, so that what it makes current there, a span, is current for
+the check's HTTP requests and journal write. The SDK itself imports no telemetry library;
 :mod:`credit_check_sdk.otel` is the OpenTelemetry observer (extra ``otel``).
 
 What an observer is given holds no personal id: a check's matter, outcome, source,
@@ -29,12 +33,14 @@ raised into the check; without ``instrumentation=`` the checker measures nothing
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from ._ids import mask_ids_in
@@ -48,12 +54,18 @@ __all__ = [
     "CheckerState",
     "Instrumentation",
     "StateReading",
+    "TracingInstrumentation",
     "UploadEvent",
 ]
 
 logger = logging.getLogger(__name__)
 
-CheckKind = Literal["must_check", "must_check_many"]
+#: ``recheck``: a re-check of a degraded decision or of a watched subject, made by the
+#: background thread (or ``recheck_pending()``), not by a check call.
+CheckKind = Literal["must_check", "must_check_many", "recheck"]
+#: What made a re-check: a decision that was ``degraded``, or a list change touching a
+#: subject under ``watch``.
+RecheckTrigger = Literal["degraded", "watch"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +96,15 @@ class CheckSummary:
 
 @dataclass(frozen=True)
 class CheckEvent:
-    """A ``must_check`` or ``must_check_many`` call that ended.
+    """A ``must_check`` or ``must_check_many`` call that ended, or a background re-check.
 
     ``start_ns`` and ``end_ns`` are :func:`time.time_ns` values (for a span's times);
     ``duration`` is measured with the monotonic clock. ``error`` is the exception's
     class name when the call raised (``checks`` then empty), with ``error_message``
-    (personal ids masked).
+    (personal ids masked). A re-check (``kind="recheck"``) says what made it
+    (``recheck``: ``degraded`` or ``watch``) and, for a degraded decision, which
+    check it re-checks (``recheck_of``); one the platform could not answer is
+    postponed, with ``error`` naming why.
 
     >>> CheckEvent("must_check", "bidding", 0, 1, 0.0).failed
     False
@@ -103,6 +118,8 @@ class CheckEvent:
     checks: tuple[CheckSummary, ...] = ()
     error: str | None = None
     error_message: str | None = None
+    recheck: RecheckTrigger | None = None
+    recheck_of: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -221,6 +238,66 @@ class Instrumentation(Protocol):
         """Called when a request sending journal records ends."""
 
 
+@runtime_checkable
+class TracingInstrumentation(Instrumentation, Protocol):
+    """An :class:`Instrumentation` that is also entered around each check's work.
+
+    ``check_context(kind, matter)`` is entered before the check's work begins and left
+    after :meth:`~Instrumentation.check_finished` was called, on the thread (or asyncio
+    task) that does the work: what it makes current there (an OpenTelemetry span) is
+    current for the check's HTTP requests and journal write, whose own spans (an HTTP
+    client's instrumentation) are then its children. ``matter`` is the call's argument
+    as given (masked; bad input included). An exception from it is logged, never raised.
+
+    >>> import contextlib
+    >>> class Timed:
+    ...     def attach(self, state): pass
+    ...     def check_finished(self, event): pass
+    ...     def upload_finished(self, event): pass
+    ...     def check_context(self, kind, matter): return contextlib.nullcontext()
+    >>> isinstance(Timed(), TracingInstrumentation)
+    True
+    """
+
+    def check_context(
+        self, kind: CheckKind, matter: str
+    ) -> contextlib.AbstractContextManager[object]:
+        """A context manager entered around one check's work."""
+
+
+class _Context:
+    """The observer's ``check_context`` when it has one; its failures are logged, and
+    it never swallows the check's exception."""
+
+    def __init__(self, observer: Instrumentation, kind: CheckKind, matter: str) -> None:
+        self._opener = getattr(observer, "check_context", None)
+        self._kind, self._matter = kind, matter
+        self._entered: contextlib.AbstractContextManager[object] | None = None
+
+    def __enter__(self) -> None:
+        if self._opener is None:
+            return
+        try:
+            manager = self._opener(self._kind, self._matter)
+            manager.__enter__()
+        except Exception:
+            logger.exception("instrumentation: check_context failed")
+        else:
+            self._entered = manager
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._entered is not None:
+            try:
+                self._entered.__exit__(exc_type, exc, tb)
+            except Exception:
+                logger.exception("instrumentation: check_context failed")
+
+
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     return {"error": type(exc).__name__, "error_message": mask_ids_in(str(exc))}
 
@@ -254,14 +331,15 @@ def observed_check(kind: CheckKind) -> Callable[[_Method], _Method]:
             observer: Instrumentation | None = self._instrumentation
             if observer is None:
                 return method(self, *args, **kwargs)
-            start_ns, start = time.time_ns(), time.monotonic()
-            try:
-                result = method(self, *args, **kwargs)
-            except BaseException as exc:
-                _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
-                raise
-            _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
-            return result
+            with _Context(observer, kind, _matter_of(args, kwargs)):
+                start_ns, start = time.time_ns(), time.monotonic()
+                try:
+                    result = method(self, *args, **kwargs)
+                except BaseException as exc:
+                    _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
+                    raise
+                _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
+                return result
 
         return run  # type: ignore[return-value]  # same signature, as functools.wraps says
 
@@ -277,14 +355,17 @@ def observed_async_check(kind: CheckKind) -> Callable[[_Method], _Method]:
             observer: Instrumentation | None = self._instrumentation
             if observer is None:
                 return await method(self, *args, **kwargs)
-            start_ns, start = time.time_ns(), time.monotonic()
-            try:
-                result = await method(self, *args, **kwargs)
-            except BaseException as exc:
-                _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
-                raise
-            _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
-            return result
+            # Entered and left in this task: its context (the span made current) is the
+            # check's, handed on to the worker threads of its journal write.
+            with _Context(observer, kind, _matter_of(args, kwargs)):
+                start_ns, start = time.time_ns(), time.monotonic()
+                try:
+                    result = await method(self, *args, **kwargs)
+                except BaseException as exc:
+                    _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
+                    raise
+                _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
+                return result
 
         return run  # type: ignore[return-value]  # same signature, as functools.wraps says
 
@@ -314,6 +395,60 @@ def _check_finished(
         matter = checks[0].matter if checks else _matter_of(args, kwargs)
         event = CheckEvent(kind, matter, start_ns, time.time_ns(), time.monotonic() - start, checks)
     _deliver(observer, "check_finished", event)
+
+
+class Recheck:
+    """What :func:`observed_recheck` hands the re-check it watches: tell it the decision
+    made (:meth:`decided`) or why the re-check was postponed (:meth:`postponed`)."""
+
+    def __init__(self) -> None:
+        self.decision: Decision | None = None
+        self.error: BaseException | None = None
+
+    def decided(self, decision: Decision) -> None:
+        """The re-check's decision, journaled."""
+        self.decision = decision
+
+    def postponed(self, exc: BaseException) -> None:
+        """The platform could not answer (``exc``): the re-check waits for the next pass."""
+        self.error = exc
+
+
+@contextlib.contextmanager
+def observed_recheck(
+    observer: Instrumentation | None,
+    matter: str,
+    trigger: RecheckTrigger,
+    recheck_of: str | None = None,
+) -> Iterator[Recheck]:
+    """Around one background re-check: ``observer`` hears of it as a check of kind
+    ``recheck`` (and, with ``check_context``, is entered around its work).
+
+    >>> with observed_recheck(None, "bidding", "watch") as recheck:
+    ...     recheck.decision is None
+    True
+    """
+    recheck = Recheck()
+    if observer is None:
+        yield recheck
+        return
+    with _Context(observer, "recheck", matter):
+        start_ns, start = time.time_ns(), time.monotonic()
+        fields: dict[str, Any] = {"recheck": trigger, "recheck_of": recheck_of}
+        try:
+            yield recheck
+        except BaseException as exc:
+            fields.update(_error_fields(exc))
+            raise
+        finally:
+            if recheck.error is not None and "error" not in fields:
+                fields.update(_error_fields(recheck.error))
+            checks = () if recheck.decision is None else (CheckSummary.of(recheck.decision),)
+            event = CheckEvent(
+                "recheck", matter, start_ns, time.time_ns(), time.monotonic() - start,
+                checks, **fields,
+            )  # fmt: skip
+            _deliver(observer, "check_finished", event)
 
 
 def _oldest_time(records: list[dict[str, Any]]) -> datetime | None:

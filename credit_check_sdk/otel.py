@@ -15,11 +15,20 @@ Spans (each with the matter; never a subject or a personal id):
 - ``credit_check.must_check``: outcome, source, degraded, check id;
 - ``credit_check.must_check_many``: the number of checks, and one ``check`` event per
   decision with its outcome, source, degraded and check id;
+- ``credit_check.recheck``: a re-check made in the background, of a degraded decision
+  (``credit_check.recheck_of``: the check re-checked) or of a watched subject that a list
+  change touched (``credit_check.recheck.trigger``); outcome, source, degraded, check id;
 - ``credit_check.upload_batch``: records sent, accepted, duplicates, rejected, lag.
 
-A check or an upload that raised has status ERROR and ``error.type``.
+A check span is current while the check works, on its thread (or asyncio task): the
+spans of its HTTP requests (an HTTP client's instrumentation: ``requests``, ``httpx``)
+are its children, and it is itself the child of the span current where the check was
+called (the application's request). A re-check's span is a root of its own, on the
+background thread. A check or an upload that raised, and a re-check the platform could
+not answer (postponed), have status ERROR and ``error.type``.
 
-Metrics: ``credit_check.checks`` (by matter, outcome, source, degraded),
+Metrics (re-checks are traced, not counted): ``credit_check.checks`` (by matter, outcome,
+source, degraded),
 ``credit_check.degraded_decisions`` (by matter, outcome, source),
 ``credit_check.check.duration`` and ``credit_check.check.errors`` (by kind and matter),
 ``credit_check.upload.batches`` (by result), ``credit_check.upload.records`` (by state),
@@ -44,7 +53,9 @@ batch), and two gauges read at each collection: ``credit_check.journal.pending``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 try:
@@ -58,7 +69,7 @@ except ImportError as exc:  # the extra is not installed
     ) from exc
 
 from ._version import __version__
-from .instrumentation import CheckerState, CheckEvent, CheckSummary, UploadEvent
+from .instrumentation import CheckerState, CheckEvent, CheckKind, CheckSummary, UploadEvent
 
 __all__ = ["ATTRIBUTES", "OpenTelemetryInstrumentation"]
 
@@ -69,7 +80,9 @@ ATTRIBUTES: dict[str, str] = {
     "credit_check.source": "live, cache, snapshot or none",
     "credit_check.degraded": "true when not decided from a live or fresh profile",
     "credit_check.check_id": "the journal record of the check (spans and events only)",
-    "credit_check.kind": "must_check or must_check_many",
+    "credit_check.kind": "must_check, must_check_many or recheck",
+    "credit_check.recheck.trigger": "what made a re-check: degraded (a decision) or watch",
+    "credit_check.recheck_of": "the degraded check a re-check re-checks (its journal record)",
     "credit_check.checks": "decisions made by the call",
     "credit_check.upload.records": "records sent in the batch",
     "credit_check.upload.accepted": "records the platform accepted",
@@ -94,6 +107,16 @@ def _check_attributes(check: CheckSummary) -> dict[str, Any]:
     }
 
 
+class _OpenSpan:
+    """The span of a check in progress, made current by ``check_context``."""
+
+    __slots__ = ("kind", "span")
+
+    def __init__(self, kind: CheckKind, span: trace.Span) -> None:
+        self.kind = kind
+        self.span: trace.Span | None = span
+
+
 class OpenTelemetryInstrumentation:
     """Spans and metrics of one checker: ``CreditChecker(instrumentation=this)``.
 
@@ -112,6 +135,8 @@ class OpenTelemetryInstrumentation:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self._tracer = trace.get_tracer(_NAME, __version__, tracer_provider=tracer_provider)
+        # The span of the check in progress in this context (thread or asyncio task).
+        self._open: ContextVar[_OpenSpan | None] = ContextVar("credit_check_span", default=None)
         meter = metrics.get_meter(_NAME, __version__, meter_provider=meter_provider)
         self._state: CheckerState | None = None
         self._checks = meter.create_counter(
@@ -169,26 +194,59 @@ class OpenTelemetryInstrumentation:
             )
         self._state = state
 
+    @contextlib.contextmanager
+    def check_context(self, kind: CheckKind, matter: str) -> Iterator[None]:
+        """The check's span, current while the check works (entered by the checker), so
+        that the spans of its requests are its children; ended by :meth:`check_finished`."""
+        span = self._tracer.start_span(
+            f"credit_check.{kind}",
+            kind=SpanKind.INTERNAL,
+            attributes={"credit_check.matter": matter, "credit_check.kind": kind},
+        )
+        opened = _OpenSpan(kind, span)
+        token = self._open.set(opened)
+        try:
+            with trace.use_span(
+                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+            ):
+                yield
+        finally:
+            self._open.reset(token)
+            if opened.span is not None:  # check_finished was not told (an observer's bug)
+                span.end()
+
     def check_finished(self, event: CheckEvent) -> None:
         """One span for the call; the checks counted by outcome (called by the checker)."""
         common = {"credit_check.matter": event.matter, "credit_check.kind": event.kind}
-        span = self._tracer.start_span(
-            f"credit_check.{event.kind}",
-            kind=SpanKind.INTERNAL,
-            start_time=event.start_ns,
-            attributes=common,
-        )
-        if event.kind == "must_check" and len(event.checks) == 1:
+        opened = self._open.get()
+        if opened is not None and opened.kind == event.kind and opened.span is not None:
+            span, opened.span = opened.span, None  # the one check_context made current
+            span.set_attributes(common)  # the matter as decided (normalised)
+        else:
+            span = self._tracer.start_span(
+                f"credit_check.{event.kind}",
+                kind=SpanKind.INTERNAL,
+                start_time=event.start_ns,
+                attributes=common,
+            )
+        if event.kind != "must_check_many" and len(event.checks) == 1:
             span.set_attributes(_check_attributes(event.checks[0]))
         else:
             span.set_attribute("credit_check.checks", len(event.checks))
             for check in event.checks:
                 span.add_event("check", _check_attributes(check), timestamp=event.end_ns)
+        if event.recheck is not None:
+            span.set_attribute("credit_check.recheck.trigger", event.recheck)
+        if event.recheck_of is not None:
+            span.set_attribute("credit_check.recheck_of", event.recheck_of)
         if event.failed:
             span.set_attribute("error.type", str(event.error))
             span.set_status(Status(StatusCode.ERROR, f"{event.error}: {event.error_message}"))
-            self._errors.add(1, {**common, "error.type": str(event.error)})
         span.end(end_time=event.end_ns)
+        if event.kind == "recheck":
+            return  # traced, not counted: the metrics count the checks asked for
+        if event.failed:
+            self._errors.add(1, {**common, "error.type": str(event.error)})
         self._duration.record(event.duration, common)
         for check in event.checks:
             attributes = _check_attributes(check)

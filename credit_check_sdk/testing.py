@@ -29,7 +29,6 @@ from __future__ import annotations
 import collections
 import http.server
 import itertools
-import json
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -39,18 +38,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._checker import CreditChecker
-from ._fake_http import (
-    Answer,
-    Exchange,
-    Fault,
-    MalformedKind,
-    deliver_in_memory,
-    garble,
-    handler_for,
-    problem,
-    route_request,
-    take_faults,
-)
+from ._fake_faults import FaultInjection
+from ._fake_http import Answer, Fault, deliver_in_memory, handler_for
 from ._ids import SubjectKind
 from ._models import Catalog
 from ._platform import MemoryStore, PlatformCore, Refusal
@@ -64,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["FakePlatform"]
 
 _MEMORY_BASE_URL = "https://fake-platform.invalid/api"
-_JSON = "application/json; charset=utf-8"
 
 
 class _Keep:
@@ -83,7 +71,7 @@ def _day(value: date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, date) else date.fromisoformat(value).isoformat()
 
 
-class FakePlatform:
+class FakePlatform(FaultInjection):
     """An in-memory credit platform implementing the contract, for tests.
 
     Thread-safe: one lock guards its state, so checks on many threads (or the
@@ -105,12 +93,14 @@ class FakePlatform:
         feed_relations: bool = True,
     ) -> None:
         self.app_id = app_id
+        """The application id the platform knows (the checkers it makes use it)."""
         self.agency_id = agency_id
-        #: The platform's data, in memory (the core's store).
+        """The agency whose records, reports and disclosures it takes."""
         self.store = MemoryStore(feed_relations=feed_relations)
+        """The platform's data, in memory (the core's store)."""
         self._lock = self.store.lock
         counter = itertools.count(1)
-        self.core = PlatformCore(
+        self.core: PlatformCore = PlatformCore(
             self.store,
             app_id=app_id,
             app_secret=app_secret,
@@ -121,10 +111,11 @@ class FakePlatform:
             ambiguous_kind="legal_entity",
             entry_ids=lambda prefix, _year: f"{prefix}-{today().year}-{next(counter):06d}",
         )
+        """The platform contract's rules, shared with the sandbox (:mod:`._platform`)."""
         self._faults: list[Fault] = []
         self._down = False
-        #: ``(method, path from /v1/)`` of every call, in order.
         self.requests: list[tuple[str, str]] = []
+        """``(method, path from /v1/)`` of every call, in order."""
         self.set_catalog(catalog or default_catalog())
         self._transport = MockTransport(self._in_memory)
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -360,93 +351,6 @@ class FakePlatform:
         with _as_value_error():
             return self.core.profile(subject_id)
 
-    # -- faults ------------------------------------------------------------------------
-
-    def fail(
-        self,
-        status: int = 503,
-        *,
-        times: int | None = None,
-        retry_after: float | None = None,
-        path: str | None = None,
-    ) -> None:
-        """Answer ``/v1`` calls (whose path contains ``path``) with a problem document.
-
-        ``times`` limits how many calls fail (``None``: until :meth:`reset_faults`);
-        ``retry_after`` adds a ``Retry-After`` header.
-
-        >>> fake = FakePlatform()
-        >>> fake.fail(429, retry_after=5, times=2, path="/profile")
-        >>> fake.fail(410, path="lists/changes")
-        """
-        self._add(Fault("status", times, path, status=status, retry_after=retry_after))
-
-    def delay(self, seconds: float, *, times: int | None = None, path: str | None = None) -> None:
-        """Hold answers to ``/v1`` calls for ``seconds`` before sending them.
-
-        In memory, a delay past the request's read timeout or deadline raises
-        :class:`RequestTimeoutError` at that moment, as a real transport would.
-
-        >>> FakePlatform().delay(5.0, path="/profile")
-        """
-        self._add(Fault("delay", times, path, seconds=seconds))
-
-    def drip(
-        self, interval: float = 0.3, *, times: int | None = None, path: str | None = None
-    ) -> None:
-        """Send the status and headers at once, then the body one byte every ``interval`` s.
-
-        >>> FakePlatform().drip(0.3, path="/profile")
-        """
-        self._add(Fault("drip", times, path, seconds=interval))
-
-    def reset(self, *, times: int | None = None, path: str | None = None) -> None:
-        """Break the connection in the middle of the body (a TCP reset over HTTP).
-
-        >>> FakePlatform().reset(times=1)
-        """
-        self._add(Fault("reset", times, path))
-
-    def malformed(
-        self, kind: MalformedKind, *, times: int | None = None, path: str | None = None
-    ) -> None:
-        """Garble answers to ``/v1`` calls (status 200, the request still takes effect).
-
-        ``not_json``: an HTML page; ``truncated``: the first half of the JSON;
-        ``missing_fields``: a required field left out; ``wrong_types``: every
-        top-level field of the wrong type.
-
-        >>> FakePlatform().malformed("truncated", times=1)
-        """
-        if kind not in ("not_json", "truncated", "missing_fields", "wrong_types"):
-            raise ValueError(f"unknown kind of malformed answer {kind!r}")
-        self._add(Fault("malformed", times, path, malformed=kind))
-
-    def outage(self, on: bool = True) -> None:
-        """While on, every call is answered 503.
-
-        >>> fake = FakePlatform()
-        >>> fake.outage()
-        >>> fake.outage(False)
-        """
-        with self._lock:
-            self._down = on
-
-    def reset_faults(self) -> None:
-        """Remove every fault and end an outage.
-
-        >>> FakePlatform().reset_faults()
-        """
-        with self._lock:
-            self._faults.clear()
-            self._down = False
-
-    def _add(self, fault: Fault) -> None:
-        if fault.times is not None and fault.times < 1:
-            raise ValueError("times must be at least 1, or None for every call")
-        with self._lock:
-            self._faults.append(fault)
-
     # -- wiring ------------------------------------------------------------------------
 
     @property
@@ -585,8 +489,6 @@ class FakePlatform:
 
     # -- the request handler ---------------------------------------------------------------
 
-    # -- the request handler ---------------------------------------------------------------
-
     def handle(
         self,
         method: str,
@@ -608,53 +510,6 @@ class FakePlatform:
         """
         ex = self._exchange(method, path, query, headers, body)
         return ex.status, ex.headers, ex.body
-
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Exchange:
-        method = method.upper()
-        at = path.find("/v1/")
-        route = path[at:] if at >= 0 else path
-        with self._lock:
-            self.requests.append((method, route))
-            delay, fault = 0.0, None
-            if at >= 0:
-                delay, fault, self._faults = take_faults(self._faults, route)
-            if self._down:
-                return Exchange(*problem(503, "the platform is down"), delay=delay)
-            if fault is not None and fault.kind == "status":
-                extra = {}
-                if fault.retry_after is not None:
-                    extra["Retry-After"] = f"{fault.retry_after:g}"
-                return Exchange(*problem(fault.status, "injected fault", extra), delay=delay)
-            if route == "/v1/records:batch":
-                self._count_uploads(body)
-            status, hdrs, data = route_request(self.core, method, path, route, query, headers, body)
-        ex = Exchange(status, hdrs, data, delay=delay)
-        if fault is not None and fault.kind == "malformed":
-            ex = Exchange(200, {"Content-Type": _JSON}, garble(data, fault), delay=delay)
-        elif fault is not None and fault.kind == "drip":
-            ex.drip = fault.seconds
-        elif fault is not None and fault.kind == "reset":
-            ex.reset = True
-        return ex
-
-    def _count_uploads(self, body: bytes) -> None:
-        # What tests look at: how often each record id reached the platform.
-        try:
-            doc = json.loads(body or b"null")
-        except ValueError:
-            return
-        records = doc.get("records") if isinstance(doc, dict) else None
-        for record in records if isinstance(records, list) else ():
-            rid = record.get("id") if isinstance(record, dict) else None
-            if isinstance(rid, str) and rid:
-                self.store.upload_counts[rid] += 1
 
     def _in_memory(self, request: Request) -> Response:
         ex = self._exchange(

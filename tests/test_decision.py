@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit_check_sdk import decision
+from credit_check_sdk import _fast_models
 from credit_check_sdk._exceptions import UnknownMatterError
 from credit_check_sdk._models import (
     Catalog,
@@ -578,11 +578,11 @@ class TestReasons:
     def test_fast_model_path_matches_validation(self) -> None:
         # The engine builds its models without validation; it must be
         # indistinguishable from validated ones under this pydantic version.
-        assert decision._fast_path_sound()
-        assert decision._fast_ok()  # checked at the first verdict, not at import
-        made = decision._reason("甲", "a")
+        assert _fast_models.fast_path_sound()
+        assert _fast_models.fast_ok()  # checked at the first verdict, not at import
+        made = _fast_models.reason("甲", "a")
         assert made == Reason(zh="甲", en="a")
-        assert made.__pydantic_fields_set__ is decision._REASON_FIELDS  # the fast path's
+        assert made.__pydantic_fields_set__ is _fast_models.REASON_FIELDS  # the fast path's
 
     def test_deterministic(self) -> None:
         p = profile(

@@ -8,6 +8,7 @@ directory and its pages are looked into.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
 import re
@@ -126,6 +127,68 @@ def test_every_public_name_is_in_the_api_reference(site: Path) -> None:
     assert "&gt;&gt;&gt; " not in re.sub(r"<pre.*?</pre>", "", html, flags=re.S)
 
 
+def _public_names(obj: object) -> set[str]:
+    return {name for name in dir(obj) if not name.startswith("_")}
+
+
+@pytest.fixture(scope="module")
+def checker_names(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """The public names of each checker, as an integration sees them (instance attributes
+    included), and of the fake platform."""
+    from credit_check_sdk.testing import FakePlatform
+
+    out = tmp_path_factory.mktemp("checkers")
+    with FakePlatform() as fake, fake.checker(out / "sync") as checker:
+        names = {"CreditChecker": _public_names(checker), "FakePlatform": _public_names(fake)}
+        async_checker = fake.async_checker(out / "async")
+        names["AsyncCreditChecker"] = _public_names(async_checker)
+        asyncio.run(async_checker.aclose())
+    return names
+
+
+def _listed_members(cls: str) -> list[str]:
+    """The ``members:`` list of ``cls``'s block in docs/reference/index.md."""
+    page = (DOCS / "reference" / "index.md").read_text(encoding="utf-8")
+    block = re.search(rf"^::: credit_check_sdk\.{cls}\n(.*?)(?=^:::|\Z)", page, re.M | re.S)
+    assert block is not None, cls
+    listed = re.search(r"members: \[(.*?)\]", block.group(1), re.S)
+    assert listed is not None, cls
+    return [name.strip() for name in listed.group(1).split(",")]
+
+
+@pytest.mark.parametrize("cls", ["CreditChecker", "AsyncCreditChecker"])
+def test_the_reference_lists_every_public_call_of_the_checkers(
+    cls: str, checker_names: dict[str, set[str]]
+) -> None:
+    listed = _listed_members(cls)
+    assert len(listed) == len(set(listed))
+    assert set(listed) == checker_names[cls]  # a call added to a checker is added here too
+    assert listed[:2] == ["must_check", "must_check_many"]  # in the order a reader meets them
+
+
+@pytest.mark.parametrize("cls", ["CreditChecker", "AsyncCreditChecker"])
+def test_the_reference_shows_every_public_call_of_the_checkers_in_order(
+    cls: str, site: Path, checker_names: dict[str, set[str]]
+) -> None:
+    html = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    shown = re.findall(rf'id="credit_check_sdk\.{cls}\.([a-z_]+)"', html)
+    assert set(shown) == checker_names[cls]
+    order = [shown.index(name) for name in ("must_check", "record_action", "watch", "flush")]
+    assert order == sorted(order)  # as a reader meets them, the inherited ones among them
+    # The calls CreditChecker inherits from its parts are rendered like its own.
+    assert shown.count("file_objection") == 1
+
+
+def test_the_testing_reference_shows_every_public_call_of_the_fake(
+    site: Path, checker_names: dict[str, set[str]]
+) -> None:
+    html = _page(site, "reference/testing")
+    shown = set(re.findall(r'id="credit_check_sdk\.testing\.FakePlatform\.([a-z_]+)"', html))
+    assert shown == checker_names["FakePlatform"]
+    # The fault calls are kept in a part it inherits (credit_check_sdk._fake_faults).
+    assert {"fail", "delay", "drip", "reset", "malformed", "outage", "reset_faults"} <= shown
+
+
 def test_the_site_has_every_page(site: Path) -> None:
     for page in (
         "getting-started",
@@ -186,13 +249,14 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_testing_page_examples_run(tmp_path: Path) -> None:
-    fake, fixtures, sandbox = _PYTHON.findall(TESTING_PAGE)
+    fake, fixtures, async_fixtures, sandbox = _PYTHON.findall(TESTING_PAGE)
     done = _run([sys.executable, "-c", fake], tmp_path)
     assert done.returncode == 0, done.stderr
     (tmp_path / "test_page.py").write_text(fixtures, encoding="utf-8")
+    (tmp_path / "test_page_async.py").write_text(async_fixtures, encoding="utf-8")
     done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
     if importlib.util.find_spec("fastapi") is not None:  # the sandbox extra
         done = _run([sys.executable, "-c", sandbox], tmp_path)
         assert done.returncode == 0, done.stderr

@@ -61,6 +61,66 @@ def test_fixtures_are_fresh_and_torn_down(credit_fake_platform, credit_checker):
     assert served.base_url == "https://fake-platform.invalid/api"  # no longer served
 """
 
+# The async fixture, run by anyio's pytest plugin (the async extra installs anyio), as an
+# agency's tests of an application on an event loop would use it.
+_ASYNC_AGENCY_TESTS = """
+import asyncio
+
+import pytest
+
+from credit_check_sdk import AsyncCreditChecker, CreditCheckError
+
+COMPANY = "91442000MA4UJ2KQ57"
+KEPT = []
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_blacklisted_subject_is_restricted(credit_fake_platform, credit_async_checker):
+    assert isinstance(credit_async_checker, AsyncCreditChecker)
+    assert credit_fake_platform.base_url.startswith("http://127.0.0.1:")  # served for it
+    credit_fake_platform.add_entry(COMPANY, "black", "court_judgment_defaulter")
+    decision = await credit_async_checker.must_check(COMPANY, "bidding")
+    assert decision.outcome == "restriction"
+    # No profile cache: what the test arranges shows at the next check.
+    credit_fake_platform.set_entry_status(credit_fake_platform.profile(COMPANY)["entries"][0]
+                                          ["entry_id"], "repaired")
+    assert (await credit_async_checker.must_check(COMPANY, "bidding")).outcome == "normal"
+    await credit_async_checker.watch(COMPANY, "bidding", "ZSGC-2026-118")
+    assert credit_async_checker.data_dir.parent.name.startswith("test_a_blacklisted")
+    KEPT.append((credit_fake_platform, credit_async_checker, asyncio.get_running_loop()))
+
+
+@pytest.mark.anyio
+async def test_fixtures_are_fresh_and_torn_down(credit_fake_platform, credit_async_checker):
+    assert (await credit_async_checker.must_check(COMPANY, "bidding")).outcome == "normal"
+    [(first_fake, closed, loop)] = KEPT
+    assert first_fake is not credit_fake_platform
+    with pytest.raises(CreditCheckError, match="closed"):
+        await closed.must_check(COMPANY, "bidding")
+    assert first_fake.base_url == "https://fake-platform.invalid/api"  # no longer served
+"""
+
+# anyio's plugin runs a test on every backend installed unless told: on trio the
+# async checker cannot run, and the fixture says how to keep the test on asyncio.
+_ON_TRIO = """
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "trio"
+
+
+@pytest.mark.anyio
+async def test_on_trio(credit_async_checker):
+    raise AssertionError("not reached")
+"""
+
 _WITHOUT_THE_EXTRA = """
 import sys
 
@@ -145,6 +205,21 @@ def test_the_fixtures_need_no_conftest(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, _AGENCY_TESTS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed" in done.stdout
+
+
+def test_the_async_checker_fixture_runs_on_the_tests_event_loop(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, _ASYNC_AGENCY_TESTS, "-W", "error::ResourceWarning")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+    assert "Warning" not in done.stdout  # closed on its loop: no unclosed connection
+
+
+def test_the_async_checker_fixture_skips_a_test_on_trio(tmp_path: Path) -> None:
+    pytest.importorskip("trio", reason="trio is not installed (the examples extra brings it)")
+    done = run_pytest(tmp_path, _ON_TRIO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout
+    assert 'an anyio_backend fixture that returns "asyncio"' in done.stdout
 
 
 def test_the_sandbox_fixture_skips_without_the_extra(tmp_path: Path) -> None:

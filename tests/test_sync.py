@@ -21,7 +21,8 @@ from werkzeug import Request, Response
 
 from credit_check_sdk._client import PlatformClient
 from credit_check_sdk._exceptions import BadRequestError, InvalidResponseError, PlatformError
-from credit_check_sdk._sync import Syncer, SyncThread
+from credit_check_sdk._sync import Syncer
+from credit_check_sdk._sync_thread import SyncThread
 from credit_check_sdk.snapshot import BUILD_NAME, Snapshot
 
 COMPANY = "91442000MA4UJ2KQ57"

@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .._exceptions import InvalidRequestError, JournalError
-from .._fork import ShortLock
+from ._group_commit import GroupCommit
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -46,6 +44,7 @@ __all__ = [
     "GroupCommit",
     "PreparedRecord",
     "SerialisedInputs",
+    "SerialisedRecord",
     "UploadState",
     "canonical_hash",
     "canonical_json",
@@ -375,9 +374,10 @@ class PreparedRecord:
         *,
         inputs_key: str | None = None,
         authority_rows: list[tuple[int, str]] | None = None,
+        derived: tuple[tuple[Any, ...], list[tuple[int, Any, Any]]] | None = None,
     ) -> None:
         self.record = record
-        self.columns, self.measure_rows = derive_columns(record)
+        self.columns, self.measure_rows = derived if derived is not None else derive_columns(record)
         self.authority_rows = authority_rows or []
         self.inputs = inputs
         #: SHA-256 hex of ``inputs`` (an adapter may keep equal inputs once, by this key).
@@ -394,6 +394,141 @@ class PreparedRecord:
         self.error: JournalError | None = None
 
 
+class _Checked:
+    """What :func:`prepare_record` finds out about a record and its inputs, once."""
+
+    __slots__ = (
+        "at",
+        "authority_rows",
+        "check_id",
+        "clean",
+        "derived",
+        "inputs",
+        "key",
+        "parts",
+        "text",
+    )
+
+    def __init__(self, record: dict[str, Any], inputs: dict[str, Any] | None) -> None:
+        if not isinstance(record, dict):
+            raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
+        try:
+            # The record is serialised once, canonically (sorted keys, in the three runs
+            # around ``hash`` and ``prev_hash`` that seal() joins), and the private copy
+            # is parsed back from that text: the caller cannot change it afterwards,
+            # tuples became lists, and the returned record is exactly what was hashed,
+            # stored and will be uploaded.
+            try:
+                parts = _canonical_parts(record)
+            except TypeError:
+                # Keys that are not strings (JSON makes them strings) cannot be sorted
+                # among strings: as JSON first, then again.
+                parts = _canonical_parts(json.loads(json.dumps(record, allow_nan=False)))
+            if inputs is None or isinstance(inputs, SerialisedInputs):
+                inputs_text = None if inputs is None else inputs.text
+            else:
+                inputs_text = _inputs_text(inputs)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
+        # Everything that could fail for this one record fails here, in the caller's
+        # thread: a group commit writes the records of other threads too, and one that
+        # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
+        # fail the whole batch.
+        text = _join(parts, None, '"prev_hash":null')
+        try:
+            size = len(text.encode("utf-8"))
+            if inputs_text is not None:
+                inputs_text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"record holds text that is not valid Unicode (position {exc.start}:"
+                f" {exc.reason}); a lone surrogate cannot be stored or uploaded"
+            ) from exc
+        if size > MAX_RECORD_BYTES:
+            raise InvalidRequestError(
+                f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
+            )
+        clean: dict[str, Any] = json.loads(text)
+        kind = clean.get("type")
+        if kind not in ("check", "action"):
+            raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
+        if not isinstance(clean.get("id"), str) or not clean["id"]:
+            raise InvalidRequestError("record needs a non-empty string id")
+        _, check_id, at = key_columns(clean)
+        if check_id is not None and not isinstance(check_id, str):
+            raise InvalidRequestError("check_id must be a string")
+        if inputs is not None and kind != "check":
+            raise InvalidRequestError("inputs are stored with check records only")
+        #: The private copy parsed here, for the first :meth:`prepared` (None once taken).
+        self.clean: dict[str, Any] | None = clean
+        self.text, self.parts, self.inputs = text, parts, inputs_text
+        self.key = inputs.key if isinstance(inputs, SerialisedInputs) else None
+        self.at, self.check_id = at, check_id
+        # Kept as tuples of plain values, which the garbage collector stops tracking: a
+        # batch of checks prepared ahead does not lengthen every collection meanwhile.
+        columns, rows = derive_columns(clean)
+        self.derived = (columns, tuple(rows))
+        self.authority_rows = tuple(derive_authorities(clean, inputs))
+
+    def prepared(self, clean: dict[str, Any] | None = None) -> PreparedRecord:
+        """A new :class:`PreparedRecord` (its own copy of the record: ``clean`` or parsed)."""
+        return PreparedRecord(
+            clean if clean is not None else json.loads(self.text),
+            self.inputs,
+            self.at,
+            self.check_id,
+            self.parts,
+            inputs_key=self.key,
+            authority_rows=list(self.authority_rows),
+            derived=(self.derived[0], list(self.derived[1])),  # the adapters' lists
+        )
+
+
+class SerialisedRecord(dict[str, Any]):
+    """A record, read-only, checked and serialised with its ``inputs`` once, ahead of the
+    append: :func:`prepare_record` given it (and the same ``inputs``) only copies it.
+
+    It holds the record as parsed back from its canonical text (what will be
+    hashed and stored; tuples became lists), not the values given. An append's
+    private copy is shallow: it shares the nested values with this record, which
+    nothing changes. ``must_check_many`` builds these while the platform's next
+    answer is awaited, so that what is left once the last answer is in is the
+    durable write. Raises :class:`InvalidRequestError` as :func:`prepare_record`
+    would, at construction.
+
+    >>> r = SerialisedRecord({"type": "check", "id": "c1",
+    ...                       "checked_at": "2026-11-29T08:00:00+08:00"}, None)
+    >>> p = prepare_record(r, None)
+    >>> p.record["id"], p.record is r, p.at
+    ('c1', False, '2026-11-29T00:00:00.000000Z')
+    >>> r["id"] = "c2"
+    Traceback (most recent call last):
+    ...
+    TypeError: a serialised record is read-only
+    """
+
+    __slots__ = ("_checked", "inputs")
+
+    def __init__(self, values: dict[str, Any], inputs: dict[str, Any] | None) -> None:
+        checked = _Checked(values, inputs)
+        super().__init__(checked.clean or {})
+        checked.clean = None  # this record is the parsed copy: not kept twice
+        self.inputs = inputs
+        self._checked = checked
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a serialised record is read-only")
+
+    __setitem__ = _read_only
+    __delitem__ = _read_only
+    __ior__ = _read_only
+    clear = _read_only
+    pop = _read_only
+    popitem = _read_only
+    setdefault = _read_only
+    update = _read_only
+
+
 def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> PreparedRecord:
     """Validate ``record`` (and its ``inputs``) and copy it for appending.
 
@@ -401,77 +536,23 @@ def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> Pre
     and ``checked_at`` or ``acted_at`` (RFC 3339 with offset); any ``prev_hash``
     and ``hash`` it carries are dropped. Raises :class:`InvalidRequestError`
     (never :class:`JournalError`): a bad record is the caller's, found before any write.
+    A :class:`SerialisedRecord` with the same ``inputs`` was checked when it was made.
 
     >>> prepare_record({"type": "note", "id": "n1"}, None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     credit_check_sdk._exceptions.InvalidRequestError: record type must be ... not 'note'
     """
-    if not isinstance(record, dict):
-        raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
-    try:
-        # The record is serialised once, canonically (sorted keys, in the three runs
-        # around ``hash`` and ``prev_hash`` that seal() joins), and the private copy
-        # is parsed back from that text: the caller cannot change it afterwards,
-        # tuples became lists, and the returned record is exactly what was hashed,
-        # stored and will be uploaded.
-        try:
-            parts = _canonical_parts(record)
-        except TypeError:
-            # Keys that are not strings (JSON makes them strings) cannot be sorted
-            # among strings: as JSON first, then again.
-            parts = _canonical_parts(json.loads(json.dumps(record, allow_nan=False)))
-        if inputs is None or isinstance(inputs, SerialisedInputs):
-            inputs_text = None if inputs is None else inputs.text
-        else:
-            inputs_text = _inputs_text(inputs)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"record is not JSON-serialisable: {exc}") from exc
-    # Everything that could fail for this one record fails here, in the caller's
-    # thread: a group commit writes the records of other threads too, and one that
-    # cannot be hashed or stored there (a lone surrogate has no UTF-8 form) would
-    # fail the whole batch.
-    text = _join(parts, None, '"prev_hash":null')
-    try:
-        size = len(text.encode("utf-8"))
-        if inputs_text is not None:
-            inputs_text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidRequestError(
-            f"record holds text that is not valid Unicode (position {exc.start}:"
-            f" {exc.reason}); a lone surrogate cannot be stored or uploaded"
-        ) from exc
-    if size > MAX_RECORD_BYTES:
-        raise InvalidRequestError(
-            f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
-        )
-    clean: dict[str, Any] = json.loads(text)
-    kind = clean.get("type")
-    if kind not in ("check", "action"):
-        raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
-    if not isinstance(clean.get("id"), str) or not clean["id"]:
-        raise InvalidRequestError("record needs a non-empty string id")
-    _, check_id, at = key_columns(clean)
-    if check_id is not None and not isinstance(check_id, str):
-        raise InvalidRequestError("check_id must be a string")
-    if inputs is not None and kind != "check":
-        raise InvalidRequestError("inputs are stored with check records only")
-    key = inputs.key if isinstance(inputs, SerialisedInputs) else None
-    return PreparedRecord(
-        clean,
-        inputs_text,
-        at,
-        check_id,
-        parts,
-        inputs_key=key,
-        authority_rows=derive_authorities(clean, inputs),
-    )
+    if isinstance(record, SerialisedRecord) and record.inputs is inputs:
+        return record._checked.prepared(dict(record))
+    checked = _Checked(record, inputs)
+    return checked.prepared(checked.clean)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+#: The canonical encoder, made once (json.dumps with these options makes one per call).
+_dumps = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
 
 
 def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
@@ -490,8 +571,7 @@ def _join(parts: tuple[str, str, str], hash_member: str | None, prev_member: str
     """The object of ``parts`` with the ``hash`` member (when given) and ``prev_hash``,
     in sorted key order: exactly what ``json.dumps(..., sort_keys=True)`` gives."""
     a, b, c = parts
-    members = [a, hash_member, b, prev_member, c]
-    return "{" + ",".join(m for m in members if m) + "}"
+    return "{" + ",".join([m for m in (a, hash_member, b, prev_member, c) if m]) + "}"
 
 
 def seal(prepared: PreparedRecord, head: str | None) -> str:
@@ -504,95 +584,13 @@ def seal(prepared: PreparedRecord, head: str | None) -> str:
     record = prepared.record
     # The record's other members were serialised once, in the caller's thread
     # (prepare_record); here, inside the write transaction, only text is joined.
-    prev = '"prev_hash":' + ("null" if head is None else _dumps(head))
+    if head is None:
+        prev = '"prev_hash":null'
+    elif type(head) is str and head.isalnum():  # a digest: nothing to escape
+        prev = f'"prev_hash":"{head}"'
+    else:
+        prev = '"prev_hash":' + _dumps(head)
     digest = hashlib.sha256(_join(prepared.parts, None, prev).encode("utf-8")).hexdigest()
     record["prev_hash"] = head
     record["hash"] = digest
     return _join(prepared.parts, f'"hash":"{digest}"', prev)
-
-
-class GroupCommit:
-    """Appends from many threads, committed together: one transaction (one ``fsync``) per batch.
-
-    :meth:`submit` queues prepared records. When no commit is under way the
-    submitting thread leads one: it takes everything queued so far and calls
-    ``write(batch)`` with ``lock`` held, which must set each record's ``error``
-    (when that record alone cannot be stored) and leave the others stored, or
-    raise for the batch. Threads that queue meanwhile wait on a condition, not
-    on ``lock``: when the commit holding their records ends they return at once
-    (they do not queue behind the next leader's ``fsync``), and one of those
-    still waiting leads the next batch. ``lock`` is the adapter's write lock (a
-    :class:`~credit_check_sdk._fork.ShortLock`, so a fork waits for a commit);
-    waiting threads hold no lock a fork would wait for. ``path`` names the
-    journal in errors.
-
-    >>> written = []
-    >>> group = GroupCommit(ShortLock(), written.extend, path="journal.sqlite3")
-    >>> p = prepare_record({"type": "check", "id": "c1",
-    ...                     "checked_at": "2026-11-29T08:00:00+08:00"}, None)
-    >>> group.submit([p]); [q.record["id"] for q in written]
-    ['c1']
-    """
-
-    def __init__(
-        self, lock: ShortLock, write: Callable[[list[PreparedRecord]], None], *, path: str
-    ) -> None:
-        self._write = write
-        self._path = path
-        self.reset(lock)
-
-    def reset(self, lock: ShortLock) -> None:
-        """Forget the queue and take new locks (in a forked child: the parent's threads,
-        whose records the queue held, do not exist there)."""
-        self.lock = lock
-        self.queue: list[PreparedRecord] = []
-        # Held only to queue, to hand over the lead and to wait: never across SQLite work.
-        self._turn = threading.Condition(threading.Lock())
-        self._leading = False
-
-    def submit(self, prepared: list[PreparedRecord]) -> None:
-        """Commit ``prepared`` (with whatever else is queued); raise the first record's error."""
-        if not prepared:
-            return
-        turn = self._turn
-        with turn:
-            # Queued at once, so one batch holds them all: the last one's fate is theirs.
-            self.queue.extend(prepared)
-            last = prepared[-1]
-            while not last.done:
-                if self._leading:
-                    turn.wait()
-                    continue
-                self._leading = True
-                batch, self.queue = self.queue, []
-                turn.release()
-                try:
-                    with self.lock:
-                        self._commit(batch)
-                finally:
-                    turn.acquire()
-                    self._leading = False
-                    turn.notify_all()
-        for p in prepared:
-            if p.error is not None:
-                raise p.error
-
-    def _commit(self, batch: list[PreparedRecord]) -> None:
-        try:
-            self._write(batch)
-        except JournalError as exc:
-            for p in batch:
-                if p.error is None:
-                    p.error = exc
-        except BaseException as exc:
-            # KeyboardInterrupt and the like: no record of this batch is stored;
-            # every waiter learns so, then the interrupt goes on.
-            for p in batch:
-                if p.error is None:
-                    p.error = JournalError(
-                        f"journal {self._path}: write interrupted: {exc!r}", path=self._path
-                    )
-                p.done = True
-            raise
-        for p in batch:
-            p.done = True
