@@ -8,6 +8,12 @@ tests do: ``tests/support/pgcluster.py``; fsync and synchronous_commit on).
    bare single-row ``INSERT; COMMIT`` of a record of the same size from 8 connections.
 2. The same from 4 processes × 4 threads (four instances, one database) against bare
    inserts from 16 connections.
+
+The checkers' platform (a fake one that answers profiles and takes uploads) is
+served by a process of its own, as a real platform is, and as in
+``bench_floor.py``: its work is not counted as the checker's, while the
+checker's background uploader keeps sending to it (its claims and marks in the
+database, its requests) during the run.
 3. Snapshot ``profile_for`` p99 with ``--entries`` entries (1,000,000) against a bare
    indexed ``SELECT`` of the same rows, the two taken in turn (a busy moment of the
    shared machine falls on both).
@@ -33,8 +39,11 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from credit_check_sdk.testing import FakePlatform  # noqa: E402 - after the path
+from bench_floor import served_platform  # noqa: E402 - after the path
+
+from credit_check_sdk import CreditChecker  # noqa: E402 - after the path
 from tests.support.pgcluster import PgCluster  # noqa: E402 - after the path
 
 CHECKS_PER_THREAD = 300
@@ -82,12 +91,14 @@ def bare_inserts(url: str, connections: int, body: str) -> float:
     return connections * CHECKS_PER_THREAD / _threads(connections, work)
 
 
-def checker_in_process(url: str, data_dir: Path, threads: int) -> tuple[float, str]:
+def checker_in_process(
+    platform: dict[str, str], url: str, data_dir: Path, threads: int
+) -> tuple[float, str]:
     """Cached checks per second from ``threads`` threads; a journal body for the floor."""
-    fake = FakePlatform()
     subjects = _company_ids(50)
-    fake.add_entry(subjects[0], "black", "court_judgment_defaulter")
-    checker = fake.checker(data_dir, cache_ttl=3600, database_url=url, timeout=10)
+    checker = CreditChecker(
+        **platform, data_dir=data_dir, cache_ttl=3600, database_url=url, timeout=10
+    )
     for s in subjects:
         checker.must_check(s, "bidding")  # warm the cache and the pool
     sample = json.dumps(checker.journal.get(checker.must_check(subjects[0], "bidding").check_id))
@@ -102,12 +113,15 @@ def checker_in_process(url: str, data_dir: Path, threads: int) -> tuple[float, s
     return threads * CHECKS_PER_THREAD / elapsed, sample
 
 
-def checker_processes(url: str, tmp: Path, processes: int, threads: int) -> float:
+def checker_processes(
+    platform: dict[str, str], url: str, tmp: Path, processes: int, threads: int
+) -> float:
     """Cached checks per second from ``processes`` instances of ``threads`` threads."""
     go = tmp / "go"
+    child = json.dumps([platform, url])
     procs = [
         subprocess.Popen(  # noqa: S603 - this very script
-            [sys.executable, __file__, "--child", url, str(tmp / f"p{n}"), str(threads), str(go)],
+            [sys.executable, __file__, "--child", child, str(tmp / f"p{n}"), str(threads), str(go)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -124,10 +138,12 @@ def checker_processes(url: str, tmp: Path, processes: int, threads: int) -> floa
     return total
 
 
-def _child(url: str, data_dir: str, threads: int, go: str) -> None:
-    fake = FakePlatform()
+def _child(platform_and_url: str, data_dir: str, threads: int, go: str) -> None:
+    platform, url = json.loads(platform_and_url)
     subjects = _company_ids(50)
-    checker = fake.checker(Path(data_dir), cache_ttl=3600, database_url=url, timeout=10)
+    checker = CreditChecker(
+        **platform, data_dir=Path(data_dir), cache_ttl=3600, database_url=url, timeout=10
+    )
     for s in subjects:
         checker.must_check(s, "bidding")
     Path(data_dir + ".ready").touch()
@@ -255,18 +271,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument(
+        "--journal-only", action="store_true", help="only the two must_check rows (1 and 2)"
+    )
     parser.add_argument("--child", nargs=4)
     args = parser.parse_args()
     if args.child:
-        url, data_dir, threads, go = args.child
-        _child(url, data_dir, int(threads), go)
+        child, data_dir, threads, go = args.child
+        _child(child, data_dir, int(threads), go)
         return
     cluster = PgCluster.start()
     rows = []
     try:
-        with tempfile.TemporaryDirectory() as d:
+        with (
+            tempfile.TemporaryDirectory() as d,
+            served_platform([(_company_ids(1)[0], "court_judgment_defaulter")]) as platform,
+        ):
             tmp = Path(d)
-            sdk8, sample = checker_in_process(cluster.create_database("one"), tmp / "one", 8)
+            sdk8, sample = checker_in_process(
+                platform, cluster.create_database("one"), tmp / "one", 8
+            )
             bare8 = bare_inserts(cluster.create_database("bare8"), 8, sample)
             rows.append(
                 (
@@ -276,7 +300,7 @@ def main() -> None:
                     f"{sdk8 / bare8:.2f}×",
                 )
             )
-            sdk16 = checker_processes(cluster.create_database("four"), tmp, 4, 4)
+            sdk16 = checker_processes(platform, cluster.create_database("four"), tmp, 4, 4)
             bare16 = bare_inserts(cluster.create_database("bare16"), 16, sample)
             rows.append(
                 (
@@ -286,6 +310,9 @@ def main() -> None:
                     f"{sdk16 / bare16:.2f}×",
                 )
             )
+            if args.journal_only:
+                _table(rows)
+                return
             p99, bare_p99 = snapshot_lookups(cluster.create_database("snap"), tmp, args.entries)
             rows.append(
                 (
@@ -306,6 +333,10 @@ def main() -> None:
             )
     finally:
         cluster.stop()
+    _table(rows)
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> None:
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     heads = ("benchmark", "figure", "floor (same run)", "ratio")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(heads, width, strict=True)) + " |")

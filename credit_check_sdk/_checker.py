@@ -262,7 +262,8 @@ class CreditChecker(OfflineMode, Duties):
         prepared = self._prepare_check(
             subj, mat, catalog, found, operator=operator, department=department
         )
-        decisions: list[Decision] = yield Offload(self._journal_checks, ([prepared],))
+        # The record waits for the journal at most what remains of the check's time.
+        decisions: list[Decision] = yield Offload(self._journal_checks, ([prepared], deadline))
         return decisions[0]
 
     @observed_check("must_check_many")
@@ -313,9 +314,8 @@ class CreditChecker(OfflineMode, Duties):
                     f"subject #{position}: {exc}", value=exc.value, reason=exc.reason
                 ) from exc
         mat = Matter.parse(matter)
-        catalog = yield from self._catalogs.get_steps(
-            deadline=time.monotonic() + self.settings.timeout
-        )
+        deadline = time.monotonic() + self.settings.timeout
+        catalog = yield from self._catalogs.get_steps(deadline=deadline)
         require_matter(catalog, mat.category)
         self._offline.start()
 
@@ -357,7 +357,7 @@ class CreditChecker(OfflineMode, Duties):
         if not prepared:
             return []
         # One durable transaction for the whole batch: as safe, and one fsync, not N.
-        decisions: list[Decision] = yield Offload(self._journal_checks, (prepared,))
+        decisions: list[Decision] = yield Offload(self._journal_checks, (prepared, deadline))
         return decisions
 
     def _lookup_steps(self, subject: Subject, *, deadline: float) -> Steps[Found]:
@@ -447,12 +447,18 @@ class CreditChecker(OfflineMode, Duties):
             serialised=serialised,
         )
 
-    def _journal_checks(self, prepared: list[Prepared]) -> list[Decision]:
-        """Write the check records durably (one transaction), then follow up on each."""
+    def _journal_checks(
+        self, prepared: list[Prepared], deadline: float | None = None
+    ) -> list[Decision]:
+        """Write the check records durably (one transaction), then follow up on each.
+
+        ``deadline`` (monotonic) is when the check's time ends: a journal that can keep
+        records aside (the database's spool) does so rather than wait past it.
+        """
         if len(prepared) == 1:
-            self.journal.append(prepared[0].record, inputs=prepared[0].inputs)
+            self.journal.append(prepared[0].record, inputs=prepared[0].inputs, deadline=deadline)
         else:
-            self.journal.append_many([(p.record, p.inputs) for p in prepared])
+            self.journal.append_many([(p.record, p.inputs) for p in prepared], deadline=deadline)
         # Relations of every live profile, for deciding from the snapshot in an outage.
         self._offline.learn_relations(
             [p.found.profile for p in prepared if p.found.source == "live" and p.found.profile]

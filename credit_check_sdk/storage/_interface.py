@@ -67,14 +67,23 @@ class JournalStore(Protocol):
         """
 
     def append(
-        self, record: dict[str, Any], *, inputs: dict[str, Any] | None = None
+        self,
+        record: dict[str, Any],
+        *,
+        inputs: dict[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """Chain, hash and durably store ``record``; return it with ``prev_hash`` and ``hash`` set.
 
         ``record`` needs ``type`` (``check`` or ``action``), a unique ``id`` and
         ``checked_at`` or ``acted_at`` (RFC 3339 with offset); a ``prev_hash``
         or ``hash`` it carries is replaced. ``inputs`` (check records only) is
-        what the check was decided from, for :meth:`inputs_for`. Raises
+        what the check was decided from, for :meth:`inputs_for`. ``deadline``
+        (a :func:`time.monotonic` time: when the check's time ends) bounds how
+        long an adapter that can keep a record aside waits for its store: the
+        PostgreSQL adapter spools the record (durably, unchained) rather than
+        wait past it; the SQLite adapter, whose store is a local file, commits
+        as usual. Raises
         :class:`~credit_check_sdk.InvalidRequestError` for a malformed record
         (before anything is written) and :class:`~credit_check_sdk.JournalError`
         when it cannot be stored (an id stored before, the store unreachable);
@@ -88,13 +97,17 @@ class JournalStore(Protocol):
         """
 
     def append_many(
-        self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]
+        self,
+        items: list[tuple[dict[str, Any], dict[str, Any] | None]],
+        *,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Append ``(record, inputs)`` pairs in one durable transaction, chained in order.
 
-        A malformed record fails the call before anything is stored; a record
-        that cannot be stored fails alone (the others are stored and chained
-        past it) and its error is raised after the commit.
+        ``deadline`` as for :meth:`append`. A malformed record fails the call
+        before anything is stored; a record that cannot be stored fails alone
+        (the others are stored and chained past it) and its error is raised
+        after the commit.
 
         >>> records = storage.journal.append_many([(c1, None), (c2, None)])  # doctest: +SKIP
         >>> records[1]["prev_hash"] == records[0]["hash"]  # doctest: +SKIP

@@ -63,8 +63,10 @@ class Problem:
     ``broken_link`` (``prev_hash`` is not the previous record's hash), ``gap``
     (a sequence number is missing), ``column_mismatch`` (an indexed column
     disagrees with the body), ``bad_body`` (the stored body is not a JSON
-    object) or ``head_mismatch`` (the chain's recorded head is not its last
-    record: records were deleted from the end). ``chain`` names the chain in a
+    object), ``head_mismatch`` (the chain's recorded head is not its last
+    record: records were deleted from the end) or ``missing_chain`` (a lane of a
+    writer in the shared database is gone, head and all, while a higher lane of
+    the same writer is there). ``chain`` names the chain in a
     store that keeps several (one per writer); ``None`` in a single-chain journal.
     """
 

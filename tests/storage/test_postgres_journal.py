@@ -104,13 +104,19 @@ def test_appends_from_many_threads_are_committed_together(tmp_path: Path, pg_url
         journal = storage.journal
         journal.append(check("warm"))
         batches: list[int] = []
-        write = journal._writer.write
+        lock = threading.Lock()
 
-        def counting(batch: list[Any], **kw: Any) -> set[str]:
-            batches.append(len(batch))
-            return write(batch, **kw)
+        def counting(write: Any) -> Any:
+            def counted(batch: list[Any], **kw: Any) -> set[str]:
+                with lock:
+                    batches.append(len(batch))
+                result: set[str] = write(batch, **kw)
+                return result
 
-        journal._writer.write = counting  # type: ignore[method-assign]  # counts the real writes
+            return counted
+
+        for lane in journal._lanes:  # counts the real writes of every lane
+            lane.write = counting(lane.write)  # type: ignore[method-assign]
         threads = [
             threading.Thread(
                 target=lambda t=t: [journal.append(check(f"t{t}-{i}", i)) for i in range(20)]

@@ -15,21 +15,18 @@ whole, nothing is stored, and the batch is written the careful way: the row
 locked and read (``SELECT … FOR UPDATE``), the ids looked up, then the inserts,
 two round trips.
 
-:class:`Committer` is how appends from many threads reach it: each caller queues
-its records and waits at most its budget; one thread of the process (a
-:class:`~credit_check_sdk._runner.Runner`) commits everything queued so far in
-one transaction (group commit). A caller whose budget runs out leaves, and its
-records go to the local spool; should the transaction it left still commit them,
-the spool's copy is recognised and skipped when it drains (same id, same record).
+A data folder's writer keeps its records in one or more *lanes*: lane 0 is the
+chain named by the writer id, lane ``k`` the chain ``<writer id>+k``
+(:func:`lane_writer`; ``+`` is never part of a writer id the SDK makes). Each lane
+is a hash chain with its own head row, verified like any writer's; lanes let
+several batches of one process commit at once
+(:class:`~._committer.Committer`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,15 +34,14 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from ..._exceptions import JournalError
-from ..._fork import ShortLock
-from ..._runner import Run, Runner
 from .._journal_core import PreparedRecord, seal, utc_text
+from .._journal_verify import Problem
+from ._arrays import int4_array, int8_array, text_array
 from ._columns import detail_columns, pg_text
 from ._database import Database, DatabaseUnavailableError, set_statement_timeout
+from ._lanes import LaneConnection
 
-__all__ = ["ChainWriter", "Committer", "same_record"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["LANE_MARK", "ChainWriter", "lane_writer", "missing_lanes", "same_record"]
 
 _REGISTER = (
     "INSERT INTO cc_journal_writers (writer_id, head_hash, head_wseq, created_at, updated_at,"
@@ -132,6 +128,51 @@ _BATCH = (
 )
 
 
+#: Between a writer id and its lane number in a lane's chain name.
+LANE_MARK = "+"
+
+
+def lane_writer(writer: str, lane: int) -> str:
+    """The chain name of ``writer``'s lane ``lane`` (lane 0 is the writer's own chain).
+
+    >>> lane_writer("app-01-3f2a9c1b7d4e", 0), lane_writer("app-01-3f2a9c1b7d4e", 2)
+    ('app-01-3f2a9c1b7d4e', 'app-01-3f2a9c1b7d4e+2')
+    """
+    return writer if lane == 0 else f"{writer}{LANE_MARK}{lane}"
+
+
+def missing_lanes(chains: Iterable[str]) -> list[Problem]:
+    """A ``missing_chain`` problem for each lane below the highest lane of its writer
+    that ``chains`` (the registered chain names) lacks: its head row was removed.
+
+    >>> [p.chain for p in missing_lanes(["w", "w+3", "w+1"])]
+    ['w+2']
+    """
+    lanes: dict[str, set[int]] = {}
+    for chain in chains:
+        base, mark, number = chain.rpartition(LANE_MARK)
+        if mark and number.isdigit() and int(number) > 0:
+            lanes.setdefault(base, set()).add(int(number))
+        else:
+            lanes.setdefault(chain, set()).add(0)
+    problems = []
+    for base, present in sorted(lanes.items()):
+        top = max(present)
+        for n in range(top):
+            if n not in present:
+                problems.append(
+                    Problem(
+                        0,
+                        "",
+                        "missing_chain",
+                        f"lane {n} of writer {base} is not registered while lane {top} is:"
+                        " its chain's head row was removed",
+                        lane_writer(base, n),
+                    )
+                )
+    return problems
+
+
 def same_record(stored_body: str, record: dict[str, Any]) -> bool:
     """Whether a stored body is ``record`` (chain fields aside): the same record, whose
     earlier commit went through although its answer was lost.
@@ -169,12 +210,22 @@ class ChainWriter:
         *,
         origin: str,
         ready: Callable[[], None],
+        statement_timeout: float | None = None,
+        lower_lanes: Callable[[], list[str]] | None = None,
     ) -> None:
         self._db = db
         self._writer_id = writer_id
         self._origin = origin
         self._ready = ready
+        # The one-statement append's own connection (its statements cut at the
+        # journal's budget, the database's timeout unless given).
+        self._lane = LaneConnection(
+            db, statement_timeout=db.timeout if statement_timeout is None else statement_timeout
+        )
         self._registered = False
+        # The chains of the writer's lower lanes, registered with this one (so that a
+        # lane's head row stands for every lane below it: verify misses none removed).
+        self._lower_lanes = lower_lanes
         self._writer: str | None = None
         # (head_hash, head_wseq) as this process's last commit left them: what the next
         # batch chains to in one round trip. None: read it under the row lock first.
@@ -230,7 +281,9 @@ class ChainWriter:
                 with conn.pipeline(), conn.transaction():
                     set_statement_timeout(conn, wait)
                     if not self._registered:
-                        conn.execute(_REGISTER, (writer, now, now, self._origin), prepare=True)
+                        lower = self._lower_lanes() if self._lower_lanes is not None else []
+                        for name in (*lower, writer):
+                            conn.execute(_REGISTER, (name, now, now, self._origin), prepare=True)
                     head_cur = conn.execute(_LOCK_WRITER, (writer,), prepare=True)
                     present_cur = conn.execute(_PRESENT, (ids,), prepare=True)
                     head = head_cur.fetchone()  # the first round trip ends here
@@ -301,11 +354,9 @@ class ChainWriter:
             (n, p, body)
             for n, (p, body) in enumerate(zip(batch, bodies, strict=True), start=wseq + 1)
         ]
-        with self._db.connection(timeout=wait) as conn:
+        with self._lane.use(timeout=wait) as conn:
             try:
-                self._send_fast(
-                    conn, writer, rows, wait, (last_hash, last_wseq, now, wseq, head_hash)
-                )
+                self._send_fast(conn, writer, rows, (last_hash, last_wseq, now, wseq, head_hash))
             except (pg_errors.UniqueViolation, pg_errors.DivisionByZero) as exc:
                 raise _RacedError() from exc
             except psycopg.errors.QueryCanceled as exc:
@@ -320,28 +371,36 @@ class ChainWriter:
         conn: psycopg.Connection[Any],
         writer: str,
         rows: list[tuple[int, PreparedRecord, str]],
-        wait: float,
         head_args: tuple[str | None, int, str, int, str | None],
     ) -> None:
         last_hash, last_wseq, now, wseq, head_hash = head_args
         columns, measures, authorities, inputs = self._arrays(rows)
-        # One pipeline, one implicit transaction: the server commits it (synchronous
-        # commit) at the pipeline's Sync and answers only then; a statement that fails
-        # rolls it back whole. The statement timeout is local to it.
-        with conn.pipeline():
-            set_statement_timeout(conn, wait)
-            conn.execute(
-                _BATCH,
-                (
-                    *(last_hash, last_wseq, now, writer, wseq, head_hash),
-                    writer,
-                    *columns,
-                    *measures,
-                    *authorities,
-                    *inputs,
-                ),
-                prepare=True,
-            )
+        # One statement in autocommit mode, its own transaction: the server commits it
+        # (synchronous commit) before it answers; when it fails nothing is stored. The
+        # arrays go as the server reads them (binary, packed here: see ._arrays).
+        conn.execute(
+            _BATCH,
+            (
+                *(last_hash, last_wseq, now, writer, wseq, head_hash),
+                writer,
+                int8_array(columns[0]),
+                *(text_array(c) for c in columns[1:]),
+                text_array(measures[0]),
+                int4_array(measures[1]),
+                text_array(measures[2]),
+                text_array(measures[3]),
+                text_array(authorities[0]),
+                int4_array(authorities[1]),
+                text_array(authorities[2]),
+                text_array(inputs[0]),
+                text_array(inputs[1]),
+            ),
+            prepare=True,
+        )
+
+    def close(self) -> None:
+        """Close the lane's own connection (the next batch opens it again)."""
+        self._lane.close()
 
     @staticmethod
     def _arrays(
@@ -397,108 +456,3 @@ class ChainWriter:
             conn.execute(_INSERT_AUTHORITY, authorities, prepare=True)
         if inputs[0]:
             conn.execute(_INSERT_INPUTS, inputs, prepare=True)
-
-
-class _Ticket:
-    """One caller's records on their way through the committer."""
-
-    __slots__ = ("abandoned", "deadline", "error", "event", "finished", "prepared", "taken")
-
-    def __init__(self, prepared: list[PreparedRecord], deadline: float) -> None:
-        self.prepared = prepared
-        self.deadline = deadline
-        self.event = threading.Event()
-        self.taken = False  # in a batch being written
-        self.finished = False
-        self.abandoned = False  # the caller left (its budget ran out)
-        self.error: JournalError | None = None
-
-
-class Committer:
-    """Group commit with a budget: callers wait at most theirs, one thread commits.
-
-    ``write(batch, budget)`` stores a batch (or raises for the whole of it).
-
-    >>> written = []
-    >>> committer = Committer(lambda batch, budget: written.extend(batch))
-    >>> from credit_check_sdk.storage._journal_core import prepare_record
-    >>> p = prepare_record({"type": "check", "id": "c1",
-    ...                     "checked_at": "2026-11-29T08:00:00+08:00"}, None)
-    >>> committer.submit([p], budget=5.0), [q.record["id"] for q in written]
-    (True, ['c1'])
-    >>> committer.stop()
-    """
-
-    def __init__(
-        self,
-        write: Callable[[list[PreparedRecord], float], None],
-        *,
-        name: str = "credit-check-journal",
-    ) -> None:
-        self._write = write
-        self._init()
-        self._runner = Runner(name, self._work, on_child=self._init)
-
-    def _init(self) -> None:
-        # Per process: the queue of a parent's threads does not exist in a child.
-        self._lock = ShortLock()
-        self._queue: list[_Ticket] = []
-
-    def submit(self, prepared: list[PreparedRecord], *, budget: float) -> bool:
-        """Have ``prepared`` committed within ``budget`` seconds: ``True`` when it was
-        (a record that failed alone raises its error after), ``False`` when the budget
-        ran out first. Raises the batch's error when the commit failed as a whole.
-        """
-        ticket = _Ticket(prepared, time.monotonic() + budget)
-        with self._lock:
-            self._queue.append(ticket)
-        self._runner.start()
-        self._runner.wake()
-        ticket.event.wait(max(0.0, budget))
-        with self._lock:
-            if not ticket.finished:
-                ticket.abandoned = True
-                if not ticket.taken:
-                    self._queue.remove(ticket)
-                return False
-        if ticket.error is not None:
-            raise ticket.error
-        for p in prepared:
-            if p.error is not None:
-                raise p.error
-        return True
-
-    def _work(self, run: Run) -> None:
-        while not run.stopping:
-            with self._lock:
-                batch, self._queue = self._queue, []
-                for ticket in batch:
-                    ticket.taken = True
-            if not batch:
-                run.wait(60.0)
-                continue
-            prepared = [p for ticket in batch for p in ticket.prepared]
-            budget = max(t.deadline for t in batch) - time.monotonic()
-            error: JournalError | None = None
-            try:
-                self._write(prepared, budget)
-            except JournalError as exc:
-                error = exc
-            except Exception as exc:  # a bug must not leave callers waiting: they spool
-                logger.exception("journal: the commit failed")
-                error = JournalError(f"journal: the commit failed: {exc!r}")
-            with self._lock:
-                for ticket in batch:
-                    ticket.error = error
-                    ticket.finished = True
-                    ticket.event.set()
-                    if ticket.abandoned and error is None:
-                        logger.info(
-                            "journal: %d record(s) committed after their caller's budget ran"
-                            " out; their spooled copy will be skipped",
-                            len(ticket.prepared),
-                        )
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop the thread (records queued meanwhile are not written: their callers spool)."""
-        self._runner.stop(timeout)

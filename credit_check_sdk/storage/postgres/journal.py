@@ -3,15 +3,17 @@
 Every instance (one ``data_dir``'s SDK, see :mod:`._writer`) appends to its own
 chain in ``cc_journal_records``; a batch is one transaction that locks only its
 writer's row, so instances never wait for each other. Appends from many threads
-of a process are committed together (:class:`~._append.Committer`). The database
-commits with ``synchronous_commit`` on: a record is on the server's disk when
+of a process are committed together (:class:`~._committer.Committer`), in
+several lanes at once: each lane is a chain of the writer's own
+(:func:`~._append.lane_writer`), with its own head. The database commits with
+``synchronous_commit`` on: a record is on the server's disk when
 :meth:`PostgresJournal.append` returns.
 
-When the database cannot take a record within the append's budget (the check's
-timeout), the record goes to the local spool (:class:`~credit_check_sdk.storage.spool.Spool`,
-durable too) and the check goes on; later records go behind it while it holds
-any, and a background runner moves them into the database in order as soon as it
-answers (also at start-up).
+When the database cannot take a record within the append's budget (what remains
+of the check's time, at most the timeout), the record goes to the local spool
+(:class:`~credit_check_sdk.storage.spool.Spool`, durable too) and the check goes
+on; later records go behind it while it holds any, and a background runner moves
+them into the database in order as soon as it answers (also at start-up).
 
 >>> journal = storage.journal  # doctest: +SKIP
 >>> journal.append({"type": "check", "id": "c1",
@@ -22,10 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +51,10 @@ from .._journal_verify import (
     VerifyResult,
     column_mismatches,
 )
-from ..spool import Spool
-from ._append import ChainWriter, Committer
+from ..spool import MARKER_FILE, Spool
+from ._append import ChainWriter, lane_writer, missing_lanes
 from ._columns import as_stored
+from ._committer import Committer
 from ._database import Database, DatabaseUnavailableError
 from ._uploads import PostgresUploads
 from ._writer import read_writer_id, writer_id
@@ -59,33 +65,59 @@ logger = logging.getLogger(__name__)
 
 _PAGE = 1000
 _DRAIN_BATCH = 200
+#: Lanes (chains) a writer commits to at once by default: batches of one process in
+#: flight together, the server flushing their commits together.
+DEFAULT_LANES = 4
 
 
 class PostgresJournal(PostgresUploads):
     """The shared journal seen from the instance of ``data_dir`` (its chain, its spool).
 
-    ``budget`` is how long an append waits for the database before it spools.
+    ``budget`` is how long an append waits for the database before it spools (an
+    append given its check's ``deadline`` waits at most until then); ``lanes`` how
+    many chains of this writer take batches at once (lane 0 is the writer's own,
+    where a single thread's appends and the spool's records go; by default
+    :data:`DEFAULT_LANES`, at most half the pool's connections).
 
     >>> journal = PostgresJournal(db, data_dir, budget=2.0)  # doctest: +SKIP
     """
 
-    def __init__(self, db: Database, data_dir: Path, *, budget: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, data_dir: Path, *, budget: float = 2.0, lanes: int | None = None
+    ) -> None:
         self._db = db
         self.data_dir = Path(data_dir)
         self.budget = budget
         self._closed = False
-        self._writer = ChainWriter(
-            db,
-            lambda: writer_id(self.data_dir),
-            origin=f"{socket.gethostname()}:{self.data_dir}",
-            ready=lambda: None,
-        )
-        self._committer = Committer(self._commit)
+        origin = f"{socket.gethostname()}:{self.data_dir}"
+        if lanes is None:
+            lanes = min(DEFAULT_LANES, db.pool_size // 2)
+        self._lanes = [
+            ChainWriter(
+                db,
+                partial(self._lane_writer_id, lane),
+                origin=origin,
+                ready=lambda: None,
+                statement_timeout=max(budget, 1.0),
+                lower_lanes=partial(self._lower_lanes, lane),
+            )
+            for lane in range(max(1, lanes))
+        ]
+        self._writer = self._lanes[0]  # the writer's own chain: the spool drains into it
+        self._committer = Committer(self._commit, lanes=len(self._lanes))
         self._spool_lock = threading.Lock()
+        self._spool_marker = str(self.data_dir / MARKER_FILE)
         self._spool: Spool | None = None
         self._drainer = Runner("credit-check-spool", self._drain_work)
         if Spool.holds_records(self.data_dir):
             self._drainer.start()  # what an earlier run left: drained at start-up
+
+    def _lane_writer_id(self, lane: int) -> str:
+        return lane_writer(writer_id(self.data_dir), lane)
+
+    def _lower_lanes(self, lane: int) -> list[str]:
+        base = writer_id(self.data_dir)
+        return [lane_writer(base, n) for n in range(lane)]
 
     @property
     def location(self) -> str:
@@ -112,39 +144,54 @@ class PostgresJournal(PostgresUploads):
     # --- writing ------------------------------------------------------------------------
 
     def append(
-        self, record: dict[str, Any], *, inputs: dict[str, Any] | None = None
+        self,
+        record: dict[str, Any],
+        *,
+        inputs: dict[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """Chain, hash and durably store ``record`` (or spool it, unchained, when the database
-        does not answer within :attr:`budget`); the record as stored.
+        does not answer within :attr:`budget`, or by the monotonic ``deadline`` of the
+        check when that comes first); the record as stored.
 
         >>> journal.append({"type": "check", "id": "c1",  # doctest: +SKIP
         ...     "checked_at": "2026-11-29T08:00:00+08:00"})["hash"]
         """
-        return self._store([prepare_record(record, inputs)])[0]
+        return self._store([prepare_record(record, inputs)], deadline)[0]
 
     def append_many(
-        self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]
+        self,
+        items: list[tuple[dict[str, Any], dict[str, Any] | None]],
+        *,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Append ``(record, inputs)`` pairs in one transaction, chained in order.
 
         >>> journal.append_many([(c1, None), (c2, None)])  # doctest: +SKIP
         """
-        return self._store([prepare_record(record, inputs) for record, inputs in items])
+        return self._store([prepare_record(record, inputs) for record, inputs in items], deadline)
 
-    def _commit(self, batch: list[PreparedRecord], budget: float) -> None:
-        self._writer.write(batch, budget=budget)
+    def _commit(self, lane: int, batch: list[PreparedRecord], budget: float) -> None:
+        self._lanes[lane].write(batch, budget=budget)
 
-    def _store(self, prepared: list[PreparedRecord]) -> list[dict[str, Any]]:
+    def _store(
+        self, prepared: list[PreparedRecord], deadline: float | None
+    ) -> list[dict[str, Any]]:
         self._check_open()
         if not prepared:
             return []
-        if Spool.holds_records(self.data_dir):
+        if os.path.exists(self._spool_marker):  # Spool.holds_records, the path made once
             # Order: records spooled before wait for the database; so does this one.
             return self._to_spool(prepared, "records spooled before it are not drained yet")
+        budget = self.budget
+        if deadline is not None:
+            budget = min(budget, deadline - time.monotonic())
         try:
-            if self._committer.submit(prepared, budget=self.budget):
+            if self._committer.submit(prepared, budget=budget):
                 return [p.record for p in prepared]
-            reason = f"the database did not commit within {self.budget:.3f} s"
+            reason = f"the database did not commit within {max(0.0, budget):.3f} s"
+            if budget < self.budget:
+                reason += " (what remained of the check's time)"
         except DatabaseUnavailableError as exc:
             reason = str(exc)
         return self._to_spool(prepared, reason)
@@ -371,9 +418,12 @@ class PostgresJournal(PostgresUploads):
     def verify(self) -> VerifyResult:
         """Walk every writer's chain by its positions; each problem names its writer.
 
-        A record whose writer is not registered is a problem too. The heads and the
-        chains are read in one ``REPEATABLE READ READ ONLY`` transaction: instances
-        appending meanwhile move heads the walk does not see, never past it.
+        A record whose writer is not registered is a problem too, and so is a lane
+        whose chain is gone (``missing_chain``) while a higher lane of its writer
+        is there: a lane's head row is registered with every lane below it. The
+        heads and the chains are read in one ``REPEATABLE READ READ ONLY``
+        transaction: instances appending meanwhile move heads the walk does not
+        see, never past it.
 
         >>> journal.verify().ok  # doctest: +SKIP
         True
@@ -404,6 +454,8 @@ class PostgresJournal(PostgresUploads):
         self._closed = True
         self._committer.stop()
         self._drainer.stop()
+        for lane in self._lanes:
+            lane.close()
         with self._spool_lock:
             spool, self._spool = self._spool, None
         if spool is not None:
@@ -448,6 +500,7 @@ def _verify_chains(conn: Any) -> VerifyResult:
         " (SELECT 1 FROM cc_journal_writers w WHERE w.writer_id = r.writer_id)",
     )
     result = VerifyResult(ok=True, checked=0)
+    result.problems.extend(missing_lanes(heads))
     for writer in sorted(heads) + sorted(w for (w,) in stray):
         verifier = ChainVerifier(chain=writer)
         last = 0

@@ -131,7 +131,11 @@ class SQLiteJournal(JournalUploads):
     # --- writing ----------------------------------------------------------------
 
     def append(
-        self, record: dict[str, Any], *, inputs: dict[str, Any] | None = None
+        self,
+        record: dict[str, Any],
+        *,
+        inputs: dict[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """Chain, hash and durably store ``record``; return it with ``prev_hash`` and ``hash`` set.
 
@@ -139,9 +143,11 @@ class SQLiteJournal(JournalUploads):
         ``checked_at`` or ``acted_at`` (RFC 3339 with offset); any ``prev_hash``
         and ``hash`` it carries are replaced. ``inputs`` (check records only)
         stores what the check was decided from, for :meth:`inputs_for`.
-        Raises :class:`~credit_check_sdk.InvalidRequestError` for a malformed
-        record and :class:`~credit_check_sdk.JournalError` when it cannot be
-        stored; it never drops one silently.
+        ``deadline`` is taken for the interface's sake: a local file has no
+        spool to turn to, the record is committed whatever the time. Raises
+        :class:`~credit_check_sdk.InvalidRequestError` for a malformed record
+        and :class:`~credit_check_sdk.JournalError` when it cannot be stored;
+        it never drops one silently.
 
         >>> import tempfile, os
         >>> j = SQLiteJournal(os.path.join(tempfile.mkdtemp(), "j.db"))
@@ -158,7 +164,10 @@ class SQLiteJournal(JournalUploads):
         return prepared.record
 
     def append_many(
-        self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]
+        self,
+        items: list[tuple[dict[str, Any], dict[str, Any] | None]],
+        *,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Append several ``(record, inputs)`` pairs in one durable transaction, in order.
 
