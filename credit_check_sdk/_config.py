@@ -52,6 +52,7 @@ ENV_VARS: dict[str, str] = {
     "proxy": "CREDIT_CHECK_PROXY",
     "max_relation_age": "CREDIT_CHECK_MAX_RELATION_AGE",
     "database_url": "CREDIT_CHECK_DATABASE_URL",
+    "database_pool_size": "CREDIT_CHECK_DATABASE_POOL_SIZE",
 }
 
 _REQUIRED = ("base_url", "app_id", "app_secret", "agency_id")
@@ -84,6 +85,10 @@ class Settings(BaseModel):
     #: state is kept in files in ``data_dir`` (see :func:`~credit_check_sdk.storage.open_storage`).
     #: Kept secret: never shown whole (its password is masked wherever it is shown).
     database_url: SecretStr | None = None
+    #: Connections each process keeps open to that database at most (its pool); the
+    #: journal's lanes take up to 4 more, never more than half this many. Count
+    #: ``instances × processes × (pool + lanes)`` in the server's ``max_connections``.
+    database_pool_size: int = Field(default=10, ge=2, le=200)
     #: Total seconds one check may spend asking the platform, retries included.
     timeout: float = Field(default=2.0, gt=0, le=120)
     connect_timeout: float = Field(default=1.0, gt=0, le=60)

@@ -197,7 +197,8 @@ def open_storage(
     A ``postgresql://`` URL: the PostgreSQL adapter on that database (the
     ``postgres`` extra), with this instance's writer id and spool in ``data_dir``;
     appends wait at most the ``settings``' ``timeout`` for the database before
-    spooling. Any other URL raises :class:`~credit_check_sdk.ConfigurationError`.
+    spooling, and each process keeps at most ``database_pool_size`` connections
+    (plus the journal's lanes). Any other URL raises :class:`~credit_check_sdk.ConfigurationError`.
     The URL is never shown whole (see :func:`mask_database_url`).
 
     >>> import tempfile
@@ -221,6 +222,7 @@ def open_storage(
                 database_url,
                 _data_dir(settings, data_dir),
                 budget=settings.timeout if settings is not None else 2.0,
+                pool_size=settings.database_pool_size if settings is not None else 10,
             )
         raise ConfigurationError(
             f"database_url {shown} is not a postgresql:// URL",

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from credit_check_sdk import ConfigurationError, Settings
 from credit_check_sdk.storage.postgres import PostgresStorage
 from credit_check_sdk.storage.spool import Spool
 from credit_check_sdk.testing import FakePlatform
@@ -275,3 +276,23 @@ def test_a_forked_child_appends_on_lanes_of_its_own_and_leaves_the_parents_alone
     assert not Spool.holds_records(journal.data_dir)
     result = journal.verify()
     assert (result.ok, result.checked) == (True, 22)
+
+
+def test_the_pool_size_setting_bounds_a_checkers_connections(tmp_path: Path, pg_url: str) -> None:
+    fake = FakePlatform()
+    env = {"CREDIT_CHECK_DATABASE_POOL_SIZE": "4"}
+    settings = Settings.build(
+        env, base_url="http://127.0.0.1:1", app_id="a", app_secret="s", agency_id="zs-fgj"
+    )
+    assert settings.database_pool_size == 4
+    checker = fake.checker(tmp_path / "a", database_url=pg_url, database_pool_size=4)
+    try:
+        checker.must_check("91442000MA4UJ2KQ57", "bidding")
+        storage = checker.storage
+        assert isinstance(storage, PostgresStorage)
+        assert storage.db.pool_size == 4
+        assert len(storage.journal._lanes) == 2  # type: ignore[attr-defined]  # half the pool
+    finally:
+        checker.close(timeout=5)
+    with pytest.raises(ConfigurationError, match="database_pool_size"):
+        fake.checker(tmp_path / "b", database_url=pg_url, database_pool_size=1)
