@@ -616,3 +616,43 @@ def test_append_many_is_one_chained_durable_batch(tmp_path: Path) -> None:
     assert j.inputs_for(many[2]["id"]) == {"catalog_version": "v"}
     assert j.counts()["pending"] == 6
     j.close()
+
+
+def test_a_batch_is_stored_as_its_records_one_at_a_time_would_be(tmp_path: Path) -> None:
+    """append_many writes prepared rows a table at a time: every row of every table is
+    what appending the same records one by one writes (sequence numbers, measure and
+    authority rows, inputs kept once), and the chain verifies."""
+    profile = {"entries": [{"entry_id": "BL-1", "authority": "中山市中级人民法院"}]}
+    shared = {"catalog_version": "v", "profile": profile}
+    items: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for i in range(6):
+        record = check_record(i)
+        if i % 3 == 2:
+            record["measures"] = []
+            record["matter"] = {"category": "bidding", "code": None}
+        items.append((record, shared if i % 2 else {"catalog_version": "v", "n": i}))
+    items.append((check_record(9), None))
+    batch, single = Journal(tmp_path / "batch.db"), Journal(tmp_path / "single.db")
+    batch.append(check_record(100, id="first"))
+    single.append(check_record(100, id="first"))
+    batch.append_many([(dict(r), i) for r, i in items])
+    for record, inputs in items:
+        single.append(dict(record), inputs=inputs)
+    assert batch.verify().ok and single.verify().ok
+    assert batch.verify_columns().ok
+    tables = {
+        "records": "SELECT seq, id, type, check_id, at, body, hash, prev_hash, outcome,"
+        " category, source, recheck_of, action, case_id, inputs_hash FROM records ORDER BY seq",
+        "record_measures": "SELECT * FROM record_measures ORDER BY seq, n",
+        "record_authorities": "SELECT * FROM record_authorities ORDER BY seq, n, authority",
+        "input_bodies": "SELECT hash, body FROM input_bodies ORDER BY hash",
+    }
+    batch.close()
+    single.close()
+    with sqlite3.connect(tmp_path / "batch.db") as a, sqlite3.connect(tmp_path / "single.db") as b:
+        for name, sql in tables.items():
+            rows = a.execute(sql).fetchall()
+            assert rows == b.execute(sql).fetchall(), name
+            assert rows, name
+    a.close()
+    b.close()
