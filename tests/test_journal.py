@@ -638,7 +638,8 @@ def test_a_batch_is_stored_as_its_records_one_at_a_time_would_be(tmp_path: Path)
     batch.append_many([(dict(r), i) for r, i in items])
     for record, inputs in items:
         single.append(dict(record), inputs=inputs)
-    assert batch.verify().ok and single.verify().ok
+    assert batch.verify().ok
+    assert single.verify().ok
     assert batch.verify_columns().ok
     tables = {
         "records": "SELECT seq, id, type, check_id, at, body, hash, prev_hash, outcome,"

@@ -12,7 +12,6 @@ Both run with the journal's lock held, inside its ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from ..._exceptions import JournalError
@@ -113,7 +112,7 @@ def write_each(
     batch: list[PreparedRecord],
     head: str | None,
     known_inputs: dict[str, None],
-    path: Path,
+    path: str,
 ) -> list[str]:
     """Write ``batch`` a record at a time after the record ``head``: one that breaks a
     constraint fails alone (its ``error`` set), the chain going on from the last good
