@@ -159,7 +159,8 @@ def prepare_check(
         }
     )
     if serialised:
-        record = SerialisedRecord(record, inputs)
+        # The record is built here of JSON values only: kept as it is, not parsed back.
+        record = SerialisedRecord(record, inputs, checked_at)
     return Prepared(record, inputs, decision, found)
 
 

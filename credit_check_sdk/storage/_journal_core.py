@@ -336,7 +336,12 @@ class SerialisedInputs(dict[str, Any]):
 
 
 def _inputs_text(inputs: dict[str, Any]) -> str:
-    return json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
+    # What json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False) gives,
+    # through one encoder made once (json.dumps with options makes one per call).
+    return _inputs_dumps(inputs)
+
+
+_inputs_dumps = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=False).encode
 
 
 class PreparedRecord:
@@ -409,7 +414,9 @@ class _Checked:
         "text",
     )
 
-    def __init__(self, record: dict[str, Any], inputs: dict[str, Any] | None) -> None:
+    def __init__(
+        self, record: dict[str, Any], inputs: dict[str, Any] | None, at: datetime | None = None
+    ) -> None:
         if not isinstance(record, dict):
             raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
         try:
@@ -448,13 +455,22 @@ class _Checked:
             raise InvalidRequestError(
                 f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
             )
-        clean: dict[str, Any] = json.loads(text)
+        # ``at``: the record is the SDK's own, of JSON values only (no tuple, no key that is
+        # not a string), its time that instant: the copy need not be parsed back.
+        if at is not None:
+            clean: dict[str, Any] = {k: v for k, v in record.items() if k != "hash"}
+            clean["prev_hash"] = None  # as parsed back from ``text``
+        else:
+            clean = json.loads(text)
         kind = clean.get("type")
         if kind not in ("check", "action"):
             raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
         if not isinstance(clean.get("id"), str) or not clean["id"]:
             raise InvalidRequestError("record needs a non-empty string id")
-        _, check_id, at = key_columns(clean)
+        if at is not None and kind == "check" and clean.get("checked_at") == at.isoformat():
+            check_id, self.at = clean["id"], utc_text(at)
+        else:
+            _, check_id, self.at = key_columns(clean)
         if check_id is not None and not isinstance(check_id, str):
             raise InvalidRequestError("check_id must be a string")
         if inputs is not None and kind != "check":
@@ -463,7 +479,7 @@ class _Checked:
         self.clean: dict[str, Any] | None = clean
         self.text, self.parts, self.inputs = text, parts, inputs_text
         self.key = inputs.key if isinstance(inputs, SerialisedInputs) else None
-        self.at, self.check_id = at, check_id
+        self.check_id = check_id
         # Kept as tuples of plain values, which the garbage collector stops tracking: a
         # batch of checks prepared ahead does not lengthen every collection meanwhile.
         columns, rows = derive_columns(clean)
@@ -494,7 +510,8 @@ class SerialisedRecord(dict[str, Any]):
     nothing changes. ``must_check_many`` builds these while the platform's next
     answer is awaited, so that what is left once the last answer is in is the
     durable write. Raises :class:`InvalidRequestError` as :func:`prepare_record`
-    would, at construction.
+    would, at construction. ``at``: a check record the SDK built of JSON values
+    only, checked at that instant (its ``checked_at``): kept as given, not parsed back.
 
     >>> r = SerialisedRecord({"type": "check", "id": "c1",
     ...                       "checked_at": "2026-11-29T08:00:00+08:00"}, None)
@@ -509,8 +526,10 @@ class SerialisedRecord(dict[str, Any]):
 
     __slots__ = ("_checked", "inputs")
 
-    def __init__(self, values: dict[str, Any], inputs: dict[str, Any] | None) -> None:
-        checked = _Checked(values, inputs)
+    def __init__(
+        self, values: dict[str, Any], inputs: dict[str, Any] | None, at: datetime | None = None
+    ) -> None:
+        checked = _Checked(values, inputs, at)
         super().__init__(checked.clean or {})
         checked.clean = None  # this record is the parsed copy: not kept twice
         self.inputs = inputs
