@@ -657,3 +657,32 @@ def test_a_batch_is_stored_as_its_records_one_at_a_time_would_be(tmp_path: Path)
             assert rows, name
     a.close()
     b.close()
+
+
+def test_the_canonical_runs_cut_from_one_serialisation_are_those_made_one_by_one() -> None:
+    """A record is serialised once and cut at its marked hash and prev_hash members; the
+    runs are those of serialising each run on its own, whatever the keys (sorting before,
+    between, after, or equal to hash and prev_hash) and values (the marker itself too)."""
+    import random
+    import string
+
+    from credit_check_sdk.storage._journal_core import _MARK, _canonical_parts, _canonical_runs
+
+    rnd = random.Random(5)
+    keys = ["a", "hash", "prev_hash", "h", "hasi", "id", "prev", "prev_hasi", "z", "", "中"]
+    specials = [None, True, 1, -2.5, "", 'x,"hash":1', '"prev_hash":null', _MARK, "中文"]
+
+    def value(depth: int = 0) -> Any:
+        r = rnd.random()
+        if depth < 2 and r < 0.2:
+            return {rnd.choice(keys): value(depth + 1) for _ in range(rnd.randint(0, 3))}
+        if depth < 2 and r < 0.35:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        if r < 0.6:
+            return rnd.choice(specials)
+        return "".join(rnd.choice(string.printable) for _ in range(rnd.randint(0, 8)))
+
+    for _ in range(3000):
+        record = {k: value() for k in rnd.sample(keys, rnd.randint(0, len(keys)))}
+        assert _canonical_parts(record) == _canonical_runs(record), record
+    assert _canonical_parts({}) == ("", "", "")

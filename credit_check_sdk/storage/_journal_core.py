@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from .._exceptions import InvalidRequestError, JournalError
 from ._group_commit import GroupCommit
+from ._serialised_inputs import SerialisedInputs, _inputs_text
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -297,53 +298,6 @@ def same_value(stored: Any, derived: Any) -> bool:
 # --- appending ------------------------------------------------------------------------------
 
 
-class SerialisedInputs(dict[str, Any]):
-    """A check's inputs, read-only, with their canonical JSON ``text`` and its SHA-256
-    ``key`` computed once: the checks decided from the same inputs share one object
-    (see ``credit_check_sdk._check_inputs``), and :func:`prepare_record` takes the text
-    as it is instead of serialising the inputs at every check.
-
-    >>> inputs = SerialisedInputs({"on": "2026-12-03", "profile": None})
-    >>> inputs.text, inputs["on"]
-    ('{"on": "2026-12-03", "profile": null}', '2026-12-03')
-    >>> inputs["on"] = "2026-12-04"
-    Traceback (most recent call last):
-    ...
-    TypeError: a check's inputs are read-only
-    """
-
-    __slots__ = ("key", "text")
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        super().__init__(values)
-        #: As prepare_record() serialises any inputs (raises TypeError/ValueError if not JSON).
-        self.text = _inputs_text(values)
-        self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
-        self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a check's inputs are read-only")
-
-    # Every writer of dict refuses.
-    __setitem__ = _read_only
-    __delitem__ = _read_only
-    __ior__ = _read_only
-    clear = _read_only
-    pop = _read_only
-    popitem = _read_only
-    setdefault = _read_only
-    update = _read_only
-
-
-def _inputs_text(inputs: dict[str, Any]) -> str:
-    # What json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False) gives,
-    # through one encoder made once (json.dumps with options makes one per call).
-    return _inputs_dumps(inputs)
-
-
-_inputs_dumps = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=False).encode
-
-
 class PreparedRecord:
     """One validated record on its way into a journal, and what became of it.
 
@@ -574,9 +528,40 @@ _dumps = json.JSONEncoder(
 ).encode
 
 
+#: A value no record holds: the ``hash`` and ``prev_hash`` members are written with it to
+#: mark where the runs of :func:`_canonical_parts` begin and end in one serialisation.
+_MARK = "\x00credit-check-sdk: a run ends here\x00"
+_MARK_JSON = _dumps(_MARK)
+_HASH_MARK = '"hash":' + _MARK_JSON
+_PREV_MARK = '"prev_hash":' + _MARK_JSON
+
+
 def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
     """The canonical JSON members of ``record`` but ``hash`` and ``prev_hash``, as the runs
-    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after."""
+    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after.
+
+    One serialisation of the record with both members set to a marker, cut at them
+    (a record whose values hold the marker is serialised a run at a time instead).
+
+    >>> _canonical_parts({"type": "check", "id": "c1", "agency_id": "AG", "hash": "x"})
+    ('"agency_id":"AG"', '"id":"c1"', '"type":"check"')
+    """
+    text = _dumps({**record, "hash": _MARK, "prev_hash": _MARK})
+    if text.count(_MARK_JSON) != 2:
+        return _canonical_runs(record)
+    # text: {a,HASH,b,PREV,c} where any of the runs a, b, c may be empty (with its comma).
+    at_hash = text.index(_HASH_MARK)
+    a = text[1 : at_hash - 1] if at_hash > 1 else ""
+    after_hash = at_hash + len(_HASH_MARK) + 1  # past the comma: PREV always follows
+    at_prev = text.index(_PREV_MARK, after_hash - 1)
+    b = text[after_hash : at_prev - 1] if at_prev > after_hash else ""
+    after_prev = at_prev + len(_PREV_MARK)
+    c = text[after_prev + 1 : -1] if text[after_prev] == "," else ""
+    return a, b, c
+
+
+def _canonical_runs(record: dict[str, Any]) -> tuple[str, str, str]:
+    """:func:`_canonical_parts`, each run serialised on its own."""
     runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
     for key, value in record.items():
         if key == "hash" or key == "prev_hash":
