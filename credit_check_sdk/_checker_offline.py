@@ -292,6 +292,9 @@ class OfflineMode:
         owner = owner_name()
         followups = self._offline.followups
         lease = 60.0 + limit * 2 * self.settings.timeout
+        # A process of this host killed while re-checking leaves its claims: taken at once
+        # (on another host they wait for their lease).
+        followups.release_ended_rechecks(owner)
         try:
             return self._recheck_claimed(followups.claim_rechecks(owner, limit, lease))
         finally:

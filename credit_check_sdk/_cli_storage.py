@@ -1,4 +1,4 @@
-"""``credit-check storage import DATA_DIR``: a host's SQLite journal into the shared database.
+"""``credit-check storage import DATA_DIR``: a host's SQLite state into the shared database.
 
 >>> from credit_check_sdk.cli import main
 >>> main(["storage", "import", "/var/lib/credit-check",
@@ -32,21 +32,25 @@ def _import(args: argparse.Namespace, out: Console) -> int:
             variable=DATABASE_URL_VARIABLE,
         )
     from .storage.postgres import PostgresStorage
-    from .storage.postgres._import import import_sqlite_journal
+    from .storage.postgres._import import SNAPSHOT_NOTE, import_sqlite_state
 
     data_dir = Path(args.data_dir_to_import)
     with open_storage(data_dir=data_dir, database_url=url) as storage:
         if not isinstance(storage, PostgresStorage):  # pragma: no cover - a postgresql URL
             raise ConfigurationError("storage import copies into a PostgreSQL database")
-        result = import_sqlite_journal(storage.db, data_dir)
-    out.print(
-        f"imported {result['records']:,} records of {data_dir} into {storage.location}"
-        f" as writer {result['writer']} (objections {result['objections']},"
-        f" report receipts {result['receipts']}); head {result['head_hash'] or '-'}",
-        soft_wrap=True,
-        markup=False,
-        highlight=False,
-    )
+        r = import_sqlite_state(storage.db, data_dir)
+    lines = [
+        f"imported {r['records']:,} records of {data_dir} into {storage.location}"
+        f" as writer {r['writer'] or '-'} ({r['records_present']:,} held there already,"
+        f" upload states brought forward {r['upload_states']:,}); head {r['head_hash'] or '-'}",
+        f"objections {r['objections']}, report receipts {r['receipts']}, re-checks"
+        f" {r['rechecks']}, watches {r['watches']}, learnt relations of {r['learnt_subjects']}"
+        f" subject(s), commitments {r['commitments']}, disclosures {r['disclosures']}"
+        " (rows copied or brought up to date; 0 when the database had them)",
+        f"upload state kept: records the platform answered are not sent again; {SNAPSHOT_NOTE}",
+    ]
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
@@ -56,8 +60,10 @@ def register(sub: Any) -> None:
     commands = storage.add_subparsers(dest="storage_command", required=True)
     imp = commands.add_parser(
         "import",
-        help="copy a host's SQLite journal (DATA_DIR) into the shared database as its writer's"
-        " chain, hashes unchanged",
+        help="copy a host's SQLite state (DATA_DIR) into the shared database: its journal as"
+        " its writer's chain, hashes and upload states unchanged, re-checks, watches, learnt"
+        " relations, commitments, disclosures (not the snapshot: rebuilt from the platform);"
+        " safe to run again",
     )
     imp.add_argument("data_dir_to_import", metavar="DATA_DIR", help="the host's data folder")
     imp.add_argument(

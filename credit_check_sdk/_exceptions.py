@@ -10,7 +10,7 @@
     │   └── InvalidArgumentError         a public call's argument has a value it cannot take
     │       └── ArgumentTypeError (TypeError)  … or is not of the type the call documents
     ├── JournalError                     the local journal cannot be written or read
-    │   └── DatabaseUnavailableError     the shared database did not answer in time (³)
+    │   └── DatabaseUnavailableError     the shared database did not answer in time
     ├── SnapshotError                    the offline snapshot cannot be read or written (¹)
     │   ├── SnapshotBusyError            another rebuild or import is in progress
     │   ├── SnapshotImportError          a list export is malformed, truncated or miscounted
@@ -34,9 +34,13 @@
 
 (¹) defined in :mod:`credit_check_sdk.storage` (also importable from
 :mod:`credit_check_sdk.snapshot`), with ``path``;
-(²) in :mod:`credit_check_sdk.plugins`;
-(³) in :mod:`credit_check_sdk.storage.postgres._database` (the ``postgres`` extra): the
-journal answers it by spooling the record in ``data_dir``.
+(²) in :mod:`credit_check_sdk.plugins`.
+
+``DatabaseUnavailableError`` (a ``JournalError``, with ``path`` the database's URL,
+password masked) is raised only with ``database_url`` set: the shared database is
+down, unreachable, restarting or slower than the time allowed. ``must_check`` never
+raises it (the record goes to the spool in ``data_dir``); reads that need the
+database (a report, ``journal verify``, ``storage import``) do.
 
 ``PlatformError`` subclasses carry ``method`` and ``url``; problem errors also
 ``status``, ``title``, ``detail`` and ``type``. ``CreditChecker.must_check`` never
@@ -55,6 +59,7 @@ __all__ = [
     "ConnectError",
     "CreditCheckError",
     "CursorExpiredError",
+    "DatabaseUnavailableError",
     "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
@@ -151,6 +156,19 @@ class JournalError(CreditCheckError):
     def __init__(self, message: str, *, path: str | None = None):
         super().__init__(message)
         self.path = path
+
+
+class DatabaseUnavailableError(JournalError):
+    """The shared database (``database_url``) did not answer within the time allowed (down,
+    unreachable, restarting, or busier than the budget): nothing of the operation is known
+    to have happened. ``path`` is the database's URL, its password masked.
+
+    >>> try:
+    ...     raise DatabaseUnavailableError("no answer", path="postgresql://cc:***@db/credit")
+    ... except JournalError as exc:
+    ...     exc.path
+    'postgresql://cc:***@db/credit'
+    """
 
 
 class PlatformError(CreditCheckError):

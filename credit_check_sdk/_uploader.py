@@ -62,6 +62,9 @@ LINGER = 0.5
 
 #: How often flush() looks again at records another process is sending.
 _FLUSH_POLL = 0.05
+# Walks over the queue in one pass (see Uploader._pass): the first, then one from the
+# start for each that sent something, to take records committed behind its cursor.
+_WALKS = 3
 
 
 #: Seconds a process's exit waits to upload what is pending (and for a send in flight,
@@ -344,18 +347,40 @@ class Uploader:
                 run.wait(self._interval)
 
     def _pass(self, run: Run) -> None:
-        """Claim and send pending records, batch by batch, oldest first, until none is free."""
+        """Claim and send pending records, batch by batch, oldest first, until none is free.
+
+        A position is a cursor within one walk over the queue only. In a shared database
+        a record's position is taken when it is inserted and writers commit in any order:
+        a record may become visible behind a walk's cursor. So a walk that sent anything
+        is followed by another from the start (skipping what this pass tried), until one
+        finds nothing new; what is left for later passes is what commits after that.
+        """
+        tried: set[str] = set()
+        for _ in range(_WALKS):
+            if not self._walk(run, tried):
+                return
+
+    def _walk(self, run: Run, tried: set[str]) -> bool:
+        """One walk from the queue's start; whether it sent records not ``tried`` before
+        (``False`` too when it failed or the runner stops)."""
         after = 0
+        sent = False
         while not run.stopping:
             try:
                 rows = self._queue.claim(self._owner, self._batch_size, self._lease, after=after)
             except JournalError as exc:
                 self._failed(exc)
-                return
+                return False
             if not rows:
-                return
+                return sent
             after = rows[-1][0]
-            batch = [record for _, record in rows]
+            again = [record["id"] for _, record in rows if record["id"] in tried]
+            if again:
+                self._release(again)  # left unmentioned by the platform earlier in this pass
+            batch = [record for _, record in rows if record["id"] not in tried]
+            if not batch:
+                continue
+            tried.update(record["id"] for record in batch)
             try:
                 receipt = self._send(batch)
                 if not isinstance(receipt, RecordsReceipt):
@@ -363,14 +388,15 @@ class Uploader:
             except Exception as exc:
                 self._release([r["id"] for r in batch])
                 self._failed(exc)
-                return
+                return False
             try:
                 self._apply(batch, receipt)
             except JournalError as exc:
                 # The platform has them; they stay pending here and come back
                 # as duplicates next time. Nothing is lost.
                 self._failed(exc)
-                return
+                return False
+            sent = True
             if self._failures:
                 logger.info(
                     "uploader: the platform takes records again after %d failed attempt(s)",
@@ -379,6 +405,7 @@ class Uploader:
             self._failures = 0
             self._not_before = self._hard_not_before = 0.0
             self._last_error = None
+        return False
 
     def _other_duties(self) -> None:
         """``after_pass``: what else the platform must receive (the disclosures), once the

@@ -18,6 +18,7 @@ EXPECTED = [
     "CreditCheckError",
     "CreditChecker",
     "CursorExpiredError",
+    "DatabaseUnavailableError",
     "DecidedMeasure",
     "Decision",
     "Document",

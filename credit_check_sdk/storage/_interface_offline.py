@@ -83,6 +83,16 @@ class FollowupStore(Protocol):
         >>> storage.followups.release_recheck("h:1:a", "c7")  # doctest: +SKIP
         """
 
+    def release_ended_rechecks(self, owner: str) -> int:
+        """Give up the re-check claims of other owners of this host whose process has ended
+        (killed while re-checking): their re-checks are free at once instead of when the
+        lease ends; how many owners were released. Owners on other hosts are left to their
+        lease (:func:`~credit_check_sdk.storage._owners.owner_is_gone`).
+
+        >>> storage.followups.release_ended_rechecks("h:1:a")  # doctest: +SKIP
+        0
+        """
+
     def finish_recheck(self, check_id: str, recheck_id: str, new_outcome: str) -> bool:
         """Record a re-check's result (its claim ends); ``True`` when the outcome changed.
 

@@ -60,6 +60,27 @@ def test_a_claimed_recheck_is_skipped_by_others_until_released_or_expired(
     assert len(f.pending_rechecks()) == 2  # claimed ones are still to do
 
 
+def test_the_claims_of_an_ended_process_of_this_host_are_released_at_once(
+    storage: Storage,
+) -> None:
+    import os
+    import socket
+
+    f = storage.followups
+    queue(storage, "c1", "c2", "c3")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    gone = f"{socket.gethostname()}:{int(ended.stdout)}:x"  # a process that has exited
+    alive = f"{socket.gethostname()}:{os.getpid()}:y"
+    elsewhere = "another-host:1:z"  # unknown: its lease decides
+    for owner in (gone, alive, elsewhere):
+        assert len(f.claim_rechecks(owner, 1, 600)) == 1
+    assert f.claim_rechecks("h:9:me", 10, 60) == []
+    assert f.release_ended_rechecks("h:9:me") == 1
+    assert [p.check_id for p in f.claim_rechecks("h:9:me", 10, 60)] == ["c1"]
+    assert f.release_ended_rechecks("h:9:me") == 0
+
+
 def test_two_processes_run_each_recheck_once(
     adapter: Any, storage: Storage, tmp_path: Path
 ) -> None:

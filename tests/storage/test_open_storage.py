@@ -143,3 +143,20 @@ def test_a_checker_on_a_storage_it_was_given_leaves_it_open(tmp_path: Path) -> N
             assert checker.health()["storage"]["kind"] == "sqlite"
         assert storage.journal.get(decision.check_id) is not None  # still open
     assert not (tmp_path / "a" / "journal.sqlite3").exists()
+
+
+def test_a_database_that_does_not_answer_raises_the_public_error(tmp_path: Path) -> None:
+    # What an operator's script catches: credit_check_sdk.DatabaseUnavailableError, a
+    # JournalError, naming the database without its password.
+    from credit_check_sdk import DatabaseUnavailableError, JournalError
+
+    down = f"postgresql://cc:{SECRET}@127.0.0.1:9/credit?connect_timeout=1"
+    with (
+        open_storage(data_dir=tmp_path, database_url=down) as storage,
+        pytest.raises(DatabaseUnavailableError) as caught,
+        storage.report.view() as view,
+    ):
+        view.head()
+    assert isinstance(caught.value, JournalError)
+    assert caught.value.path == "postgresql://cc:***@127.0.0.1:9/credit?connect_timeout=1"
+    assert SECRET not in str(caught.value)

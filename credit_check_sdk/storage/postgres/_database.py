@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
         ' pip install "credit-check-sdk[postgres]"'
     ) from exc
 
-from ..._exceptions import JournalError
+from ..._exceptions import DatabaseUnavailableError, JournalError
 from ..._fork import after_fork_in_child
 from .._storage import mask_database_url
 
@@ -45,11 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: Connections kept by default in each process's pool (the ``database_pool_size`` setting).
 DEFAULT_POOL_SIZE = 10
-
-
-class DatabaseUnavailableError(JournalError):
-    """The database did not answer within the time allowed (down, unreachable, restarting,
-    or busier than the budget): nothing of the operation is known to have happened."""
 
 
 def is_unavailable(exc: BaseException) -> bool:

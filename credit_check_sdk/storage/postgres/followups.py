@@ -20,6 +20,7 @@ from typing import Any
 from ..._ids import SubjectKind
 from ..._time import now
 from .._data import PendingRecheck, Watch
+from .._owners import owner_is_gone
 from ._database import Database
 
 __all__ = ["PostgresFollowups"]
@@ -120,6 +121,23 @@ class PostgresFollowups:
             " WHERE claimed_by = %s AND check_id = %s",
             (owner, check_id),
         )
+
+    def release_ended_rechecks(self, owner: str) -> int:
+        """Release the re-check claims of other owners of this host whose process ended
+        (one killed while re-checking); how many owners. Other hosts' wait for their lease.
+
+        >>> followups.release_ended_rechecks("h:1:a")  # doctest: +SKIP
+        0
+        """
+        rows = self._db.query(
+            "SELECT DISTINCT claimed_by FROM cc_rechecks WHERE done_at IS NULL"
+            " AND claimed_by IS NOT NULL AND claimed_by <> %s",
+            (owner,),
+        )
+        gone = [other for (other,) in rows if owner_is_gone(other)]
+        for other in gone:
+            self.release_recheck(other)
+        return len(gone)
 
     def finish_recheck(self, check_id: str, recheck_id: str, new_outcome: str) -> bool:
         """Record a re-check's result; ``True`` when the outcome changed.

@@ -314,25 +314,31 @@ class PostgresJournal(PostgresUploads):
     def iter_records(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Records by position whose time is in ``[since, until)``, a page at a time.
+        """Records by position whose time is in ``[since, until)``, as the journal stood when
+        the iteration began (streamed, a page at a time).
+
+        One ``REPEATABLE READ READ ONLY`` transaction and a server-side cursor: a position
+        is taken when a record is inserted and writers commit in any order, so pages read
+        by position in separate statements would skip a record committed late below the
+        page already read while showing others committed after it.
 
         >>> [r["id"] for r in journal.iter_records()]  # doctest: +SKIP
         ['c1']
         """
         lo, hi = time_bounds(since, until)
-        last = 0
-        while True:
-            rows = self._db.query(
-                "SELECT gseq, body FROM cc_journal_records WHERE gseq > %s"
-                " AND (%s::text IS NULL OR at >= %s) AND (%s::text IS NULL OR at < %s)"
-                " ORDER BY gseq LIMIT %s",
-                (last, lo, lo, hi, hi, _PAGE),
+        with (
+            self._db.transaction(repeatable_read=True, read_only=True) as conn,
+            conn.cursor(name="cc_iter_records") as cur,
+        ):
+            cur.itersize = _PAGE
+            cur.execute(
+                "SELECT body FROM cc_journal_records"
+                " WHERE (%s::text IS NULL OR at >= %s) AND (%s::text IS NULL OR at < %s)"
+                " ORDER BY gseq",
+                (lo, lo, hi, hi),
             )
-            for gseq, body in rows:
-                last = gseq
+            for (body,) in cur:
                 yield json.loads(body)
-            if len(rows) < _PAGE:
-                return
 
     def head_hash(self) -> str | None:
         """The hash this instance's next record chains to (its writer's head), or ``None``.
@@ -365,103 +371,28 @@ class PostgresJournal(PostgresUploads):
     def verify(self) -> VerifyResult:
         """Walk every writer's chain by its positions; each problem names its writer.
 
-        A record whose writer is not registered is a problem too.
+        A record whose writer is not registered is a problem too. The heads and the
+        chains are read in one ``REPEATABLE READ READ ONLY`` transaction: instances
+        appending meanwhile move heads the walk does not see, never past it.
 
         >>> journal.verify().ok  # doctest: +SKIP
         True
         """
-        heads = {
-            w: (h, int(n))
-            for w, h, n in self._db.query(
-                "SELECT writer_id, head_hash, head_wseq FROM cc_journal_writers"
-            )
-        }
-        stray = self._db.query(
-            "SELECT DISTINCT writer_id FROM cc_journal_records r WHERE NOT EXISTS"
-            " (SELECT 1 FROM cc_journal_writers w WHERE w.writer_id = r.writer_id)"
-        )
-        result = VerifyResult(ok=True, checked=0)
-        for writer in sorted(heads) + sorted(w for (w,) in stray):
-            verifier = ChainVerifier(chain=writer)
-            last = 0
-            while True:
-                rows = self._db.query(
-                    "SELECT wseq, id, hash, prev_hash, body FROM cc_journal_records"
-                    " WHERE writer_id = %s AND wseq > %s ORDER BY wseq LIMIT %s",
-                    (writer, last, _PAGE),
-                )
-                for row in rows:
-                    verifier.feed(int(row[0]), *row[1:])
-                    last = int(row[0])
-                if len(rows) < _PAGE:
-                    break
-            head = heads.get(writer)
-            part = verifier.finish(head if head is not None else ("(no writer row)", -1))
-            result.checked += part.checked
-            result.problems.extend(part.problems)
-        result.ok = not result.problems
-        return result
+        with self._db.transaction(repeatable_read=True, read_only=True) as conn:
+            return _verify_chains(conn)
 
     def verify_columns(self, *, limit: int | None = 10_000) -> ColumnVerifyResult:
         """Re-derive every record's report columns and measure rows from its body.
 
+        Read in one ``REPEATABLE READ READ ONLY`` transaction: a record committed
+        meanwhile is neither half seen (its measure rows without it) nor skipped below
+        a page already read.
+
         >>> journal.verify_columns().ok  # doctest: +SKIP
         True
         """
-        result = ColumnVerifyResult(ok=True, checked=0)
-        last = 0
-        while True:
-            rows = self._db.query(
-                "SELECT r.gseq, r.id, r.body, i.body, r.type, r.check_id, r.at, r.outcome,"
-                " r.category, r.source, r.recheck_of, r.action FROM cc_journal_records r"
-                " LEFT JOIN cc_journal_inputs i ON r.type = 'check' AND i.check_id = r.id"
-                " WHERE r.gseq > %s ORDER BY r.gseq LIMIT %s",
-                (last, _PAGE),
-            )
-            if not rows:
-                break
-            first, end = last, int(rows[-1][0])
-            measures: dict[int, dict[int, tuple[Any, Any]]] = {}
-            for gseq, n, mid, status in self._db.query(
-                "SELECT gseq, n, measure_id, status FROM cc_journal_measures"
-                " WHERE gseq > %s AND gseq <= %s ORDER BY gseq, n",
-                (first, end),
-            ):
-                measures.setdefault(int(gseq), {})[int(n)] = (mid, status)
-            named: dict[int, dict[int, list[str]]] = {}
-            for gseq, n, authority in self._db.query(
-                "SELECT gseq, n, authority FROM cc_journal_authorities"
-                " WHERE gseq > %s AND gseq <= %s ORDER BY gseq, n, authority",
-                (first, end),
-            ):
-                named.setdefault(int(gseq), {}).setdefault(int(n), []).append(authority)
-            for gseq, rid, text, inputs, *stored in rows:
-                result.checked += 1
-                typed, typed_measures = _typed(text, tuple(stored), measures.pop(int(gseq), {}))
-                authorities = {n: tuple(a) for n, a in named.pop(int(gseq), {}).items()}
-                for mismatch in column_mismatches(
-                    int(gseq),
-                    rid,
-                    text,
-                    typed,
-                    typed_measures,
-                    inputs=inputs,
-                    stored_authorities=authorities,
-                ):
-                    result.note(mismatch, limit)
-            for gseq, orphans in sorted(measures.items()):
-                for n, row in sorted(orphans.items()):
-                    result.note(ColumnMismatch(gseq, "", f"record_measures[{n}]", row, None), limit)
-            for gseq, by_n in sorted(named.items()):
-                for n, names in sorted(by_n.items()):
-                    orphan = ColumnMismatch(
-                        gseq, "", f"record_authorities[{n}]", tuple(names), None
-                    )
-                    result.note(orphan, limit)
-            last = end
-            if len(rows) < _PAGE:
-                break
-        return result
+        with self._db.transaction(repeatable_read=True, read_only=True) as conn:
+            return _verify_columns(conn, limit)
 
     def close(self) -> None:
         """Stop this journal's threads; later calls raise ``JournalError`` (idempotent).
@@ -498,3 +429,102 @@ def _typed(
         want = wanted.get(n, (None, None))
         typed_measures[n] = (as_stored(mid, want[0]), as_stored(status, want[1]))
     return typed, typed_measures
+
+
+def _rows(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = conn.execute(sql, params, prepare=True).fetchall()
+    return rows
+
+
+def _verify_chains(conn: Any) -> VerifyResult:
+    """Every writer's chain as read on ``conn`` (one consistent view)."""
+    heads = {
+        w: (h, int(n))
+        for w, h, n in _rows(conn, "SELECT writer_id, head_hash, head_wseq FROM cc_journal_writers")
+    }
+    stray = _rows(
+        conn,
+        "SELECT DISTINCT writer_id FROM cc_journal_records r WHERE NOT EXISTS"
+        " (SELECT 1 FROM cc_journal_writers w WHERE w.writer_id = r.writer_id)",
+    )
+    result = VerifyResult(ok=True, checked=0)
+    for writer in sorted(heads) + sorted(w for (w,) in stray):
+        verifier = ChainVerifier(chain=writer)
+        last = 0
+        while True:
+            rows = _rows(
+                conn,
+                "SELECT wseq, id, hash, prev_hash, body FROM cc_journal_records"
+                " WHERE writer_id = %s AND wseq > %s ORDER BY wseq LIMIT %s",
+                (writer, last, _PAGE),
+            )
+            for row in rows:
+                verifier.feed(int(row[0]), *row[1:])
+                last = int(row[0])
+            if len(rows) < _PAGE:
+                break
+        head = heads.get(writer)
+        part = verifier.finish(head if head is not None else ("(no writer row)", -1))
+        result.checked += part.checked
+        result.problems.extend(part.problems)
+    result.ok = not result.problems
+    return result
+
+
+def _verify_columns(conn: Any, limit: int | None) -> ColumnVerifyResult:
+    """Every record's derived columns as read on ``conn`` (one consistent view)."""
+    result = ColumnVerifyResult(ok=True, checked=0)
+    last = 0
+    while True:
+        rows = _rows(
+            conn,
+            "SELECT r.gseq, r.id, r.body, i.body, r.type, r.check_id, r.at, r.outcome,"
+            " r.category, r.source, r.recheck_of, r.action FROM cc_journal_records r"
+            " LEFT JOIN cc_journal_inputs i ON r.type = 'check' AND i.check_id = r.id"
+            " WHERE r.gseq > %s ORDER BY r.gseq LIMIT %s",
+            (last, _PAGE),
+        )
+        if not rows:
+            break
+        first, end = last, int(rows[-1][0])
+        measures: dict[int, dict[int, tuple[Any, Any]]] = {}
+        for gseq, n, mid, status in _rows(
+            conn,
+            "SELECT gseq, n, measure_id, status FROM cc_journal_measures"
+            " WHERE gseq > %s AND gseq <= %s ORDER BY gseq, n",
+            (first, end),
+        ):
+            measures.setdefault(int(gseq), {})[int(n)] = (mid, status)
+        named: dict[int, dict[int, list[str]]] = {}
+        for gseq, n, authority in _rows(
+            conn,
+            "SELECT gseq, n, authority FROM cc_journal_authorities"
+            " WHERE gseq > %s AND gseq <= %s ORDER BY gseq, n, authority",
+            (first, end),
+        ):
+            named.setdefault(int(gseq), {}).setdefault(int(n), []).append(authority)
+        for gseq, rid, text, inputs, *stored in rows:
+            result.checked += 1
+            typed, typed_measures = _typed(text, tuple(stored), measures.pop(int(gseq), {}))
+            authorities = {n: tuple(a) for n, a in named.pop(int(gseq), {}).items()}
+            for mismatch in column_mismatches(
+                int(gseq),
+                rid,
+                text,
+                typed,
+                typed_measures,
+                inputs=inputs,
+                stored_authorities=authorities,
+            ):
+                result.note(mismatch, limit)
+        for gseq, orphans in sorted(measures.items()):
+            for n, row in sorted(orphans.items()):
+                result.note(ColumnMismatch(gseq, "", f"record_measures[{n}]", row, None), limit)
+        for gseq, by_n in sorted(named.items()):
+            for n, names in sorted(by_n.items()):
+                orphan = ColumnMismatch(gseq, "", f"record_authorities[{n}]", tuple(names), None)
+                result.note(orphan, limit)
+        last = end
+        if len(rows) < _PAGE:
+            break
+    return result

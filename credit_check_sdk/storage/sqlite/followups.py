@@ -28,6 +28,7 @@ from typing import Any
 from ..._ids import SubjectKind
 from ..._time import now
 from .._data import PendingRecheck, Watch
+from .._owners import owner_is_gone
 from ._localstore import LocalStore
 from ._schema import STEPS
 
@@ -131,6 +132,19 @@ class Followups(LocalStore):
             "WHERE claimed_by = ? AND check_id = ?",
             (owner, check_id),
         )
+
+    def release_ended_rechecks(self, owner: str) -> int:
+        """Release the re-check claims of other owners of this host whose process ended;
+        how many owners."""
+        rows = self._run(
+            "SELECT DISTINCT claimed_by FROM rechecks WHERE done_at IS NULL"
+            " AND claimed_by IS NOT NULL AND claimed_by <> ?",
+            (owner,),
+        )
+        gone = [other for (other,) in rows if owner_is_gone(other)]
+        for other in gone:
+            self.release_recheck(other)
+        return len(gone)
 
     def finish_recheck(self, check_id: str, recheck_id: str, new_outcome: str) -> bool:
         """Record a re-check's result; ``True`` when the outcome changed."""
