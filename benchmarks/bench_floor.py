@@ -20,7 +20,8 @@ Rows:
 5. ``decide()`` against LaunchDarkly's ``variation()`` with events off;
 6. ``must_check_many(1,000)`` over HTTP against the raw signed ``profiles:batch``
    requests (the same five, by ``requests``), best of 3 alternating rounds, the fake
-   platform served by a process of its own;
+   platform served by a process of its own, timed once the warm-up check's background
+   work (snapshot sync, upload) is over;
 7. the same ``must_check_many(1,000)`` against what its promise physically needs: those
    raw requests plus a bare durable insert of the 1,000 records it journaled (their
    stored bodies and inputs, byte for byte) in one transaction (WAL,
