@@ -18,6 +18,7 @@ from typing import Any
 
 from ._check_inputs import check_inputs
 from ._config import Settings
+from ._fast_models import decision as fast_decision
 from ._ids import mask_id
 from ._models import Catalog, Decision, Matter, Outcome, Profile, Reason, Subject
 from ._offline import Found
@@ -141,22 +142,25 @@ def prepare_check(
         ),
     )
     # Built from values typed and checked here: no validation to run again.
-    decision = Decision.model_construct(
-        check_id=check_id,
-        subject=subject,
-        matter=matter,
-        outcome=outcome,
-        measures=verdict.measures,
-        reasons=tuple(reasons),
-        source=found.source,
-        degraded=found.degraded,
-        data_as_of=data_as_of,
-        checked_at=checked_at,
-        catalog_version=catalog.version,
-        recheck_of=recheck_of,
+    decision = fast_decision(
+        {
+            "check_id": check_id,
+            "subject": subject,
+            "matter": matter,
+            "outcome": outcome,
+            "measures": verdict.measures,
+            "reasons": tuple(reasons),
+            "source": found.source,
+            "degraded": found.degraded,
+            "data_as_of": data_as_of,
+            "checked_at": checked_at,
+            "catalog_version": catalog.version,
+            "recheck_of": recheck_of,
+        }
     )
     if serialised:
-        record = SerialisedRecord(record, inputs)
+        # The record is built here of JSON values only: kept as it is, not parsed back.
+        record = SerialisedRecord(record, inputs, checked_at)
     return Prepared(record, inputs, decision, found)
 
 

@@ -16,12 +16,20 @@ True
 
 from __future__ import annotations
 
-from ._models import DecidedMeasure, Reason, Title
+from ._models import DecidedMeasure, Decision, Reason, Title
 
-__all__ = ["REASON_FIELDS", "decided_measure", "fast_ok", "fast_path_sound", "reason"]
+__all__ = [
+    "REASON_FIELDS",
+    "decided_measure",
+    "decision",
+    "fast_ok",
+    "fast_path_sound",
+    "reason",
+]
 
 REASON_FIELDS = frozenset(("zh", "en"))
 _MEASURE_FIELDS = frozenset(DecidedMeasure.model_fields)
+_DECISION_FIELDS = frozenset(Decision.model_fields)
 _setattr = object.__setattr__
 
 
@@ -44,6 +52,16 @@ def _measure_unchecked(values: dict[str, object]) -> DecidedMeasure:
     _setattr(m, "__pydantic_extra__", None)
     _setattr(m, "__pydantic_private__", None)
     return m
+
+
+def _decision_unchecked(values: dict[str, object]) -> Decision:
+    d = object.__new__(Decision)
+    _setattr(d, "__dict__", values)
+    # A set of its own, as validation gives: model_copy(update=...) adds to it.
+    _setattr(d, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _setattr(d, "__pydantic_extra__", None)
+    _setattr(d, "__pydantic_private__", None)
+    return d
 
 
 def fast_path_sound() -> bool:
@@ -70,8 +88,33 @@ def fast_path_sound() -> bool:
         }
         fast_m = _measure_unchecked(dict(values))
         fast_r = _reason_unchecked("甲", "a")
+        from datetime import datetime, timedelta, timezone
+
+        from ._models import Matter, Outcome, Subject
+
+        at = datetime(2026, 12, 3, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+        decided: dict[str, object] = {
+            "check_id": "c1",
+            "subject": Subject.parse("91442000MA4UJ2KQ57"),
+            "matter": Matter("bidding"),
+            "outcome": Outcome.RESTRICTION,
+            "measures": (fast_m,),
+            "reasons": (fast_r,),
+            "source": "live",
+            "degraded": False,
+            "data_as_of": at,
+            "checked_at": at,
+            "catalog_version": "v",
+            "recheck_of": None,
+        }
+        fast_d = _decision_unchecked(dict(decided))
+        valid_d = Decision.model_validate(decided)
         return (
-            fast_m == DecidedMeasure.model_validate(values)
+            fast_d == valid_d
+            and fast_d.model_dump() == valid_d.model_dump()
+            and fast_d.model_fields_set == valid_d.model_fields_set
+            and fast_d.model_copy(update={"outcome": Outcome.REVIEW}).outcome is Outcome.REVIEW
+            and fast_m == DecidedMeasure.model_validate(values)
             and fast_m.model_dump() == DecidedMeasure.model_validate(values).model_dump()
             and fast_m.model_fields_set == DecidedMeasure.model_validate(values).model_fields_set
             and fast_r == Reason(zh="甲", en="a")
@@ -99,6 +142,16 @@ def reason(zh: str, en: str) -> Reason:
     if _fast or (_fast is None and fast_ok()):
         return _reason_unchecked(zh, en)
     return Reason(zh=zh, en=en)  # pragma: no cover - only with an incompatible pydantic release
+
+
+def decision(values: dict[str, object]) -> Decision:
+    """A :class:`Decision` of trusted, typed ``values`` (every field given, in field order).
+
+    What ``Decision.model_construct(**values)`` builds, without its per-field loop.
+    """
+    if _fast or (_fast is None and fast_ok()):
+        return _decision_unchecked(values)
+    return Decision.model_construct(**values)  # type: ignore[arg-type]  # pragma: no cover
 
 
 def decided_measure(values: dict[str, object]) -> DecidedMeasure:

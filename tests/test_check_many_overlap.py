@@ -140,6 +140,38 @@ def test_a_bad_record_is_refused_when_it_is_serialised() -> None:
         SerialisedRecord({**RECORD, "checked_at": "2026-12-03T08:00:00"}, None)
 
 
+def test_a_check_record_the_sdk_built_is_kept_as_it_is_and_prepared_as_if_parsed_back() -> None:
+    """prepare_check's records (JSON values only, checked at a known instant) skip the
+    parse-back and the parsing of their time: what is stored is the same."""
+    from datetime import datetime, timedelta, timezone
+
+    at = datetime(2026, 12, 3, 8, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    built = {
+        **RECORD,
+        "checked_at": at.isoformat(),
+        "operator": "张三",
+        "matter": {"category": "bidding", "code": None, "case_id": "A-1"},
+        "measures": [{"id": "P-BID-EXCLUDE", "status": "applied", "entry_ids": ["BL-1"]}],
+    }
+    inputs = {"profile": {"entries": [{"entry_id": "BL-1", "authority": "中山市中级人民法院"}]}}
+    trusted, checked = SerialisedRecord(built, inputs, at), SerialisedRecord(built, inputs)
+    assert trusted == checked
+    a, b = prepare_record(trusted, inputs), prepare_record(checked, inputs)
+    assert (a.record, a.parts, a.at, a.check_id, a.columns, a.measure_rows) == (
+        b.record,
+        b.parts,
+        b.at,
+        b.check_id,
+        b.columns,
+        b.measure_rows,
+    )
+    assert a.authority_rows == b.authority_rows == [(0, "中山市中级人民法院")]
+    assert a.at == "2026-12-03T00:00:00.123456Z"
+    # A time that is not the record's own is parsed from the record, as for any other.
+    other = SerialisedRecord(built, inputs, at + timedelta(seconds=1))
+    assert prepare_record(other, inputs).at == a.at
+
+
 # --- over real HTTP ---------------------------------------------------------------------
 
 

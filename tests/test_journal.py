@@ -616,3 +616,73 @@ def test_append_many_is_one_chained_durable_batch(tmp_path: Path) -> None:
     assert j.inputs_for(many[2]["id"]) == {"catalog_version": "v"}
     assert j.counts()["pending"] == 6
     j.close()
+
+
+def test_a_batch_is_stored_as_its_records_one_at_a_time_would_be(tmp_path: Path) -> None:
+    """append_many writes prepared rows a table at a time: every row of every table is
+    what appending the same records one by one writes (sequence numbers, measure and
+    authority rows, inputs kept once), and the chain verifies."""
+    profile = {"entries": [{"entry_id": "BL-1", "authority": "中山市中级人民法院"}]}
+    shared = {"catalog_version": "v", "profile": profile}
+    items: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for i in range(6):
+        record = check_record(i)
+        if i % 3 == 2:
+            record["measures"] = []
+            record["matter"] = {"category": "bidding", "code": None}
+        items.append((record, shared if i % 2 else {"catalog_version": "v", "n": i}))
+    items.append((check_record(9), None))
+    batch, single = Journal(tmp_path / "batch.db"), Journal(tmp_path / "single.db")
+    batch.append(check_record(100, id="first"))
+    single.append(check_record(100, id="first"))
+    batch.append_many([(dict(r), i) for r, i in items])
+    for record, inputs in items:
+        single.append(dict(record), inputs=inputs)
+    assert batch.verify().ok
+    assert single.verify().ok
+    assert batch.verify_columns().ok
+    tables = {
+        "records": "SELECT seq, id, type, check_id, at, body, hash, prev_hash, outcome,"
+        " category, source, recheck_of, action, case_id, inputs_hash FROM records ORDER BY seq",
+        "record_measures": "SELECT * FROM record_measures ORDER BY seq, n",
+        "record_authorities": "SELECT * FROM record_authorities ORDER BY seq, n, authority",
+        "input_bodies": "SELECT hash, body FROM input_bodies ORDER BY hash",
+    }
+    batch.close()
+    single.close()
+    with sqlite3.connect(tmp_path / "batch.db") as a, sqlite3.connect(tmp_path / "single.db") as b:
+        for name, sql in tables.items():
+            rows = a.execute(sql).fetchall()
+            assert rows == b.execute(sql).fetchall(), name
+            assert rows, name
+    a.close()
+    b.close()
+
+
+def test_the_canonical_runs_cut_from_one_serialisation_are_those_made_one_by_one() -> None:
+    """A record is serialised once and cut at its marked hash and prev_hash members; the
+    runs are those of serialising each run on its own, whatever the keys (sorting before,
+    between, after, or equal to hash and prev_hash) and values (the marker itself too)."""
+    import random
+    import string
+
+    from credit_check_sdk.storage._journal_core import _MARK, _canonical_parts, _canonical_runs
+
+    rnd = random.Random(5)
+    keys = ["a", "hash", "prev_hash", "h", "hasi", "id", "prev", "prev_hasi", "z", "", "中"]
+    specials = [None, True, 1, -2.5, "", 'x,"hash":1', '"prev_hash":null', _MARK, "中文"]
+
+    def value(depth: int = 0) -> Any:
+        r = rnd.random()
+        if depth < 2 and r < 0.2:
+            return {rnd.choice(keys): value(depth + 1) for _ in range(rnd.randint(0, 3))}
+        if depth < 2 and r < 0.35:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        if r < 0.6:
+            return rnd.choice(specials)
+        return "".join(rnd.choice(string.printable) for _ in range(rnd.randint(0, 8)))
+
+    for _ in range(3000):
+        record = {k: value() for k in rnd.sample(keys, rnd.randint(0, len(keys)))}
+        assert _canonical_parts(record) == _canonical_runs(record), record
+    assert _canonical_parts({}) == ("", "", "")

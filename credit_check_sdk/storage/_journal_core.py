@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from .._exceptions import InvalidRequestError, JournalError
 from ._group_commit import GroupCommit
+from ._serialised_inputs import SerialisedInputs, _inputs_text
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -297,48 +298,6 @@ def same_value(stored: Any, derived: Any) -> bool:
 # --- appending ------------------------------------------------------------------------------
 
 
-class SerialisedInputs(dict[str, Any]):
-    """A check's inputs, read-only, with their canonical JSON ``text`` and its SHA-256
-    ``key`` computed once: the checks decided from the same inputs share one object
-    (see ``credit_check_sdk._check_inputs``), and :func:`prepare_record` takes the text
-    as it is instead of serialising the inputs at every check.
-
-    >>> inputs = SerialisedInputs({"on": "2026-12-03", "profile": None})
-    >>> inputs.text, inputs["on"]
-    ('{"on": "2026-12-03", "profile": null}', '2026-12-03')
-    >>> inputs["on"] = "2026-12-04"
-    Traceback (most recent call last):
-    ...
-    TypeError: a check's inputs are read-only
-    """
-
-    __slots__ = ("key", "text")
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        super().__init__(values)
-        #: As prepare_record() serialises any inputs (raises TypeError/ValueError if not JSON).
-        self.text = _inputs_text(values)
-        self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
-        self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a check's inputs are read-only")
-
-    # Every writer of dict refuses.
-    __setitem__ = _read_only
-    __delitem__ = _read_only
-    __ior__ = _read_only
-    clear = _read_only
-    pop = _read_only
-    popitem = _read_only
-    setdefault = _read_only
-    update = _read_only
-
-
-def _inputs_text(inputs: dict[str, Any]) -> str:
-    return json.dumps(inputs, sort_keys=True, allow_nan=False, ensure_ascii=False)
-
-
 class PreparedRecord:
     """One validated record on its way into a journal, and what became of it.
 
@@ -409,7 +368,9 @@ class _Checked:
         "text",
     )
 
-    def __init__(self, record: dict[str, Any], inputs: dict[str, Any] | None) -> None:
+    def __init__(
+        self, record: dict[str, Any], inputs: dict[str, Any] | None, at: datetime | None = None
+    ) -> None:
         if not isinstance(record, dict):
             raise InvalidRequestError(f"a record is a dict, not {type(record).__name__}")
         try:
@@ -448,13 +409,22 @@ class _Checked:
             raise InvalidRequestError(
                 f"record is {size:,} bytes as JSON; at most {MAX_RECORD_BYTES:,} are uploaded"
             )
-        clean: dict[str, Any] = json.loads(text)
+        # ``at``: the record is the SDK's own, of JSON values only (no tuple, no key that is
+        # not a string), its time that instant: the copy need not be parsed back.
+        if at is not None:
+            clean: dict[str, Any] = {k: v for k, v in record.items() if k != "hash"}
+            clean["prev_hash"] = None  # as parsed back from ``text``
+        else:
+            clean = json.loads(text)
         kind = clean.get("type")
         if kind not in ("check", "action"):
             raise InvalidRequestError(f"record type must be 'check' or 'action', not {kind!r}")
         if not isinstance(clean.get("id"), str) or not clean["id"]:
             raise InvalidRequestError("record needs a non-empty string id")
-        _, check_id, at = key_columns(clean)
+        if at is not None and kind == "check" and clean.get("checked_at") == at.isoformat():
+            check_id, self.at = clean["id"], utc_text(at)
+        else:
+            _, check_id, self.at = key_columns(clean)
         if check_id is not None and not isinstance(check_id, str):
             raise InvalidRequestError("check_id must be a string")
         if inputs is not None and kind != "check":
@@ -463,7 +433,7 @@ class _Checked:
         self.clean: dict[str, Any] | None = clean
         self.text, self.parts, self.inputs = text, parts, inputs_text
         self.key = inputs.key if isinstance(inputs, SerialisedInputs) else None
-        self.at, self.check_id = at, check_id
+        self.check_id = check_id
         # Kept as tuples of plain values, which the garbage collector stops tracking: a
         # batch of checks prepared ahead does not lengthen every collection meanwhile.
         columns, rows = derive_columns(clean)
@@ -494,7 +464,8 @@ class SerialisedRecord(dict[str, Any]):
     nothing changes. ``must_check_many`` builds these while the platform's next
     answer is awaited, so that what is left once the last answer is in is the
     durable write. Raises :class:`InvalidRequestError` as :func:`prepare_record`
-    would, at construction.
+    would, at construction. ``at``: a check record the SDK built of JSON values
+    only, checked at that instant (its ``checked_at``): kept as given, not parsed back.
 
     >>> r = SerialisedRecord({"type": "check", "id": "c1",
     ...                       "checked_at": "2026-11-29T08:00:00+08:00"}, None)
@@ -509,8 +480,10 @@ class SerialisedRecord(dict[str, Any]):
 
     __slots__ = ("_checked", "inputs")
 
-    def __init__(self, values: dict[str, Any], inputs: dict[str, Any] | None) -> None:
-        checked = _Checked(values, inputs)
+    def __init__(
+        self, values: dict[str, Any], inputs: dict[str, Any] | None, at: datetime | None = None
+    ) -> None:
+        checked = _Checked(values, inputs, at)
         super().__init__(checked.clean or {})
         checked.clean = None  # this record is the parsed copy: not kept twice
         self.inputs = inputs
@@ -555,9 +528,40 @@ _dumps = json.JSONEncoder(
 ).encode
 
 
+#: A value no record holds: the ``hash`` and ``prev_hash`` members are written with it to
+#: mark where the runs of :func:`_canonical_parts` begin and end in one serialisation.
+_MARK = "\x00credit-check-sdk: a run ends here\x00"
+_MARK_JSON = _dumps(_MARK)
+_HASH_MARK = '"hash":' + _MARK_JSON
+_PREV_MARK = '"prev_hash":' + _MARK_JSON
+
+
 def _canonical_parts(record: dict[str, Any]) -> tuple[str, str, str]:
     """The canonical JSON members of ``record`` but ``hash`` and ``prev_hash``, as the runs
-    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after."""
+    of keys sorting before ``hash``, between ``hash`` and ``prev_hash``, and after.
+
+    One serialisation of the record with both members set to a marker, cut at them
+    (a record whose values hold the marker is serialised a run at a time instead).
+
+    >>> _canonical_parts({"type": "check", "id": "c1", "agency_id": "AG", "hash": "x"})
+    ('"agency_id":"AG"', '"id":"c1"', '"type":"check"')
+    """
+    text = _dumps({**record, "hash": _MARK, "prev_hash": _MARK})
+    if text.count(_MARK_JSON) != 2:
+        return _canonical_runs(record)
+    # text: {a,HASH,b,PREV,c} where any of the runs a, b, c may be empty (with its comma).
+    at_hash = text.index(_HASH_MARK)
+    a = text[1 : at_hash - 1] if at_hash > 1 else ""
+    after_hash = at_hash + len(_HASH_MARK) + 1  # past the comma: PREV always follows
+    at_prev = text.index(_PREV_MARK, after_hash - 1)
+    b = text[after_hash : at_prev - 1] if at_prev > after_hash else ""
+    after_prev = at_prev + len(_PREV_MARK)
+    c = text[after_prev + 1 : -1] if text[after_prev] == "," else ""
+    return a, b, c
+
+
+def _canonical_runs(record: dict[str, Any]) -> tuple[str, str, str]:
+    """:func:`_canonical_parts`, each run serialised on its own."""
     runs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
     for key, value in record.items():
         if key == "hash" or key == "prev_hash":

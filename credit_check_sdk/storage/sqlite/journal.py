@@ -44,14 +44,13 @@ from .._data import ObjectionStatus
 from .._journal_core import (
     GroupCommit,
     PreparedRecord,
-    column_value,
     prepare_record,
-    seal,
     time_bounds,
     utc_text,
 )
 from .._journal_verify import ChainVerifier, ColumnMismatch, ColumnVerifyResult, VerifyResult
 from .._journal_verify import column_mismatches as _column_mismatches
+from ._journal_writes import write_each, write_rows
 from .bookkeeping import SQLiteObjections, SQLiteReceipts
 from .report import SQLiteReportSource
 from .uploads import JournalUploads
@@ -60,15 +59,6 @@ __all__ = ["SQLiteJournal"]
 
 # Inputs keys remembered per process (about 70 bytes each).
 _KNOWN_INPUTS = 4096
-
-
-def _case_id(record: dict[str, Any]) -> Any:
-    """The ``case_id`` column of ``record``: a check's ``matter.case_id`` (as a report
-    column holds it), else ``None``."""
-    matter = record.get("matter")
-    if record.get("type") != "check" or not isinstance(matter, dict):
-        return None
-    return column_value(matter.get("case_id"))
 
 
 # Rows fetched per round trip when streaming the journal (iter_records, verify):
@@ -205,71 +195,20 @@ class SQLiteJournal(JournalUploads):
             # Read the head inside the write transaction: another process
             # may have appended since our last write.
             row = conn.execute("SELECT hash, seq FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-            stored_inputs: list[str] = []
+            last_seq: int = row[1] if row else 0
             head: str | None = row[0] if row else None
             if any(p.measure_rows for p in batch):
                 # Sequence numbers after the head are free again should the last
                 # record ever have been deleted: so must their measure rows be.
-                conn.execute("DELETE FROM record_measures WHERE seq > ?", (row[1] if row else 0,))
+                conn.execute("DELETE FROM record_measures WHERE seq > ?", (last_seq,))
                 if any(p.authority_rows for p in batch):
-                    conn.execute(
-                        "DELETE FROM record_authorities WHERE seq > ?", (row[1] if row else 0,)
-                    )
-            for p in batch:
-                body = seal(p, head)
-                digest = p.record["hash"]
-                try:
-                    # A constraint failure undoes only the failing statement
-                    # (SQLite's statement-level ABORT); the transaction and
-                    # the rest of the batch go on, so no savepoint is needed.
-                    cur = conn.execute(
-                        "INSERT INTO records(id, type, check_id, at, body, hash, prev_hash,"
-                        " outcome, category, source, recheck_of, action, case_id, inputs_hash)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            p.record["id"],
-                            p.record["type"],
-                            p.check_id,
-                            p.at,
-                            body,
-                            digest,
-                            head,
-                            *p.columns,
-                            _case_id(p.record),
-                            p.inputs_key,
-                        ),
-                    )
-                except sqlite3.IntegrityError as exc:
-                    p.error = JournalError(
-                        f"journal {self.path}: record {p.record['id']!r} not stored: {exc}"
-                        " (an id may be journaled once)",
-                        path=self.path,
-                    )
-                    continue
-                if p.measure_rows:
-                    seq = cur.lastrowid
-                    conn.executemany(
-                        "INSERT INTO record_measures(seq, n, measure_id, status)"
-                        " VALUES (?, ?, ?, ?)",
-                        [(seq, *m) for m in p.measure_rows],
-                    )
-                    if p.authority_rows:
-                        conn.executemany(
-                            "INSERT INTO record_authorities(seq, n, authority) VALUES (?, ?, ?)",
-                            [(seq, *a) for a in p.authority_rows],
-                        )
-                key = p.inputs_key
-                if key is not None and key not in self._known_inputs:
-                    # Equal inputs are stored once (most checks reuse a cached profile);
-                    # a key this connection has committed before needs no statement.
-                    conn.execute(
-                        "INSERT OR IGNORE INTO input_bodies(hash, body) VALUES (?, ?)",
-                        (key, p.inputs),
-                    )
-                    stored_inputs.append(key)
-                head = digest
+                    conn.execute("DELETE FROM record_authorities WHERE seq > ?", (last_seq,))
+            known = self._known_inputs
+            stored = write_rows(conn, batch, head, last_seq, known) if len(batch) > 1 else None
+            if stored is None:
+                stored = write_each(conn, batch, head, known, self.path)
             conn.execute("COMMIT")
-            self._remember_inputs(stored_inputs)
+            self._remember_inputs(stored)
         except BaseException as exc:
             self._rollback(conn)
             if isinstance(exc, sqlite3.Error):
