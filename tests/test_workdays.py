@@ -155,7 +155,9 @@ def test_bad_arguments() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    start=st.dates(min_value=date(2026, 6, 1), max_value=date(2100, 6, 30)),
+    # From the first year with no published arrangement: a published year has make-up
+    # working days on weekends (2026-09-20, a Sunday), which may bring a due day earlier.
+    start=st.dates(min_value=date(2027, 1, 1), max_value=date(2100, 6, 30)),
     days=st.integers(min_value=0, max_value=120),
 )
 def test_the_rules_never_count_more_working_days_than_monday_to_friday(
