@@ -278,6 +278,7 @@ async def test_an_objection_is_filed_and_followed_on_the_async_transport(
     ) as checker:
         decision = await checker.must_check(ORG, "bidding")
         assert decision.outcome is Outcome.RESTRICTION
+
         # Only the objection routes: the first check's background upload may land meanwhile.
         def objection_requests() -> int:
             return sum(1 for _method, path in fake.requests if "/objections" in path)
