@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from .._exceptions import InvalidRequestError, JournalError
 from ._group_commit import GroupCommit
-from ._serialised_inputs import SerialisedInputs, _inputs_text
+from ._serialised_inputs import ReadOnlyDict, SerialisedInputs, _inputs_text
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -454,7 +454,7 @@ class _Checked:
         )
 
 
-class SerialisedRecord(dict[str, Any]):
+class SerialisedRecord(ReadOnlyDict):
     """A record, read-only, checked and serialised with its ``inputs`` once, ahead of the
     append: :func:`prepare_record` given it (and the same ``inputs``) only copies it.
 
@@ -489,17 +489,7 @@ class SerialisedRecord(dict[str, Any]):
         self.inputs = inputs
         self._checked = checked
 
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a serialised record is read-only")
-
-    __setitem__ = _read_only
-    __delitem__ = _read_only
-    __ior__ = _read_only
-    clear = _read_only
-    pop = _read_only
-    popitem = _read_only
-    setdefault = _read_only
-    update = _read_only
+    _refusal = "a serialised record is read-only"
 
 
 def prepare_record(record: dict[str, Any], inputs: dict[str, Any] | None) -> PreparedRecord:

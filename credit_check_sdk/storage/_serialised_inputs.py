@@ -12,10 +12,38 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["SerialisedInputs"]
+__all__ = ["ReadOnlyDict", "SerialisedInputs"]
 
 
-class SerialisedInputs(dict[str, Any]):
+class ReadOnlyDict(dict[str, Any]):
+    """A dict filled once, at construction, whose every writer raises ``TypeError``
+    (its ``_refusal``): what is serialised and hashed must not change after.
+
+    >>> d = ReadOnlyDict({"a": 1})
+    >>> d.update(a=2)
+    Traceback (most recent call last):
+    ...
+    TypeError: read-only
+    """
+
+    __slots__ = ()
+    _refusal = "read-only"
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(self._refusal)
+
+    # Every writer of dict refuses.
+    __setitem__ = _read_only
+    __delitem__ = _read_only
+    __ior__ = _read_only
+    clear = _read_only
+    pop = _read_only
+    popitem = _read_only
+    setdefault = _read_only
+    update = _read_only
+
+
+class SerialisedInputs(ReadOnlyDict):
     """A check's inputs, read-only, with their canonical JSON ``text`` and its SHA-256
     ``key`` computed once: the checks decided from the same inputs share one object
     (see ``credit_check_sdk._check_inputs``), and :func:`prepare_record` takes the text
@@ -39,18 +67,7 @@ class SerialisedInputs(dict[str, Any]):
         self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
         self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a check's inputs are read-only")
-
-    # Every writer of dict refuses.
-    __setitem__ = _read_only
-    __delitem__ = _read_only
-    __ior__ = _read_only
-    clear = _read_only
-    pop = _read_only
-    popitem = _read_only
-    setdefault = _read_only
-    update = _read_only
+    _refusal = "a check's inputs are read-only"
 
 
 def _inputs_text(inputs: dict[str, Any]) -> str:
