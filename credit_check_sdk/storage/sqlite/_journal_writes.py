@@ -67,21 +67,7 @@ def write_rows(
         record = p.record
         digest = record["hash"]
         seq += 1
-        records.append(
-            (
-                seq,
-                record["id"],
-                record["type"],
-                p.check_id,
-                p.at,
-                body,
-                digest,
-                head,
-                *p.columns,
-                case_id(record),
-                p.inputs_key,
-            )
-        )
+        records.append((seq, *_record_row(p, body, head)))
         measures.extend((seq, *m) for m in p.measure_rows)
         authorities.extend((seq, *a) for a in p.authority_rows)
         key = p.inputs_key
@@ -125,21 +111,7 @@ def write_each(
         try:
             # A constraint failure undoes only the failing statement (SQLite's
             # statement-level ABORT); the transaction and the rest of the batch go on.
-            cur = conn.execute(
-                _INSERT_RECORD,
-                (
-                    record["id"],
-                    record["type"],
-                    p.check_id,
-                    p.at,
-                    body,
-                    digest,
-                    head,
-                    *p.columns,
-                    case_id(record),
-                    p.inputs_key,
-                ),
-            )
+            cur = conn.execute(_INSERT_RECORD, _record_row(p, body, head))
         except sqlite3.IntegrityError as exc:
             p.error = JournalError(
                 f"journal {path}: record {record['id']!r} not stored: {exc}"
@@ -159,3 +131,20 @@ def write_each(
             stored.append(key)
         head = digest
     return stored
+
+
+def _record_row(p: PreparedRecord, body: str, prev_hash: str | None) -> tuple[Any, ...]:
+    """The ``records`` row of sealed ``p`` (its position aside), in the inserts' column order."""
+    record = p.record
+    return (
+        record["id"],
+        record["type"],
+        p.check_id,
+        p.at,
+        body,
+        record["hash"],
+        prev_hash,
+        *p.columns,
+        case_id(record),
+        p.inputs_key,
+    )
