@@ -10,7 +10,8 @@ platform), and once when the checker is made (:meth:`Instrumentation.attach`), h
 the gauges (records pending, breaker state). An observer that also has ``check_context``
 (:class:`TracingInstrumentation`) is entered around each check's work, on the thread (or
 asyncio task) that does it, so that what it makes current there, a span, is current for
-the check's HTTP requests and journal write. The SDK itself imports no telemetry library;
+the check's HTTP requests and journal write; one that has ``upload_context()`` likewise
+around each upload request (on the uploader's thread). The SDK itself imports no telemetry library;
 :mod:`credit_check_sdk.otel` is the OpenTelemetry observer (extra ``otel``).
 
 What an observer is given holds no personal id: a check's matter, outcome, source,
@@ -266,19 +267,22 @@ class TracingInstrumentation(Instrumentation, Protocol):
 
 
 class _Context:
-    """The observer's ``check_context`` when it has one; its failures are logged, and
-    it never swallows the check's exception."""
+    """The observer's ``check_context`` (or ``upload_context``: ``opener``) when it has
+    one, called with ``args``; its failures are logged, and it never swallows the
+    work's exception."""
 
-    def __init__(self, observer: Instrumentation, kind: CheckKind, matter: str) -> None:
-        self._opener = getattr(observer, "check_context", None)
-        self._kind, self._matter = kind, matter
+    def __init__(
+        self, observer: Instrumentation, *args: str, opener: str = "check_context"
+    ) -> None:
+        self._opener = getattr(observer, opener, None)
+        self._args = args
         self._entered: contextlib.AbstractContextManager[object] | None = None
 
     def __enter__(self) -> None:
         if self._opener is None:
             return
         try:
-            manager = self._opener(self._kind, self._matter)
+            manager = self._opener(*self._args)
             manager.__enter__()
         except Exception:
             logger.exception("instrumentation: check_context failed")
@@ -467,7 +471,10 @@ def observed_upload(
     observer: Instrumentation | None,
     send: Callable[[list[dict[str, Any]]], RecordsReceipt],
 ) -> Callable[[list[dict[str, Any]]], RecordsReceipt]:
-    """``send`` (one upload request) told to ``observer``; ``send`` itself without one."""
+    """``send`` (one upload request) told to ``observer``; ``send`` itself without one.
+    An observer with ``upload_context()`` is entered around the request (as
+    ``check_context`` around a check), so that the request's own span is a child of
+    what it makes current."""
     if observer is None:
         return send
 
@@ -482,20 +489,21 @@ def observed_upload(
                 start_ns, end_ns, time.monotonic() - start, len(records), lag, **fields
             )
 
-        try:
-            receipt = send(records)
-        except BaseException as exc:
-            _deliver(observer, "upload_finished", event(**_error_fields(exc)))
-            raise
-        _deliver(
-            observer,
-            "upload_finished",
-            event(
-                accepted=len(receipt.accepted),
-                duplicates=len(receipt.duplicates),
-                rejected=len(receipt.rejected),
-            ),
-        )
+        with _Context(observer, opener="upload_context"):
+            try:
+                receipt = send(records)
+            except BaseException as exc:
+                _deliver(observer, "upload_finished", event(**_error_fields(exc)))
+                raise
+            _deliver(
+                observer,
+                "upload_finished",
+                event(
+                    accepted=len(receipt.accepted),
+                    duplicates=len(receipt.duplicates),
+                    rejected=len(receipt.rejected),
+                ),
+            )
         return receipt
 
     return run

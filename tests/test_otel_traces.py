@@ -167,11 +167,14 @@ def test_the_requests_of_a_check_are_children_of_its_span_and_it_of_the_callers(
         "credit_check.must_check_many",
     ]  # no request hangs loose beside the checks
     assert all(s.kind is SpanKind.CLIENT for s in _named(spans, "HTTP "))
-    # Every other request is the background threads' (snapshot sync, upload): no parent.
+    # Every other request is the background threads': the snapshot sync's have no parent,
+    # an upload's is the child of its batch's span.
     under_checks = {*_children(spans, check), *_children(spans, many)}
+    uploads = [s for b in _named(spans, "credit_check.upload_batch") for s in _children(spans, b)]
     background = [s for s in _named(spans, "HTTP ") if s not in under_checks]
-    assert all(s.parent is None for s in background)
-    assert {s.name for s in background} <= {"HTTP GET lists", "HTTP POST records:batch"}
+    assert all(s.parent is None for s in background if s not in uploads)
+    assert {s.name for s in background if s not in uploads} <= {"HTTP GET lists"}
+    assert {s.name for s in uploads} <= {"HTTP POST records:batch"}
     # The span covers the requests: started before, ended after.
     for child in _children(spans, check):
         assert check.start_time is not None
@@ -357,3 +360,47 @@ def test_a_watch_recheck_is_a_span_and_rechecks_are_not_counted_as_checks(
         for point in metric.data.data_points
     )
     assert counted == 1  # the check asked for; the re-check is traced only
+
+
+# --- uploads: their requests are children of the batch's span ---------------------------
+
+
+def test_an_upload_request_is_a_child_of_its_batch_span(
+    fake: FakePlatform,
+    tmp_path: Path,
+    tracing: tuple[TracerProvider, InMemorySpanExporter],
+    otel: OpenTelemetryInstrumentation,
+) -> None:
+    provider, spans = tracing
+    settings = _settings(fake, tmp_path / "data")
+    checker = CreditChecker(transport=TracedTransport(provider), instrumentation=otel, **settings)
+    with checker:
+        fake.fail(503, path="records")  # failed batches: error spans, their requests under them
+        checker.must_check(ORG, "bidding")
+        checker.must_check(CLEAN, "bidding")
+        assert checker.flush(timeout=3) == 2
+        fake.reset_faults()
+        assert checker.flush(timeout=30) == 0
+    batches = _named(spans, "credit_check.upload_batch")
+    assert len(batches) >= 2
+    for batch in batches:
+        requests = _children(spans, batch)  # the request, and its retries if it failed
+        assert requests
+        for request in requests:
+            assert request.name == "HTTP POST records:batch"
+            assert request.kind is SpanKind.CLIENT
+            assert batch.context is not None
+            assert request.context is not None
+            assert request.context.trace_id == batch.context.trace_id
+            # The batch's span covers its requests.
+            assert batch.start_time is not None
+            assert request.start_time is not None
+            assert batch.end_time is not None
+            assert request.end_time is not None
+            assert batch.start_time <= request.start_time <= request.end_time <= batch.end_time
+    assert batches[0].status.status_code is StatusCode.ERROR
+    assert batches[-1].status.status_code is StatusCode.UNSET
+    assert batches[-1].attributes is not None
+    assert batches[-1].attributes["credit_check.upload.accepted"] == 2
+    # Every upload request has its batch: none hangs loose.
+    assert all(r.parent is not None for r in _named(spans, "HTTP POST records:batch"))
