@@ -118,6 +118,25 @@ class _OpenSpan:
         self.span: trace.Span | None = span
 
 
+@contextlib.contextmanager
+def _current(
+    var: ContextVar[_OpenSpan | None], kind: CheckKind | Literal["upload"], span: trace.Span
+) -> Iterator[None]:
+    """``span`` current (and kept in ``var`` for the ``…_finished`` call that ends it) for
+    the ``with`` block; ended here if that call never came (an observer's bug)."""
+    opened = _OpenSpan(kind, span)
+    token = var.set(opened)
+    try:
+        with trace.use_span(
+            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            yield
+    finally:
+        var.reset(token)
+        if opened.span is not None:
+            span.end()
+
+
 class OpenTelemetryInstrumentation:
     """Spans and metrics of one checker: ``CreditChecker(instrumentation=this)``.
 
@@ -207,17 +226,8 @@ class OpenTelemetryInstrumentation:
             kind=SpanKind.INTERNAL,
             attributes={"credit_check.matter": matter, "credit_check.kind": kind},
         )
-        opened = _OpenSpan(kind, span)
-        token = self._open.set(opened)
-        try:
-            with trace.use_span(
-                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-            ):
-                yield
-        finally:
-            self._open.reset(token)
-            if opened.span is not None:  # check_finished was not told (an observer's bug)
-                span.end()
+        with _current(self._open, kind, span):
+            yield
 
     def check_finished(self, event: CheckEvent) -> None:
         """One span for the call; the checks counted by outcome (called by the checker)."""
@@ -266,17 +276,8 @@ class OpenTelemetryInstrumentation:
         uploader), so that the request's own span is its child; ended by
         :meth:`upload_finished`."""
         span = self._tracer.start_span("credit_check.upload_batch", kind=SpanKind.CLIENT)
-        opened = _OpenSpan("upload", span)
-        token = self._open_upload.set(opened)
-        try:
-            with trace.use_span(
-                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-            ):
-                yield
-        finally:
-            self._open_upload.reset(token)
-            if opened.span is not None:  # upload_finished was not told (an observer's bug)
-                span.end()
+        with _current(self._open_upload, "upload", span):
+            yield
 
     def upload_finished(self, event: UploadEvent) -> None:
         """One span for the request; the records counted by state (called by the checker)."""
