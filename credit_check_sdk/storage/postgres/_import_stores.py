@@ -38,6 +38,7 @@ from ..sqlite.commitments import SQLiteCommitments
 from ..sqlite.disclosures import SQLiteDisclosures
 from ..sqlite.followups import Followups
 from ..sqlite.relations import RelationStore
+from ._uploads import OBJECTION_COLUMNS, RECEIPT_COLUMNS
 
 __all__ = ["STORES", "merge_journal_bookkeeping", "merge_stores"]
 
@@ -99,16 +100,6 @@ _DISCLOSURE = (
     "posted",
     "published_on",
 )
-OBJECTION = (
-    "objection_id",
-    "check_id",
-    "entry_id",
-    "subject_id",
-    "filed_at",
-    "status",
-    "updated_at",
-)
-RECEIPT = ("period", "version", "receipt_id", "submitted_at", "body_hash")
 
 # What a row already in the database takes from the host's (see the table above). Each
 # update has a WHERE: a row that would not change is not written (a second run: 0).
@@ -256,9 +247,15 @@ def merge_journal_bookkeeping(
     """Objections and report receipts of the journal's file (the caller's transaction)."""
     return {
         "objections": merge(
-            conn, "cc_objections", OBJECTION, [tuple(o[k] for k in OBJECTION) for o in objections]
+            conn,
+            "cc_objections",
+            OBJECTION_COLUMNS,
+            [tuple(o[k] for k in OBJECTION_COLUMNS) for o in objections],
         ),
         "receipts": merge(
-            conn, "cc_report_receipts", RECEIPT, [tuple(r[k] for k in RECEIPT) for r in receipts]
+            conn,
+            "cc_report_receipts",
+            RECEIPT_COLUMNS,
+            [tuple(r[k] for k in RECEIPT_COLUMNS) for r in receipts],
         ),
     }

@@ -28,7 +28,14 @@ from .._journal_core import UPLOAD_STATES, time_bounds, utc_text
 from .._owners import owner_is_gone
 from ._database import Database
 
-__all__ = ["PostgresObjections", "PostgresReceipts", "PostgresUploads", "claim_sql"]
+__all__ = [
+    "OBJECTION_COLUMNS",
+    "RECEIPT_COLUMNS",
+    "PostgresObjections",
+    "PostgresReceipts",
+    "PostgresUploads",
+    "claim_sql",
+]
 
 _CLAIM = """
 UPDATE cc_journal_records SET claimed_by = %s,
@@ -192,7 +199,9 @@ class PostgresUploads:
         return result
 
 
-_OBJECTION_KEYS = (
+#: The columns of ``cc_objections`` and ``cc_report_receipts``, in the order read and
+#: written (an import copies them in this order too).
+OBJECTION_COLUMNS = (
     "objection_id",
     "check_id",
     "entry_id",
@@ -201,7 +210,7 @@ _OBJECTION_KEYS = (
     "status",
     "updated_at",
 )
-_RECEIPT_KEYS = ("period", "version", "receipt_id", "submitted_at", "body_hash")
+RECEIPT_COLUMNS = ("period", "version", "receipt_id", "submitted_at", "body_hash")
 
 
 def _check_status(status: str) -> None:
@@ -278,12 +287,12 @@ class PostgresObjections:
         """
         lo, hi = time_bounds(since, until)
         rows = self._db.query(
-            f"SELECT {', '.join(_OBJECTION_KEYS)} FROM cc_objections"  # noqa: S608 - fixed names
+            f"SELECT {', '.join(OBJECTION_COLUMNS)} FROM cc_objections"  # noqa: S608 - fixed names
             " WHERE (%s::text IS NULL OR filed_at >= %s) AND (%s::text IS NULL OR filed_at < %s)"
             " ORDER BY filed_at, objection_id",
             (lo, lo, hi, hi),
         )
-        return [dict(zip(_OBJECTION_KEYS, row, strict=True)) for row in rows]
+        return [dict(zip(OBJECTION_COLUMNS, row, strict=True)) for row in rows]
 
 
 class PostgresReceipts:
@@ -328,8 +337,8 @@ class PostgresReceipts:
         []
         """
         rows = self._db.query(
-            f"SELECT {', '.join(_RECEIPT_KEYS)} FROM cc_report_receipts"  # noqa: S608 - fixed names
+            f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM cc_report_receipts"  # noqa: S608 - fixed names
             " WHERE %s::text IS NULL OR period = %s ORDER BY period, version",
             (period, period),
         )
-        return [dict(zip(_RECEIPT_KEYS, row, strict=True)) for row in rows]
+        return [dict(zip(RECEIPT_COLUMNS, row, strict=True)) for row in rows]
