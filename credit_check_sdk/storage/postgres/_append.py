@@ -98,21 +98,12 @@ _MOVE_HEAD = (
 # id stored already aborts it the same way (unique key). Plain SQL, no procedural
 # language. Measures find their record's position in the insert's RETURNING (the
 # sub-statements of one statement do not see each other's rows in the tables).
+# The records' insert is the fixed text above: no value is formatted into the SQL.
 _BATCH = (
-    "WITH moved AS (UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s,"
+    "WITH moved AS (UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s,"  # noqa: S608 - fixed text
     " updated_at = %s WHERE writer_id = %s AND head_wseq = %s"
     " AND head_hash IS NOT DISTINCT FROM %s RETURNING 1),"
-    " ins AS (INSERT INTO cc_journal_records (writer_id, wseq, id, type, check_id, at, body,"
-    " hash, prev_hash, outcome, category, source, recheck_of, action, subject_id,"
-    " subject_kind, matter_code, case_id, reason)"
-    " SELECT %s, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
-    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
-    " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
-    " AS r(wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category, source,"
-    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason, k)"
-    " ORDER BY k RETURNING gseq, id),"
+    f" ins AS ({_INSERT} RETURNING gseq, id),"
     " measures AS (INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
     " SELECT ins.gseq, m.n, m.measure_id, m.status"
     " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS m(id, n, measure_id, status)"
