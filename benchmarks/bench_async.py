@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
-from stdnum.cn import uscc
+from bench_floor import company_ids
 
 from credit_check_sdk import AsyncCreditChecker
 from credit_check_sdk.signing import signed_headers
@@ -27,14 +27,6 @@ from credit_check_sdk.testing import FakePlatform
 CHECKS = 400
 AT_ONCE = 50
 LATENCY = 0.02
-
-
-def _company_ids(n: int) -> list[str]:
-    ids = []
-    for i in range(n):
-        body = f"91442000MA{i:07d}"
-        ids.append(body + uscc.calc_check_digit(body))
-    return ids
 
 
 async def _longest_stall(until: asyncio.Event) -> float:
@@ -96,7 +88,7 @@ async def floor(fake: FakePlatform, subjects: list[str]) -> float:
 
 
 async def main() -> None:
-    subjects = _company_ids(CHECKS)
+    subjects = company_ids(CHECKS)
     with tempfile.TemporaryDirectory() as tmp, FakePlatform() as fake:
         for s in subjects[::10]:
             fake.add_entry(s, "black", "wage_arrears")

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+from bench_floor import company_ids
 
 from credit_check_sdk.signing import signed_headers
 from credit_check_sdk.testing import FakePlatform
@@ -46,19 +47,9 @@ def _threads(work: Callable[[int], None]) -> float:
     return time.perf_counter() - t0
 
 
-def _company_ids(n: int) -> list[str]:
-    from stdnum.cn import uscc
-
-    ids = []
-    for i in range(n):
-        body = f"91442000MA{i:07d}"
-        ids.append(body + uscc.calc_check_digit(body))
-    return ids
-
-
 def cached_checks(tmp: Path) -> tuple[float, float]:
     fake = FakePlatform()
-    subjects = _company_ids(50)
+    subjects = company_ids(50)
     fake.add_entry(subjects[0], "black", "court_judgment_defaulter")
     checker = fake.checker(tmp / "cached", cache_ttl=3600)
     for s in subjects:
@@ -95,7 +86,7 @@ def cached_checks(tmp: Path) -> tuple[float, float]:
 def many(tmp: Path) -> tuple[float, float]:
     fake = FakePlatform()
     base_url = fake.serve()
-    subjects = _company_ids(MANY)
+    subjects = company_ids(MANY)
     for s in subjects[::10]:
         fake.add_entry(s, "black", "wage_arrears")
     checker = fake.checker(tmp / "many", http=True, cache_ttl=0, timeout=30)

@@ -68,7 +68,8 @@ SYNC_CALLS = ("fdatasync", "fsync")
 # --- the workload, run in a child process -------------------------------------------------
 
 
-def _company_ids(n: int) -> list[str]:
+def company_ids(n: int) -> list[str]:
+    """``n`` distinct valid unified social credit codes (the other scripts use these too)."""
     from stdnum.cn import uscc
 
     ids = []
@@ -147,7 +148,7 @@ def workload(kind: str, threads: int, checks: int, folder: Path) -> None:
     from credit_check_sdk import CreditChecker
 
     per_thread = max(1, checks // threads)
-    subjects = _company_ids(SUBJECTS)
+    subjects = company_ids(SUBJECTS)
     platform_ = served_platform([(subjects[0], "court_judgment_defaulter")])
     # The uploader sends to the fake platform, which accepts every record.
     settings = platform_.__enter__()
@@ -334,7 +335,7 @@ def many_row(root: Path, rounds: int = 3) -> tuple[float, float, float, int]:
     from credit_check_sdk import CreditChecker
     from credit_check_sdk.signing import signed_headers
 
-    subjects = _company_ids(MANY)
+    subjects = company_ids(MANY)
     served = served_platform([(s, "wage_arrears") for s in subjects[::10]])
     settings = served.__enter__()
     url, app_id, app_secret = settings["base_url"], settings["app_id"], settings["app_secret"]

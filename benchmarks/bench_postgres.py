@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_floor import served_platform  # noqa: E402 - after the path
+from bench_floor import company_ids, served_platform  # noqa: E402 - after the path
 
 from credit_check_sdk import CreditChecker  # noqa: E402 - after the path
 from tests.support.pgcluster import PgCluster  # noqa: E402 - after the path
@@ -66,16 +66,6 @@ def _threads(n: int, work: Callable[[int], None]) -> float:
     return time.perf_counter() - t0
 
 
-def _company_ids(n: int) -> list[str]:
-    from stdnum.cn import uscc
-
-    ids = []
-    for i in range(n):
-        body = f"91442000MA{i:07d}"
-        ids.append(body + uscc.calc_check_digit(body))
-    return ids
-
-
 def bare_inserts(url: str, connections: int, body: str) -> float:
     """Records per second: single-row INSERT; COMMIT from ``connections`` threads."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -95,7 +85,7 @@ def checker_in_process(
     platform: dict[str, str], url: str, data_dir: Path, threads: int
 ) -> tuple[float, str]:
     """Cached checks per second from ``threads`` threads; a journal body for the floor."""
-    subjects = _company_ids(50)
+    subjects = company_ids(50)
     checker = CreditChecker(
         **platform, data_dir=data_dir, cache_ttl=3600, database_url=url, timeout=10
     )
@@ -140,7 +130,7 @@ def checker_processes(
 
 def _child(platform_and_url: str, data_dir: str, threads: int, go: str) -> None:
     platform, url = json.loads(platform_and_url)
-    subjects = _company_ids(50)
+    subjects = company_ids(50)
     checker = CreditChecker(
         **platform, data_dir=Path(data_dir), cache_ttl=3600, database_url=url, timeout=10
     )
@@ -164,7 +154,7 @@ def snapshot_lookups(url: str, tmp: Path, entries: int) -> tuple[float, float]:
     from credit_check_sdk.storage import open_storage
     from credit_check_sdk.storage._export import ExportHeader
 
-    subjects = _company_ids(entries // 2)
+    subjects = company_ids(entries // 2)
     storage = open_storage(data_dir=tmp / "snap", database_url=url)
     with storage.snapshot.begin_rebuild() as builder:
         batch: list[tuple[str, str, str]] = []
@@ -217,7 +207,7 @@ def month_report(url: str, tmp: Path, records: int) -> tuple[float, float]:
     from credit_check_sdk.storage._journal_core import prepare_record, seal
     from credit_check_sdk.storage.postgres._columns import detail_columns, pg_text
 
-    subjects = _company_ids(1000)
+    subjects = company_ids(1000)
     start = datetime(2026, 10, 1, tzinfo=timezone(timedelta(hours=8)))
     step = timedelta(days=30) / records
     t0 = time.perf_counter()
@@ -285,7 +275,7 @@ def main() -> None:
     try:
         with (
             tempfile.TemporaryDirectory() as d,
-            served_platform([(_company_ids(1)[0], "court_judgment_defaulter")]) as platform,
+            served_platform([(company_ids(1)[0], "court_judgment_defaulter")]) as platform,
         ):
             tmp = Path(d)
             sdk8, sample = checker_in_process(
