@@ -45,6 +45,19 @@ def submit_in_thread(group: GroupCommit, n: int) -> threading.Thread:
     return t
 
 
+def batch_of_two_callers(group: GroupCommit, writes: Writes) -> None:
+    """Commit ``c0`` alone, then ``c1`` and ``c2`` together: while the first batch is
+    written (held), two callers queue, and the next batch has both."""
+    first = submit_in_thread(group, 0)
+    assert writes.holding.wait(10)
+    a, b = submit_in_thread(group, 1), submit_in_thread(group, 2)
+    while len(group.queue) < 2:
+        time.sleep(0.001)
+    writes.release.set()
+    for t in (first, a, b):
+        t.join(10)
+
+
 def test_a_caller_alone_never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_group_commit, "GATHER", 30.0)
     writes = Writes()
@@ -63,15 +76,7 @@ def test_the_leader_waits_for_the_callers_of_its_last_batch(
     monkeypatch.setattr(_group_commit, "GATHER", 30.0)
     writes = Writes()
     group = GroupCommit(ShortLock(), writes, path="journal.sqlite3")
-    first = submit_in_thread(group, 0)
-    assert writes.holding.wait(10)
-    # While the first batch is written, two callers queue: the next batch has both.
-    a, b = submit_in_thread(group, 1), submit_in_thread(group, 2)
-    while len(group.queue) < 2:
-        time.sleep(0.001)
-    writes.release.set()
-    for t in (first, a, b):
-        t.join(10)
+    batch_of_two_callers(group, writes)
     assert writes.batches == [["c0"], ["c1", "c2"]]
     # The last batch came from two callers: a lone caller now waits for the other.
     c = submit_in_thread(group, 3)
@@ -89,14 +94,7 @@ def test_the_wait_is_bounded_by_gather(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_group_commit, "GATHER", 0.2)
     writes = Writes()
     group = GroupCommit(ShortLock(), writes, path="journal.sqlite3")
-    first = submit_in_thread(group, 0)
-    assert writes.holding.wait(10)
-    a, b = submit_in_thread(group, 1), submit_in_thread(group, 2)
-    while len(group.queue) < 2:
-        time.sleep(0.001)
-    writes.release.set()
-    for t in (first, a, b):
-        t.join(10)
+    batch_of_two_callers(group, writes)
     started = time.monotonic()
     group.submit([record(3)])  # the sibling never comes: committed once GATHER is over
     assert 0.15 <= time.monotonic() - started < 10
