@@ -323,6 +323,32 @@ def _matter_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
+class _Returned:
+    """What a check call returned, set inside :func:`_observed_call`'s block."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+
+@contextlib.contextmanager
+def _observed_call(
+    observer: Instrumentation, kind: CheckKind, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Iterator[_Returned]:
+    """Around one check call (sync or awaited): ``observer``'s ``check_context`` entered,
+    then told of the call's end, whether it returned (set ``value``) or raised."""
+    with _Context(observer, kind, _matter_of(args, kwargs)):
+        start_ns, start = time.time_ns(), time.monotonic()
+        returned = _Returned()
+        try:
+            yield returned
+        except BaseException as exc:
+            _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
+            raise
+        _check_finished(observer, kind, args, kwargs, start_ns, start, result=returned.value)
+
+
 def observed_check(kind: CheckKind) -> Callable[[_Method], _Method]:
     """Decorate a checker's check method so that ``self._instrumentation`` hears of each call.
 
@@ -335,15 +361,9 @@ def observed_check(kind: CheckKind) -> Callable[[_Method], _Method]:
             observer: Instrumentation | None = self._instrumentation
             if observer is None:
                 return method(self, *args, **kwargs)
-            with _Context(observer, kind, _matter_of(args, kwargs)):
-                start_ns, start = time.time_ns(), time.monotonic()
-                try:
-                    result = method(self, *args, **kwargs)
-                except BaseException as exc:
-                    _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
-                    raise
-                _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
-                return result
+            with _observed_call(observer, kind, args, kwargs) as returned:
+                returned.value = method(self, *args, **kwargs)
+            return returned.value
 
         return run  # type: ignore[return-value]  # same signature, as functools.wraps says
 
@@ -361,15 +381,9 @@ def observed_async_check(kind: CheckKind) -> Callable[[_Method], _Method]:
                 return await method(self, *args, **kwargs)
             # Entered and left in this task: its context (the span made current) is the
             # check's, handed on to the worker threads of its journal write.
-            with _Context(observer, kind, _matter_of(args, kwargs)):
-                start_ns, start = time.time_ns(), time.monotonic()
-                try:
-                    result = await method(self, *args, **kwargs)
-                except BaseException as exc:
-                    _check_finished(observer, kind, args, kwargs, start_ns, start, exc=exc)
-                    raise
-                _check_finished(observer, kind, args, kwargs, start_ns, start, result=result)
-                return result
+            with _observed_call(observer, kind, args, kwargs) as returned:
+                returned.value = await method(self, *args, **kwargs)
+            return returned.value
 
         return run  # type: ignore[return-value]  # same signature, as functools.wraps says
 
