@@ -34,7 +34,15 @@ from .._inflate import Inflater
 from . import _deadline
 from .base import BaseTransport, Request, Response, Sink, check_media_type
 
-__all__ = ["CHUNK", "DIRECT", "RequestsTransport", "inflater_for", "proxy_for"]
+__all__ = [
+    "CHUNK",
+    "DIRECT",
+    "RequestsTransport",
+    "inflater_for",
+    "proxy_for",
+    "refuse_declared_length",
+    "take_chunk",
+]
 
 #: Bytes read (and inflated) at a time.
 CHUNK = 64 * 1024
@@ -190,13 +198,7 @@ class RequestsTransport(BaseTransport):
         sink: Sink | None,
         exchange: _deadline.Exchange,
     ) -> bytes:
-        declared = raw.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > request.max_bytes:
-            raise InvalidResponseError(
-                f"response of {declared} bytes exceeds the limit of {request.max_bytes}",
-                method=request.method,
-                url=request.url,
-            )
+        refuse_declared_length(raw.headers, request)
         inflater = inflater_for(raw.headers, request, streaming=sink is not None)
         parts: list[bytes] = []
         try:
@@ -289,6 +291,18 @@ def take_chunk(
             f"the gzip body is corrupt: {exc}", method=request.method, url=request.url
         ) from exc
     return size
+
+
+def refuse_declared_length(headers: Mapping[str, str], request: Request) -> None:
+    """Refuse a body whose declared ``Content-Length`` is over the request's limit before
+    reading any of it (both transports; the limit is checked again as the body comes)."""
+    declared = headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > request.max_bytes:
+        raise InvalidResponseError(
+            f"response of {declared} bytes exceeds the limit of {request.max_bytes}",
+            method=request.method,
+            url=request.url,
+        )
 
 
 def inflater_for(

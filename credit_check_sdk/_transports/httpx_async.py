@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
 from .._exceptions import ConnectError, InvalidResponseError, RequestTimeoutError
 from .._ids import mask_ids_in
 from .base import AsyncBaseTransport, Request, Response, Sink, check_media_type
-from .default import CHUNK, inflater_for, proxy_for, take_chunk
+from .default import CHUNK, inflater_for, proxy_for, refuse_declared_length, take_chunk
 
 __all__ = ["AsyncHttpxTransport"]
 
@@ -187,13 +187,7 @@ class AsyncHttpxTransport(AsyncBaseTransport):
 
 
 async def _read(raw: httpx.Response, request: Request, sink: Sink | None) -> bytes:
-    declared = raw.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > request.max_bytes:
-        raise InvalidResponseError(
-            f"response of {declared} bytes exceeds the limit of {request.max_bytes}",
-            method=request.method,
-            url=request.url,
-        )
+    refuse_declared_length(raw.headers, request)
     inflater = inflater_for(raw.headers, request, streaming=sink is not None)
     parts: list[bytes] = []
     try:
