@@ -293,16 +293,7 @@ class SandboxProcess:
         """
         from credit_check_sdk import CreditChecker
 
-        options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "app_id": self.app_id,
-            "app_secret": self.app_secret,
-            "agency_id": self.agency_id,
-            "data_dir": data_dir,
-            "timeout": 5.0,
-        }
-        options.update(settings)
-        return CreditChecker(**options)
+        return CreditChecker(**self._settings(data_dir, settings))
 
     def async_checker(self, data_dir: str | Path, **settings: Any) -> AsyncCreditChecker:
         """An :class:`~credit_check_sdk.AsyncCreditChecker` wired to this sandbox (as
@@ -314,16 +305,20 @@ class SandboxProcess:
         """
         from credit_check_sdk import AsyncCreditChecker
 
-        options: dict[str, Any] = {
+        return AsyncCreditChecker(**self._settings(data_dir, settings))
+
+    def _settings(self, data_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+        """A checker's settings for this sandbox: its credentials, ``timeout=5.0``, then
+        ``settings`` over them."""
+        return {
             "base_url": self.base_url,
             "app_id": self.app_id,
             "app_secret": self.app_secret,
             "agency_id": self.agency_id,
             "data_dir": data_dir,
             "timeout": 5.0,
+            **settings,
         }
-        options.update(settings)
-        return AsyncCreditChecker(**options)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Poll ``predicate()`` until true (helper for tests)."""
