@@ -88,7 +88,9 @@ class PostgresUploads:
         if ids is None:
             self._db.execute(
                 "UPDATE cc_journal_uploads SET claimed_by = NULL, claimed_until = NULL"
-                " WHERE claimed_by = %s",
+                # Only a pending record holds a claim (a mark clears it): the pending
+                # index finds them, not a scan of every record's row.
+                " WHERE claimed_by = %s AND upload_state = 'pending'",
                 (owner,),
             )
             return
