@@ -163,7 +163,8 @@ class PostgresAdapter:
         import json
 
         self._sql(
-            "UPDATE cc_journal_inputs SET body = %s WHERE check_id = %s",
+            "UPDATE cc_journal_input_bodies SET body = %s WHERE hash ="
+            " (SELECT inputs_hash FROM cc_journal_records WHERE id = %s)",
             (json.dumps(inputs), record_id),
         )
 

@@ -9,6 +9,7 @@ as usual. Against the test run's real cluster (``pg_url``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ _V4_RECORD = (
     " VALUES ('w4', %s, %s, 'check', %s, %s, %s, %s, %s, %s, %s, %s, %s,"
     " now() + %s * interval '1 second')"
 )
+
+
+_SHARED = '{"catalog_version": "2026.11.1", "profile": {"subject_id": "91442000MA4UJ2KQ57"}}'
 
 
 def _schema4_journal(url: str) -> dict[str, str]:
@@ -65,6 +69,15 @@ def _schema4_journal(url: str) -> dict[str, str]:
             )
             head = p.record["hash"]
         conn.execute("UPDATE cc_journal_writers SET head_hash = %s, head_wseq = 4", (head,))
+        # Inputs one row per check, as schema 4 kept them: two checks decided from the
+        # same, one from others, one stored without (NULL), one with none at all.
+        for rid, inputs in [
+            ("sent", _SHARED),
+            ("refused", '{"catalog_version": "2026.11.2"}'),
+            ("held", _SHARED),
+            ("waiting", None),
+        ]:
+            conn.execute("INSERT INTO cc_journal_inputs VALUES (%s, %s)", (rid, inputs))
     return {s[0]: s[1] for s in situations}
 
 
@@ -104,6 +117,30 @@ def test_a_schema4_database_keeps_every_upload_state_and_claim_when_migrated(
         storage.uploads.mark(["waiting", "after"], "accepted")
         assert journal.upload_state("after") == ("accepted", None)
         assert storage.uploads.pending_count() == 1  # "held", claimed by the other owner
+        assert journal.verify().ok
+    finally:
+        storage.close()
+
+
+def test_a_schema4_database_keeps_each_checks_inputs_stored_once_per_content(
+    tmp_path: Path, pg_url: str
+) -> None:
+    _schema4_journal(pg_url)
+    storage = PostgresStorage(pg_url, tmp_path / "a", budget=20.0)
+    try:
+        journal = storage.journal
+        shared = json.loads(_SHARED)
+        assert journal.inputs_for("sent") == shared
+        assert journal.inputs_for("held") == shared
+        assert journal.inputs_for("refused") == {"catalog_version": "2026.11.2"}
+        assert journal.inputs_for("waiting") is None
+        # Two distinct bodies for three checks; the table of one row per check is gone.
+        assert sql(pg_url, "SELECT count(*) FROM cc_journal_input_bodies") == [(2,)]
+        assert sql(pg_url, "SELECT to_regclass('cc_journal_inputs') IS NULL") == [(True,)]
+        # A check appended now from the same inputs names the same body.
+        journal.append(check("after", 30), inputs=shared)
+        assert journal.inputs_for("after") == shared
+        assert sql(pg_url, "SELECT count(*) FROM cc_journal_input_bodies") == [(2,)]
         assert journal.verify().ok
     finally:
         storage.close()

@@ -12,7 +12,8 @@ What lives where::
     cc_journal_uploads           each record's upload state and claim, by its gseq
                                  (a narrow row: claims and marks never rewrite a record)
     cc_journal_measures          measure rows of each record (for the report)
-    cc_journal_inputs            what each check was decided from
+    cc_journal_input_bodies      what checks were decided from, once per distinct content
+                                 (by SHA-256; a check's row names its own: inputs_hash)
     cc_objections                objections filed through this agency
     cc_report_receipts           receipts of submitted monthly reports
     data_dir/writer.json         this instance's writer id

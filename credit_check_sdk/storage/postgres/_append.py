@@ -26,7 +26,8 @@ several batches of one process commit at once
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Container, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,14 +57,16 @@ _PRESENT = "SELECT id, writer_id, body FROM cc_journal_records WHERE id = ANY(%s
 _INSERT = (
     "INSERT INTO cc_journal_records (writer_id, wseq, id, type, check_id, at, body, hash,"
     " prev_hash, outcome, category, source, recheck_of, action, subject_id, subject_kind,"
-    " matter_code, case_id, reason)"
+    " matter_code, case_id, reason, inputs_hash)"
     " SELECT %s, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
-    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason,"
+    " inputs_hash"
     " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
     " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
+    " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY"
     " AS r(wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category, source,"
-    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason, k)"
+    " recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason,"
+    " inputs_hash, k)"
     " ORDER BY k"
 )
 # A measure or authority row finds its record's position by the record's id.
@@ -83,10 +86,12 @@ _INSERT_AUTHORITY = (
 _INSERT_UPLOADS = (
     "INSERT INTO cc_journal_uploads (gseq) SELECT gseq FROM cc_journal_records WHERE id = ANY(%b)"
 )
+# Inputs are kept once per distinct content (most checks share a cached profile's):
+# a body stored already is left as it is. The rows go in hash order, so that two
+# transactions storing the same new bodies wait for each other, never deadlock.
 _INSERT_INPUTS = (
-    "INSERT INTO cc_journal_inputs (check_id, body)"
-    " SELECT * FROM unnest(%b::text[], %b::text[])"
-    " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body"
+    "INSERT INTO cc_journal_input_bodies (hash, body)"
+    " SELECT * FROM unnest(%b::text[], %b::text[]) ON CONFLICT (hash) DO NOTHING"
 )
 _MOVE_HEAD = (
     "UPDATE cc_journal_writers SET head_hash = %s, head_wseq = %s, updated_at = %s"
@@ -117,12 +122,15 @@ _BATCH = (
     " SELECT ins.gseq, a.n, a.authority"
     " FROM unnest(%b::text[], %b::int[], %b::text[]) AS a(id, n, authority)"
     " JOIN ins ON ins.id = a.id),"
-    " inputs AS (INSERT INTO cc_journal_inputs (check_id, body)"
-    " SELECT * FROM unnest(%b::text[], %b::text[])"
-    " ON CONFLICT (check_id) DO UPDATE SET body = EXCLUDED.body)"
+    " inputs AS (INSERT INTO cc_journal_input_bodies (hash, body)"
+    " SELECT * FROM unnest(%b::text[], %b::text[]) ON CONFLICT (hash) DO NOTHING)"
     " SELECT 1 / count(*) FROM moved"
 )
 
+
+#: How many inputs' hashes a writer remembers as committed (the newest; a run's distinct
+#: profiles are far fewer).
+KNOWN_INPUTS = 4096
 
 #: Between a writer id and its lane number in a lane's chain name.
 LANE_MARK = "+"
@@ -226,6 +234,10 @@ class ChainWriter:
         # (head_hash, head_wseq) as this process's last commit left them: what the next
         # batch chains to in one round trip. None: read it under the row lock first.
         self._head: tuple[str | None, int] | None = None
+        # Hashes of inputs this writer has committed (insertion-ordered, bounded): bodies
+        # are never deleted, so a batch leaves those out of its statement.
+        self._known_inputs: dict[str, None] = {}
+        self._known_lock = threading.Lock()
 
     @property
     def writer_id(self) -> str:
@@ -324,6 +336,7 @@ class ChainWriter:
                 ) from exc
         self._registered = True
         self._head = (head_hash, wseq)
+        self._remember_inputs(rows)
         return present_same
 
     def _write_fast(
@@ -361,6 +374,17 @@ class ChainWriter:
                     path=self._db.shown,
                 ) from exc
         self._head = (last_hash, last_wseq)
+        self._remember_inputs(rows)
+
+    def _remember_inputs(self, rows: list[tuple[int, PreparedRecord, str]]) -> None:
+        """Note the inputs of ``rows`` as committed (the newest :data:`KNOWN_INPUTS` kept)."""
+        known = self._known_inputs
+        with self._known_lock:  # a drain may write beside the lane's committer
+            for _wseq, p, _body in rows:
+                if p.inputs_key is not None and p.inputs is not None:
+                    known[p.inputs_key] = None
+            while len(known) > KNOWN_INPUTS:
+                del known[next(iter(known))]
 
     def _send_fast(
         self,
@@ -370,7 +394,7 @@ class ChainWriter:
         head_args: tuple[str | None, int, str, int, str | None],
     ) -> None:
         last_hash, last_wseq, now, wseq, head_hash = head_args
-        columns, measures, authorities, inputs = self._arrays(rows)
+        columns, measures, authorities, inputs = self._arrays(rows, self._known_inputs)
         # One statement in autocommit mode, its own transaction: the server commits it
         # (synchronous commit) before it answers; when it fails nothing is stored. The
         # arrays go as the server reads them (binary, packed here: see ._arrays).
@@ -400,14 +424,15 @@ class ChainWriter:
 
     @staticmethod
     def _arrays(
-        rows: list[tuple[int, PreparedRecord, str]],
+        rows: list[tuple[int, PreparedRecord, str]], known: Container[str] = ()
     ) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]:
         """The batch's ``(wseq, record, body)`` rows as the arrays of each table: records
-        (one array per column), measures, authorities, inputs."""
-        columns: list[list[Any]] = [[] for _ in range(18)]
+        (one array per column), measures, authorities, inputs (by hash, in hash order;
+        none whose hash is in ``known``: stored before)."""
+        columns: list[list[Any]] = [[] for _ in range(19)]
         measures: list[list[Any]] = [[], [], [], []]
         authorities: list[list[Any]] = [[], [], []]
-        inputs: dict[str | None, str] = {}
+        inputs: dict[str, str] = {}
         for wseq, p, body in rows:
             record = p.record
             rid = record["id"]
@@ -422,6 +447,7 @@ class ChainWriter:
                 record["prev_hash"],
                 *(pg_text(v) for v in p.columns),
                 *detail_columns(record),
+                p.inputs_key,
             )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
@@ -433,18 +459,22 @@ class ChainWriter:
             for n, authority in p.authority_rows:
                 for column, value in zip(authorities, (rid, n, authority), strict=True):
                     column.append(value)
-            if p.inputs is not None:
-                inputs[p.check_id] = p.inputs  # the last one wins, as one upsert each would
-        return columns, measures, authorities, [list(inputs), list(inputs.values())]
+            key = p.inputs_key
+            if key is not None and p.inputs is not None and key not in known:
+                inputs[key] = p.inputs
+        keys = sorted(inputs)
+        return columns, measures, authorities, [keys, [inputs[k] for k in keys]]
 
-    @classmethod
     def _insert(
-        cls, conn: psycopg.Connection[Any], writer: str, rows: list[tuple[int, PreparedRecord, str]]
+        self,
+        conn: psycopg.Connection[Any],
+        writer: str,
+        rows: list[tuple[int, PreparedRecord, str]],
     ) -> None:
         """Insert ``(wseq, record, body)`` rows with their measures, authorities and inputs:
         one statement per table, whatever the batch's size (in a pipeline, no wait for
         the server between them)."""
-        columns, measures, authorities, inputs = cls._arrays(rows)
+        columns, measures, authorities, inputs = self._arrays(rows, self._known_inputs)
         conn.execute(_INSERT, (writer, *columns), prepare=True)
         conn.execute(_INSERT_UPLOADS, (columns[1],), prepare=True)
         if measures[0]:

@@ -40,6 +40,7 @@ is refused, as is one that does not verify.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import sqlite3
@@ -70,7 +71,8 @@ SNAPSHOT_NOTE = (
 
 _RECORD_COLUMNS = (
     "gseq, writer_id, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
-    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason,"
+    " inputs_hash"
 )
 _UPLOAD_COLUMNS = "gseq, upload_state, upload_detail, uploaded_at"
 
@@ -269,7 +271,7 @@ def _copy_records(
     ]
     measures: list[tuple[int, int, Any, Any]] = []
     authorities: list[tuple[int, int, str]] = []
-    inputs: list[tuple[str, str]] = []
+    inputs: dict[str, str] = {}
     uploads: list[tuple[int, str, str | None, str | None]] = []
     with conn.cursor() as cur:
         with cur.copy(f"COPY cc_journal_records ({_RECORD_COLUMNS}) FROM STDIN") as copy:
@@ -279,6 +281,14 @@ def _copy_records(
                 kind, check_id, when = key_columns(record)
                 columns, measure_rows = derive_columns(record)
                 body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                found = journal.source.inputs_for(record["id"]) if kind == "check" else None
+                key = None
+                if found is not None:
+                    # Kept once per distinct content, by the hash an append would give it.
+                    text = json.dumps(found, sort_keys=True, ensure_ascii=False)
+                    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                    inputs[key] = text
+                    authorities.extend((gseq, n, a) for n, a in derive_authorities(record, found))
                 copy.write_row(
                     (
                         gseq,
@@ -293,16 +303,11 @@ def _copy_records(
                         record.get("prev_hash"),
                         *(pg_text(v) for v in columns),
                         *detail_columns(record),
+                        key,
                     )
                 )
                 uploads.append((gseq, state, detail, at if state != "pending" else None))
                 measures.extend((gseq, n, pg_text(mid), pg_text(st)) for n, mid, st in measure_rows)
-                found = journal.source.inputs_for(record["id"]) if kind == "check" else None
-                if found is not None:
-                    inputs.append(
-                        (record["id"], json.dumps(found, sort_keys=True, ensure_ascii=False))
-                    )
-                    authorities.extend((gseq, n, a) for n, a in derive_authorities(record, found))
         with cur.copy(f"COPY cc_journal_uploads ({_UPLOAD_COLUMNS}) FROM STDIN") as copy:
             for upload in uploads:
                 copy.write_row(upload)
@@ -313,10 +318,10 @@ def _copy_records(
             for authority in authorities:
                 copy.write_row(authority)
     if inputs:
-        # A check's inputs may be in the database already (a spooled copy drained there).
-        ids, bodies = (list(column) for column in zip(*inputs, strict=True))
+        # Equal inputs may be in the database already (other checks decided from them).
+        keys = sorted(inputs)
         conn.execute(
-            "INSERT INTO cc_journal_inputs (check_id, body)"
-            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (check_id) DO NOTHING",
-            (ids, bodies),
+            "INSERT INTO cc_journal_input_bodies (hash, body)"
+            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (hash) DO NOTHING",
+            (keys, [inputs[k] for k in keys]),
         )

@@ -25,7 +25,9 @@ version  what it adds
          ``by_authority``), filled for the checks stored before from their inputs
 5        upload states and claims in a narrow table of their own (``cc_journal_uploads``),
          moved out of the records: a claim and a mark rewrite a row of a few bytes with
-         one index, not a whole record (its body) with every index of the journal
+         one index, not a whole record (its body) with every index of the journal;
+         a check's inputs kept once per distinct content (``cc_journal_input_bodies``
+         by SHA-256, named by the record's ``inputs_hash``), no longer a row per check
 =======  =============================================================================
 
 >>> max(STEPS) == SCHEMA_VERSION
@@ -248,7 +250,11 @@ CREATE TABLE cc_journal_authorities (
 )
 """
 
-# Each record's upload state and claim. Rows are narrow and updated twice (claimed,
+# Each record's upload state and claim; and a check's inputs by content (most checks are
+# decided from a cached profile that many others share: one body each, not one row per
+# check; the check's row names its inputs by their SHA-256). The inputs stored before
+# move there in Python (_inputs_by_content): the key is the hash the append computes.
+# Rows are narrow and updated twice (claimed,
 # then answered): room is left in each page so that a claim rewrites its row in place
 # (a heap-only update: no index touched).
 V5_UPLOADS = """
@@ -268,7 +274,12 @@ CREATE INDEX cc_journal_uploads_pending ON cc_journal_uploads (gseq)
     WHERE upload_state = 'pending';
 DROP INDEX cc_journal_records_pending;
 ALTER TABLE cc_journal_records DROP COLUMN upload_state, DROP COLUMN upload_detail,
-    DROP COLUMN uploaded_at, DROP COLUMN claimed_by, DROP COLUMN claimed_until
+    DROP COLUMN uploaded_at, DROP COLUMN claimed_by, DROP COLUMN claimed_until;
+CREATE TABLE cc_journal_input_bodies (
+    hash  text PRIMARY KEY,
+    body  text NOT NULL
+);
+ALTER TABLE cc_journal_records ADD COLUMN inputs_hash text
 """
 
 #: Version → the script that brings a database from the version before to it.
@@ -376,3 +387,39 @@ def _fill_authorities(conn: Any) -> None:
 
 
 AFTER[4] = _fill_authorities
+
+_INPUTS_PAGE = 5_000
+
+
+def _inputs_by_content(conn: Any) -> None:
+    """Version 5: the inputs stored one row per check move to one row per distinct
+    content, each check naming its own by hash; then their old table goes."""
+    import hashlib
+
+    last = ""
+    while True:
+        rows = conn.execute(
+            "SELECT check_id, body FROM cc_journal_inputs WHERE check_id > %s"
+            " AND body IS NOT NULL ORDER BY check_id LIMIT %s",
+            (last, _INPUTS_PAGE),
+        ).fetchall()
+        if not rows:
+            break
+        keys = [hashlib.sha256(body.encode("utf-8")).hexdigest() for _id, body in rows]
+        bodies = dict(zip(keys, (body for _id, body in rows), strict=True))
+        conn.execute(
+            "INSERT INTO cc_journal_input_bodies (hash, body)"
+            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (hash) DO NOTHING",
+            (list(bodies), list(bodies.values())),
+        )
+        conn.execute(
+            "UPDATE cc_journal_records r SET inputs_hash = u.hash"
+            " FROM unnest(%s::text[], %s::text[]) AS u(id, hash)"
+            " WHERE r.id = u.id AND r.type = 'check'",
+            ([rid for rid, _body in rows], keys),
+        )
+        last = rows[-1][0]
+    conn.execute("DROP TABLE cc_journal_inputs")
+
+
+AFTER[5] = _inputs_by_content

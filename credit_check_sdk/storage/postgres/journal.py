@@ -325,7 +325,11 @@ class PostgresJournal(PostgresUploads):
             found = self.spool().inputs_for(check_id)
             if found is not None:
                 return found
-        rows = self._db.query("SELECT body FROM cc_journal_inputs WHERE check_id = %s", (check_id,))
+        rows = self._db.query(
+            "SELECT b.body FROM cc_journal_records r JOIN cc_journal_input_bodies b"
+            " ON b.hash = r.inputs_hash WHERE r.id = %s AND r.type = 'check'",
+            (check_id,),
+        )
         if not rows or rows[0][0] is None:
             return None
         value: dict[str, Any] = json.loads(rows[0][0])
@@ -536,7 +540,7 @@ def _verify_columns(conn: Any, limit: int | None) -> ColumnVerifyResult:
             conn,
             "SELECT r.gseq, r.id, r.body, i.body, r.type, r.check_id, r.at, r.outcome,"
             " r.category, r.source, r.recheck_of, r.action FROM cc_journal_records r"
-            " LEFT JOIN cc_journal_inputs i ON r.type = 'check' AND i.check_id = r.id"
+            " LEFT JOIN cc_journal_input_bodies i ON r.type = 'check' AND i.hash = r.inputs_hash"
             " WHERE r.gseq > %s ORDER BY r.gseq LIMIT %s",
             (last, _PAGE),
         )
