@@ -34,12 +34,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import AuthenticationError, PermissionDeniedError, PlatformError
 from ._ids import mask_ids_in
-from ._models import Reason
 from .signing import MAX_SKEW_SECONDS
+
+if TYPE_CHECKING:  # the models are imported when a refusal becomes a reason
+    from ._models import Reason
 
 __all__ = [
     "EXIT_CLOCK",
@@ -142,6 +144,8 @@ def refusal_reason(exc: BaseException) -> Reason | None:
     >>> refusal_reason(PermissionDeniedError("403", status=403)).en[:40]
     'The platform refused this app permission'
     """
+    from ._models import Reason  # with the checker, not to parse the command line
+
     kind = refusal_kind(exc)
     if kind is None:
         return None
