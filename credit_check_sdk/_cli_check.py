@@ -41,7 +41,7 @@ from ._cli_common import (
     text_column,
 )
 from ._cli_screen import InvalidRow, ScreenRow, invalid_row, screen
-from ._config import ENV_VARS
+from ._env import ENV_VARS
 from ._exceptions import InvalidArgumentError, InvalidRequestError, InvalidSubjectError
 from ._ids import mask_ids_in
 from ._refusals import exit_status

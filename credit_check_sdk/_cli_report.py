@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._cli_common import JSON_KEYS, add_timeout, stderr
-from ._config import ENV_VARS
+from ._env import ENV_VARS
 from ._exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # the report package is imported by the report command alone

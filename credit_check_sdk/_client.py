@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
-from tenacity import Retrying
 
 from ._config import check_base_url, mask_password
 from ._exceptions import InvalidResponseError, PlatformError, problem_class
@@ -191,6 +190,8 @@ class PlatformClient:
         def attempt() -> Response:
             request = exchange.build()
             return exchange.answer(request, self._transport.handle_request(request))
+
+        from tenacity import Retrying  # with the first request (see retry_policy)
 
         retrying = Retrying(**exchange.retry_policy(), sleep=self._sleep)
         try:

@@ -28,7 +28,6 @@ the app's permissions.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -88,6 +87,8 @@ def clock_skew(date: str | None) -> float | None:
     """The platform's clock minus this machine's, from an answer's ``Date``; None if unreadable."""
     if not date:
         return None
+    import email.utils  # only a 401 is read for its Date: the email package is slow to import
+
     try:
         stamp = email.utils.parsedate_to_datetime(date)
     except (TypeError, ValueError):

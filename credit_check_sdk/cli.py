@@ -54,10 +54,11 @@ from ._cli_common import (
     output_closed,
     stdout,
 )
-from ._config import ENV_VARS, Settings, default_data_dir
+from ._env import ENV_VARS, default_data_dir
 from ._version import __version__
 
-if TYPE_CHECKING:  # the storage package is imported by the commands that open it
+if TYPE_CHECKING:  # imported by the commands that use them, not to parse the command line
+    from ._config import Settings
     from .storage import Storage
 
 __all__ = [
@@ -200,6 +201,8 @@ def _dest(setting: str) -> str:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the flags, then the environment; names what is missing."""
+    from ._config import Settings
+
     overrides = {name: getattr(args, _dest(name), None) for name in SETTING_FLAGS}
     return Settings.build(**overrides)
 
