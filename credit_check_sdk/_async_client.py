@@ -55,7 +55,7 @@ class AsyncPlatformClient:
             request = exchange.build()
             return exchange.answer(request, await self.transport.handle_async_request(request))
 
-        from tenacity import AsyncRetrying  # with the first request (see retry_policy)
+        from tenacity import AsyncRetrying  # loaded with the PlatformClient
 
         retrying = AsyncRetrying(**exchange.retry_policy(), sleep=anyio.sleep)
         try:

@@ -18,6 +18,7 @@ error mapping, retry policy) is in :mod:`._exchange`, the change feed's pages in
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -111,6 +112,9 @@ class PlatformClient:
 
             transport = RequestsTransport(verify=verify_tls, proxy=proxy)
         self._transport = transport
+        # The retry library is loaded with the client, as the transport's session is:
+        # importing the SDK does not pay for it, and neither does the first request.
+        importlib.import_module("tenacity")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_attempts = max_attempts
@@ -191,7 +195,7 @@ class PlatformClient:
             request = exchange.build()
             return exchange.answer(request, self._transport.handle_request(request))
 
-        from tenacity import Retrying  # with the first request (see retry_policy)
+        from tenacity import Retrying  # loaded by __init__
 
         retrying = Retrying(**exchange.retry_policy(), sleep=self._sleep)
         try:

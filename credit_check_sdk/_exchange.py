@@ -156,8 +156,7 @@ class Exchange:
 
     def retry_policy(self) -> dict[str, Any]:
         """tenacity's arguments (``Retrying`` or ``AsyncRetrying``), all but ``sleep``."""
-        # tenacity is imported by the first request, not with the SDK: a program that
-        # only imports it, or checks from its cache, does not pay for it.
+        # tenacity is loaded when a PlatformClient is made, not with the SDK.
         from tenacity import retry_if_exception, stop_after_attempt
 
         return {

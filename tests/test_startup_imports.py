@@ -19,9 +19,9 @@ import pytest
 
 _LOADED = "import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))\n"
 
-#: Imported when a request is first made (the transport's session, the retries),
-#: when an error answer is read (``email`` for a 401's ``Date``), when plugins are
-#: discovered (``importlib.metadata``), or by the command line and the report.
+#: Imported when a checker is made (the transport's session, the retries), when a
+#: 401 is read (``email``, for its ``Date``), when plugins are discovered
+#: (``importlib.metadata``), or by the command line, the report and the async checker.
 NOT_FOR_THE_CHECKER = (
     "requests",
     "urllib3",
