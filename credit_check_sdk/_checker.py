@@ -43,6 +43,7 @@ from ._disclosures import DisclosurePoster
 from ._exceptions import ArgumentTypeError, CreditCheckError, InvalidSubjectError, PlatformError
 from ._files import make_private_dir
 from ._fork import LongLock
+from ._gc_pause import collector_paused
 from ._ids import mask_id
 from ._models import Catalog, Decision, Matter, Reason, Subject
 from ._offline import Found, Offline, platform_failed
@@ -286,11 +287,14 @@ class CreditChecker(OfflineMode, Duties):
 
         >>> ds = checker.must_check_many(["91442000MA4UJ2KQ57"], "bidding")  # doctest: +SKIP
         """
-        return self.client.run(
-            self._check_many_steps(
-                subjects, matter, operator=operator, department=department, fresh=fresh
+        # The checks make no reference cycles: the collector would walk every one of
+        # them, several times, and free nothing (see ._gc_pause for why this is safe).
+        with collector_paused():
+            return self.client.run(
+                self._check_many_steps(
+                    subjects, matter, operator=operator, department=department, fresh=fresh
+                )
             )
-        )
 
     def _check_many_steps(
         self,
