@@ -331,8 +331,9 @@ class CreditChecker(OfflineMode, Duties):
         turns = PreparedInTurn(prepare, parsed)
         found = turns.found
         wanted: dict[str, None] = {}  # in order, once each
+        fresh_ones = {} if fresh else self._cache.get_many([subj.id for subj in parsed])
         for subj in parsed:
-            cached = None if fresh else self._cache.get(subj.id)
+            cached = fresh_ones.get(subj.id)
             if cached is not None:
                 found[subj.id] = Found(cached, "cache", degraded=False)
             elif subj.id not in found:
@@ -353,10 +354,10 @@ class CreditChecker(OfflineMode, Duties):
                 continue
             self._offline.breaker.record_success()
             asked = set(chunk)
-            for got in batch.profiles:
-                if got.subject.id in asked:
-                    self._cache.put(got)
-                    found[got.subject.id] = Found(got, "live", degraded=False)
+            answered = [got for got in batch.profiles if got.subject.id in asked]
+            self._cache.put_many(answered)
+            for got in answered:
+                found[got.subject.id] = Found(got, "live", degraded=False)
         prepared: list[Prepared] = turns.finish(lambda subj: self._fallback(subj, refusal))
         if not prepared:
             return []
