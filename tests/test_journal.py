@@ -686,3 +686,17 @@ def test_the_canonical_runs_cut_from_one_serialisation_are_those_made_one_by_one
         record = {k: value() for k in rnd.sample(keys, rnd.randint(0, len(keys)))}
         assert _canonical_parts(record) == _canonical_runs(record), record
     assert _canonical_parts({}) == ("", "", "")
+
+
+def test_the_inputs_keys_remembered_are_the_newest_and_bounded(tmp_path: Path) -> None:
+    from credit_check_sdk.storage.sqlite import journal as sqlite_journal
+
+    j = Journal(tmp_path / "j.db")
+    try:
+        limit = sqlite_journal._KNOWN_INPUTS
+        keys = [f"{n:064x}" for n in range(limit + 1500)]
+        for start in range(0, len(keys), 1000):  # as batches of checks remember them
+            j._remember_inputs(keys[start : start + 1000])
+        assert list(j._known_inputs) == keys[-limit:]
+    finally:
+        j.close()
