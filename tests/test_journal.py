@@ -191,10 +191,11 @@ def test_pragmas_schema_and_reopen(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    wanted = {"records_upload_state", "records_type_at", "records_check_id", "records_case"}
+    wanted = {"records_upload_exceptions", "records_type_at", "records_check_id", "records_case"}
     assert wanted <= indexes
-    # Schema 6: no index over the time alone, nor over a JSON expression of every check.
-    assert not {"records_at", "records_case_id"} & indexes
+    # Schema 7: no index over the time alone, nor over a JSON expression of every check;
+    # schema 8: none over every record's upload state (the queue walks from its floor).
+    assert not {"records_at", "records_case_id", "records_upload_state"} & indexes
     j.close()
     j2 = Journal(path)
     assert j2.get(rec["id"]) == rec
