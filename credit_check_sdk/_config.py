@@ -63,7 +63,7 @@ class Settings(BaseModel):
     #: Kept secret: never shown whole (its password is masked wherever it is shown).
     database_url: SecretStr | None = None
     #: Connections each process keeps open to that database at most (its pool); the
-    #: journal's lanes take up to 4 more, never more than half this many. Count
+    #: journal's lanes take up to 2 more, never more than half this many. Count
     #: ``instances × processes × (pool + lanes)`` in the server's ``max_connections``.
     database_pool_size: int = Field(default=10, ge=2, le=200)
     #: Total seconds one check may spend asking the platform, retries included.

@@ -24,6 +24,7 @@ import pytest
 
 from credit_check_sdk import ConfigurationError, Settings
 from credit_check_sdk.storage.postgres import PostgresStorage
+from credit_check_sdk.storage.postgres import journal as journal_module
 from credit_check_sdk.storage.spool import Spool
 from credit_check_sdk.testing import FakePlatform
 from tests.storage.test_postgres_journal import check, sql
@@ -143,8 +144,18 @@ def test_verify_names_the_lane_of_a_deleted_or_altered_record(
 
 
 def test_a_lane_removed_whole_below_a_higher_one_shows(
-    storage: PostgresStorage, pg_url: str
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Three lanes (more than a process commits to by default).
+    monkeypatch.setattr(journal_module, "DEFAULT_LANES", 3)
+    storage = PostgresStorage(pg_url, tmp_path / "a", budget=20.0)
+    try:
+        _lane_removed_whole_below_a_higher_one(storage, pg_url)
+    finally:
+        storage.close()
+
+
+def _lane_removed_whole_below_a_higher_one(storage: PostgresStorage, pg_url: str) -> None:
     journal = storage.journal
     journal.append(check("warm"))
     writer = journal.writer

@@ -8,8 +8,9 @@ What lives where::
     cc_schema_version            schema versions applied (migrated from empty, in order)
     cc_journal_writers           one row per writer (a data_dir's SDK): its chain's head
     cc_journal_records           every record: (writer_id, wseq) its place in its writer's
-                                 chain, gseq a position across writers; report columns,
-                                 upload state and claims
+                                 chain, gseq a position across writers; report columns
+    cc_journal_uploads           each record's upload state and claim, by its gseq
+                                 (a narrow row: claims and marks never rewrite a record)
     cc_journal_measures          measure rows of each record (for the report)
     cc_journal_inputs            what each check was decided from
     cc_objections                objections filed through this agency

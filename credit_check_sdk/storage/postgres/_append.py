@@ -4,7 +4,7 @@
 locks only its writer's row (writers on other hosts never wait for it), chains
 and hashes each record to the writer's head
 (:func:`~credit_check_sdk.storage._journal_core.seal`), inserts the records, their
-measure rows and inputs, moves the head, and commits (synchronous commit).
+measure rows, inputs and upload-queue rows, moves the head, and commits (synchronous commit).
 
 Once this process has written, it remembers the head it left, and the next batch
 is one statement in one round trip: the head moves from the remembered one
@@ -79,6 +79,10 @@ _INSERT_AUTHORITY = (
     " FROM unnest(%b::text[], %b::int[], %b::text[]) AS a(id, n, authority)"
     " JOIN cc_journal_records r ON r.id = a.id"
 )
+# Each record starts pending in the upload queue (its row found by its id).
+_INSERT_UPLOADS = (
+    "INSERT INTO cc_journal_uploads (gseq) SELECT gseq FROM cc_journal_records WHERE id = ANY(%b)"
+)
 _INSERT_INPUTS = (
     "INSERT INTO cc_journal_inputs (check_id, body)"
     " SELECT * FROM unnest(%b::text[], %b::text[])"
@@ -104,6 +108,7 @@ _BATCH = (
     " updated_at = %s WHERE writer_id = %s AND head_wseq = %s"
     " AND head_hash IS NOT DISTINCT FROM %s RETURNING 1),"
     f" ins AS ({_INSERT} RETURNING gseq, id),"
+    " uploads AS (INSERT INTO cc_journal_uploads (gseq) SELECT gseq FROM ins),"
     " measures AS (INSERT INTO cc_journal_measures (gseq, n, measure_id, status)"
     " SELECT ins.gseq, m.n, m.measure_id, m.status"
     " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS m(id, n, measure_id, status)"
@@ -441,6 +446,7 @@ class ChainWriter:
         the server between them)."""
         columns, measures, authorities, inputs = cls._arrays(rows)
         conn.execute(_INSERT, (writer, *columns), prepare=True)
+        conn.execute(_INSERT_UPLOADS, (columns[1],), prepare=True)
         if measures[0]:
             conn.execute(_INSERT_MEASURE, measures, prepare=True)
         if authorities[0]:

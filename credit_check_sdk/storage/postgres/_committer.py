@@ -16,6 +16,13 @@ A caller whose budget runs out leaves, and its records go to the local spool;
 should the transaction it left still commit them, the spool's copy is
 recognised and skipped when it drains (same id, same record).
 
+A lane about to commit fewer callers' records than the last batch held waits a
+moment for the others (the gather rule of
+:class:`~credit_check_sdk.storage._group_commit.GroupCommit`, at most
+:data:`~credit_check_sdk.storage._group_commit.GATHER`): they are finishing their
+next check, and one commit for all of them costs the client and the server far
+less than one each. A caller alone never waits.
+
 Why the callers do not commit in their own threads (as the SQLite journal's
 group commit does): a caller blocked in a socket read cannot leave at its
 deadline. ``statement_timeout`` does not cover a commit waiting for the server's
@@ -34,6 +41,7 @@ from functools import partial
 from ..._exceptions import JournalError
 from ..._fork import ShortLock
 from ..._runner import Run, Runner
+from .._group_commit import GATHER
 from .._journal_core import PreparedRecord
 
 __all__ = ["Committer"]
@@ -110,6 +118,11 @@ class Committer:
             wake.acquire()
         self._signalled = [False] * self.lanes
         self._stopping = False
+        # The gather rule: callers in the last batch taken, and a lane waiting for as many
+        # to queue (woken by each arrival; its own lock, not held across any other).
+        self._last_calls = 0
+        self._gathering = 0
+        self._arrived = threading.Condition(threading.Lock())
 
     def _signal(self, lane: int) -> None:
         with self._lock:
@@ -130,7 +143,10 @@ class Committer:
         signal = False
         with self._lock:
             self._queue.append(ticket)
-            lane = min(self._idle) if self._idle else -1
+            # A lane gathering takes this ticket with the others (it is told below): no
+            # other lane is woken for it. (A gathering lane takes the queue under this
+            # lock after it stops counting itself: the ticket is queued before that.)
+            lane = min(self._idle) if self._idle and not self._gathering else -1
             if lane >= 0:
                 # A busy lane takes what is queued when its commit ends: only an idle
                 # one needs waking.
@@ -143,6 +159,9 @@ class Committer:
                 runner.start()
             if signal:
                 self._wakes[lane].release()
+        elif self._gathering:
+            with self._arrived:
+                self._arrived.notify_all()
         ticket.done.acquire(timeout=budget)
         with self._lock:
             if not ticket.finished:
@@ -160,8 +179,12 @@ class Committer:
     def _work(self, run: Run, lane: int) -> None:
         wake = self._wakes[lane]
         while not run.stopping and not self._stopping:
+            if 0 < len(self._queue) < self._last_calls:
+                self._gather()
             with self._lock:
                 batch, self._queue = self._queue, []
+                if batch:
+                    self._last_calls = len(batch)
                 for ticket in batch:
                     ticket.taken = True
                 if batch:
@@ -175,6 +198,21 @@ class Committer:
                         self._signalled[lane] = False
                 continue
             self._commit(lane, batch)
+
+    def _gather(self) -> None:
+        """Wait up to :data:`GATHER` seconds for as many callers to queue as the last batch
+        held (they are finishing their next check): one commit then serves them all."""
+        deadline = time.monotonic() + GATHER
+        with self._arrived:
+            self._gathering += 1
+            try:
+                while len(self._queue) < self._last_calls and not self._stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._arrived.wait(left)
+            finally:
+                self._gathering -= 1
 
     def _commit(self, lane: int, batch: list[_Ticket]) -> None:
         prepared = [p for ticket in batch for p in ticket.prepared]

@@ -70,9 +70,9 @@ SNAPSHOT_NOTE = (
 
 _RECORD_COLUMNS = (
     "gseq, writer_id, wseq, id, type, check_id, at, body, hash, prev_hash, outcome, category,"
-    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason,"
-    " upload_state, upload_detail, uploaded_at"
+    " source, recheck_of, action, subject_id, subject_kind, matter_code, case_id, reason"
 )
+_UPLOAD_COLUMNS = "gseq, upload_state, upload_detail, uploaded_at"
 
 
 #: Records written to the database per round (positions, records, measure rows, inputs):
@@ -242,11 +242,11 @@ def _advance_upload_states(
     ids, states, details, times = (list(column) for column in zip(*answered, strict=True))
     return int(
         conn.execute(
-            "UPDATE cc_journal_records r SET upload_state = s.state, upload_detail = s.detail,"
+            "UPDATE cc_journal_uploads u SET upload_state = s.state, upload_detail = s.detail,"
             " uploaded_at = s.at, claimed_by = NULL, claimed_until = NULL"
             " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
-            " AS s(id, state, detail, at)"
-            " WHERE r.id = s.id AND r.upload_state = 'pending'",
+            " AS s(id, state, detail, at) JOIN cc_journal_records r ON r.id = s.id"
+            " WHERE u.gseq = r.gseq AND u.upload_state = 'pending'",
             (ids, states, details, times),
         ).rowcount
     )
@@ -270,6 +270,7 @@ def _copy_records(
     measures: list[tuple[int, int, Any, Any]] = []
     authorities: list[tuple[int, int, str]] = []
     inputs: list[tuple[str, str]] = []
+    uploads: list[tuple[int, str, str | None, str | None]] = []
     with conn.cursor() as cur:
         with cur.copy(f"COPY cc_journal_records ({_RECORD_COLUMNS}) FROM STDIN") as copy:
             for index, (gseq, (record, state, detail, at)) in enumerate(
@@ -292,11 +293,9 @@ def _copy_records(
                         record.get("prev_hash"),
                         *(pg_text(v) for v in columns),
                         *detail_columns(record),
-                        state,
-                        detail,
-                        at if state != "pending" else None,
                     )
                 )
+                uploads.append((gseq, state, detail, at if state != "pending" else None))
                 measures.extend((gseq, n, pg_text(mid), pg_text(st)) for n, mid, st in measure_rows)
                 found = journal.source.inputs_for(record["id"]) if kind == "check" else None
                 if found is not None:
@@ -304,6 +303,9 @@ def _copy_records(
                         (record["id"], json.dumps(found, sort_keys=True, ensure_ascii=False))
                     )
                     authorities.extend((gseq, n, a) for n, a in derive_authorities(record, found))
+        with cur.copy(f"COPY cc_journal_uploads ({_UPLOAD_COLUMNS}) FROM STDIN") as copy:
+            for upload in uploads:
+                copy.write_row(upload)
         with cur.copy("COPY cc_journal_measures (gseq, n, measure_id, status) FROM STDIN") as copy:
             for measure in measures:
                 copy.write_row(measure)

@@ -23,6 +23,9 @@ version  what it adds
 3        the offline snapshot: entries, relations, meta
 4        the list authorities (认定部门) behind each measure of a check (the report's
          ``by_authority``), filled for the checks stored before from their inputs
+5        upload states and claims in a narrow table of their own (``cc_journal_uploads``),
+         moved out of the records: a claim and a mark rewrite a row of a few bytes with
+         one index, not a whole record (its body) with every index of the journal
 =======  =============================================================================
 
 >>> max(STEPS) == SCHEMA_VERSION
@@ -245,8 +248,37 @@ CREATE TABLE cc_journal_authorities (
 )
 """
 
+# Each record's upload state and claim. Rows are narrow and updated twice (claimed,
+# then answered): room is left in each page so that a claim rewrites its row in place
+# (a heap-only update: no index touched).
+V5_UPLOADS = """
+CREATE TABLE cc_journal_uploads (
+    gseq           bigint PRIMARY KEY,
+    upload_state   text NOT NULL DEFAULT 'pending',
+    upload_detail  text,
+    uploaded_at    text,
+    claimed_by     text,
+    claimed_until  timestamptz
+) WITH (fillfactor = 70);
+INSERT INTO cc_journal_uploads (gseq, upload_state, upload_detail, uploaded_at, claimed_by,
+    claimed_until)
+    SELECT gseq, upload_state, upload_detail, uploaded_at, claimed_by, claimed_until
+    FROM cc_journal_records;
+CREATE INDEX cc_journal_uploads_pending ON cc_journal_uploads (gseq)
+    WHERE upload_state = 'pending';
+DROP INDEX cc_journal_records_pending;
+ALTER TABLE cc_journal_records DROP COLUMN upload_state, DROP COLUMN upload_detail,
+    DROP COLUMN uploaded_at, DROP COLUMN claimed_by, DROP COLUMN claimed_until
+"""
+
 #: Version → the script that brings a database from the version before to it.
-STEPS: dict[int, str] = {1: V1_JOURNAL, 2: V2_FOLLOWUPS, 3: V3_SNAPSHOT, 4: V4_AUTHORITIES}
+STEPS: dict[int, str] = {
+    1: V1_JOURNAL,
+    2: V2_FOLLOWUPS,
+    3: V3_SNAPSHOT,
+    4: V4_AUTHORITIES,
+    5: V5_UPLOADS,
+}
 
 #: Version → what a step does after its script, in the same transaction (fills rows the
 #: new tables need for what was stored before).

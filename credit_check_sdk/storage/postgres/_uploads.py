@@ -37,17 +37,22 @@ __all__ = [
     "claim_sql",
 ]
 
+# The states and claims are rows of ``cc_journal_uploads`` (one per record, by its
+# position): a claim or a mark rewrites a few bytes there, never the record itself.
 _CLAIM = """
-UPDATE cc_journal_records SET claimed_by = %s,
+UPDATE cc_journal_uploads u SET claimed_by = %s,
        claimed_until = now() + %s * interval '1 second'
-WHERE gseq IN (
-    SELECT gseq FROM cc_journal_records
+FROM cc_journal_records r
+WHERE r.gseq = u.gseq AND u.gseq IN (
+    SELECT gseq FROM cc_journal_uploads
     WHERE upload_state = 'pending' AND gseq > %s
       AND (claimed_until IS NULL OR claimed_until <= now() OR claimed_by = %s)
     ORDER BY gseq LIMIT %s
     FOR UPDATE SKIP LOCKED)
-RETURNING gseq, body
+RETURNING u.gseq, r.body
 """
+#: The positions of the records named (by id) in the statement's ``ANY(%s)``.
+_GSEQ_OF_IDS = "SELECT gseq FROM cc_journal_records WHERE id = ANY(%s)"
 
 
 def claim_sql(owner: str, limit: int, lease: float, after: int) -> tuple[str, tuple[Any, ...]]:
@@ -82,14 +87,16 @@ class PostgresUploads:
         """
         if ids is None:
             self._db.execute(
-                "UPDATE cc_journal_records SET claimed_by = NULL, claimed_until = NULL"
-                " WHERE claimed_by = %s",
+                "UPDATE cc_journal_uploads SET claimed_by = NULL, claimed_until = NULL"
+                # Only a pending record holds a claim (a mark clears it): the pending
+                # index finds them, not a scan of every record's row.
+                " WHERE claimed_by = %s AND upload_state = 'pending'",
                 (owner,),
             )
             return
         self._db.execute(
-            "UPDATE cc_journal_records SET claimed_by = NULL, claimed_until = NULL"
-            " WHERE claimed_by = %s AND id = ANY(%s)",
+            "UPDATE cc_journal_uploads SET claimed_by = NULL, claimed_until = NULL"  # noqa: S608 - fixed text
+            f" WHERE claimed_by = %s AND gseq IN ({_GSEQ_OF_IDS})",
             (owner, list(ids)),
             durable=False,
         )
@@ -101,7 +108,7 @@ class PostgresUploads:
         0
         """
         rows = self._db.query(
-            "SELECT DISTINCT claimed_by FROM cc_journal_records WHERE upload_state = 'pending'"
+            "SELECT DISTINCT claimed_by FROM cc_journal_uploads WHERE upload_state = 'pending'"
             " AND claimed_by IS NOT NULL AND claimed_by <> %s",
             (owner,),
         )
@@ -120,8 +127,9 @@ class PostgresUploads:
         if not ids:
             return
         self._db.execute(
-            "UPDATE cc_journal_records SET upload_state = %s, upload_detail = NULL,"
-            " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL WHERE id = ANY(%s)",
+            "UPDATE cc_journal_uploads SET upload_state = %s, upload_detail = NULL,"  # noqa: S608 - fixed text
+            " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL"
+            f" WHERE gseq IN ({_GSEQ_OF_IDS})",
             (state, utc_text(datetime.now(timezone.utc)), list(ids)),
             durable=False,
         )
@@ -132,9 +140,10 @@ class PostgresUploads:
         >>> uploads.mark_rejected("c1", "unknown agency")  # doctest: +SKIP
         """
         self._db.execute(
-            "UPDATE cc_journal_records SET upload_state = 'rejected', upload_detail = %s,"
-            " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL WHERE id = %s",
-            (detail, utc_text(datetime.now(timezone.utc)), id),
+            "UPDATE cc_journal_uploads SET upload_state = 'rejected', upload_detail = %s,"  # noqa: S608 - fixed text
+            " uploaded_at = %s, claimed_by = NULL, claimed_until = NULL"
+            f" WHERE gseq IN ({_GSEQ_OF_IDS})",
+            (detail, utc_text(datetime.now(timezone.utc)), [id]),
             durable=False,
         )
 
@@ -153,7 +162,7 @@ class PostgresUploads:
         0
         """
         sql = (
-            "SELECT COUNT(*) FROM cc_journal_records WHERE upload_state = 'pending' AND gseq <= %s"
+            "SELECT COUNT(*) FROM cc_journal_uploads WHERE upload_state = 'pending' AND gseq <= %s"
         )
         params: tuple[Any, ...] = (upto if upto is not None else 2**63 - 1,)
         if claimed_by_others:
@@ -168,8 +177,8 @@ class PostgresUploads:
         []
         """
         rows = self._db.query(
-            "SELECT body FROM cc_journal_records WHERE upload_state = 'pending'"
-            " ORDER BY gseq LIMIT %s",
+            "SELECT r.body FROM cc_journal_uploads u JOIN cc_journal_records r ON r.gseq = u.gseq"
+            " WHERE u.upload_state = 'pending' ORDER BY u.gseq LIMIT %s",
             (int(limit),),
         )
         return [json.loads(body) for (body,) in rows]
@@ -181,7 +190,9 @@ class PostgresUploads:
         ('pending', None)
         """
         rows = self._db.query(
-            "SELECT upload_state, upload_detail FROM cc_journal_records WHERE id = %s", (id,)
+            "SELECT u.upload_state, u.upload_detail FROM cc_journal_records r"
+            " JOIN cc_journal_uploads u ON u.gseq = r.gseq WHERE r.id = %s",
+            (id,),
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
@@ -193,7 +204,7 @@ class PostgresUploads:
         """
         result: dict[str, int] = dict.fromkeys(UPLOAD_STATES, 0)
         for state, n in self._db.query(
-            "SELECT upload_state, COUNT(*) FROM cc_journal_records GROUP BY upload_state"
+            "SELECT upload_state, COUNT(*) FROM cc_journal_uploads GROUP BY upload_state"
         ):
             result[state] = int(n)
         return result
