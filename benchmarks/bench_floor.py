@@ -1,6 +1,6 @@
 """Every speed goal of the SDK in one table: figure, floor measured in the same run, ratio.
 
-Run: ``python benchmarks/bench_floor.py [--checks 400] [--rounds 3] [--dir DIR]``
+Run: ``python benchmarks/bench_floor.py [--checks 400] [--rounds 3] [--dir DIR] [--only many ...]``
 (``make bench`` runs it first).
 
 Rows:
@@ -39,6 +39,7 @@ platform served by a process of its own, as a real platform is: its work
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -63,6 +64,8 @@ HERE = Path(__file__).resolve().parent
 SUBJECTS = 50
 MANY = 1_000
 SYNC_CALLS = ("fdatasync", "fsync")
+#: The groups of rows ``--only`` picks from, in the table's order.
+ROW_GROUPS = ("single", "threads", "syncs", "decide", "many", "import")
 
 
 # --- the workload, run in a child process -------------------------------------------------
@@ -396,7 +399,12 @@ print(time.perf_counter() - t0)
 
 def import_row(runs: int = 7) -> tuple[float, float, float]:
     """Median seconds, each in a fresh interpreter: ``import credit_check_sdk``,
-    ``from credit_check_sdk import CreditChecker``, and a bare ``python -c pass``."""
+    ``from credit_check_sdk import CreditChecker``, and a bare ``python -c pass``.
+
+    The package's modules are byte-compiled first, as ``pip install`` of a wheel does:
+    from a checkout (or with ``PYTHONDONTWRITEBYTECODE`` set) every import would
+    otherwise compile each module's source again, which is not what a user waits for."""
+    compileall.compile_dir(str(HERE.parent / "credit_check_sdk"), quiet=1)
     package, checker, bare = [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -428,6 +436,14 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds, best kept")
     parser.add_argument("--dir", default=None, help="directory for the files (the disk to test)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=ROW_GROUPS,
+        default=list(ROW_GROUPS),
+        help="run only these rows (default: all): single = row 1, threads = row 2,"
+        " syncs = rows 3-4, decide = row 5, many = rows 6-7, import = row 8",
+    )
     parser.add_argument("--workload", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload:
@@ -439,125 +455,134 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         n = args.checks
-        # Alternating rounds (bare, checks, bare, checks …), the best of each kind: on a
-        # shared machine a burst of other work slows one run, not the figure.
-        bare_runs, check_runs = [], []
-        size = 0
-        for _ in range(args.rounds):
-            b1, bn, _, size = run_workload("bare-own", 1, n, root)
-            bare_runs.append(b1 / bn * 1e6)
-            c1, cn, _, _ = run_workload("checks", 1, n, root)
-            check_runs.append(c1 / cn * 1e6)
-        bare_us, check_us = min(bare_runs), min(check_runs)
-        rows.append(
-            (
-                f"cached must_check, 1 thread (best of {args.rounds})",
-                f"{check_us:,.0f} µs/check",
-                f"bare durable insert of the same {size}-byte record {bare_us:,.0f} µs",
-                f"{check_us / bare_us:.2f}×",
-                f"≤ 1.5× {_verdict(check_us <= 1.5 * bare_us)}",
+        if "single" in args.only:
+            # Alternating rounds (bare, checks, bare, checks …), the best of each kind: on a
+            # shared machine a burst of other work slows one run, not the figure.
+            bare_runs, check_runs = [], []
+            size = 0
+            for _ in range(args.rounds):
+                b1, bn, _, size = run_workload("bare-own", 1, n, root)
+                bare_runs.append(b1 / bn * 1e6)
+                c1, cn, _, _ = run_workload("checks", 1, n, root)
+                check_runs.append(c1 / cn * 1e6)
+            bare_us, check_us = min(bare_runs), min(check_runs)
+            rows.append(
+                (
+                    f"cached must_check, 1 thread (best of {args.rounds})",
+                    f"{check_us:,.0f} µs/check",
+                    f"bare durable insert of the same {size}-byte record {bare_us:,.0f} µs",
+                    f"{check_us / bare_us:.2f}×",
+                    f"≤ 1.5× {_verdict(check_us <= 1.5 * bare_us)}",
+                )
             )
-        )
-        check_rate = bare_rate = 0.0
-        for _ in range(args.rounds):
-            c8, cn8, _, _ = run_workload("checks", 8, n * 2, root)
-            own8, on8, _, _ = run_workload("bare-own", 8, n * 2, root)
-            sh8, sn8, _, _ = run_workload("bare-shared", 8, n * 2, root)
-            check_rate = max(check_rate, cn8 / c8)
-            bare_rate = max(bare_rate, on8 / own8, sn8 / sh8)
-        rows.append(
-            (
-                f"cached must_check, 8 threads (best of {args.rounds})",
-                f"{check_rate:,.0f} checks/s",
-                f"bare durable inserts, 8 threads {bare_rate:,.0f}/s",
-                f"{check_rate / bare_rate:.2f}×",
-                f"≥ 1.0× {_verdict(check_rate >= bare_rate)}",
+        if "threads" in args.only:
+            check_rate = bare_rate = 0.0
+            for _ in range(args.rounds):
+                c8, cn8, _, _ = run_workload("checks", 8, n * 2, root)
+                own8, on8, _, _ = run_workload("bare-own", 8, n * 2, root)
+                sh8, sn8, _, _ = run_workload("bare-shared", 8, n * 2, root)
+                check_rate = max(check_rate, cn8 / c8)
+                bare_rate = max(bare_rate, on8 / own8, sn8 / sh8)
+            rows.append(
+                (
+                    f"cached must_check, 8 threads (best of {args.rounds})",
+                    f"{check_rate:,.0f} checks/s",
+                    f"bare durable inserts, 8 threads {bare_rate:,.0f}/s",
+                    f"{check_rate / bare_rate:.2f}×",
+                    f"≥ 1.0× {_verdict(check_rate >= bare_rate)}",
+                )
             )
-        )
-        for threads, goal in ((1, 1.0), (8, 0.25)):
-            if not traced:
+        if "syncs" in args.only:
+            for threads, goal in ((1, 1.0), (8, 0.25)):
+                if not traced:
+                    rows.append(
+                        (
+                            f"fdatasync per check, {threads} thread(s)",
+                            "not measured: strace is not installed",
+                            "",
+                            "",
+                            f"≤ {goal:g}",
+                        )
+                    )
+                    continue
+                traced_n = args.traced_checks
+                _, cn_, counts, _ = run_workload("checks", threads, traced_n, root, trace=True)
+                _, bn_, bcounts, _ = run_workload("bare-own", threads, traced_n, root, trace=True)
+                syncs = sum(counts.get(c, 0) for c in SYNC_CALLS) / cn_
+                bare_syncs = sum(bcounts.get(c, 0) for c in SYNC_CALLS) / bn_
                 rows.append(
                     (
-                        f"fdatasync per check, {threads} thread(s)",
-                        "not measured: strace is not installed",
-                        "",
-                        "",
-                        f"≤ {goal:g}",
+                        f"fdatasync+fsync per check, {threads} thread{'s' if threads > 1 else ''}"
+                        f" (strace, {traced_n:,} checks, uploader sending)",
+                        f"{syncs:.3f} ({counts.get('pwrite64', 0) / cn_:.1f} pwrite64)",
+                        f"bare insert {bare_syncs:.3f} per record"
+                        f" ({bcounts.get('pwrite64', 0) / bn_:.1f} pwrite64)",
+                        f"{syncs / bare_syncs:.2f}×" if bare_syncs else "",
+                        f"≤ {goal:g} {_verdict(syncs <= goal)}",
                     )
                 )
-                continue
-            traced_n = args.traced_checks
-            _, cn_, counts, _ = run_workload("checks", threads, traced_n, root, trace=True)
-            _, bn_, bcounts, _ = run_workload("bare-own", threads, traced_n, root, trace=True)
-            syncs = sum(counts.get(c, 0) for c in SYNC_CALLS) / cn_
-            bare_syncs = sum(bcounts.get(c, 0) for c in SYNC_CALLS) / bn_
+        if "decide" in args.only:
+            decide_us, ld = peers_row()
+            if isinstance(ld, str):
+                rows.append(
+                    ("decide() vs LaunchDarkly variation()", f"{decide_us:.2f} µs", ld, "", "")
+                )
+            else:
+                rows.append(
+                    (
+                        "decide() (bidding, red entries)",
+                        f"{decide_us:.2f} µs",
+                        f"LaunchDarkly variation(), events off {ld:.2f} µs",
+                        f"{decide_us / ld:.2f}×",
+                        f"≤ 1.0× {_verdict(decide_us <= ld)}",
+                    )
+                )
+        if "many" in args.only:
+            sdk_many, raw_many, bare_many, many_bytes = many_row(root, args.rounds)
             rows.append(
                 (
-                    f"fdatasync+fsync per check, {threads} thread{'s' if threads > 1 else ''}"
-                    f" (strace, {traced_n:,} checks, uploader sending)",
-                    f"{syncs:.3f} ({counts.get('pwrite64', 0) / cn_:.1f} pwrite64)",
-                    f"bare insert {bare_syncs:.3f} per record"
-                    f" ({bcounts.get('pwrite64', 0) / bn_:.1f} pwrite64)",
-                    f"{syncs / bare_syncs:.2f}×" if bare_syncs else "",
-                    f"≤ {goal:g} {_verdict(syncs <= goal)}",
+                    "must_check_many(1,000) over HTTP (platform in another process,"
+                    f" best of {args.rounds})",
+                    f"{sdk_many:.3f} s",
+                    f"raw signed profiles:batch {raw_many:.3f} s",
+                    f"{sdk_many / raw_many:.2f}×",
+                    f"≤ 1.2× {_verdict(sdk_many <= 1.2 * raw_many)}",
                 )
             )
-        decide_us, ld = peers_row()
-        if isinstance(ld, str):
-            rows.append(("decide() vs LaunchDarkly variation()", f"{decide_us:.2f} µs", ld, "", ""))
-        else:
+            # What the promise physically needs: the requests, and the records (with the
+            # inputs they were decided from) durable in one transaction before the return.
+            need = raw_many + bare_many
             rows.append(
                 (
-                    "decide() (bidding, red entries)",
-                    f"{decide_us:.2f} µs",
-                    f"LaunchDarkly variation(), events off {ld:.2f} µs",
-                    f"{decide_us / ld:.2f}×",
-                    f"≤ 1.0× {_verdict(decide_us <= ld)}",
+                    "must_check_many(1,000) against what it must do (same runs)",
+                    f"{sdk_many:.3f} s",
+                    f"raw requests {raw_many:.3f} s + bare durable insert of its 1,000 records"
+                    f" and inputs ({many_bytes:,} bytes each), one transaction {bare_many:.3f} s"
+                    f" = {need:.3f} s",
+                    f"{sdk_many / need:.2f}×",
+                    f"≤ 1.2× {_verdict(sdk_many <= 1.2 * need)}",
                 )
             )
-        sdk_many, raw_many, bare_many, many_bytes = many_row(root)
-        rows.append(
-            (
-                "must_check_many(1,000) over HTTP (platform in another process, best of 3)",
-                f"{sdk_many:.3f} s",
-                f"raw signed profiles:batch {raw_many:.3f} s",
-                f"{sdk_many / raw_many:.2f}×",
-                f"≤ 1.2× {_verdict(sdk_many <= 1.2 * raw_many)}",
-            )
-        )
-        # What the promise physically needs: the requests, and the records (with the
-        # inputs they were decided from) durable in one transaction before the return.
-        need = raw_many + bare_many
-        rows.append(
-            (
-                "must_check_many(1,000) against what it must do (same runs)",
-                f"{sdk_many:.3f} s",
-                f"raw requests {raw_many:.3f} s + bare durable insert of its 1,000 records"
-                f" and inputs ({many_bytes:,} bytes each), one transaction {bare_many:.3f} s"
-                f" = {need:.3f} s",
-                f"{sdk_many / need:.2f}×",
-                f"≤ 1.2× {_verdict(sdk_many <= 1.2 * need)}",
-            )
-        )
-        package, checker, bare_py = import_row()
-        for statement, seconds in (
-            ("import credit_check_sdk", package),
-            ("from credit_check_sdk import CreditChecker", checker),
-        ):
-            rows.append(
-                (
-                    f"`{statement}` (fresh interpreter, median of 7)",
-                    f"{seconds * 1000:.0f} ms",
-                    f"python -c pass {bare_py * 1000:.0f} ms (start-up, not in the figure)",
-                    "",
-                    f"≤ 200 ms {_verdict(seconds <= 0.2)}",
+        if "import" in args.only:
+            package, checker, bare_py = import_row()
+            for statement, seconds in (
+                ("import credit_check_sdk", package),
+                ("from credit_check_sdk import CreditChecker", checker),
+            ):
+                rows.append(
+                    (
+                        f"`{statement}` (fresh interpreter, median of 7)",
+                        f"{seconds * 1000:.0f} ms",
+                        f"python -c pass {bare_py * 1000:.0f} ms (start-up, not in the figure)",
+                        "",
+                        f"≤ 200 ms {_verdict(seconds <= 0.2)}",
+                    )
                 )
-            )
     cores = len(os.sched_getaffinity(0))
     print(
         f"# {platform.processor() or platform.machine()}, {cores} cores, "
         f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}, "
-        f"{args.checks} checks per case, {args.rounds} rounds,"
+        f"{args.checks} checks per case, {args.rounds} rounds, rows: {' '.join(args.only)},"
         f" files in {args.dir or tempfile.gettempdir()}"
     )
     header = ("goal", "figure", "floor (same run)", "ratio", "target")

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-from tenacity import AsyncRetrying
 
 from ._client import PlatformClient
 from ._exceptions import PlatformError
@@ -55,6 +54,8 @@ class AsyncPlatformClient:
         async def attempt() -> Response:
             request = exchange.build()
             return exchange.answer(request, await self.transport.handle_async_request(request))
+
+        from tenacity import AsyncRetrying  # loaded with the PlatformClient
 
         retrying = AsyncRetrying(**exchange.retry_policy(), sleep=anyio.sleep)
         try:

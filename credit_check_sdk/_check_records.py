@@ -140,6 +140,8 @@ def prepare_check(
         relations_as_of=(
             found.relations.as_of.isoformat() if found.relations is not None else None
         ),
+        # Inputs are kept for a profile checked again from the cache, not one just fetched.
+        remember=found.source != "live",
     )
     # Built from values typed and checked here: no validation to run again.
     decision = fast_decision(

@@ -21,13 +21,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._checker import CreditChecker
 from ._cli_common import (
     add_json,
     add_timeout,
@@ -42,11 +41,14 @@ from ._cli_common import (
     text_column,
 )
 from ._cli_screen import InvalidRow, ScreenRow, invalid_row, screen
-from ._config import ENV_VARS
+from ._env import ENV_VARS
 from ._exceptions import InvalidArgumentError, InvalidRequestError, InvalidSubjectError
 from ._ids import mask_ids_in
-from ._models import Decision, Matter, Subject
 from ._refusals import exit_status
+
+if TYPE_CHECKING:  # imported where used: the command line starts without the checker
+    from ._checker import CreditChecker
+    from ._models import Decision
 
 __all__ = ["read_ids", "refused_status", "register", "upload_states"]
 
@@ -130,6 +132,8 @@ def _print_reasons(out: Console, decision: Decision) -> None:
 
 
 def _check(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
+    from ._models import Matter
     from .cli import settings_from
 
     with CreditChecker(settings_from(args)) as checker:
@@ -164,6 +168,8 @@ def read_ids(text: str) -> tuple[list[ScreenRow], list[InvalidRow]]:
     >>> [(r.line, r.subject.id) for r in rows], [(b.line, b.value) for b in bad]
     ([(2, '91442000MA4UC00019')], [(4, 'not-an-id')])
     """
+    from ._models import Subject  # with the checker, not to parse the command line
+
     rows: list[ScreenRow] = []
     invalid: list[InvalidRow] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -199,6 +205,7 @@ def _invalid_table(invalid: Sequence[InvalidRow]) -> Table:
 
 
 def _check_many(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import settings_from
 
     settings = settings_from(args)  # a missing setting fails before the file is read
@@ -257,6 +264,7 @@ def _check_many(args: argparse.Namespace, out: Console) -> int:
 
 
 def _action(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import settings_from
 
     if args.action != "applied" and not (args.reason and args.reason.strip()):
@@ -302,6 +310,7 @@ def _action(args: argparse.Namespace, out: Console) -> int:
 
 
 def _flush(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import settings_from
 
     with CreditChecker(settings_from(args)) as checker:
@@ -327,6 +336,7 @@ def _flush(args: argparse.Namespace, out: Console) -> int:
 
 
 def _catalog(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import settings_from
 
     with CreditChecker(settings_from(args)) as checker:

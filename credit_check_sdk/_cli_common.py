@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -35,8 +35,10 @@ from rich.table import Table
 
 from ._exceptions import ConfigurationError, CreditCheckError
 from ._ids import mask_id, mask_ids_in
-from ._models import Decision
 from ._refusals import exit_status, refusal_kind
+
+if TYPE_CHECKING:  # the models load with the checker, not to parse the command line
+    from ._models import Decision
 
 __all__ = [
     "DEPRECATED_OPTIONS",

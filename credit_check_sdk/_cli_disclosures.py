@@ -22,7 +22,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._cli_common import add_json, emit_json, id_column, text_column
-from ._disclosures import pending_disclosures
 from ._ids import mask_id
 from ._time import today
 
@@ -32,6 +31,7 @@ _KIND_NAMES = {"licence": "licensing (行政许可)", "penalty": "penalty (行�
 
 
 def _pending(args: argparse.Namespace, out: Console) -> int:
+    from ._disclosures import pending_disclosures
     from .cli import storage_from
 
     day = today()

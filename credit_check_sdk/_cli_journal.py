@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -38,7 +38,9 @@ from ._cli_common import add_json, emit_json, id_column, text_column
 from ._exceptions import InvalidRequestError
 from ._ids import mask_id, mask_ids_in
 from ._time import SHANGHAI
-from .storage import ColumnMismatch, Storage
+
+if TYPE_CHECKING:  # the storage package is imported by the commands that open it
+    from .storage import ColumnMismatch, Storage
 
 __all__ = ["parse_instant", "register"]
 

@@ -17,26 +17,18 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ._cli_common import JSON_KEYS, add_timeout, stderr
-from ._config import ENV_VARS
+from ._env import ENV_VARS
 from ._exceptions import ConfigurationError
-from .report import (
-    MATTER_NAMES,
-    OUTCOME_NAMES,
-    MonthlyReport,
-    build_monthly_report,
-    period_bounds,
-    report_json,
-    submit_report,
-    write_chart,
-    write_xlsx,
-)
+
+if TYPE_CHECKING:  # the report package is imported by the report command alone
+    from .report import MonthlyReport
 
 __all__ = ["register", "summary_tables"]
 
@@ -53,6 +45,8 @@ def summary_tables(report: MonthlyReport) -> list[Table]:
     ...     "journal_head_hash": None, "record_count": 2})))
     4
     """
+    from .report import MATTER_NAMES, OUTCOME_NAMES
+
     outcomes = [o for o in OUTCOME_NAMES if o in report.totals] + sorted(
         o for o in report.totals if o not in OUTCOME_NAMES
     )
@@ -129,6 +123,8 @@ def _json_to_stdout(args: argparse.Namespace) -> bool:
 
 
 def _write_outputs(report: MonthlyReport, args: argparse.Namespace, out: Console) -> None:
+    from .report import report_json, write_chart, write_xlsx
+
     # With the JSON on standard output, the rest goes to standard error.
     talk = stderr() if _json_to_stdout(args) else out
     if not _json_to_stdout(args):
@@ -160,6 +156,7 @@ def _write_outputs(report: MonthlyReport, args: argparse.Namespace, out: Console
 def _report(args: argparse.Namespace, out: Console) -> int:
     from ._checker import CreditChecker
     from .cli import settings_from, storage_from
+    from .report import build_monthly_report, period_bounds, submit_report
 
     period_bounds(args.period)  # a bad period fails before anything is opened
     _require_extras(args)  # and so does a missing extra

@@ -35,18 +35,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ._cells import append_row, csv_row
-from ._checker import CreditChecker
 from ._cli_common import add_json, add_timeout, emit_json, id_column, progress, quoted, stderr
 from ._exceptions import CreditCheckError, InvalidSubjectError
 from ._ids import mask_id, mask_ids_in
-from ._models import Decision, Subject
+
+if TYPE_CHECKING:  # imported where used: the command line starts without the checker
+    from ._checker import CreditChecker
+    from ._models import Decision, Subject
 
 __all__ = [
     "CsvError",
@@ -75,6 +77,7 @@ NAME_HEADERS = (
     "name", "subjectname", "company", "companyname", "名称", "主体名称", "企业名称",
     "单位名称", "姓名", "申请人", "申请人名称", "投标人", "投标人名称",
 )  # fmt: skip
+
 _SCIENTIFIC = re.compile(r"^\s*\d(\.\d+)?[eE]\+?\d+\s*$")
 
 
@@ -179,6 +182,8 @@ def read_subjects(
     >>> found.encoding, found.blank_lines
     ('utf-8-sig', 1)
     """
+    from ._models import Subject  # with the checker, not to parse the command line
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -487,6 +492,7 @@ def _results_table(rows: Sequence[ScreenRow]) -> Table:
 
 
 def _cmd_screen(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import settings_from
 
     if args.out is not None and not _writes_csv(args.out):

@@ -27,9 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ._checker import CreditChecker
 from ._cli_common import add_json, add_timeout, emit_json, stderr
-from ._client import PlatformClient
 from ._time import SHANGHAI, now
 
 __all__ = ["register"]
@@ -143,6 +141,7 @@ class _CountingFile:
 
 
 def _download(args: argparse.Namespace, out: Console) -> int:
+    from ._client import PlatformClient
     from .cli import settings_from
 
     settings = settings_from(args)
@@ -177,6 +176,7 @@ def _download(args: argparse.Namespace, out: Console) -> int:
 
 
 def _sync(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import refused_status, settings_from
 
     with (
@@ -299,6 +299,7 @@ def _health_table(report: Mapping[str, Any]) -> Table:
 
 
 def _health(args: argparse.Namespace, out: Console) -> int:
+    from ._checker import CreditChecker
     from .cli import refused_status, settings_from
 
     with CreditChecker(settings_from(args)) as checker:

@@ -21,7 +21,7 @@ __all__ = ["register"]
 
 
 def _import(args: argparse.Namespace, out: Console) -> int:
-    from ._config import ENV_VARS
+    from ._env import ENV_VARS
     from .storage import DATABASE_URL_VARIABLE, open_storage
 
     url = args.database_url or os.environ.get(ENV_VARS["database_url"])

@@ -18,6 +18,7 @@ error mapping, retry policy) is in :mod:`._exchange`, the change feed's pages in
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
-from tenacity import Retrying
 
 from ._config import check_base_url, mask_password
 from ._exceptions import InvalidResponseError, PlatformError, problem_class
@@ -112,6 +112,9 @@ class PlatformClient:
 
             transport = RequestsTransport(verify=verify_tls, proxy=proxy)
         self._transport = transport
+        # The retry library is loaded with the client, as the transport's session is:
+        # importing the SDK does not pay for it, and neither does the first request.
+        importlib.import_module("tenacity")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_attempts = max_attempts
@@ -191,6 +194,8 @@ class PlatformClient:
         def attempt() -> Response:
             request = exchange.build()
             return exchange.answer(request, self._transport.handle_request(request))
+
+        from tenacity import Retrying  # loaded by __init__
 
         retrying = Retrying(**exchange.retry_policy(), sleep=self._sleep)
         try:

@@ -19,13 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from tenacity import (
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
-
 from ._exceptions import (
     AuthenticationError,
     PlatformError,
@@ -42,6 +35,8 @@ from ._transports.base import check_media_type, media_type
 from .signing import signed_headers
 
 if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
     from ._client import PlatformClient
 
 __all__ = ["JSON_TYPES", "Exchange", "problem_error"]
@@ -161,6 +156,9 @@ class Exchange:
 
     def retry_policy(self) -> dict[str, Any]:
         """tenacity's arguments (``Retrying`` or ``AsyncRetrying``), all but ``sleep``."""
+        # tenacity is loaded when a PlatformClient is made, not with the SDK.
+        from tenacity import retry_if_exception, stop_after_attempt
+
         return {
             "retry": retry_if_exception(_retryable),
             "stop": stop_after_attempt(self.client.max_attempts),
@@ -182,6 +180,8 @@ class Exchange:
 
 def _retry_wait(deadline: Callable[[], float]) -> Any:
     """tenacity's wait: jittered backoff, or the 429's ``Retry-After``; none past ``deadline()``."""
+    from tenacity import wait_random_exponential
+
     jitter = wait_random_exponential(multiplier=0.05, max=2.0)
 
     def wait(state: RetryCallState) -> float:

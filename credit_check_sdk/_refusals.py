@@ -28,18 +28,19 @@ the app's permissions.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import AuthenticationError, PermissionDeniedError, PlatformError
 from ._ids import mask_ids_in
-from ._models import Reason
 from .signing import MAX_SKEW_SECONDS
+
+if TYPE_CHECKING:  # the models are imported when a refusal becomes a reason
+    from ._models import Reason
 
 __all__ = [
     "EXIT_CLOCK",
@@ -86,6 +87,8 @@ def clock_skew(date: str | None) -> float | None:
     """The platform's clock minus this machine's, from an answer's ``Date``; None if unreadable."""
     if not date:
         return None
+    import email.utils  # only a 401 is read for its Date: the email package is slow to import
+
     try:
         stamp = email.utils.parsedate_to_datetime(date)
     except (TypeError, ValueError):
@@ -142,6 +145,8 @@ def refusal_reason(exc: BaseException) -> Reason | None:
     >>> refusal_reason(PermissionDeniedError("403", status=403)).en[:40]
     'The platform refused this app permission'
     """
+    from ._models import Reason  # with the checker, not to parse the command line
+
     kind = refusal_kind(exc)
     if kind is None:
         return None

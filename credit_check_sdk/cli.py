@@ -43,6 +43,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._cli_check import refused_status
 from ._cli_common import (
@@ -53,9 +54,12 @@ from ._cli_common import (
     output_closed,
     stdout,
 )
-from ._config import ENV_VARS, Settings, default_data_dir
+from ._env import ENV_VARS, default_data_dir
 from ._version import __version__
-from .storage import Storage, open_storage
+
+if TYPE_CHECKING:  # imported by the commands that use them, not to parse the command line
+    from ._config import Settings
+    from .storage import Storage
 
 __all__ = [
     "EXIT_STATUS_1",
@@ -184,6 +188,8 @@ def add_storage_flags(parser: argparse.ArgumentParser) -> None:
 
 def storage_from(args: argparse.Namespace) -> Storage:
     """The storage the flags and the environment name, without platform credentials."""
+    from .storage import open_storage
+
     url = getattr(args, "database_url", None) or os.environ.get(ENV_VARS["database_url"])
     return open_storage(data_dir=data_dir_from(args), database_url=url or None)
 
@@ -195,6 +201,8 @@ def _dest(setting: str) -> str:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the flags, then the environment; names what is missing."""
+    from ._config import Settings
+
     overrides = {name: getattr(args, _dest(name), None) for name in SETTING_FLAGS}
     return Settings.build(**overrides)
 

@@ -51,13 +51,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ._exceptions import CreditCheckError, InvalidRequestError
 from ._models import Decision, Reason
+
+if TYPE_CHECKING:  # importlib.metadata is imported by discovery alone: it costs start-up time
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "FLOWS_GROUP",
@@ -428,4 +430,6 @@ def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
 
 
 def _points(group: str) -> list[EntryPoint]:
+    from importlib.metadata import entry_points
+
     return sorted(entry_points(group=group), key=lambda p: p.name)

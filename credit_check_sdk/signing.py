@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
+import os
 import string
 import time
 from collections.abc import Iterable, Mapping
@@ -40,6 +40,32 @@ MAX_SKEW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
 
 _NONCE_ALPHABET = string.ascii_letters + string.digits
+_NONCE_LENGTH = 24
+#: Random bytes below this (a multiple of the alphabet's 62) map onto it evenly.
+_NONCE_BYTE_LIMIT = 256 - 256 % len(_NONCE_ALPHABET)
+
+
+def _new_nonce() -> str:
+    """24 characters drawn evenly from the alphabet, from one read of the system's randomness.
+
+    ``secrets.choice`` reads ``os.urandom`` once a character, and each read lets go of
+    the GIL: with another thread busy (a batch of checks prepared alongside its
+    request), each took back up to a switch interval (5 ms) to resume. Bytes at or
+    above a multiple of 62 are skipped, so that every character is equally likely.
+
+    >>> n = _new_nonce()
+    >>> len(n), n.isalnum(), n != _new_nonce()
+    (24, True, True)
+    """
+    chars: list[str] = []
+    while len(chars) < _NONCE_LENGTH:
+        # 48 bytes hold fewer than 24 usable ones practically never (1 in 10**25).
+        for byte in os.urandom(2 * _NONCE_LENGTH):
+            if byte < _NONCE_BYTE_LIMIT:
+                chars.append(_NONCE_ALPHABET[byte % len(_NONCE_ALPHABET)])
+                if len(chars) == _NONCE_LENGTH:
+                    break
+    return "".join(chars)
 
 
 def _enc(s: str) -> str:
@@ -96,7 +122,7 @@ def signed_headers(
     ['X-App-Id', 'X-Nonce', 'X-Signature', 'X-Timestamp']
     """
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    nc = nonce or "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(24))
+    nc = nonce or _new_nonce()
     signature = sign(app_secret, canonical_string(method, path, query, ts, nc, body))
     return {"X-App-Id": app_id, "X-Timestamp": ts, "X-Nonce": nc, "X-Signature": signature}
 

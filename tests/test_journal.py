@@ -191,10 +191,11 @@ def test_pragmas_schema_and_reopen(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    wanted = {"records_upload_state", "records_type_at", "records_check_id", "records_case"}
+    wanted = {"records_upload_exceptions", "records_type_at", "records_check_id", "records_case"}
     assert wanted <= indexes
-    # Schema 6: no index over the time alone, nor over a JSON expression of every check.
-    assert not {"records_at", "records_case_id"} & indexes
+    # Schema 7: no index over the time alone, nor over a JSON expression of every check;
+    # schema 8: none over every record's upload state (the queue walks from its floor).
+    assert not {"records_at", "records_case_id", "records_upload_state"} & indexes
     j.close()
     j2 = Journal(path)
     assert j2.get(rec["id"]) == rec
@@ -686,3 +687,17 @@ def test_the_canonical_runs_cut_from_one_serialisation_are_those_made_one_by_one
         record = {k: value() for k in rnd.sample(keys, rnd.randint(0, len(keys)))}
         assert _canonical_parts(record) == _canonical_runs(record), record
     assert _canonical_parts({}) == ("", "", "")
+
+
+def test_the_inputs_keys_remembered_are_the_newest_and_bounded(tmp_path: Path) -> None:
+    from credit_check_sdk.storage.sqlite import journal as sqlite_journal
+
+    j = Journal(tmp_path / "j.db")
+    try:
+        limit = sqlite_journal._KNOWN_INPUTS
+        keys = [f"{n:064x}" for n in range(limit + 1500)]
+        for start in range(0, len(keys), 1000):  # as batches of checks remember them
+            j._remember_inputs(keys[start : start + 1000])
+        assert list(j._known_inputs) == keys[-limit:]
+    finally:
+        j.close()

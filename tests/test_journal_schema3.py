@@ -105,7 +105,7 @@ def test_schema_2_file_is_migrated_with_the_same_report(tmp_path: Path) -> None:
     assert after.wire() == before.wire()
     assert after.details == before.details
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     conn.close()
 
 

@@ -76,8 +76,8 @@ def test_schema_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert j.verify().ok
         assert j.record_objection("OBJ-1", "c1", "BL-1", ORG)
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
-    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "7"
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "8"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"records", "input_bodies", "meta", "objections", "report_receipts"} <= tables
     assert "inputs" not in tables

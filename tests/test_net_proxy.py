@@ -28,6 +28,7 @@ from credit_check_sdk import (
     Settings,
 )
 from credit_check_sdk._client import PlatformClient
+from credit_check_sdk._transports.default import proxy_for
 from credit_check_sdk.testing import FakePlatform
 from tests.netfaults import ORG, ForwardProxy, drip_head, forward_proxy, json_answer, raw_server
 
@@ -107,6 +108,32 @@ def test_no_proxy_is_respected(
     assert checker.must_check(ORG, "bidding").source == "live"
     assert proxy.seen == []
     assert checker.health()["configuration"]["proxy"] is None
+
+
+def test_a_change_of_the_environment_counts_from_the_next_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The environment's proxy is kept between requests only while the variables it
+    # was worked out from stay the same (any case: urllib reads them so).
+    url = "http://127.0.0.1:8700/api/v1/health"
+    assert proxy_for(None, url) is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-a.example:3128")
+    assert proxy_for(None, url) == "http://proxy-a.example:3128"
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-b.example:3128")
+    assert proxy_for(None, url) == "http://proxy-b.example:3128"
+    assert proxy_for(None, "https://127.0.0.1:8700/api") is None  # no HTTPS_PROXY
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert proxy_for(None, url) is None
+    assert proxy_for(None, "http://credit.example/api") == "http://proxy-b.example:3128"
+    monkeypatch.delenv("no_proxy")
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.setenv("Http_Proxy", "http://proxy-c.example:3128")
+    assert proxy_for(None, url) == "http://proxy-c.example:3128"
+    monkeypatch.setenv("REQUEST_METHOD", "GET")  # a CGI script: HTTP_PROXY is not trusted
+    assert proxy_for(None, url) is None
+    monkeypatch.delenv("REQUEST_METHOD")
+    monkeypatch.delenv("Http_Proxy")
+    assert proxy_for(None, url) is None
 
 
 def test_the_setting_wins_over_the_environment(

@@ -80,8 +80,8 @@ def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
         appended = j.append(record("new"))
         assert appended["prev_hash"] == before[-1][2]  # the chain goes on from the old file
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("7",)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
     after = raw.execute("SELECT id, body, hash, upload_state FROM records ORDER BY seq").fetchall()
     raw.close()
     assert after[: len(before)] == before

@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -256,6 +258,35 @@ def proxy_for(setting: str | None, url: str) -> str | None:
         return None
     if setting:
         return setting
+    if sys.platform in ("darwin", "win32"):  # urllib reads the system's settings there too
+        return _environment_proxy(url)
+    # Elsewhere the answer depends on the ``*_proxy`` variables (any case, as urllib
+    # reads them), ``REQUEST_METHOD`` and the URL's scheme and host alone: it is kept
+    # for them, and looked for again when one of them changes. Working it out scans the
+    # whole environment four times (~0.13 ms), for every request, on the event loop for
+    # the async checker; the key is one scan of the names.
+    env = os.environ
+    key = (
+        url.partition("/")[0],
+        urlsplit(url).netloc,
+        "REQUEST_METHOD" in env,
+        tuple((name, env[name]) for name in env if name[-6:].lower() == "_proxy"),
+    )
+    try:
+        return _PROXIES[key]
+    except KeyError:
+        pass
+    if len(_PROXIES) >= 64:  # a new environment or many hosts: start again
+        _PROXIES.clear()
+    found = _PROXIES[key] = _environment_proxy(url)
+    return found
+
+
+#: ``proxy_for``'s answers from the environment, by what they depend on.
+_PROXIES: dict[tuple[object, ...], str | None] = {}
+
+
+def _environment_proxy(url: str) -> str | None:
     return requests.utils.select_proxy(url, dict(requests.utils.get_environ_proxies(url)))
 
 

@@ -412,7 +412,8 @@ class _Checked:
         # ``at``: the record is the SDK's own, of JSON values only (no tuple, no key that is
         # not a string), its time that instant: the copy need not be parsed back.
         if at is not None:
-            clean: dict[str, Any] = {k: v for k, v in record.items() if k != "hash"}
+            clean: dict[str, Any] = dict(record)
+            clean.pop("hash", None)
             clean["prev_hash"] = None  # as parsed back from ``text``
         else:
             clean = json.loads(text)

@@ -64,7 +64,7 @@ class SerialisedInputs(ReadOnlyDict):
         super().__init__(values)
         #: As prepare_record() serialises any inputs (raises TypeError/ValueError if not JSON).
         self.text = _inputs_text(values)
-        self.text.encode("utf-8")  # a lone surrogate fails here, not in a group commit
+        # A lone surrogate fails here, not in a group commit; the bytes are hashed.
         self.key = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     _refusal = "a check's inputs are read-only"

@@ -68,7 +68,7 @@ def test_the_journal_of_before_reads_as_it_was(data_dir: Path) -> None:
     with closing(sqlite3.connect(path)) as raw:
         after = raw.execute("SELECT seq, id, body, hash FROM records ORDER BY seq").fetchall()
     assert after[: len(before)] == before
-    assert user_version(path) == 7
+    assert user_version(path) == 8
     with closing(sqlite3.connect(path)) as raw:
         # Schema 7: the inputs moved to input_bodies (by content), case ids to a column.
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -89,7 +89,7 @@ def test_a_schema_4_journal_is_migrated_in_place(tmp_path: Path) -> None:
         claimed = storage.uploads.claim("host-a:1:t", 100, 60)
         assert [r["id"] for _, r in claimed] == ["c7", "c8", "c9", "c10", "c11", "a0"]
         assert storage.uploads.claim("host-b:2:t", 100, 60) == []
-    assert user_version(data_dir / "journal.sqlite3") == 7
+    assert user_version(data_dir / "journal.sqlite3") == 8
 
 
 def test_the_followups_of_before_gain_claims(data_dir: Path) -> None:
@@ -228,7 +228,7 @@ def test_a_schema_6_journal_is_migrated_in_place(data_dir: Path) -> None:
         assert j.inputs_for("c1") == {"catalog_version": "2026.12.1", "on": "2026-10-05"}
         assert j.latest_check_for_case(ORG, "CASE-0")["id"] == "k2"  # type: ignore[index]
         assert j.latest_check_for_case(ORG, "ZSGC-2026-118")["id"] == "c4"  # type: ignore[index]
-    assert user_version(path) == 7
+    assert user_version(path) == 8
     with closing(sqlite3.connect(path)) as raw:
         assert raw.execute("SELECT seq, id, body, hash FROM records ORDER BY seq").fetchall() == (
             before

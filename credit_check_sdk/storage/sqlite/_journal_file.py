@@ -12,7 +12,7 @@ when its commit returns), and a new connection in a forked child.
 >>> import tempfile, os
 >>> f = JournalFile(os.path.join(tempfile.mkdtemp(), "journal.sqlite3"))
 >>> f._query("PRAGMA user_version", ())
-[(7,)]
+[(8,)]
 >>> f.close()
 """
 
@@ -44,6 +44,7 @@ from ._schema import (
     JOURNAL_V5,
     JOURNAL_V6,
     JOURNAL_V7,
+    JOURNAL_V8,
     JOURNAL_VERSION,
     statements,
 )
@@ -169,6 +170,8 @@ class JournalFile:
                 self._run_script(conn, JOURNAL_V7)
                 conn.create_function("journal_sha256", 1, sha256_text, deterministic=True)
                 self._run_script(conn, JOURNAL_BACKFILL_V7)
+            if version < 8:
+                self._run_script(conn, JOURNAL_V8)
             if version < JOURNAL_VERSION:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",

@@ -8,7 +8,7 @@ moment). A file newer than this code is refused, never written.
 ==============================  =======  ================================================
 file                            version  history
 ==============================  =======  ================================================
-``journal.sqlite3``             7        see :data:`JOURNAL_VERSION`
+``journal.sqlite3``             8        see :data:`JOURNAL_VERSION`
 ``followups.sqlite3``           2        1: re-checks and watches; 2: re-check claims
 ``relations.sqlite3``           1        1: learnt relations
 ``snapshot.<gen>.sqlite3``      1        1: entries, meta, relations (added when missing)
@@ -68,7 +68,11 @@ def statements(script: str) -> list[str]:
 #: table is moved there and dropped), the case index is a plain ``case_id`` column indexed
 #: only where set (``records_case``, instead of ``records_case_id`` over a JSON expression
 #: on every check), ``records_check_id`` holds actions only, ``records_at`` is gone.
-JOURNAL_VERSION = 7
+#: 8: the upload queue walks by position from a durable floor (``meta.upload_floor``:
+#: no record at or below it is pending) instead of the ``records_upload_state`` index,
+#: which every append and every mark wrote; the partial ``records_upload_exceptions``
+#: lists the duplicate and rejected records only (for :meth:`counts`).
+JOURNAL_VERSION = 8
 
 JOURNAL_V1 = """
 CREATE TABLE IF NOT EXISTS records (
@@ -242,6 +246,26 @@ UPDATE records SET inputs_hash = (SELECT journal_sha256(i.body) FROM inputs AS i
                                   WHERE i.check_id = records.id)
 WHERE id IN (SELECT check_id FROM inputs WHERE body IS NOT NULL);
 DROP TABLE inputs
+"""
+
+
+# Version 8: an append no longer inserts into an index of upload states, a mark no
+# longer moves a record from one part of it to another (two of the four to six pages a
+# check's commit wrote, and most of a mark's). The uploader walks by ``seq`` (the
+# primary key) from ``meta.upload_floor``: every record at or below it has been
+# answered (accepted, duplicate or rejected); above it, the few records marked out of
+# order are skipped by their ``upload_state`` column as the walk reads them. The floor
+# is computed by a mark inside its write transaction and stored lazily (a floor left
+# behind only makes the next walk read a few more rows; records never go back to
+# pending, and a new record is always appended above the newest). The floor of a
+# version-7 file is found with the old index before it is dropped.
+JOURNAL_V8 = """
+INSERT OR REPLACE INTO meta(key, value) VALUES ('upload_floor', (
+    SELECT COALESCE((SELECT MIN(seq) - 1 FROM records WHERE upload_state = 'pending'),
+                    (SELECT MAX(seq) FROM records), 0)));
+DROP INDEX IF EXISTS records_upload_state;
+CREATE INDEX IF NOT EXISTS records_upload_exceptions ON records(upload_state)
+    WHERE upload_state IN ('duplicate', 'rejected')
 """
 
 

@@ -20,11 +20,20 @@ only sends a record again, which the platform recognises by its id. The
 journal writes them without an ``fsync`` of their own (they reach the disk
 with the next record's); the records themselves stay fully durable.
 
+No index lists the pending records (every append and every mark would write
+it): a walk goes by position (``seq``, the primary key) from the *upload
+floor*, a position at or below which no record is pending. Marks move it
+(:class:`UploadFloor`) inside their transaction and store it in ``meta`` now
+and then (``upload_floor``): a stored floor that lags only makes a walk read a
+few answered records again, since records never go back to pending and new
+ones are appended above the newest.
+
 >>> import sqlite3
 >>> conn = sqlite3.connect(":memory:", isolation_level=None)
 >>> _ = conn.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT, body TEXT,"
 ...     " upload_state TEXT DEFAULT 'pending', upload_detail TEXT, uploaded_at TEXT,"
 ...     " claimed_by TEXT, claimed_until REAL)")
+>>> _ = conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 >>> _ = conn.execute("INSERT INTO records(id, body) VALUES ('c1', '{\\"id\\":\\"c1\\"}')")
 >>> [r["id"] for _, r in claim(conn, 10, "a", lease_until=200.0, now=100.0)]
 ['c1']
@@ -37,10 +46,12 @@ with the next record's); the records themselves stay fully durable.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from ..._exceptions import InvalidRequestError
@@ -50,6 +61,7 @@ from ._journal_file import JournalFile
 
 __all__ = [
     "JournalUploads",
+    "UploadFloor",
     "claim",
     "claimants_query",
     "mark",
@@ -59,12 +71,114 @@ __all__ = [
     "release",
 ]
 
+logger = logging.getLogger(__name__)
+
 # SQLite's default limit on host parameters is 999 on old builds; stay below it.
 _MAX_PARAMS = 500
 
 
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
     return [values[i : i + _MAX_PARAMS] for i in range(0, len(values), _MAX_PARAMS)]
+
+
+# Where a walk starts: the larger of the position given and the stored floor.
+_FROM = "MAX(?, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'upload_floor'), 0))"
+
+# The counts of the upload states in one statement (one read of the file). The partial
+# index's own condition is repeated: SQLite uses it only for a query that implies it.
+_COUNTS = (
+    f"SELECT (SELECT COUNT(*) FROM records WHERE seq > {_FROM} AND upload_state = 'pending'),"  # noqa: S608 - a fixed fragment, values bound
+    " (SELECT COUNT(*) FROM records),"
+    " (SELECT COUNT(*) FROM records WHERE upload_state IN ('duplicate', 'rejected')"
+    "  AND upload_state = 'duplicate'),"
+    " (SELECT COUNT(*) FROM records WHERE upload_state IN ('duplicate', 'rejected')"
+    "  AND upload_state = 'rejected')"
+)
+
+# Records a floor moves before it is stored again (a meta page written per this many).
+_FLOOR_STEP = 256
+
+
+class UploadFloor:
+    """A process's upload floor: the highest position it knows at or below which no
+    record is pending, and the one it last stored.
+
+    >>> import sqlite3
+    >>> conn = sqlite3.connect(":memory:", isolation_level=None)
+    >>> _ = conn.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, upload_state TEXT)")
+    >>> _ = conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    >>> _ = conn.executemany("INSERT INTO records VALUES (?, ?)",
+    ...     [(1, "accepted"), (2, "rejected"), (3, "pending"), (4, "accepted")])
+    >>> floor = UploadFloor(step=1)
+    >>> floor.moved(floor.advance(conn)); floor.start(0)
+    2
+    >>> conn.execute("SELECT value FROM meta").fetchone()
+    ('2',)
+    """
+
+    def __init__(self, step: int = _FLOOR_STEP) -> None:
+        self.known = 0
+        self.stored = 0
+        self.step = step
+
+    def start(self, after: int) -> int:
+        """Where a walk after position ``after`` may start."""
+        return max(after, self.known)
+
+    def advance(self, conn: sqlite3.Connection) -> int:
+        """The floor up to the first pending record, looked for inside the write
+        transaction of a mark (no record is appended or marked meanwhile), and stored
+        when it has moved :attr:`step` records since it was last. Call :meth:`moved`
+        with it once the transaction has committed."""
+        row = conn.execute(
+            f"SELECT seq FROM records WHERE seq > {_FROM} AND upload_state = 'pending'"  # noqa: S608 - a fixed fragment, values bound
+            " ORDER BY seq LIMIT 1",
+            (self.known,),
+        ).fetchone()
+        # The newest record below the first pending one (every record when none is):
+        # a floor always names an answered record that exists, which check() relies on.
+        (newest,) = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM records WHERE seq < ?",
+            (row[0] if row is not None else 2**63 - 1,),
+        ).fetchone()
+        floor = max(self.known, int(newest))
+        if floor >= self.stored + self.step:
+            # Never moved down: another process may have stored a higher one.
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('upload_floor', ?) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value"
+                " WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                (str(floor),),
+            )
+        return floor
+
+    def check(self, conn: sqlite3.Connection) -> None:
+        """Inside a claim's write transaction: drop the floor (to 0, stored too) when the
+        record it names is gone or pending. Only a journal whose newest records were
+        deleted gets there (their positions are given to the next records appended, which
+        would be below the floor): the walks then start from the first record again.
+        """
+        floor = conn.execute(f"SELECT {_FROM}", (self.known,)).fetchone()[0]
+        if (
+            not floor
+            or conn.execute(
+                "SELECT 1 FROM records WHERE seq = ? AND upload_state != 'pending'", (floor,)
+            ).fetchone()
+        ):
+            return
+        logger.warning(
+            "journal: the upload floor (position %d) names no answered record: records were"
+            " deleted; uploads walk the journal from its first record again",
+            floor,
+        )
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'upload_floor'")
+        self.known = self.stored = 0
+
+    def moved(self, floor: int) -> None:
+        """Take ``floor`` (from :meth:`advance`) once its transaction has committed."""
+        if floor >= self.stored + self.step:
+            self.stored = floor
+        self.known = max(self.known, floor)
 
 
 def _in_transaction(conn: sqlite3.Connection) -> bool:
@@ -82,17 +196,23 @@ def claim(
     lease_until: float,
     now: float,
     after_seq: int = 0,
+    floor: UploadFloor | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Claim up to ``limit`` pending records after ``after_seq`` for ``owner``, oldest first.
 
     A record is free when nobody claimed it, its claim expired (``claimed_until
     <= now``), or ``owner`` holds it already. One write transaction: two
-    claimers never get the same record. Returns ``(seq, record)`` pairs.
+    claimers never get the same record. Returns ``(seq, record)`` pairs. The
+    walk starts at the upload floor (stored, or ``floor``) when it is higher than
+    ``after_seq``.
     """
     began = _in_transaction(conn)
     try:
+        if floor is not None:
+            floor.check(conn)
+            after_seq = floor.start(after_seq)
         rows = conn.execute(
-            "SELECT seq, body FROM records WHERE upload_state = 'pending' AND seq > ?"
+            f"SELECT seq, body FROM records WHERE seq > {_FROM} AND upload_state = 'pending'"  # noqa: S608 - a fixed fragment, values bound
             " AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?)"
             " ORDER BY seq LIMIT ?",
             (after_seq, now, owner, limit),
@@ -139,45 +259,71 @@ def mark(
     ids: Sequence[str],
     state: Literal["accepted", "duplicate"],
     at: str,
+    floor: UploadFloor | None = None,
 ) -> None:
-    """Set the upload state of ``ids`` and clear their claims, in one transaction."""
+    """Set the upload state of ``ids`` and clear their claims, in one transaction (which
+    also moves ``floor`` past them when given)."""
     began = _in_transaction(conn)
     try:
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             sql = f"UPDATE records SET upload_state = ?, upload_detail = NULL, uploaded_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id IN ({marks})"  # noqa: E501, S608 - only "?" placeholders are interpolated; one line keeps the noqa on it
             conn.execute(sql, (state, at, *chunk))
+        moved = floor.advance(conn) if floor is not None else None
         if began:
             conn.execute("COMMIT")
     except BaseException:
         if began and conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    if floor is not None and moved is not None:
+        floor.moved(moved)
 
 
-def mark_rejected(conn: sqlite3.Connection, id: str, detail: str, at: str) -> None:
-    """Record the platform's refusal of ``id`` (and why), clearing its claim."""
-    conn.execute(
-        "UPDATE records SET upload_state = 'rejected', upload_detail = ?, uploaded_at = ?,"
-        " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-        (detail, at, id),
-    )
+def mark_rejected(
+    conn: sqlite3.Connection, id: str, detail: str, at: str, floor: UploadFloor | None = None
+) -> None:
+    """Record the platform's refusal of ``id`` (and why), clearing its claim (and moving
+    ``floor`` past it when given)."""
+    began = _in_transaction(conn)
+    try:
+        conn.execute(
+            "UPDATE records SET upload_state = 'rejected', upload_detail = ?, uploaded_at = ?,"
+            " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            (detail, at, id),
+        )
+        moved = floor.advance(conn) if floor is not None else None
+        if began:
+            conn.execute("COMMIT")
+    except BaseException:
+        if began and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if floor is not None and moved is not None:
+        floor.moved(moved)
 
 
-def claimants_query(but: str) -> tuple[str, tuple[Any, ...]]:
-    """The query of the owners other than ``but`` holding claims on pending records."""
+def claimants_query(but: str, floor: int = 0) -> tuple[str, tuple[Any, ...]]:
+    """The query of the owners other than ``but`` holding claims on pending records
+    (above ``floor``, or the stored floor when higher)."""
     return (
-        "SELECT DISTINCT claimed_by FROM records WHERE upload_state = 'pending'"
-        " AND claimed_by IS NOT NULL AND claimed_by != ?",
-        (but,),
+        f"SELECT DISTINCT claimed_by FROM records WHERE seq > {_FROM}"  # noqa: S608 - a fixed fragment, values bound
+        " AND upload_state = 'pending' AND claimed_by IS NOT NULL AND claimed_by != ?",
+        (floor, but),
     )
 
 
-def pending_count_query(upto: int | None, claimed_by_others: str) -> tuple[str, tuple[Any, ...]]:
-    """The query counting pending records up to ``upto``; with ``claimed_by_others`` an
-    owner, only those another owner has claimed."""
-    sql = "SELECT COUNT(*) FROM records WHERE upload_state = 'pending' AND seq <= ?"
-    params: tuple[Any, ...] = (upto if upto is not None else 2**63 - 1,)
+def pending_count_query(
+    upto: int | None, claimed_by_others: str, floor: int = 0
+) -> tuple[str, tuple[Any, ...]]:
+    """The query counting pending records up to ``upto`` (above ``floor``, or the stored
+    floor when higher); with ``claimed_by_others`` an owner, only those another owner
+    has claimed."""
+    sql = (
+        f"SELECT COUNT(*) FROM records WHERE seq > {_FROM} AND seq <= ?"  # noqa: S608 - a fixed fragment, values bound
+        " AND upload_state = 'pending'"
+    )
+    params: tuple[Any, ...] = (floor, upto if upto is not None else 2**63 - 1)
     if claimed_by_others:
         sql += " AND claimed_by IS NOT NULL AND claimed_by != ?"
         params += (claimed_by_others,)
@@ -189,6 +335,11 @@ class JournalUploads(JournalFile):
     (see :class:`~credit_check_sdk.storage.UploadQueue`). Doctests use the whole
     :class:`~credit_check_sdk.storage.sqlite.journal.SQLiteJournal`.
     """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        # This process's upload floor (inherited by a forked child: still a floor there).
+        self._floor = UploadFloor()
+        super().__init__(path, busy_timeout=busy_timeout)
 
     def claim(
         self, owner: str, limit: int, lease: float, *, after: int = 0
@@ -207,7 +358,15 @@ class JournalUploads(JournalFile):
         """
         now = time.time()
         with self._bookkeeping() as conn:
-            return claim(conn, limit, owner, lease_until=now + lease, now=now, after_seq=after)
+            return claim(
+                conn,
+                limit,
+                owner,
+                lease_until=now + lease,
+                now=now,
+                after_seq=after,
+                floor=self._floor,
+            )
 
     def claim_pending(
         self, limit: int, owner: str, lease: float, *, after_seq: int = 0
@@ -243,7 +402,7 @@ class JournalUploads(JournalFile):
         0
         >>> j.close()
         """
-        others = [owner for (owner,) in self._query(*claimants_query(owner))]
+        others = [owner for (owner,) in self._query(*claimants_query(owner, self._floor.known))]
         gone = [other for other in others if owner_is_gone(other)]
         for other in gone:
             self.release(other)
@@ -268,7 +427,7 @@ class JournalUploads(JournalFile):
             raise InvalidRequestError(f"state must be 'accepted' or 'duplicate', not {state!r}")
         now = utc_text(datetime.now(timezone.utc))
         with self._bookkeeping() as conn:
-            mark(conn, list(ids), state, now)
+            mark(conn, list(ids), state, now, self._floor)
 
     def mark_rejected(self, id: str, detail: str) -> None:
         """Record that the platform refused record ``id``, and why; it stays in the journal.
@@ -283,7 +442,7 @@ class JournalUploads(JournalFile):
         """
         now = utc_text(datetime.now(timezone.utc))
         with self._bookkeeping() as conn:
-            mark_rejected(conn, id, detail, now)
+            mark_rejected(conn, id, detail, now, self._floor)
 
     def pending(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Up to ``limit`` records not yet uploaded, oldest first.
@@ -297,8 +456,9 @@ class JournalUploads(JournalFile):
         >>> j.close()
         """
         rows = self._query(
-            "SELECT seq, body FROM records WHERE upload_state = 'pending' ORDER BY seq LIMIT ?",
-            (limit,),
+            f"SELECT seq, body FROM records WHERE seq > {_FROM} AND upload_state = 'pending'"  # noqa: S608 - a fixed fragment, values bound
+            " ORDER BY seq LIMIT ?",
+            (self._floor.known, limit),
         )
         return [json.loads(body) for _, body in rows]
 
@@ -313,7 +473,8 @@ class JournalUploads(JournalFile):
         0
         >>> j.close()
         """
-        return int(self._query(*pending_count_query(upto, claimed_by_others))[0][0])
+        query = pending_count_query(upto, claimed_by_others, self._floor.known)
+        return int(self._query(*query)[0][0])
 
     _pending_count = pending_count  # the earlier name
 
@@ -338,10 +499,13 @@ class JournalUploads(JournalFile):
         return (rows[0][0], rows[0][1]) if rows else None
 
     def counts(self) -> dict[str, int]:
-        """How many records are in each upload state (every state listed, zeros included)."""
+        """How many records are in each upload state (every state listed, zeros included).
+
+        One statement (one read of the file): the pending ones above the upload floor,
+        the duplicate and rejected ones from their partial index, the rest accepted.
+        """
         result: dict[str, int] = dict.fromkeys(UPLOAD_STATES, 0)
-        for state, n in self._query(
-            "SELECT upload_state, COUNT(*) FROM records GROUP BY upload_state", ()
-        ):
-            result[state] = n
+        (pending, total, duplicate, rejected), *_ = self._query(_COUNTS, (self._floor.known,))
+        result.update(pending=pending, duplicate=duplicate, rejected=rejected)
+        result["accepted"] = total - pending - duplicate - rejected
         return result
