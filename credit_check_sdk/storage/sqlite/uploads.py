@@ -49,7 +49,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -254,6 +254,25 @@ def release(conn: sqlite3.Connection, owner: str, ids: Sequence[str] | None = No
         raise
 
 
+def _marking(
+    conn: sqlite3.Connection, floor: UploadFloor | None, write: Callable[[], object]
+) -> None:
+    """Run ``write`` (the marks' updates) and move ``floor`` past them in one transaction
+    (the caller's, when one is open), then tell ``floor`` where it now stands."""
+    began = _in_transaction(conn)
+    try:
+        write()
+        moved = floor.advance(conn) if floor is not None else None
+        if began:
+            conn.execute("COMMIT")
+    except BaseException:
+        if began and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if floor is not None and moved is not None:
+        floor.moved(moved)
+
+
 def mark(
     conn: sqlite3.Connection,
     ids: Sequence[str],
@@ -263,21 +282,14 @@ def mark(
 ) -> None:
     """Set the upload state of ``ids`` and clear their claims, in one transaction (which
     also moves ``floor`` past them when given)."""
-    began = _in_transaction(conn)
-    try:
+
+    def write() -> None:
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             sql = f"UPDATE records SET upload_state = ?, upload_detail = NULL, uploaded_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id IN ({marks})"  # noqa: E501, S608 - only "?" placeholders are interpolated; one line keeps the noqa on it
             conn.execute(sql, (state, at, *chunk))
-        moved = floor.advance(conn) if floor is not None else None
-        if began:
-            conn.execute("COMMIT")
-    except BaseException:
-        if began and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if floor is not None and moved is not None:
-        floor.moved(moved)
+
+    _marking(conn, floor, write)
 
 
 def mark_rejected(
@@ -285,22 +297,15 @@ def mark_rejected(
 ) -> None:
     """Record the platform's refusal of ``id`` (and why), clearing its claim (and moving
     ``floor`` past it when given)."""
-    began = _in_transaction(conn)
-    try:
-        conn.execute(
+    _marking(
+        conn,
+        floor,
+        lambda: conn.execute(
             "UPDATE records SET upload_state = 'rejected', upload_detail = ?, uploaded_at = ?,"
             " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             (detail, at, id),
-        )
-        moved = floor.advance(conn) if floor is not None else None
-        if began:
-            conn.execute("COMMIT")
-    except BaseException:
-        if began and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if floor is not None and moved is not None:
-        floor.moved(moved)
+        ),
+    )
 
 
 def claimants_query(but: str, floor: int = 0) -> tuple[str, tuple[Any, ...]]:
