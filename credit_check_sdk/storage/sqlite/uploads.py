@@ -63,6 +63,7 @@ __all__ = [
     "JournalUploads",
     "UploadFloor",
     "claim",
+    "claim_rows",
     "claimants_query",
     "mark",
     "mark_rejected",
@@ -206,6 +207,24 @@ def claim(
     walk starts at the upload floor (stored, or ``floor``) when it is higher than
     ``after_seq``.
     """
+    rows = claim_rows(
+        conn, limit, owner, lease_until=lease_until, now=now, after_seq=after_seq, floor=floor
+    )
+    return [(seq, json.loads(body)) for seq, body in rows]
+
+
+def claim_rows(
+    conn: sqlite3.Connection,
+    limit: int,
+    owner: str,
+    *,
+    lease_until: float,
+    now: float,
+    after_seq: int = 0,
+    floor: UploadFloor | None = None,
+) -> list[tuple[int, str]]:
+    """:func:`claim`'s write: the claimed records as ``(seq, body text)`` pairs, so that a
+    caller holding the journal's lock can parse them after letting it go."""
     began = _in_transaction(conn)
     try:
         if floor is not None:
@@ -229,7 +248,7 @@ def claim(
         if began and conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return [(seq, json.loads(body)) for seq, body in rows]
+    return [(seq, body) for seq, body in rows]
 
 
 def release(conn: sqlite3.Connection, owner: str, ids: Sequence[str] | None = None) -> None:
@@ -363,7 +382,7 @@ class JournalUploads(JournalFile):
         """
         now = time.time()
         with self._bookkeeping() as conn:
-            return claim(
+            rows = claim_rows(
                 conn,
                 limit,
                 owner,
@@ -372,6 +391,8 @@ class JournalUploads(JournalFile):
                 after_seq=after,
                 floor=self._floor,
             )
+        # Parsed with the lock let go: a check's commit waits for that lock.
+        return [(seq, json.loads(body)) for seq, body in rows]
 
     def claim_pending(
         self, limit: int, owner: str, lease: float, *, after_seq: int = 0
