@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -285,6 +286,10 @@ class JournalFile:
                     logger.exception("journal %s: connection dropped", self.path)
                     self._abandoned.append(conn)
                     self._conn = None
+        # Give up the GIL for a moment: a check's commit that waited for this lock is
+        # runnable now, and would otherwise wait for the interpreter's switch interval
+        # (5 ms) while the uploader goes on in Python (parsing, building its request).
+        time.sleep(0)
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
