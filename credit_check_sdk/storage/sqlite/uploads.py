@@ -35,12 +35,12 @@ ones are appended above the newest.
 ...     " claimed_by TEXT, claimed_until REAL)")
 >>> _ = conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 >>> _ = conn.execute("INSERT INTO records(id, body) VALUES ('c1', '{\\"id\\":\\"c1\\"}')")
->>> [r["id"] for _, r in claim(conn, 10, "a", lease_until=200.0, now=100.0)]
-['c1']
+>>> claim(conn, 10, "a", lease_until=200.0, now=100.0)
+[(1, '{"id":"c1"}')]
 >>> claim(conn, 10, "b", lease_until=200.0, now=150.0)  # a's claim is live
 []
->>> [r["id"] for _, r in claim(conn, 10, "b", lease_until=400.0, now=250.0)]  # expired
-['c1']
+>>> claim(conn, 10, "b", lease_until=400.0, now=250.0)  # expired
+[(1, '{"id":"c1"}')]
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ __all__ = [
     "JournalUploads",
     "UploadFloor",
     "claim",
-    "claim_rows",
     "claimants_query",
     "mark",
     "mark_rejected",
@@ -198,33 +197,16 @@ def claim(
     now: float,
     after_seq: int = 0,
     floor: UploadFloor | None = None,
-) -> list[tuple[int, dict[str, Any]]]:
+) -> list[tuple[int, str]]:
     """Claim up to ``limit`` pending records after ``after_seq`` for ``owner``, oldest first.
 
     A record is free when nobody claimed it, its claim expired (``claimed_until
     <= now``), or ``owner`` holds it already. One write transaction: two
-    claimers never get the same record. Returns ``(seq, record)`` pairs. The
-    walk starts at the upload floor (stored, or ``floor``) when it is higher than
-    ``after_seq``.
+    claimers never get the same record. Returns ``(seq, body)`` pairs, the body
+    as its text: a caller holding the journal's lock parses it after letting go.
+    The walk starts at the upload floor (stored, or ``floor``) when it is higher
+    than ``after_seq``.
     """
-    rows = claim_rows(
-        conn, limit, owner, lease_until=lease_until, now=now, after_seq=after_seq, floor=floor
-    )
-    return [(seq, json.loads(body)) for seq, body in rows]
-
-
-def claim_rows(
-    conn: sqlite3.Connection,
-    limit: int,
-    owner: str,
-    *,
-    lease_until: float,
-    now: float,
-    after_seq: int = 0,
-    floor: UploadFloor | None = None,
-) -> list[tuple[int, str]]:
-    """:func:`claim`'s write: the claimed records as ``(seq, body text)`` pairs, so that a
-    caller holding the journal's lock can parse them after letting it go."""
     began = _in_transaction(conn)
     try:
         if floor is not None:
@@ -382,7 +364,7 @@ class JournalUploads(JournalFile):
         """
         now = time.time()
         with self._bookkeeping() as conn:
-            rows = claim_rows(
+            rows = claim(
                 conn,
                 limit,
                 owner,
