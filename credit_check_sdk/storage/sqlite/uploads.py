@@ -49,7 +49,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -188,6 +189,21 @@ def _in_transaction(conn: sqlite3.Connection) -> bool:
     return True
 
 
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction, or the caller's when one is open: committed at the end of
+    the block (when it began here), rolled back when the block raises."""
+    began = _in_transaction(conn)
+    try:
+        yield
+        if began:
+            conn.execute("COMMIT")
+    except BaseException:
+        if began and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def claim(
     conn: sqlite3.Connection,
     limit: int,
@@ -207,8 +223,7 @@ def claim(
     The walk starts at the upload floor (stored, or ``floor``) when it is higher
     than ``after_seq``.
     """
-    began = _in_transaction(conn)
-    try:
+    with _transaction(conn):
         if floor is not None:
             floor.check(conn)
             after_seq = floor.start(after_seq)
@@ -224,12 +239,6 @@ def claim(
                 f"UPDATE records SET claimed_by = ?, claimed_until = ? WHERE seq IN ({marks})",  # noqa: S608 - only "?" placeholders are interpolated
                 (owner, lease_until, *chunk),
             )
-        if began:
-            conn.execute("COMMIT")
-    except BaseException:
-        if began and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return [(seq, body) for seq, body in rows]
 
 
@@ -241,18 +250,11 @@ def release(conn: sqlite3.Connection, owner: str, ids: Sequence[str] | None = No
             (owner,),
         )
         return
-    began = _in_transaction(conn)
-    try:
+    with _transaction(conn):
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             sql = f"UPDATE records SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND id IN ({marks})"  # noqa: E501, S608 - only "?" placeholders are interpolated; one line keeps the noqa on it
             conn.execute(sql, (owner, *chunk))
-        if began:
-            conn.execute("COMMIT")
-    except BaseException:
-        if began and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _marking(
@@ -260,16 +262,9 @@ def _marking(
 ) -> None:
     """Run ``write`` (the marks' updates) and move ``floor`` past them in one transaction
     (the caller's, when one is open), then tell ``floor`` where it now stands."""
-    began = _in_transaction(conn)
-    try:
+    with _transaction(conn):
         write()
         moved = floor.advance(conn) if floor is not None else None
-        if began:
-            conn.execute("COMMIT")
-    except BaseException:
-        if began and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     if floor is not None and moved is not None:
         floor.moved(moved)
 
