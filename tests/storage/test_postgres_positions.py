@@ -165,11 +165,14 @@ def test_verify_sees_no_false_problem_while_instances_append(
     a, b = stores
     stop = threading.Event()
 
+    batches = {"x": 0, "y": 0}
+
     def keep_appending(storage: PostgresStorage, prefix: str) -> None:
         n = 0
         while not stop.is_set():
             storage.journal.append_many([(record(f"{prefix}{n}-{k}"), None) for k in range(5)])
             n += 1
+            batches[prefix] = n
 
     writers = [
         threading.Thread(target=keep_appending, args=(s, p)) for s, p in ((a, "x"), (b, "y"))
@@ -178,7 +181,10 @@ def test_verify_sees_no_false_problem_while_instances_append(
         w.start()
     try:
         results = []
-        for _ in range(15):
+        # Verified at least 15 times, and until both instances have appended a few
+        # batches meanwhile (a busy machine may start the writers late).
+        deadline = time.monotonic() + 60
+        while len(results) < 30 or (min(batches.values()) < 5 and time.monotonic() < deadline):
             results.append(a.journal.verify())
             results.append(a.journal.verify_columns())
     finally:
